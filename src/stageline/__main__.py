@@ -1,0 +1,5 @@
+"""`python -m stageline` runs the CLI."""
+
+from stageline.cli.app import main
+
+main()

@@ -1,0 +1,59 @@
+"""The `stageline` command: Typer app, one module per command group.
+
+Command modules import only Typer at module level and load everything heavy
+inside the command body, so `stageline --help` stays fast. `main()` turns every
+`StagelineError` into its rendered message and exit code 1 (a traceback only
+with STAGELINE_DEBUG=1).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from stageline.cli import demo, graph, records, run, validate
+from stageline.errors import StagelineError
+
+app = typer.Typer(
+    name="stageline",
+    help="Run GitHub Actions workflows as multi-stage pipelines: build, test, deploy, approve.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+app.command("validate")(validate.validate)
+app.command("graph")(graph.graph)
+app.command("run")(run.run)
+app.command("runs")(records.runs)
+app.command("show")(records.show)
+app.command("logs")(records.logs)
+app.command("demo")(demo.demo)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        result = app(standalone_mode=False)
+        if isinstance(result, int):
+            sys.exit(result)
+    except StagelineError as err:
+        if os.environ.get("STAGELINE_DEBUG"):
+            raise
+        print(str(err), file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as err:  # click usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(err, click.exceptions.Abort):
+            sys.exit(130)
+        if isinstance(err, click.ClickException):
+            err.show()
+            sys.exit(2 if isinstance(err, click.UsageError) else 1)
+        raise

@@ -1,0 +1,149 @@
+"""The plan: what the engine schedules and executors run. Plain data only.
+
+A plan is compiled from a `Workflow` and an event (see `plan.compile`). It is
+the only thing executors see: no YAML, no ruamel nodes, no callables, so a plan
+(or one `PlannedJob`) can cross a process boundary as JSON (`to_dict`/`from_dict`).
+
+Expressions are still strings here: `if:`, `env` values, `with:` inputs and
+`run:` scripts are evaluated at run time, when their contexts exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from stageline.errors import Position
+
+Scalar = str | int | float | bool | None
+
+
+@dataclass(slots=True)
+class PlannedStep:
+    index: int
+    id: str | None
+    name: str | None
+    if_: str | None
+    run: str | None
+    shell: str | None
+    uses: str | None
+    with_: dict[str, Scalar]
+    env: dict[str, Scalar] | str
+    working_directory: str | None
+    continue_on_error: bool | str
+    timeout_minutes: float | str | None
+    position: Position | None = None
+
+    @property
+    def display_name(self) -> str:
+        """GitHub's default step names: `Run <first line>` / `Run <action>`."""
+        if self.name:
+            return self.name
+        if self.uses:
+            return f"Run {self.uses}"
+        first = (self.run or "").strip().splitlines()
+        return f"Run {first[0]}" if first else f"Step {self.index + 1}"
+
+
+@dataclass(slots=True)
+class PlannedEnvironment:
+    name: str
+    url: str | None = None
+
+
+@dataclass(slots=True)
+class PlannedJob:
+    """One schedulable unit: a job, or one leg of a matrix job.
+
+    `key` is unique in the plan and is what `needs` of *other* planned jobs is
+    resolved against through `job_id` (a job that needs a matrix job waits for
+    every leg). `deferred_matrix` is set instead of `matrix` when the matrix is
+    an expression that can only be expanded once this job's needs are done.
+    """
+
+    key: str
+    job_id: str
+    name: str
+    needs: list[str]
+    if_: str | None
+    runs_on: Any
+    env: dict[str, Scalar] | str
+    defaults_shell: str | None
+    defaults_working_directory: str | None
+    outputs: dict[str, str]
+    timeout_minutes: float | str | None
+    continue_on_error: bool | str
+    steps: list[PlannedStep]
+    matrix: dict[str, Any] | None = None
+    deferred_matrix: dict[str, Any] | str | None = None
+    fail_fast: bool | str = True
+    max_parallel: int | str | None = None
+    strategy_index: int = 0
+    strategy_total: int = 1
+    environment: PlannedEnvironment | None = None
+    concurrency_group: str | None = None
+    concurrency_cancel_in_progress: bool | str = False
+    services: dict[str, Any] = field(default_factory=dict)
+    container: Any = None
+    position: Position | None = None
+
+
+@dataclass(slots=True)
+class Event:
+    """The triggering event: what `github.event_name`, `github.ref` etc. come from."""
+
+    name: str = "push"
+    ref: str = ""
+    sha: str = ""
+    payload: dict[str, Any] = field(default_factory=dict)
+    changed_paths: list[str] | None = None
+    actor: str = ""
+    repository: str = ""
+    inputs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Plan:
+    workflow_name: str
+    workflow_path: str
+    event: Event
+    env: dict[str, Scalar]
+    jobs: list[PlannedJob]
+    run_name: str | None = None
+    concurrency_group: str | None = None
+    concurrency_cancel_in_progress: bool | str = False
+
+    def job(self, key: str) -> PlannedJob:
+        for job in self.jobs:
+            if job.key == key:
+                return job
+        raise KeyError(key)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Plan:
+        return plan_from_dict(data)
+
+
+def _position(data: dict[str, Any] | None) -> Position | None:
+    return Position(**data) if data else None
+
+
+def job_from_dict(data: dict[str, Any]) -> PlannedJob:
+    d = dict(data)
+    d["steps"] = [
+        PlannedStep(**{**s, "position": _position(s.get("position"))}) for s in d["steps"]
+    ]
+    env = d.get("environment")
+    d["environment"] = PlannedEnvironment(**env) if env else None
+    d["position"] = _position(d.get("position"))
+    return PlannedJob(**d)
+
+
+def plan_from_dict(data: dict[str, Any]) -> Plan:
+    d = dict(data)
+    d["event"] = Event(**d["event"])
+    d["jobs"] = [job_from_dict(j) for j in d["jobs"]]
+    return Plan(**d)
