@@ -1,15 +1,25 @@
-"""The job graph: `needs` as a DAG, its cycles and its topological layers.
+"""The job graph: `needs` as a DAG, its cycles, its topological layers and its renderings.
 
-Everything here takes a plain ``needs`` mapping (job id → the ids it needs, in
-file order), so validation, compile and the CLI share one implementation and
-none of them needs a `Workflow` to ask a graph question. Names in ``needs``
-that are not keys of the mapping are ignored: reporting them is validation's
-job, not the graph's.
+The graph questions (`find_cycle`, `layers`) take a plain ``needs`` mapping (job id →
+the ids it needs, in file order), so validation, compile and the CLI share one
+implementation. Names in ``needs`` that are not keys of the mapping are ignored:
+reporting them is validation's job, not the graph's.
+
+`job_graph` turns a `Workflow` into a `JobGraph` (layers plus each job's matrix legs)
+that `to_text`, `to_mermaid`, `to_dot` and `to_json` render.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from stageline.errors import Diagnostic, WorkflowError
+from stageline.workflow import matrix as matrices
+from stageline.workflow.model import Job, Workflow
 
 Needs = Mapping[str, Sequence[str]]
 
@@ -45,3 +55,250 @@ def find_cycle(needs: Needs) -> list[str] | None:
                 path.append(child)
                 stack.append(iter(needs[child]))
     return None
+
+
+def layers(needs: Needs) -> list[list[str]]:
+    """Topological layers: a job sits one layer below the deepest job it needs, so each
+    layer can run once the layers above it are done. File order within a layer.
+
+    Raises `WorkflowError` naming the cycle when there is one.
+    """
+    waiting = {job: len({n for n in deps if n in needs}) for job, deps in needs.items()}
+    dependents: dict[str, list[str]] = {job: [] for job in needs}
+    for job, deps in needs.items():
+        for dep in dict.fromkeys(deps):
+            if dep in needs:
+                dependents[dep].append(job)
+    depth = dict.fromkeys((job for job, count in waiting.items() if count == 0), 0)
+    ready = list(depth)
+    while ready:
+        job = ready.pop()
+        for child in dependents[job]:
+            depth[child] = max(depth.get(child, 0), depth[job] + 1)
+            waiting[child] -= 1
+            if waiting[child] == 0:
+                ready.append(child)
+    if len(depth) < len(needs):
+        cycle = find_cycle(needs) or [job for job in needs if job not in depth]
+        raise WorkflowError([Diagnostic(None, cycle_message(cycle))])
+    result: list[list[str]] = [[] for _ in range(max(depth.values(), default=-1) + 1)]
+    for job in needs:
+        result[depth[job]].append(job)
+    return result
+
+
+def cycle_message(cycle: Sequence[str]) -> str:
+    """``jobs form a cycle: a → b → a`` (the first job repeated to close the loop)."""
+    return "jobs form a cycle in 'needs': " + " → ".join([*cycle, cycle[0]])
+
+
+#: Legs listed in a node label before the rest is summarised as "... and N more".
+_LEGS_SHOWN = 8
+
+
+@dataclass(frozen=True, slots=True)
+class GraphNode:
+    """One job as the graph shows it.
+
+    `legs` holds each matrix leg's values (``3.11, ubuntu``) when the matrix can be
+    expanded now; `matrix` holds the matrix as written when it can only be expanded
+    at run time (it depends on ``needs`` outputs or on contexts not given).
+    """
+
+    id: str
+    name: str
+    needs: tuple[str, ...]
+    legs: tuple[str, ...] = ()
+    matrix: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobGraph:
+    title: str
+    path: str
+    nodes: tuple[GraphNode, ...]
+    layers: tuple[tuple[str, ...], ...]
+
+    def node(self, job_id: str) -> GraphNode:
+        return next(n for n in self.nodes if n.id == job_id)
+
+    def edges(self) -> list[tuple[str, str]]:
+        """(needed, needing) pairs in file order."""
+        return [(dep, n.id) for n in self.nodes for dep in n.needs]
+
+
+def job_graph(workflow: Workflow, contexts: Mapping[str, Any] | None = None) -> JobGraph:
+    """The graph of a workflow. Matrices with ``${{ }}`` are expanded only when `contexts`
+    is given and they do not depend on ``needs``; otherwise they are shown as written."""
+    needs = {job_id: job.needs for job_id, job in workflow.jobs.items()}
+    nodes = tuple(_node(job, contexts) for job in workflow.jobs.values())
+    return JobGraph(
+        title=workflow.display_name,
+        path=workflow.path,
+        nodes=nodes,
+        layers=tuple(tuple(layer) for layer in layers(needs)),
+    )
+
+
+def _node(job: Job, contexts: Mapping[str, Any] | None) -> GraphNode:
+    name = job.name if job.name and "${{" not in job.name else job.id
+    needs = tuple(job.needs)
+    raw = job.strategy.matrix if job.strategy else None
+    if raw is None:
+        return GraphNode(job.id, name, needs)
+    assert job.strategy is not None
+    pos = job.strategy.at("matrix")
+    if isinstance(raw, str) or matrices.has_templates(raw):
+        if contexts is None or matrices.references(raw, "needs"):
+            return GraphNode(job.id, name, needs, matrix=_written(raw))
+        combos = matrices.expand_strategy(raw, contexts, pos)
+    else:
+        combos = matrices.expand(raw, pos)
+    legs = tuple(matrices.leg_values(c) for c in combos)
+    return GraphNode(job.id, name, needs, legs=legs)
+
+
+def _written(raw: Mapping[str, Any] | str) -> str:
+    if isinstance(raw, str):
+        return raw.strip()
+    return json.dumps(raw, separators=(", ", ": "), default=str)
+
+
+def _coerce(graph: JobGraph | Workflow) -> JobGraph:
+    return graph if isinstance(graph, JobGraph) else job_graph(graph)
+
+
+def _shown_legs(node: GraphNode) -> Iterator[str]:
+    yield from node.legs[:_LEGS_SHOWN]
+    if len(node.legs) > _LEGS_SHOWN:
+        yield f"... and {len(node.legs) - _LEGS_SHOWN} more"
+
+
+def _summary(node: GraphNode) -> str | None:
+    if node.legs:
+        return f"matrix: {len(node.legs)} job{'s' if len(node.legs) != 1 else ''}"
+    if node.matrix:
+        return f"matrix: {node.matrix}"
+    return None
+
+
+def to_text(graph: JobGraph | Workflow) -> str:
+    """A plain listing: one block per stage (layer), each job with what it needs and
+    its matrix legs."""
+    g = _coerce(graph)
+    lines = [f"{g.title} ({g.path})" if g.path and g.path != g.title else g.title]
+    for number, layer in enumerate(g.layers, 1):
+        lines.append(f"stage {number}:")
+        for job_id in layer:
+            node = g.node(job_id)
+            head = f"  {node.id}" + (f" ({node.name})" if node.name != node.id else "")
+            if node.needs:
+                head += f"  needs: {', '.join(node.needs)}"
+            summary = _summary(node)
+            if summary:
+                head += f"  [{summary}]"
+            lines.append(head)
+            lines.extend(f"    - {node.name} ({leg})" for leg in _shown_legs(node))
+    return "\n".join(lines) + "\n"
+
+
+_MERMAID_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*")
+_MERMAID_RESERVED = frozenset(
+    {"end", "graph", "subgraph", "flowchart", "style", "class", "classdef", "click"}
+    | {"linkstyle", "direction", "call", "href", "default"}
+)
+
+
+def _mermaid_label(text: str) -> str:
+    escaped = text.replace("&", "#amp;").replace('"', "#quot;")
+    return escaped.replace("<", "#lt;").replace(">", "#gt;")
+
+
+def to_mermaid(graph: JobGraph | Workflow) -> str:
+    """A ``flowchart TD``: linear runs of needs as one chain
+    (``build --> test --> deploy-staging``), matrix jobs labelled with their legs."""
+    g = _coerce(graph)
+    ids: dict[str, str] = {}
+    for index, node in enumerate(g.nodes):
+        safe = _MERMAID_ID.fullmatch(node.id) and node.id.lower() not in _MERMAID_RESERVED
+        ids[node.id] = node.id if safe else f"job{index}"
+    lines = ["flowchart TD"]
+    linked = {job for edge in g.edges() for job in edge}
+    for node in g.nodes:
+        label = [node.name]
+        summary = _summary(node)
+        if summary:
+            label.append(summary)
+            label.extend(_shown_legs(node))
+        if len(label) > 1 or ids[node.id] != node.name or node.id not in linked:
+            text = "<br/>".join(_mermaid_label(part) for part in label)
+            lines.append(f'    {ids[node.id]}["{text}"]')
+    for chain in _chains(g):
+        lines.append("    " + " --> ".join(ids[job] for job in chain))
+    return "\n".join(lines) + "\n"
+
+
+def _chains(g: JobGraph) -> list[list[str]]:
+    """Every edge exactly once, grouped into chains that follow a job's only remaining
+    outgoing edge, so a pipeline reads as one line."""
+    outgoing: dict[str, list[str]] = {n.id: [] for n in g.nodes}
+    for dep, job in g.edges():
+        if dep in outgoing and job not in outgoing[dep]:
+            outgoing[dep].append(job)
+    order = [job for layer in g.layers for job in layer]
+    chains: list[list[str]] = []
+    for start in order:
+        while outgoing[start]:
+            chain = [start, outgoing[start].pop(0)]
+            while len(outgoing[chain[-1]]) == 1:
+                chain.append(outgoing[chain[-1]].pop())
+            chains.append(chain)
+    return chains
+
+
+def _dot_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def to_dot(graph: JobGraph | Workflow) -> str:
+    """Graphviz ``digraph``, top to bottom, one box per job."""
+    g = _coerce(graph)
+    lines = [f"digraph {_dot_string(g.title)} {{", "  rankdir=TB;", "  node [shape=box];"]
+    for node in g.nodes:
+        label = [node.name]
+        summary = _summary(node)
+        if summary:
+            label.append(summary)
+            label.extend(_shown_legs(node))
+        joined = "\\n".join(part.replace("\\", "\\\\").replace('"', '\\"') for part in label)
+        lines.append(f'  {_dot_string(node.id)} [label="{joined}"];')
+    for dep, job in g.edges():
+        lines.append(f"  {_dot_string(dep)} -> {_dot_string(job)};")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def to_json(graph: JobGraph | Workflow) -> str:
+    """A JSON document: workflow name and path, layers, and per job its needs, layer
+    and matrix (legs, or the expression deferred to run time)."""
+    g = _coerce(graph)
+    depth = {job: number for number, layer in enumerate(g.layers) for job in layer}
+    document = {
+        "workflow": g.title,
+        "path": g.path,
+        "layers": [list(layer) for layer in g.layers],
+        "jobs": [
+            {
+                "id": n.id,
+                "name": n.name,
+                "needs": list(n.needs),
+                "layer": depth[n.id],
+                "matrix": (
+                    {"legs": list(n.legs), "deferred": n.matrix} if n.legs or n.matrix else None
+                ),
+            }
+            for n in g.nodes
+        ],
+        "edges": [list(edge) for edge in g.edges()],
+    }
+    return json.dumps(document, indent=2) + "\n"

@@ -101,6 +101,9 @@ def expand(
 
     result = [{**combo, **more} for combo, more in zip(originals, added, strict=True)]
     result.extend(extra)
+    if not result:
+        fail(None, "matrix generates no jobs: every combination is excluded")
+        raise WorkflowError(errors)
     if len(result) > MAX_COMBINATIONS:
         fail(
             None,
@@ -153,9 +156,15 @@ def references(value: Any, context: str) -> bool:
 
 def leg_name(job_name: str, combination: Mapping[str, Any]) -> str:
     """GitHub's default name of a matrix leg: ``test (3.11, ubuntu)`` (every value of the
-    combination in order; mappings and lists contribute their leaf values)."""
-    shown = ", ".join(_leaves(combination))
+    combination in order, include-added ones too; mappings and lists contribute their
+    leaf values; null and empty values are left out)."""
+    shown = leg_values(combination)
     return f"{job_name} ({shown})" if shown else job_name
+
+
+def leg_values(combination: Mapping[str, Any]) -> str:
+    """The part of a leg's name inside the parentheses: ``3.11, ubuntu``."""
+    return ", ".join(text for text in _leaves(combination) if text)
 
 
 def display(value: Any) -> str:
