@@ -1,8 +1,94 @@
-"""`stageline graph` (placeholder until its issue lands)."""
+"""`stageline graph [WORKFLOW] --format text|mermaid|dot|json`: print a workflow's job graph."""
 
 from __future__ import annotations
 
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
 
-def graph() -> None:
-    """Print the job graph of a workflow."""
-    raise NotImplementedError
+import typer
+
+
+class GraphFormat(StrEnum):
+    text = "text"
+    mermaid = "mermaid"
+    dot = "dot"
+    json = "json"
+
+
+def graph(
+    workflow: Annotated[
+        str | None,
+        typer.Argument(
+            help="Workflow file, or the file name of one of the repository's workflows. "
+            "Default: the repository's only workflow.",
+            show_default=False,
+        ),
+    ] = None,
+    format: Annotated[
+        GraphFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = GraphFormat.text,
+) -> None:
+    """Print the job graph of a workflow: stages from `needs`, matrix jobs with their legs."""
+    from stageline.workflow import graph as graphs
+    from stageline.workflow import load_workflow
+
+    spec = load_workflow(resolve_workflow(workflow, Path.cwd()))
+    render = {
+        GraphFormat.text: graphs.to_text,
+        GraphFormat.mermaid: graphs.to_mermaid,
+        GraphFormat.dot: graphs.to_dot,
+        GraphFormat.json: graphs.to_json,
+    }[format]
+    sys.stdout.write(render(graphs.job_graph(spec)))
+
+
+def resolve_workflow(given: str | None, cwd: Path) -> Path:
+    """The workflow file meant by `given` (a path, or a workflow's file name or stem),
+    or the repository's only workflow when nothing is given."""
+    from stageline.errors import ConfigError
+
+    if given is not None and Path(given).is_file():
+        return Path(given)
+    found = _repository_workflows(cwd)
+    if given is not None:
+        chosen = [p for p in found if given in (p.name, p.stem)]
+        if len(chosen) == 1:
+            return chosen[0]
+        raise ConfigError(
+            f"no workflow file {given!r}",
+            hint=_listing(found, cwd) if found else "give the path of a workflow file",
+        )
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise ConfigError(
+            "no workflow found in .github/workflows or .stageline/workflows",
+            hint="run inside a repository that has one, or give the workflow's path",
+        )
+    raise ConfigError(
+        f"this repository has {len(found)} workflows; say which one to graph",
+        hint=_listing(found, cwd),
+    )
+
+
+def _repository_workflows(cwd: Path) -> list[Path]:
+    root = next((d for d in (cwd, *cwd.parents) if (d / ".git").exists()), cwd)
+    found: list[Path] = []
+    for folder in (root / ".github" / "workflows", root / ".stageline" / "workflows"):
+        if folder.is_dir():
+            found.extend(
+                sorted(p for p in folder.iterdir() if p.suffix in (".yml", ".yaml") and p.is_file())
+            )
+    return found
+
+
+def _listing(found: list[Path], cwd: Path) -> str:
+    names = []
+    for path in found:
+        try:
+            names.append(str(path.relative_to(cwd)))
+        except ValueError:
+            names.append(str(path))
+    return "workflows: " + ", ".join(names)
