@@ -1,0 +1,61 @@
+"""Step log files: where they live and how to read or follow them.
+
+Executors write one append-only file per step under the run's log directory
+(`<home>/logs/<run_id>/<job-slug>/<NN>-<step-slug>.log`, lines already masked);
+the store keeps each file's path and size. Reading never needs the database
+beyond the paths, so `stageline logs --follow` can tail a file while the run
+that writes it is still going.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def slug(text: str, limit: int = 80) -> str:
+    """A file-name-safe form of a job key or step name (``build (3.11, x)`` → ``build-3.11-x``)."""
+    cleaned = _UNSAFE.sub("-", text).strip("-.")
+    return (cleaned or "x")[:limit]
+
+
+def run_log_dir(logs_root: Path, run_id: int) -> Path:
+    return logs_root / str(run_id)
+
+
+def job_log_dir(run_log: str | Path, job_key: str) -> Path:
+    return Path(run_log) / slug(job_key)
+
+
+def step_log_path(run_log: str | Path, job_key: str, index: int, name: str) -> Path:
+    """Where a step's log goes (executors that choose their own paths report them)."""
+    return job_log_dir(run_log, job_key) / f"{index + 1:02d}-{slug(name, 60)}.log"
+
+
+class LogTail:
+    """Reads new complete lines of a growing file on each `read()` call."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._offset = 0
+        self._partial = b""
+
+    def read(self, final: bool = False) -> Iterator[str]:
+        try:
+            with open(self.path, "rb") as handle:
+                handle.seek(self._offset)
+                data = handle.read()
+        except FileNotFoundError:
+            return
+        self._offset += len(data)
+        data = self._partial + data
+        lines = data.split(b"\n")
+        self._partial = lines.pop()
+        if final and self._partial:
+            lines.append(self._partial)
+            self._partial = b""
+        for line in lines:
+            yield line.decode("utf-8", "replace")

@@ -1,0 +1,180 @@
+"""The record's tables, as SQLAlchemy 2 declarative models.
+
+Only the store package touches these classes: repository functions (`store.runs`,
+`store.queries`) return plain dataclasses, so no ORM row leaks to the CLI or the
+engine. Writes on the hot path go through the tables' Core statements
+(`Model.__table__`) because per-job bookkeeping must stay around a millisecond.
+
+Times are timezone-aware UTC (`UTCDateTime`); JSON columns hold plain data.
+A change here needs an Alembic migration in `store/migrations/versions`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC, returns aware datetimes; accepts `time.time()` floats too."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, int | float):
+            value = datetime.fromtimestamp(value, UTC)
+        elif value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        if dialect.name == "sqlite":
+            return value.astimezone(UTC).replace(tzinfo=None)
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Metadata of every table (Alembic compares migrations against it)."""
+
+
+class Run(Base):
+    """One run of one workflow. `number` counts per repository (`repo_path`)."""
+
+    __tablename__ = "runs"
+    __table_args__ = (
+        UniqueConstraint("repo_path", "number", name="uq_runs_repo_number"),
+        Index("ix_runs_status", "status"),
+        Index("ix_runs_concurrency", "concurrency_group", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    number: Mapped[int] = mapped_column(Integer)
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    repo_path: Mapped[str] = mapped_column(String(1024))
+    repository: Mapped[str] = mapped_column(String(255), default="")
+    workflow: Mapped[str] = mapped_column(String(255))
+    workflow_path: Mapped[str] = mapped_column(String(1024))
+    event: Mapped[str] = mapped_column(String(64))
+    ref: Mapped[str] = mapped_column(String(255), default="")
+    sha: Mapped[str] = mapped_column(String(64), default="")
+    actor: Mapped[str] = mapped_column(String(255), default="")
+    status: Mapped[str] = mapped_column(String(16))
+    conclusion: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    host: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    waiting_for: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: Set by another process (or a newer run of the group) to ask this run to stop.
+    cancel_requested: Mapped[str | None] = mapped_column(Text, nullable=True)
+    concurrency_group: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    log_dir: Mapped[str] = mapped_column(String(1024), default="")
+    #: The compiled plan (`Plan.to_dict()`), so a run can be shown and later resumed.
+    plan: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Job(Base):
+    """One planned job (a matrix leg is its own row). `key` is unique per run."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        UniqueConstraint("run_id", "key", name="uq_jobs_run_key"),
+        Index("ix_jobs_concurrency", "concurrency_group", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(512))
+    job_id: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(512))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    needs: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    matrix: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    environment: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    concurrency_group: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    status: Mapped[str] = mapped_column(String(16))
+    conclusion: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    outputs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    waiting_for: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Step(Base):
+    __tablename__ = "steps"
+    __table_args__ = (UniqueConstraint("run_id", "job_key", "number", name="uq_steps"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    job_key: Mapped[str] = mapped_column(String(512))
+    #: The step's index in the job (0-based, as `PlannedStep.index`).
+    number: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(512))
+    status: Mapped[str] = mapped_column(String(16))
+    outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    conclusion: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    exit_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    log_path: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    log_size: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    outputs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Annotation(Base):
+    __tablename__ = "annotations"
+    __table_args__ = (Index("ix_annotations_run", "run_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    job_key: Mapped[str] = mapped_column(String(512))
+    step_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    level: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text, nullable=True)
+    file: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    line: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    col: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class Artifact(Base):
+    __tablename__ = "artifacts"
+    __table_args__ = (Index("ix_artifacts_run", "run_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    job_key: Mapped[str] = mapped_column(String(512))
+    name: Mapped[str] = mapped_column(String(512))
+    path: Mapped[str] = mapped_column(String(1024), default="")
+    size: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class EventRow(Base):
+    """Append-only log of every transition and reported event (audit, notifications)."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_run", "run_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    job_key: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,390 @@
+"""Writing runs: creating one, recording its transitions, cross-process controls.
+
+`RunRecorder` is the engine's write-through path. Each call queues one Core
+statement; `flush()` runs everything queued in a single short transaction,
+grouping consecutive identical statements into one `executemany`. The engine
+flushes once per turn of its event loop (the recorder asks for that through
+the `schedule` callback when its queue becomes non-empty), so a burst of jobs
+finishing together costs one commit, and nothing waits on a timer.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Executable, Update, and_, bindparam, func, insert, select, update
+
+from stageline.runs.states import ACTIVE_STATUSES, Conclusion, Status
+from stageline.store.db import Store
+from stageline.store.models import Annotation, Artifact, EventRow, Job, Run, Step
+
+_runs = Run.__table__
+_jobs = Job.__table__
+_steps = Step.__table__
+_annotations = Annotation.__table__
+_artifacts = Artifact.__table__
+_events = EventRow.__table__
+
+HOST = socket.gethostname()
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """A job row to create (a planned job or one matrix leg)."""
+
+    key: str
+    job_id: str
+    name: str
+    needs: list[str]
+    matrix: dict[str, Any] | None = None
+    environment: str | None = None
+    concurrency_group: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewRun:
+    repo_path: str
+    repository: str
+    workflow: str
+    workflow_path: str
+    event: str
+    ref: str
+    sha: str
+    actor: str
+    plan: dict[str, Any]
+    concurrency_group: str | None = None
+
+
+def create_run(store: Store, new: NewRun, jobs: Iterable[NewJob], log_root: str) -> tuple[int, int]:
+    """Create a queued run and its jobs; returns `(run_id, number)`.
+
+    The number is the next one for the repository, allocated inside the write
+    transaction, so two processes starting runs at once get distinct numbers.
+    """
+    now = time.time()
+    with store.transaction() as conn:
+        number = (
+            conn.execute(
+                select(func.coalesce(func.max(_runs.c.number), 0)).where(
+                    _runs.c.repo_path == new.repo_path
+                )
+            ).scalar_one()
+            + 1
+        )
+        run_id = conn.execute(
+            insert(_runs).values(
+                number=number,
+                attempt=1,
+                repo_path=new.repo_path,
+                repository=new.repository,
+                workflow=new.workflow,
+                workflow_path=new.workflow_path,
+                event=new.event,
+                ref=new.ref,
+                sha=new.sha,
+                actor=new.actor,
+                status=Status.QUEUED,
+                created_at=now,
+                pid=os.getpid(),
+                host=HOST,
+                heartbeat_at=now,
+                concurrency_group=new.concurrency_group,
+                log_dir="",
+                plan=new.plan,
+            )
+        ).inserted_primary_key[0]
+        log_dir = os.path.join(log_root, str(run_id))
+        conn.execute(update(_runs).where(_runs.c.id == run_id).values(log_dir=log_dir))
+        rows = [_job_row(run_id, i, job, now) for i, job in enumerate(jobs)]
+        if rows:
+            conn.execute(insert(_jobs), rows)
+        conn.execute(
+            insert(_events).values(run_id=run_id, job_key=None, kind="run.queued", data={}, at=now)
+        )
+    return int(run_id), int(number)
+
+
+def _job_row(run_id: int, position: int, job: NewJob, now: float) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "key": job.key,
+        "job_id": job.job_id,
+        "name": job.name,
+        "position": position,
+        "needs": job.needs,
+        "matrix": job.matrix,
+        "environment": job.environment,
+        "concurrency_group": job.concurrency_group,
+        "status": Status.QUEUED,
+        "outputs": {},
+        "created_at": now,
+    }
+
+
+class RunRecorder:
+    """Queues a run's state changes and writes them in batches (see module doc)."""
+
+    def __init__(
+        self, store: Store, run_id: int, schedule: Callable[[Callable[[], None]], Any] | None = None
+    ) -> None:
+        self.store = store
+        self.run_id = run_id
+        self._schedule = schedule
+        self._pending: list[tuple[Executable, dict[str, Any]]] = []
+        self._updates: dict[tuple[str, tuple[str, ...]], Update] = {}
+        self._positions = 10_000
+
+    # -- queueing ----------------------------------------------------------------------
+
+    def _queue(self, stmt: Executable, params: dict[str, Any]) -> None:
+        if not self._pending and self._schedule is not None:
+            self._schedule(self.flush)
+        self._pending.append((stmt, params))
+
+    def _update(self, table: str, values: dict[str, Any], **where: Any) -> None:
+        cols = tuple(sorted(values))
+        stmt = self._updates.get((table, cols))
+        if stmt is None:
+            target = {"runs": _runs, "jobs": _jobs, "steps": _steps}[table]
+            conds = [target.c.id == bindparam("w_run")] if table == "runs" else []
+            if table != "runs":
+                conds.append(target.c.run_id == bindparam("w_run"))
+                conds.append(
+                    target.c.job_key == bindparam("w_key")
+                    if table == "steps"
+                    else target.c.key == bindparam("w_key")
+                )
+            if table == "steps":
+                conds.append(target.c.number == bindparam("w_number"))
+            stmt = update(target).where(and_(*conds)).values({c: bindparam(c) for c in cols})
+            self._updates[(table, cols)] = stmt
+        params = dict(values)
+        params["w_run"] = self.run_id
+        for name, value in where.items():
+            params[f"w_{name}"] = value
+        self._queue(stmt, params)
+
+    def run(self, **values: Any) -> None:
+        """Update the run's row (status, conclusion, times, reason, waiting_for...)."""
+        self._update("runs", values)
+
+    def job(self, key: str, **values: Any) -> None:
+        self._update("jobs", values, key=key)
+
+    def add_jobs(self, jobs: Iterable[NewJob], *, replacing: str | None = None) -> None:
+        """Add jobs during the run (a deferred matrix's legs replace its placeholder)."""
+        now = time.time()
+        if replacing is not None:
+            self._queue(
+                _jobs.delete().where(
+                    and_(_jobs.c.run_id == bindparam("w_run"), _jobs.c.key == bindparam("w_key"))
+                ),
+                {"w_run": self.run_id, "w_key": replacing},
+            )
+        for job in jobs:
+            self._positions += 1
+            self._queue(insert(_jobs), _job_row(self.run_id, self._positions, job, now))
+
+    def step_started(self, job_key: str, number: int, name: str, at: float) -> None:
+        self._queue(
+            insert(_steps),
+            {
+                "run_id": self.run_id,
+                "job_key": job_key,
+                "number": number,
+                "name": name,
+                "status": Status.IN_PROGRESS,
+                "started_at": at,
+                "outputs": {},
+            },
+        )
+
+    def step_finished(self, job_key: str, number: int, started: bool, **values: Any) -> None:
+        """Complete a step's row; a step never started (skipped) gets its row here."""
+        values["status"] = Status.COMPLETED
+        if started:
+            self._update("steps", values, key=job_key, number=number)
+        else:
+            row = {"run_id": self.run_id, "job_key": job_key, "number": number, "outputs": {}}
+            row.update(values)
+            self._queue(insert(_steps), row)
+
+    def annotation(self, job_key: str, **values: Any) -> None:
+        self._queue(insert(_annotations), {"run_id": self.run_id, "job_key": job_key, **values})
+
+    def artifact(self, job_key: str, **values: Any) -> None:
+        values.setdefault("created_at", time.time())
+        self._queue(insert(_artifacts), {"run_id": self.run_id, "job_key": job_key, **values})
+
+    def event(
+        self, kind: str, job_key: str | None = None, data: dict[str, Any] | None = None
+    ) -> None:
+        """Append to the run's audit trail of transitions."""
+        self._queue(
+            insert(_events),
+            {
+                "run_id": self.run_id,
+                "job_key": job_key,
+                "kind": kind,
+                "data": data or {},
+                "at": time.time(),
+            },
+        )
+
+    # -- writing -----------------------------------------------------------------------
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def flush(self) -> None:
+        """Write everything queued in one transaction."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        with self.store.transaction() as conn:
+            i = 0
+            while i < len(pending):
+                stmt, params = pending[i]
+                j = i + 1
+                while (
+                    j < len(pending)
+                    and pending[j][0] is stmt
+                    and pending[j][1].keys() == params.keys()
+                ):
+                    j += 1
+                if j - i == 1:
+                    conn.execute(stmt, params)
+                else:
+                    conn.execute(stmt, [p for _, p in pending[i:j]])
+                i = j
+
+
+# -- controls other processes read or set ------------------------------------------------
+
+
+def heartbeat(store: Store, run_id: int) -> str | None:
+    """Refresh the run's heartbeat; returns the cancel request set on it, if any."""
+    with store.transaction() as conn:
+        conn.execute(update(_runs).where(_runs.c.id == run_id).values(heartbeat_at=time.time()))
+        return conn.execute(
+            select(_runs.c.cancel_requested).where(_runs.c.id == run_id)
+        ).scalar_one_or_none()
+
+
+def request_cancel(store: Store, run_id: int, reason: str) -> bool:
+    """Ask an active run to stop (its process notices on its next heartbeat)."""
+    with store.transaction() as conn:
+        result = conn.execute(
+            update(_runs)
+            .where(and_(_runs.c.id == run_id, _runs.c.status.in_(ACTIVE_STATUSES)))
+            .values(cancel_requested=reason)
+        )
+        if result.rowcount:
+            conn.execute(
+                insert(_events).values(
+                    run_id=run_id,
+                    kind="run.cancel_requested",
+                    data={"reason": reason},
+                    at=time.time(),
+                )
+            )
+        return bool(result.rowcount)
+
+
+@dataclass(frozen=True, slots=True)
+class GroupMember:
+    """An active run or job in a concurrency group."""
+
+    run_id: int
+    number: int
+    job_pk: int | None
+    status: str
+
+
+def active_runs_in_group(store: Store, group: str) -> list[GroupMember]:
+    """Active runs of a workflow-level concurrency group, oldest first."""
+    with store.transaction() as conn:
+        rows = conn.execute(
+            select(_runs.c.id, _runs.c.number, _runs.c.status)
+            .where(and_(_runs.c.concurrency_group == group, _runs.c.status.in_(ACTIVE_STATUSES)))
+            .order_by(_runs.c.id)
+        ).all()
+    return [GroupMember(r.id, r.number, None, r.status) for r in rows]
+
+
+def active_jobs_in_group(store: Store, group: str) -> list[GroupMember]:
+    """Active jobs of a job-level concurrency group, in the order they asked."""
+    with store.transaction() as conn:
+        rows = conn.execute(
+            select(_jobs.c.id, _jobs.c.run_id, _runs.c.number, _jobs.c.status)
+            .join(_runs, _runs.c.id == _jobs.c.run_id)
+            .where(
+                and_(
+                    _jobs.c.concurrency_group == group,
+                    _jobs.c.status.in_([Status.PENDING, Status.IN_PROGRESS, Status.WAITING]),
+                )
+            )
+            .order_by(_jobs.c.id)
+        ).all()
+    return [GroupMember(r.run_id, r.number, r.id, r.status) for r in rows]
+
+
+def job_pk(store: Store, run_id: int, key: str) -> int:
+    with store.transaction() as conn:
+        return int(
+            conn.execute(
+                select(_jobs.c.id).where(and_(_jobs.c.run_id == run_id, _jobs.c.key == key))
+            ).scalar_one()
+        )
+
+
+def finish_orphan(store: Store, run_id: int, reason: str, conclusion: Conclusion) -> None:
+    """Complete a run whose process is gone, and every job it left unfinished."""
+    now = time.time()
+    with store.transaction() as conn:
+        conn.execute(
+            update(_runs)
+            .where(and_(_runs.c.id == run_id, _runs.c.status.in_(ACTIVE_STATUSES)))
+            .values(
+                status=Status.COMPLETED,
+                conclusion=conclusion,
+                finished_at=now,
+                reason=reason,
+                waiting_for=None,
+            )
+        )
+        conn.execute(
+            update(_jobs)
+            .where(and_(_jobs.c.run_id == run_id, _jobs.c.status != Status.COMPLETED))
+            .values(
+                status=Status.COMPLETED,
+                conclusion=Conclusion.CANCELLED,
+                finished_at=now,
+                reason=reason,
+                waiting_for=None,
+            )
+        )
+        conn.execute(
+            update(_steps)
+            .where(and_(_steps.c.run_id == run_id, _steps.c.status != Status.COMPLETED))
+            .values(
+                status=Status.COMPLETED,
+                outcome=Conclusion.CANCELLED,
+                conclusion=Conclusion.CANCELLED,
+                finished_at=now,
+            )
+        )
+        conn.execute(
+            insert(_events).values(
+                run_id=run_id,
+                kind="run.orphaned",
+                data={"reason": reason, "conclusion": str(conclusion)},
+                at=now,
+            )
+        )
