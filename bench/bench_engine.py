@@ -1,0 +1,222 @@
+"""Engine benchmarks: `stageline run` against `make` running the same DAG of commands.
+
+Each scenario is one job graph. It is written twice, as a workflow in a fresh git
+repository and as a Makefile, and both run as child processes of this script, so the
+wall time of each includes everything a user waits for (interpreter start-up, parsing,
+scheduling, workspaces, the record). Peak memory is the child's `ru_maxrss`.
+
+    python bench/bench_engine.py                 # every scenario
+    python bench/bench_engine.py --only b,c      # some of them
+    python bench/bench_engine.py --repeat 3      # best of three
+    python bench/bench_engine.py --make-only     # just the make side (harness check)
+
+Scenarios (from the engine issue): (a) a 50-job chain, (b) 1 → 200 → 1 fan-out/fan-in,
+(c) 2,000 jobs in 20 layers of 100, each needing 2 jobs of the layer before, (d) 40
+independent `sleep 0.25` jobs at parallelism 8 (ideal 1.25 s), and start-up: one job.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+#: The parallelism of the make baseline the issue compares against.
+BASE_PARALLEL = 2
+
+
+@dataclass(frozen=True)
+class Scenario:
+    key: str
+    title: str
+    needs: dict[str, list[str]]
+    command: str = "true"
+    parallel: int = BASE_PARALLEL
+    #: The best wall time any scheduler could reach, when it is not ~0.
+    ideal: float | None = None
+
+    @property
+    def jobs(self) -> int:
+        return len(self.needs)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    wall: float
+    max_rss_kb: int
+    returncode: int
+    output: str
+
+
+def chain(n: int) -> dict[str, list[str]]:
+    return {f"j{i}": [f"j{i - 1}"] if i else [] for i in range(n)}
+
+
+def fan(width: int) -> dict[str, list[str]]:
+    middle = [f"m{i}" for i in range(width)]
+    return {"src": [], **{m: ["src"] for m in middle}, "sink": middle}
+
+
+def layers(depth: int, width: int) -> dict[str, list[str]]:
+    """Layer 0 has no needs; job i of layer L needs jobs i and i+1 (wrapping) of L-1."""
+    needs: dict[str, list[str]] = {}
+    for layer in range(depth):
+        for i in range(width):
+            before = [f"l{layer - 1}_{i}", f"l{layer - 1}_{(i + 1) % width}"]
+            needs[f"l{layer}_{i}"] = before if layer else []
+    return needs
+
+
+def independent(n: int) -> dict[str, list[str]]:
+    return {f"s{i}": [] for i in range(n)}
+
+
+def scenarios() -> list[Scenario]:
+    return [
+        Scenario("start", "start-up: 1 job", independent(1)),
+        Scenario("a", "(a) 50-job chain", chain(50)),
+        Scenario("b", "(b) 1 → 200 → 1 fan-out/in", fan(200)),
+        Scenario("c", "(c) 2,000 jobs, 20 layers × 100", layers(20, 100)),
+        Scenario("d", "(d) 40 × sleep 0.25, parallel 8", independent(40), "sleep 0.25", 8, 1.25),
+    ]
+
+
+def workflow_yaml(scenario: Scenario) -> str:
+    lines = [f"name: bench {scenario.key}", "on: push", "jobs:"]
+    for job, needs in scenario.needs.items():
+        lines.append(f"  {job}:")
+        lines.append("    runs-on: ubuntu-latest")
+        if needs:
+            lines.append(f"    needs: [{', '.join(needs)}]")
+        lines.append(f"    steps:\n      - run: {scenario.command}")
+    return "\n".join(lines) + "\n"
+
+
+def makefile(scenario: Scenario) -> str:
+    targets = list(scenario.needs)
+    rules = [f".PHONY: all {' '.join(targets)}", f"all: {' '.join(targets)}"]
+    rules += [
+        f"{job}: {' '.join(needs)}\n\t@{scenario.command}" for job, needs in scenario.needs.items()
+    ]
+    return "\n".join(rules) + "\n"
+
+
+def measure(argv: Sequence[str], cwd: Path) -> Measurement:
+    """Run `argv` and return its wall time and its own peak RSS (not this script's)."""
+    with tempfile.TemporaryFile() as out:
+        started = time.perf_counter()
+        process = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        output = out.read().decode(errors="replace")
+    return Measurement(wall, usage.ru_maxrss, process.returncode, output)
+
+
+def git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+
+
+def prepare(scenario: Scenario, root: Path) -> Path:
+    """A directory that is both a git repository with the workflow and holds the Makefile."""
+    repo = root / scenario.key
+    (repo / ".github/workflows").mkdir(parents=True)
+    (repo / ".github/workflows/bench.yml").write_text(workflow_yaml(scenario))
+    (repo / "Makefile").write_text(makefile(scenario))
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", ".")
+    identity = ["-c", "user.name=bench", "-c", "user.email=bench@example.invalid"]
+    git(repo, *identity, "commit", "-q", "-m", "bench")
+    return repo
+
+
+def check_stageline(scenario: Scenario, result: Measurement) -> str | None:
+    """Why the run does not count, or None when every job succeeded."""
+    if result.returncode != 0:
+        return f"exit {result.returncode}: {result.output.strip()[-400:]}"
+    try:
+        document = json.loads(result.output[result.output.index("{") :])
+    except ValueError:
+        return "no JSON document in the output"
+    count = len(document.get("jobs", ()))
+    if count != scenario.jobs:
+        return f"{count} jobs in the record, expected {scenario.jobs}"
+    return None
+
+
+@dataclass(frozen=True)
+class Row:
+    scenario: Scenario
+    make: Measurement
+    stageline: Measurement | None = None
+    error: str | None = None
+
+
+def run_scenario(scenario: Scenario, root: Path, repeat: int, make_only: bool) -> Row:
+    repo = prepare(scenario, root)
+    make_argv = ["make", f"-j{scenario.parallel}", "-s", "all"]
+    make = min((measure(make_argv, repo) for _ in range(repeat)), key=lambda m: m.wall)
+    if make.returncode:
+        raise SystemExit(f"make failed on {scenario.key}: {make.output}")
+    if make_only:
+        return Row(scenario, make)
+    argv = [sys.executable, "-m", "stageline", "run", ".github/workflows/bench.yml"]
+    argv += ["--parallel", str(scenario.parallel), "--json"]
+    runs = [measure(argv, repo) for _ in range(repeat)]
+    error = next((e for e in (check_stageline(scenario, r) for r in runs) if e), None)
+    return Row(scenario, make, min(runs, key=lambda m: m.wall), error)
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:,.1f}"
+
+
+def report(rows: list[Row]) -> str:
+    header = f"{'scenario':34} {'jobs':>5} {'make ms':>9} {'ms/job':>7}"
+    if any(row.stageline for row in rows):
+        header += f" {'stageline ms':>13} {'ms/job':>7} {'× make':>7} {'peak MB':>8}  note"
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        jobs, make, stageline = row.scenario.jobs, row.make, row.stageline
+        cells = f"{row.scenario.title:34} {jobs:>5} {ms(make.wall):>9} {ms(make.wall / jobs):>7}"
+        if stageline is None:
+            lines.append(cells)
+            continue
+        note = row.error or ""
+        if row.scenario.ideal and not note:
+            ideal = row.scenario.ideal
+            note = f"{(stageline.wall / ideal - 1) * 100:+.0f}% vs ideal {ideal:g} s"
+        lines.append(
+            f"{cells} {ms(stageline.wall):>13} {ms(stageline.wall / jobs):>7} "
+            f"{stageline.wall / make.wall:>7.1f} {stageline.max_rss_kb / 1024:>8.1f}  {note}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", help="comma-separated scenario keys: start,a,b,c,d")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per side; the best counts")
+    parser.add_argument("--make-only", action="store_true", help="skip stageline")
+    args = parser.parse_args(argv)
+    chosen = [s for s in scenarios() if not args.only or s.key in args.only.split(",")]
+    with tempfile.TemporaryDirectory(prefix="stageline-bench-") as tmp:
+        rows = [run_scenario(s, Path(tmp), args.repeat, args.make_only) for s in chosen]
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; make -jN and stageline "
+        f"--parallel N with N = {BASE_PARALLEL}, except (d) at 8; best of {args.repeat}"
+    )
+    print(report(rows))
+    return 1 if any(row.error for row in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
