@@ -1,0 +1,216 @@
+"""The job graph: cycles, topological layers and the text/mermaid/dot/json renderings."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from stageline.errors import Position, WorkflowError
+from stageline.workflow.graph import (
+    find_cycle,
+    job_graph,
+    layers,
+    to_dot,
+    to_json,
+    to_mermaid,
+    to_text,
+)
+from stageline.workflow.model import Job, Strategy, Workflow
+
+PATH = ".github/workflows/pipeline.yml"
+# The multi-stage pipeline of shared/examples/multi-stage.yml.
+MULTI_STAGE = {
+    "build": [],
+    "test": ["build"],
+    "deploy-staging": ["test"],
+    "approval": ["deploy-staging"],
+    "deploy-production": ["approval"],
+}
+
+
+def workflow(needs: dict[str, list[str]], **extra: Job) -> Workflow:
+    jobs = {
+        jid: Job(Position(PATH, 8 + i * 6, 3), id=jid, needs=n)
+        for i, (jid, n) in enumerate(needs.items())
+    }
+    jobs.update(extra)
+    return Workflow(Position(PATH), path=PATH, name="Multi-Stage CI/CD", jobs=jobs)
+
+
+def mermaid_edges(text: str) -> list[tuple[str, str]]:
+    edges = []
+    for line in text.splitlines()[1:]:
+        if "-->" in line:
+            nodes = [part.strip() for part in line.split("-->")]
+            edges.extend(itertools.pairwise(nodes))
+    return edges
+
+
+def test_find_cycle_names_the_jobs_of_the_cycle_in_order() -> None:
+    assert find_cycle({"a": ["c"], "b": ["a"], "c": ["b"]}) == ["a", "c", "b"]
+    assert find_cycle({"x": ["a"], "a": ["b"], "b": ["a"]}) == ["a", "b"]
+    assert find_cycle({"solo": ["solo"]}) == ["solo"]
+
+
+def test_find_cycle_ignores_unknown_names_and_accepts_dags() -> None:
+    assert find_cycle(MULTI_STAGE) is None
+    assert find_cycle({"a": ["ghost"], "b": ["a", "a"]}) is None
+    assert find_cycle({}) is None
+
+
+def test_layers_of_the_multi_stage_pipeline() -> None:
+    assert layers(MULTI_STAGE) == [
+        ["build"],
+        ["test"],
+        ["deploy-staging"],
+        ["approval"],
+        ["deploy-production"],
+    ]
+
+
+def test_layers_put_a_job_below_its_deepest_need_in_file_order() -> None:
+    needs = {
+        "e2e": ["build"],
+        "build": [],
+        "lint": [],
+        "unit": ["build"],
+        "deploy": ["e2e", "unit", "lint"],
+        "docs": ["lint"],
+    }
+    assert layers(needs) == [["build", "lint"], ["e2e", "unit", "docs"], ["deploy"]]
+
+
+def test_layers_raise_on_a_cycle_naming_its_jobs() -> None:
+    with pytest.raises(WorkflowError) as caught:
+        layers({"build": [], "a": ["build", "b"], "b": ["a"]})
+    assert "a → b → a" in caught.value.message
+
+
+@given(st.integers(min_value=1, max_value=40), st.randoms(use_true_random=False))
+def test_layers_respect_every_need(size: int, rnd: object) -> None:
+    import random
+
+    assert isinstance(rnd, random.Random)
+    names = [f"j{i}" for i in range(size)]
+    needs = {n: rnd.sample(names[:i], k=min(i, rnd.randint(0, 3))) for i, n in enumerate(names)}
+    depth = {job: d for d, layer in enumerate(layers(needs)) for job in layer}
+    assert sorted(depth) == sorted(names)
+    for job, deps in needs.items():
+        assert all(depth[d] < depth[job] for d in deps)
+        assert depth[job] == 0 or any(depth[d] == depth[job] - 1 for d in deps)
+
+
+def test_mermaid_of_the_multi_stage_pipeline_is_one_chain() -> None:
+    text = to_mermaid(workflow(MULTI_STAGE))
+    assert text.splitlines() == [
+        "flowchart TD",
+        "    build --> test --> deploy-staging --> approval --> deploy-production",
+    ]
+
+
+def test_mermaid_shows_every_edge_once_and_matrix_legs() -> None:
+    test = Job(
+        Position(PATH, 20, 3),
+        id="test",
+        needs=["build"],
+        strategy=Strategy(
+            Position(PATH, 22, 5), matrix={"python": ["3.11", "3.12"], "os": ["ubuntu", "macos"]}
+        ),
+    )
+    needs = {"build": [], "lint": ["build"], "deploy": ["test", "lint"]}
+    wf = workflow(needs, test=test)
+    text = to_mermaid(wf)
+    expected = {("build", "lint"), ("lint", "deploy"), ("test", "deploy"), ("build", "test")}
+    edges = mermaid_edges(text)
+    assert sorted(edges) == sorted(expected)
+    label = next(line for line in text.splitlines() if line.strip().startswith("test["))
+    assert "matrix: 4 jobs" in label
+    assert "3.11, ubuntu<br/>3.11, macos<br/>3.12, ubuntu<br/>3.12, macos" in label
+
+
+def test_mermaid_quotes_labels_and_renames_reserved_ids() -> None:
+    end = Job(Position(PATH, 30, 3), id="end", name='Say "hi" <now>', needs=["build"])
+    text = to_mermaid(workflow({"build": []}, end=end))
+    assert '    job1["Say #quot;hi#quot; #lt;now#gt;"]' in text.splitlines()
+    assert "    build --> job1" in text.splitlines()
+    for line in text.splitlines()[1:]:
+        assert re.fullmatch(r"    [A-Za-z_][\w-]*(\[\"[^\"]*\"\]| --> [A-Za-z_][\w-]*.*)", line), (
+            line
+        )
+
+
+def test_mermaid_declares_jobs_without_edges() -> None:
+    text = to_mermaid(workflow({"alone": [], "also": []}))
+    assert text.splitlines()[1:] == ['    alone["alone"]', '    also["also"]']
+
+
+def test_large_matrices_are_summarised() -> None:
+    big = Job(
+        Position(PATH, 9, 3),
+        id="big",
+        strategy=Strategy(
+            Position(PATH, 10, 5), matrix={"a": list(range(16)), "b": list(range(16))}
+        ),
+    )
+    text = to_mermaid(workflow({}, big=big))
+    assert "matrix: 256 jobs" in text
+    assert "... and 248 more" in text
+
+
+def test_matrix_from_needs_is_shown_as_written() -> None:
+    dynamic = Job(
+        Position(PATH, 9, 3),
+        id="produce",
+        needs=["define"],
+        strategy=Strategy(
+            Position(PATH, 10, 5),
+            matrix={"color": "${{ fromJSON(needs.define.outputs.colors) }}"},
+        ),
+    )
+    graph = job_graph(workflow({"define": []}, produce=dynamic))
+    node = graph.node("produce")
+    assert node.legs == ()
+    assert node.matrix is not None and "needs.define.outputs.colors" in node.matrix
+    assert "matrix: " in to_text(graph)
+
+
+def test_dot_lists_nodes_and_edges() -> None:
+    text = to_dot(workflow(MULTI_STAGE))
+    assert text.startswith('digraph "Multi-Stage CI/CD" {')
+    edges = re.findall(r'^  "([^"]+)" -> "([^"]+)";$', text, re.MULTILINE)
+    assert edges == [
+        ("build", "test"),
+        ("test", "deploy-staging"),
+        ("deploy-staging", "approval"),
+        ("approval", "deploy-production"),
+    ]
+    assert text.rstrip().endswith("}")
+
+
+def test_dot_escapes_quotes() -> None:
+    odd = Job(Position(PATH, 9, 3), id="odd", name='say "x"')
+    assert '"odd" [label="say \\"x\\""];' in to_dot(workflow({}, odd=odd))
+
+
+def test_json_document() -> None:
+    document = json.loads(to_json(workflow(MULTI_STAGE)))
+    assert document["workflow"] == "Multi-Stage CI/CD"
+    assert document["path"] == PATH
+    assert document["layers"] == [[job] for job in MULTI_STAGE]
+    assert [(j["id"], j["needs"], j["layer"]) for j in document["jobs"]] == [
+        (job, needs, i) for i, (job, needs) in enumerate(MULTI_STAGE.items())
+    ]
+    assert document["edges"][0] == ["build", "test"]
+
+
+def test_text_lists_stages() -> None:
+    text = to_text(workflow(MULTI_STAGE))
+    lines = text.splitlines()
+    assert lines[0] == f"Multi-Stage CI/CD ({PATH})"
+    assert lines[1:5] == ["stage 1:", "  build", "stage 2:", "  test  needs: build"]
+    assert "stage 5:" in lines
