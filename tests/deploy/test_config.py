@@ -279,3 +279,20 @@ def test_monitor_requires_duration_and_checks() -> None:
         "monitor of environment 'prod' is missing required key 'duration'",
         "monitor of environment 'prod'.checks must be a non-empty list, got an empty list",
     ]
+
+
+def test_expressions_are_checked_at_load() -> None:
+    text = (
+        "environments:\n"
+        "  prod:\n"
+        "    approval: {auto_approve: '${{ needs.test.result == }}'}\n"
+        "    monitor:\n"
+        "      duration: 5s\n"
+        "      checks:\n"
+        "        - {name: p, prometheus: {url: 'http://p', query: up, fail_if: 'reslt > 1'}}\n"
+    )
+    auto, fail_if = errors_of(text)
+    assert auto.position is not None
+    assert (auto.position.line, auto.position.col) == where(text, "'${{")
+    assert auto.message.startswith("approval of environment 'prod': Unexpected end")
+    assert fail_if.message.endswith("Unrecognized named-value: 'reslt' at column 1")

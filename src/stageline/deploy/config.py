@@ -18,7 +18,7 @@ from typing import Any, Literal
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from stageline.deploy.yamlread import Reader, describe, load_document, suggest
-from stageline.errors import ConfigError, Diagnostic, Position, WorkflowError
+from stageline.errors import ConfigError, Diagnostic, ExpressionError, Position, WorkflowError
 from stageline.workflow.model import Node
 
 CONFIG_FILE = ".stageline.yml"
@@ -31,6 +31,8 @@ RollbackMode = Literal["auto", "manual"]
 DEFAULT_APPROVAL_TIMEOUT = timedelta(days=30)
 DEFAULT_MONITOR_INTERVAL = timedelta(seconds=10)
 DEFAULT_CHECK_TIMEOUT = timedelta(seconds=10)
+#: Named values a Prometheus check's `fail_if` sees: the sample value and its labels.
+FAIL_IF_CONTEXTS = ("result", "labels")
 
 
 @dataclass(slots=True)
@@ -312,6 +314,8 @@ class _Builder:
         if approval.remind_every is not None and not approval.remind_every:
             self.r.error(approval.at("remind_every"), f"{what}.remind_every must be more than 0s")
         approval.auto_approve = self.r.field(node, "auto_approve", self.r.string, what, None)
+        if approval.auto_approve is not None:
+            self.expression(approval.auto_approve, approval.at("auto_approve"), what, None)
         return approval
 
     def rules(
@@ -465,6 +469,8 @@ class _Builder:
         prom.url = self.r.field(node, "url", self.r.string, what, "")
         prom.query = self.r.field(node, "query", self.r.string, what, "")
         prom.fail_if = self.r.field(node, "fail_if", self.r.string, what, "")
+        if prom.fail_if:
+            self.expression(prom.fail_if, prom.at("fail_if"), what, FAIL_IF_CONTEXTS)
         return prom
 
     def rollback(self, value: Any, where: Position, owner: str) -> RollbackConfig | None:
@@ -508,6 +514,24 @@ class _Builder:
                     )
             routes.append(route)
         return routes
+
+    def expression(
+        self, text: str, where: Position, what: str, contexts: tuple[str, ...] | None
+    ) -> None:
+        """Report a syntax error now rather than at the gate or in the monitor window;
+        named values are checked only where the contexts are known (`contexts`)."""
+        from stageline.expressions import check, parse
+
+        bare = text.strip()
+        if bare.startswith("${{") and bare.endswith("}}"):
+            bare = bare[3:-2]
+        try:
+            if contexts is None:
+                parse(bare)
+            else:
+                check(bare, contexts)
+        except ExpressionError as err:
+            self.r.error(where, f"{what}: {err.message}", err.hint)
 
     def _choice(self, *choices: str) -> Any:
         def convert(value: Any, where: Position, what: str) -> str | None:
