@@ -210,7 +210,7 @@ _MERMAID_RESERVED = frozenset(
 
 
 def _mermaid_label(text: str) -> str:
-    escaped = text.replace("&", "#amp;").replace('"', "#quot;")
+    escaped = text.replace("#", "#35;").replace("&", "#amp;").replace('"', "#quot;")
     return escaped.replace("<", "#lt;").replace(">", "#gt;")
 
 
