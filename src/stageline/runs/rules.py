@@ -159,16 +159,18 @@ def run_conclusion(results: Iterable[Conclusion], cancelled: bool) -> Conclusion
 
 @dataclass(frozen=True, slots=True)
 class JobStatusView:
-    """What a job's status functions see: its ancestors' effective results."""
+    """What a job's status functions see, summarised from its ancestors' effective
+    results (`ancestors_succeeded`: every one succeeded; `ancestor_failed`: any failed)."""
 
-    ancestors: tuple[Conclusion, ...]
+    ancestors_succeeded: bool = True
+    ancestor_failed: bool = False
     run_cancelled: bool = False
 
     def success(self) -> bool:
-        return not self.run_cancelled and all(r is C.SUCCESS for r in self.ancestors)
+        return self.ancestors_succeeded and not self.run_cancelled
 
     def failure(self) -> bool:
-        return any(r is C.FAILURE for r in self.ancestors)
+        return self.ancestor_failed
 
     def cancelled(self) -> bool:
         return self.run_cancelled

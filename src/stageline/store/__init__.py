@@ -17,12 +17,22 @@ from stageline.store.records import (
     StepRecord,
     jsonable,
 )
-from stageline.store.runs import NewJob, NewRun, RunRecorder, create_run, heartbeat, request_cancel
+from stageline.store.runs import (
+    Controls,
+    NewJob,
+    NewRun,
+    RunRecorder,
+    create_run,
+    heartbeat,
+    request_cancel,
+    request_job_cancel,
+)
 
 __all__ = [
     "HEAD_REVISION",
     "AnnotationRecord",
     "ArtifactRecord",
+    "Controls",
     "EventRecord",
     "JobRecord",
     "NewJob",
@@ -40,6 +50,7 @@ __all__ = [
     "open_store",
     "reap_orphans",
     "request_cancel",
+    "request_job_cancel",
     "run_events",
     "run_state",
     "store_home",

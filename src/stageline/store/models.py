@@ -113,6 +113,8 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     waiting_for: Mapped[str | None] = mapped_column(Text, nullable=True)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: Set by another run (job-level `cancel-in-progress`) to ask this job to stop.
+    cancel_requested: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class Step(Base):

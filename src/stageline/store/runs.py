@@ -268,13 +268,41 @@ class RunRecorder:
 # -- controls other processes read or set ------------------------------------------------
 
 
-def heartbeat(store: Store, run_id: int) -> str | None:
-    """Refresh the run's heartbeat; returns the cancel request set on it, if any."""
+@dataclass(frozen=True, slots=True)
+class Controls:
+    """What other processes asked of a run: stop it, or stop some of its jobs."""
+
+    cancel_run: str | None
+    cancel_jobs: dict[str, str]
+
+
+def heartbeat(store: Store, run_id: int) -> Controls:
+    """Refresh the run's heartbeat and read the cancel requests set on it."""
     with store.transaction() as conn:
         conn.execute(update(_runs).where(_runs.c.id == run_id).values(heartbeat_at=time.time()))
-        return conn.execute(
+        run_cancel = conn.execute(
             select(_runs.c.cancel_requested).where(_runs.c.id == run_id)
         ).scalar_one_or_none()
+        rows = conn.execute(
+            select(_jobs.c.key, _jobs.c.cancel_requested).where(
+                and_(
+                    _jobs.c.run_id == run_id,
+                    _jobs.c.cancel_requested.is_not(None),
+                    _jobs.c.status != Status.COMPLETED,
+                )
+            )
+        ).all()
+    return Controls(run_cancel, {r.key: r.cancel_requested for r in rows})
+
+
+def request_job_cancel(store: Store, job_pk: int, reason: str) -> None:
+    """Ask an active job (of any run) to stop; its run's process notices on its heartbeat."""
+    with store.transaction() as conn:
+        conn.execute(
+            update(_jobs)
+            .where(and_(_jobs.c.id == job_pk, _jobs.c.status != Status.COMPLETED))
+            .values(cancel_requested=reason)
+        )
 
 
 def request_cancel(store: Store, run_id: int, reason: str) -> bool:

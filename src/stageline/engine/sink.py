@@ -1,0 +1,125 @@
+"""The `JobSink` the engine gives an executor: record, then tell observers."""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from stageline.engine import events as ev
+from stageline.executors.base import Annotation, StepResult
+
+if TYPE_CHECKING:
+    from stageline.engine.scheduler import Scheduler
+
+#: Lines kept per job for the failure summary (`JobFinished.tail`).
+TAIL_LINES = 12
+
+
+class RecordingSink:
+    """One per running job. Calls are cheap: a queued write and an event object."""
+
+    __slots__ = ("_key", "_run", "_scheduler", "_started", "tail")
+
+    def __init__(self, scheduler: Scheduler, key: str) -> None:
+        self._scheduler = scheduler
+        self._key = key
+        self._run = str(scheduler.run_id)
+        self._started: dict[int, float] = {}
+        self.tail: deque[str] = deque(maxlen=TAIL_LINES)
+
+    @property
+    def _recorder(self) -> Any:
+        return self._scheduler.recorder
+
+    def step_started(self, index: int, name: str) -> None:
+        now = datetime.now(UTC).timestamp()
+        self._started[index] = now
+        self.tail.clear()
+        self._recorder.step_started(self._key, index, name, now)
+        self._scheduler._emit(
+            ev.StepStarted(run_id=self._run, job_key=self._key, index=index, name=name)
+        )
+
+    def log(self, index: int, line: str) -> None:
+        self.tail.append(line)
+        if self._scheduler.observer is not None:
+            self._scheduler._emit(
+                ev.LogLine(run_id=self._run, job_key=self._key, step_index=index, line=line)
+            )
+
+    def step_finished(self, result: StepResult) -> None:
+        size = None
+        if result.log_path:
+            try:
+                size = os.path.getsize(result.log_path)
+            except OSError:
+                size = None
+        started = result.index in self._started
+        values: dict[str, Any] = {
+            "outcome": result.outcome,
+            "conclusion": result.conclusion,
+            "exit_code": result.exit_code,
+            "finished_at": result.finished_at,
+            "log_path": result.log_path,
+            "log_size": size,
+            "outputs": dict(result.outputs),
+        }
+        if not started:
+            values["name"] = result.name
+            values["started_at"] = result.started_at
+        elif result.started_at is not None:
+            values["started_at"] = result.started_at
+        self._recorder.step_finished(self._key, result.index, started, **values)
+        begun = result.started_at or self._started.get(result.index)
+        duration = (result.finished_at or 0) - begun if begun and result.finished_at else 0.0
+        self._scheduler._emit(
+            ev.StepFinished(
+                run_id=self._run,
+                job_key=self._key,
+                index=result.index,
+                name=result.name,
+                outcome=str(result.outcome),
+                conclusion=str(result.conclusion),
+                duration=duration,
+            )
+        )
+
+    def annotation(self, annotation: Annotation) -> None:
+        self._recorder.annotation(
+            self._key,
+            step_number=annotation.step_index,
+            level=annotation.level,
+            message=annotation.message,
+            title=annotation.title,
+            file=annotation.file,
+            line=annotation.line,
+            col=annotation.col,
+        )
+        self._scheduler._emit(
+            ev.AnnotationAdded(
+                run_id=self._run,
+                job_key=self._key,
+                level=annotation.level,
+                message=annotation.message,
+                file=annotation.file,
+                line=annotation.line,
+            )
+        )
+
+    def event(self, name: str, data: dict[str, Any]) -> None:
+        self._recorder.event(name, self._key, data)
+        if name == "artifact.uploaded":
+            days = data.get("retention_days")
+            expires = None
+            if isinstance(days, int | float) and days > 0:
+                expires = datetime.now(UTC).timestamp() + float(days) * 86400
+            self._recorder.artifact(
+                self._key,
+                name=str(data.get("name", "")),
+                path=str(data.get("path", "")),
+                size=data.get("size"),
+                expires_at=expires,
+            )
+        self._scheduler._emit(ev.Custom(run_id=self._run, job_key=self._key, name=name, data=data))
