@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -76,6 +77,8 @@ class Store:
                 yield conn
         except OperationalError as err:
             raise StoreError(f"cannot write the record at {self.path}: {err.orig}") from err
+        except sqlite3.Error as err:
+            raise StoreError(f"cannot write the record at {self.path}: {err}") from err
 
     def close(self) -> None:
         if self._conn is not None:

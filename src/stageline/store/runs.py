@@ -10,14 +10,17 @@ finishing together costs one commit, and nothing waits on a timer.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Executable, Update, and_, bindparam, func, insert, select, update
+from sqlalchemy import and_, func, insert, select, update
 
 from stageline.runs.states import ACTIVE_STATUSES, Conclusion, Status
 from stageline.store.db import Store
@@ -126,8 +129,37 @@ def _job_row(run_id: int, position: int, job: NewJob, now: float) -> dict[str, A
     }
 
 
+def sql_time(value: float | None) -> str | None:
+    """A `time.time()` as SQLAlchemy's SQLite DateTime stores it (naive UTC text)."""
+    if value is None:
+        return None
+    return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _sql_value(column: str, value: Any) -> Any:
+    if column in _TIME_COLUMNS:
+        return sql_time(value)
+    if column in _JSON_COLUMNS:
+        return json.dumps(value)
+    if isinstance(value, StrEnum):
+        return value.value
+    return value
+
+
+_TIME_COLUMNS = frozenset(
+    {"created_at", "started_at", "finished_at", "heartbeat_at", "expires_at", "at"}
+)
+_JSON_COLUMNS = frozenset({"outputs", "matrix", "needs", "data", "plan"})
+
+
 class RunRecorder:
-    """Queues a run's state changes and writes them in batches (see module doc)."""
+    """Queues a run's state changes and writes them in batches (see module doc).
+
+    Statements are plain SQL on the DBAPI connection, inside a transaction opened
+    through SQLAlchemy: compiling Core statements cost more than the writes
+    themselves. Values are converted the way the models' column types store them
+    (`sql_time`, JSON text), and `store.queries` reads them back through the models.
+    """
 
     def __init__(
         self, store: Store, run_id: int, schedule: Callable[[Callable[[], None]], Any] | None = None
@@ -135,64 +167,59 @@ class RunRecorder:
         self.store = store
         self.run_id = run_id
         self._schedule = schedule
-        self._pending: list[tuple[Executable, dict[str, Any]]] = []
-        self._updates: dict[tuple[str, tuple[str, ...]], Update] = {}
+        self._pending: list[tuple[str, tuple[Any, ...]]] = []
+        self._sql: dict[tuple[str, tuple[str, ...]], str] = {}
         self._positions = 10_000
 
     # -- queueing ----------------------------------------------------------------------
 
-    def _queue(self, stmt: Executable, params: dict[str, Any]) -> None:
+    def _queue(self, sql: str, params: tuple[Any, ...]) -> None:
         if not self._pending and self._schedule is not None:
             self._schedule(self.flush)
-        self._pending.append((stmt, params))
+        self._pending.append((sql, params))
 
-    def _update(self, table: str, values: dict[str, Any], **where: Any) -> None:
-        cols = tuple(sorted(values))
-        stmt = self._updates.get((table, cols))
-        if stmt is None:
-            target = {"runs": _runs, "jobs": _jobs, "steps": _steps}[table]
-            conds = [target.c.id == bindparam("w_run")] if table == "runs" else []
-            if table != "runs":
-                conds.append(target.c.run_id == bindparam("w_run"))
-                conds.append(
-                    target.c.job_key == bindparam("w_key")
-                    if table == "steps"
-                    else target.c.key == bindparam("w_key")
-                )
-            if table == "steps":
-                conds.append(target.c.number == bindparam("w_number"))
-            stmt = update(target).where(and_(*conds)).values({c: bindparam(c) for c in cols})
-            self._updates[(table, cols)] = stmt
-        params = dict(values)
-        params["w_run"] = self.run_id
-        for name, value in where.items():
-            params[f"w_{name}"] = value
-        self._queue(stmt, params)
+    def _update(self, table: str, values: dict[str, Any], where: tuple[Any, ...]) -> None:
+        cols = tuple(values)
+        sql = self._sql.get((table, cols))
+        if sql is None:
+            sets = ", ".join(f"{c} = ?" for c in cols)
+            cond = {
+                "runs": "id = ?",
+                "jobs": "run_id = ? AND key = ?",
+                "steps": "run_id = ? AND job_key = ? AND number = ?",
+            }[table]
+            sql = self._sql[(table, cols)] = f"UPDATE {table} SET {sets} WHERE {cond}"
+        params = tuple(_sql_value(c, v) for c, v in values.items())
+        self._queue(sql, params + where)
+
+    def _insert(self, table: str, values: dict[str, Any]) -> None:
+        cols = tuple(values)
+        sql = self._sql.get((f"+{table}", cols))
+        if sql is None:
+            marks = ", ".join("?" for _ in cols)
+            sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks})"
+            self._sql[(f"+{table}", cols)] = sql
+        self._queue(sql, tuple(_sql_value(c, v) for c, v in values.items()))
 
     def run(self, **values: Any) -> None:
         """Update the run's row (status, conclusion, times, reason, waiting_for...)."""
-        self._update("runs", values)
+        self._update("runs", values, (self.run_id,))
 
     def job(self, key: str, **values: Any) -> None:
-        self._update("jobs", values, key=key)
+        self._update("jobs", values, (self.run_id, key))
 
     def add_jobs(self, jobs: Iterable[NewJob], *, replacing: str | None = None) -> None:
         """Add jobs during the run (a deferred matrix's legs replace its placeholder)."""
         now = time.time()
         if replacing is not None:
-            self._queue(
-                _jobs.delete().where(
-                    and_(_jobs.c.run_id == bindparam("w_run"), _jobs.c.key == bindparam("w_key"))
-                ),
-                {"w_run": self.run_id, "w_key": replacing},
-            )
+            self._queue("DELETE FROM jobs WHERE run_id = ? AND key = ?", (self.run_id, replacing))
         for job in jobs:
             self._positions += 1
-            self._queue(insert(_jobs), _job_row(self.run_id, self._positions, job, now))
+            self._insert("jobs", _job_row(self.run_id, self._positions, job, now))
 
     def step_started(self, job_key: str, number: int, name: str, at: float) -> None:
-        self._queue(
-            insert(_steps),
+        self._insert(
+            "steps",
             {
                 "run_id": self.run_id,
                 "job_key": job_key,
@@ -208,25 +235,25 @@ class RunRecorder:
         """Complete a step's row; a step never started (skipped) gets its row here."""
         values["status"] = Status.COMPLETED
         if started:
-            self._update("steps", values, key=job_key, number=number)
+            self._update("steps", values, (self.run_id, job_key, number))
         else:
             row = {"run_id": self.run_id, "job_key": job_key, "number": number, "outputs": {}}
             row.update(values)
-            self._queue(insert(_steps), row)
+            self._insert("steps", row)
 
     def annotation(self, job_key: str, **values: Any) -> None:
-        self._queue(insert(_annotations), {"run_id": self.run_id, "job_key": job_key, **values})
+        self._insert("annotations", {"run_id": self.run_id, "job_key": job_key, **values})
 
     def artifact(self, job_key: str, **values: Any) -> None:
         values.setdefault("created_at", time.time())
-        self._queue(insert(_artifacts), {"run_id": self.run_id, "job_key": job_key, **values})
+        self._insert("artifacts", {"run_id": self.run_id, "job_key": job_key, **values})
 
     def event(
         self, kind: str, job_key: str | None = None, data: dict[str, Any] | None = None
     ) -> None:
         """Append to the run's audit trail of transitions."""
-        self._queue(
-            insert(_events),
+        self._insert(
+            "events",
             {
                 "run_id": self.run_id,
                 "job_key": job_key,
@@ -248,21 +275,21 @@ class RunRecorder:
             return
         pending, self._pending = self._pending, []
         with self.store.transaction() as conn:
-            i = 0
-            while i < len(pending):
-                stmt, params = pending[i]
-                j = i + 1
-                while (
-                    j < len(pending)
-                    and pending[j][0] is stmt
-                    and pending[j][1].keys() == params.keys()
-                ):
-                    j += 1
-                if j - i == 1:
-                    conn.execute(stmt, params)
-                else:
-                    conn.execute(stmt, [p for _, p in pending[i:j]])
-                i = j
+            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            try:
+                i = 0
+                while i < len(pending):
+                    sql = pending[i][0]
+                    j = i + 1
+                    while j < len(pending) and pending[j][0] is sql:
+                        j += 1
+                    if j - i == 1:
+                        cursor.execute(sql, pending[i][1])
+                    else:
+                        cursor.executemany(sql, [p for _, p in pending[i:j]])
+                    i = j
+            finally:
+                cursor.close()
 
 
 # -- controls other processes read or set ------------------------------------------------
