@@ -1,1 +1,14 @@
-"""runner layer (see DESIGN.md)."""
+"""The job runner: runs one job's steps on this machine (see docs/adr/0001-runner-package.md).
+
+Public surface: `run_job` (what executors call), `check_uses` (the engine's pre-run check
+of every `uses:`), `remove_tree` (robust removal of a run's work root) and the contract
+dataclasses in `stageline.runner.contract`.
+"""
+
+from __future__ import annotations
+
+from stageline.runner.actions import check_uses
+from stageline.runner.job import run_job
+from stageline.runner.workspace import remove_tree
+
+__all__ = ["check_uses", "remove_tree", "run_job"]

@@ -1,0 +1,151 @@
+"""Run one step's process in its own process group and stream its output line by line.
+
+Guarantees:
+
+* the process starts in a new session (its own process group), so a timeout or a cancel
+  kills the whole tree: SIGTERM to the group, SIGKILL after `kill_grace` seconds;
+* stdout and stderr are merged, decoded as UTF-8 (invalid bytes replaced) and split into
+  lines of any length; a final unterminated line is delivered too;
+* the step ends when its main process exits. Background children that keep the pipe open
+  (``./server &``) do not hold the step: their later output is still drained (so they do
+  not die of SIGPIPE) and handed to `on_late_line`, until `ProcessGroups.kill_all` at the
+  end of the job kills them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+DRAIN_AFTER_EXIT = 0.2
+
+
+@dataclass(slots=True)
+class ProcessOutcome:
+    exit_code: int | None = None
+    timed_out: bool = False
+    cancelled: bool = False
+    #: The process could not be started (OSError text).
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class ProcessGroups:
+    """Process groups a job started and pipe readers still draining; killed at job end."""
+
+    kill_grace: float = 5.0
+    groups: set[int] = field(default_factory=set)
+    readers: set[asyncio.Task[None]] = field(default_factory=set)
+
+    async def kill_all(self) -> None:
+        for pgid in list(self.groups):
+            await kill_group(pgid, self.kill_grace)
+        self.groups.clear()
+        for reader in list(self.readers):
+            reader.cancel()
+        for reader in list(self.readers):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await reader
+        self.readers.clear()
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+async def kill_group(pgid: int, grace: float) -> None:
+    """SIGTERM the group, then SIGKILL whatever is left after `grace` seconds."""
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + grace
+    delay = 0.005
+    while loop.time() < deadline:
+        if not _group_alive(pgid):
+            return
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+async def _read_lines(stream: asyncio.StreamReader, on_line: Callable[[str], None]) -> None:
+    pending = b""
+    while True:
+        chunk = await stream.read(1 << 16)
+        if not chunk:
+            break
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for raw in lines:
+            on_line(raw.removesuffix(b"\r").decode("utf-8", errors="replace"))
+    if pending:
+        on_line(pending.removesuffix(b"\r").decode("utf-8", errors="replace"))
+
+
+async def run_process(
+    argv: list[str],
+    *,
+    cwd: str,
+    env: dict[str, str],
+    on_line: Callable[[str], None],
+    on_late_line: Callable[[str], None],
+    groups: ProcessGroups,
+    cancel: asyncio.Event,
+    deadline: float | None,
+) -> ProcessOutcome:
+    """Run `argv` until it exits, `deadline` (loop time) passes or `cancel` is set."""
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            cwd=cwd,
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+        )
+    except OSError as err:
+        return ProcessOutcome(error=f"{err.strerror or err}: {argv[0]}")
+    groups.groups.add(proc.pid)
+    assert proc.stdout is not None
+    sink: list[Callable[[str], None]] = [on_line]
+    reader = asyncio.create_task(_read_lines(proc.stdout, lambda line: sink[0](line)))
+    waiter = asyncio.create_task(proc.wait())
+    canceller = asyncio.create_task(cancel.wait())
+    outcome = ProcessOutcome()
+    try:
+        loop = asyncio.get_running_loop()
+        timeout = None if deadline is None else max(0.0, deadline - loop.time())
+        done, _ = await asyncio.wait(
+            {waiter, canceller}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+        if waiter not in done:
+            outcome.cancelled = canceller in done
+            outcome.timed_out = not outcome.cancelled
+            await kill_group(proc.pid, groups.kill_grace)
+        outcome.exit_code = await waiter
+        try:
+            await asyncio.wait_for(asyncio.shield(reader), DRAIN_AFTER_EXIT)
+        except TimeoutError:
+            sink[0] = on_late_line
+            groups.readers.add(reader)
+            reader.add_done_callback(groups.readers.discard)
+    finally:
+        canceller.cancel()
+        if not waiter.done():  # we are being cancelled ourselves: leave nothing behind
+            await kill_group(proc.pid, 0.0)
+            waiter.cancel()
+    return outcome
