@@ -30,6 +30,8 @@ class EventLike(Protocol):
 def notification_for(event: EventLike) -> Notification | None:
     """The notification for an engine event, or None when it is not one to send."""
     data = event.to_dict()
+    if isinstance(data.get("data"), dict):  # a Custom event carries its fields in `data`
+        data = {**data, **data.pop("data")}
     kind = str(data.get("kind", event.kind))
     if kind == "job.finished":
         if data.get("conclusion") != "failure":
@@ -37,7 +39,7 @@ def notification_for(event: EventLike) -> Notification | None:
         kind = "job.failed"
     if kind not in EVENTS:
         return None
-    subject = next((str(data[k]) for k in _SUBJECT_KEYS if data.get(k)), "")
+    subject = next((str(data[k]) for k in _SUBJECT_KEYS if data.get(k) not in (None, "", kind)), "")
     title = f"[stageline] {kind}" + (f": {subject}" if subject else "")
     lines = [
         f"{key}: {value}"
