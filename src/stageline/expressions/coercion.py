@@ -22,6 +22,15 @@ STRING: Final = 3
 ARRAY: Final = 4
 OBJECT: Final = 5
 
+
+class FilteredArray(list[Any]):
+    """The result of an object filter (``.*`` / ``[*]``).
+
+    Indexing a filtered array applies the index to each of its elements instead
+    of picking one element: ``labels.*.name`` collects every label's name.
+    """
+
+
 _KIND_BY_TYPE: Final[dict[type, int]] = {
     type(None): NULL,
     bool: BOOLEAN,
@@ -30,6 +39,7 @@ _KIND_BY_TYPE: Final[dict[type, int]] = {
     str: STRING,
     list: ARRAY,
     tuple: ARRAY,
+    FilteredArray: ARRAY,
     dict: OBJECT,
 }
 
@@ -38,14 +48,6 @@ _KIND_BY_TYPE: Final[dict[type, int]] = {
 _DECIMAL: Final = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _HEX: Final = re.compile(r"0x[0-9a-fA-F]+")
 _OCTAL: Final = re.compile(r"0o[0-7]+")
-
-
-class FilteredArray(list[Any]):
-    """The result of an object filter (``.*`` / ``[*]``).
-
-    Indexing a filtered array applies the index to each of its elements instead
-    of picking one element: ``labels.*.name`` collects every label's name.
-    """
 
 
 def kind_of(value: Any) -> int:

@@ -154,11 +154,15 @@ def _array_position(key: Any) -> int | None:
     return int(number)
 
 
+def _is_mapping(value: Any) -> bool:
+    return type(value) is dict or isinstance(value, Mapping)
+
+
 def _index(target: Any, key: Any) -> Any:
     if type(target) is FilteredArray:
         return _index_each(target, key)
     kind = kind_of(target)
-    if kind == OBJECT and isinstance(target, Mapping):
+    if kind == OBJECT and _is_mapping(target):
         return lookup(target, to_string(key)) if is_primitive(key) else None
     if kind == ARRAY:
         position = _array_position(key)
@@ -170,15 +174,18 @@ def _index_each(items: FilteredArray, key: Any) -> FilteredArray:
     """Indexing a filter result applies the index to every element that has it."""
     result = FilteredArray()
     name = to_string(key) if is_primitive(key) else None
-    position = _array_position(key)
+    position: int | None = -1  # computed on the first array element
     for item in items:
         kind = kind_of(item)
-        if kind == OBJECT and isinstance(item, Mapping) and name is not None:
+        if kind == OBJECT and name is not None and _is_mapping(item):
             value = lookup(item, name, _MISSING)
             if value is not _MISSING:
                 result.append(value)
-        elif kind == ARRAY and position is not None and position < len(item):
-            result.append(item[position])
+        elif kind == ARRAY:
+            if position == -1:
+                position = _array_position(key)
+            if position is not None and position < len(item):
+                result.append(item[position])
     return result
 
 
@@ -188,13 +195,13 @@ def _filter(target: Any) -> FilteredArray:
         result = FilteredArray()
         for item in target:
             kind = kind_of(item)
-            if kind == OBJECT and isinstance(item, Mapping):
+            if kind == OBJECT and _is_mapping(item):
                 result.extend(item.values())
             elif kind == ARRAY:
                 result.extend(item)
         return result
     kind = kind_of(target)
-    if kind == OBJECT and isinstance(target, Mapping):
+    if kind == OBJECT and _is_mapping(target):
         return FilteredArray(target.values())
     if kind == ARRAY:
         return FilteredArray(target)

@@ -12,6 +12,7 @@ column within the whole text.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,6 +23,7 @@ from stageline.expressions.faults import fault, shifted
 from stageline.expressions.functions import Env
 
 OPEN = "${{"
+_QUOTE_OR_BRACE = re.compile("['}]")
 
 
 def iter_templates(text: str) -> Iterator[tuple[int, str]]:
@@ -40,11 +42,11 @@ def iter_templates(text: str) -> Iterator[tuple[int, str]]:
 def _closing_brace(text: str, start: int) -> int:
     """The index of the second ``}`` of the ``}}`` that closes the ``${{`` at `start`."""
     in_string = False
-    for index in range(start + len(OPEN), len(text)):
-        char = text[index]
-        if char == "'":
+    for match in _QUOTE_OR_BRACE.finditer(text, start + len(OPEN)):
+        index = match.start()
+        if text[index] == "'":
             in_string = not in_string  # '' (an escaped quote) toggles twice
-        elif char == "}" and not in_string and text[index - 1] == "}":
+        elif not in_string and text[index - 1] == "}":
             return index
     raise fault("The expression is not closed: '${{' needs a matching '}}'", start)
 
