@@ -160,10 +160,21 @@ def test_matrix_filter_that_leaves_nothing_says_what_exists() -> None:
 
 
 def test_invalid_matrix_is_a_workflow_error_at_the_matrix() -> None:
-    wf = workflow(matrix_job("test", {"os": "ubuntu"}))
+    wf = workflow(matrix_job("test", {"os": ["a"], "include": "oops"}))
     with pytest.raises(WorkflowError) as caught:
         compile_plan(wf, PUSH)
     assert caught.value.position == at(13, 7)
+
+
+def test_invalid_matrix_vector_is_reported_at_its_key() -> None:
+    # The loader records each key's value position as ``matrix.<key>``.
+    test = matrix_job("test", {"os": "ubuntu", "node": [1]})
+    assert test.strategy is not None
+    test.strategy.positions["matrix.os"] = at(14, 11)
+    with pytest.raises(WorkflowError) as caught:
+        compile_plan(workflow(test), PUSH)
+    assert caught.value.position == at(14, 11)
+    assert "matrix vector 'os' must be a list" in caught.value.message
 
 
 def test_job_defaults_override_workflow_defaults_key_by_key() -> None:

@@ -137,14 +137,15 @@ def _plan_job(
     if strategy is None or raw is None:
         return [base]
     pos = strategy.at("matrix")
+    where = matrices.key_positions(strategy)
     templated = isinstance(raw, str) or matrices.has_templates(raw)
     if templated and matrices.references(raw, "needs"):
         return [dataclasses.replace(base, deferred_matrix=raw)]
     if templated:
-        combos = matrices.expand_strategy(raw, contexts, pos)
+        combos = matrices.expand_strategy(raw, contexts, pos, positions=where)
     else:
         assert not isinstance(raw, str)
-        combos = matrices.expand(raw, pos)
+        combos = matrices.expand(raw, pos, positions=where)
     return _legs(base, combos, matrix_filter, contexts)
 
 

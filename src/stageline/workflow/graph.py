@@ -148,12 +148,13 @@ def _node(job: Job, contexts: Mapping[str, Any] | None) -> GraphNode:
         return GraphNode(job.id, name, needs)
     assert job.strategy is not None
     pos = job.strategy.at("matrix")
+    where = matrices.key_positions(job.strategy)
     if isinstance(raw, str) or matrices.has_templates(raw):
         if contexts is None or matrices.references(raw, "needs"):
             return GraphNode(job.id, name, needs, matrix=_written(raw))
-        combos = matrices.expand_strategy(raw, contexts, pos)
+        combos = matrices.expand_strategy(raw, contexts, pos, positions=where)
     else:
-        combos = matrices.expand(raw, pos)
+        combos = matrices.expand(raw, pos, positions=where)
     legs = tuple(matrices.leg_values(c) for c in combos)
     return GraphNode(job.id, name, needs, legs=legs)
 

@@ -22,6 +22,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from stageline.errors import Diagnostic, Position, WorkflowError
+from stageline.workflow.model import Strategy
 
 #: GitHub's limit on the jobs one matrix may generate per workflow run.
 MAX_COMBINATIONS = 256
@@ -133,6 +134,16 @@ def expand_strategy(
             [Diagnostic(err.position or pos, f"in matrix: {err.message}", hint=err.hint)]
         ) from err
     return expand(evaluated, pos, positions=positions)
+
+
+def key_positions(strategy: Strategy) -> dict[str, Position]:
+    """Where each matrix key's value is written (the loader records them in the
+    strategy's `positions` as ``matrix.<key>``), for `expand`'s `positions`."""
+    return {
+        key.removeprefix("matrix."): pos
+        for key, pos in strategy.positions.items()
+        if key.startswith("matrix.")
+    }
 
 
 def has_templates(value: Any) -> bool:
