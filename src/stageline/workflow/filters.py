@@ -40,7 +40,7 @@ _PULL_REQUEST_EVENTS = ("pull_request", "pull_request_target")
 _DEFAULT_PR_TYPES = ("opened", "synchronize", "reopened")
 #: Filter lists and the key each conflicts with.
 _PAIRS = (("branches", "branches-ignore"), ("tags", "tags-ignore"), ("paths", "paths-ignore"))
-_RANGES = ("az", "AZ", "09")
+_RANGES = (("a", "z"), ("A", "Z"), ("0", "9"))
 
 
 class PatternFault(ValueError):
@@ -264,7 +264,7 @@ def _ref(event: Event) -> tuple[str, str]:
 
 def _ref_filters(trigger: Trigger, event: str, kind: str, name: str) -> str | None:
     branches = _filter(trigger, "branches"), _filter(trigger, "branches-ignore")
-    tags = (None, None)
+    tags: tuple[list[str] | None, list[str] | None] = (None, None)
     if event == "push":
         tags = _filter(trigger, "tags"), _filter(trigger, "tags-ignore")
     has_branches = branches != (None, None)
