@@ -118,10 +118,11 @@ class _Parser:
         self.nesting -= 1
 
     @staticmethod
-    def height(node: Expr, *children: Expr) -> int:
+    def height(offset: int, *children: Expr) -> int:
+        """The height of a node over `children`; too tall is an error at `offset`."""
         height = 1 + max(child.height for child in children)
         if height > MAX_DEPTH:
-            raise fault(f"Exceeded max expression depth {MAX_DEPTH}", node.offset)
+            raise fault(f"Exceeded max expression depth {MAX_DEPTH}", offset)
         return height
 
     # -- grammar -------------------------------------------------------------------------------
@@ -146,8 +147,7 @@ class _Parser:
         flat: list[Expr] = []
         for item in operands:  # GitHub flattens a && (b && c) into one node
             flat.extend(item.operands if isinstance(item, node_type) else (item,))
-        node = node_type(first.offset, tuple(flat))
-        return node_type(first.offset, tuple(flat), height=self.height(node, *flat))
+        return node_type(first.offset, tuple(flat), height=self.height(first.offset, *flat))
 
     def parse_equality(self) -> Expr:
         return self.parse_comparison(_EQUALITY, self.parse_ordering)
@@ -163,8 +163,8 @@ class _Parser:
             self.position += 1
             right = parse_operand()
             op: CompareOp = token.text  # type: ignore[assignment]
-            node = Compare(left.offset, op, left, right)
-            left = Compare(left.offset, op, left, right, height=self.height(node, left, right))
+            height = self.height(left.offset, left, right)
+            left = Compare(left.offset, op, left, right, height=height)
         return left
 
     def parse_unary(self) -> Expr:
@@ -175,8 +175,7 @@ class _Parser:
         self.enter(token)
         operand = self.parse_unary()
         self.leave()
-        node = Not(token.offset, operand)
-        return Not(token.offset, operand, height=self.height(node, operand))
+        return Not(token.offset, operand, height=self.height(token.offset, operand))
 
     def parse_postfix(self) -> Expr:
         token = self.take()
@@ -218,8 +217,7 @@ class _Parser:
                 self.leave()
             else:
                 break
-            index = Index(node.offset, node, key)
-            node = Index(node.offset, node, key, height=self.height(index, node, key))
+            node = Index(node.offset, node, key, height=self.height(node.offset, node, key))
         return node
 
     def parse_call(self, token: Token) -> Call:
@@ -247,9 +245,8 @@ class _Parser:
             raise fault(f"Too many parameters supplied: {token.text!r}", token.offset)
         if spec.name == "case" and len(args) % 2 == 0:
             raise fault("case requires an odd number of arguments", token.offset)
-        call = Call(token.offset, spec.name, tuple(args))
-        if args:
-            call = Call(token.offset, spec.name, tuple(args), height=self.height(call, *args))
+        height = self.height(token.offset, *args) if args else 1
+        call = Call(token.offset, spec.name, tuple(args), height=height)
         self.calls.append(call)
         return call
 
