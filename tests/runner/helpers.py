@@ -88,21 +88,39 @@ class RecordingSink:
 
 def step(index: int, run: str | None = None, **fields: Any) -> PlannedStep:
     values: dict[str, Any] = {
-        "index": index, "id": None, "name": None, "if_": None, "run": run, "shell": None,
-        "uses": None, "with_": {}, "env": {}, "working_directory": None,
-        "continue_on_error": False, "timeout_minutes": None,
-    }  # fmt: skip
+        "index": index,
+        "id": None,
+        "name": None,
+        "if_": None,
+        "run": run,
+        "shell": None,
+        "uses": None,
+        "with_": {},
+        "env": {},
+        "working_directory": None,
+        "continue_on_error": False,
+        "timeout_minutes": None,
+    }
     values.update(fields)
     return PlannedStep(**values)
 
 
 def job(*steps: PlannedStep, key: str = "build", **fields: Any) -> PlannedJob:
     values: dict[str, Any] = {
-        "key": key, "job_id": key, "name": key, "needs": [], "if_": None,
-        "runs_on": "ubuntu-latest", "env": {}, "defaults_shell": None,
-        "defaults_working_directory": None, "outputs": {}, "timeout_minutes": None,
-        "continue_on_error": False, "steps": list(steps),
-    }  # fmt: skip
+        "key": key,
+        "job_id": key,
+        "name": key,
+        "needs": [],
+        "if_": None,
+        "runs_on": "ubuntu-latest",
+        "env": {},
+        "defaults_shell": None,
+        "defaults_working_directory": None,
+        "outputs": {},
+        "timeout_minutes": None,
+        "continue_on_error": False,
+        "steps": list(steps),
+    }
     values.update(fields)
     return PlannedJob(**values)
 
@@ -127,11 +145,17 @@ def request(tmp: Path, repo: Path, planned: PlannedJob, **fields: Any) -> JobReq
         "strategy": {},
     }
     values: dict[str, Any] = {
-        "run_id": "run-1", "job": planned, "contexts": contexts, "repo_dir": str(repo),
-        "sha": sha, "ref": f"refs/heads/{branch}", "work_root": str(tmp / "work"),
-        "artifacts_dir": str(tmp / "artifacts"), "cache_dir": str(tmp / "cache"),
+        "run_id": "run-1",
+        "job": planned,
+        "contexts": contexts,
+        "repo_dir": str(repo),
+        "sha": sha,
+        "ref": f"refs/heads/{branch}",
+        "work_root": str(tmp / "work"),
+        "artifacts_dir": str(tmp / "artifacts"),
+        "cache_dir": str(tmp / "cache"),
         "log_dir": str(tmp / "logs"),
-    }  # fmt: skip
+    }
     values.update(fields)
     return JobRequest(**values)
 

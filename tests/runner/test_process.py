@@ -1,0 +1,121 @@
+import asyncio
+import os
+import time
+from pathlib import Path
+
+from stageline.runner.process import ProcessGroups, ProcessOutcome, run_process
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie is dead for our purpose
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[1][0] != "Z"
+    except OSError:
+        return False
+
+
+async def _run(
+    script: str, tmp: Path, *, deadline: float | None = None, cancel_after: float | None = None
+) -> tuple[ProcessOutcome, list[str], list[str], ProcessGroups]:
+    lines: list[str] = []
+    late: list[str] = []
+    groups = ProcessGroups(kill_grace=1.0)
+    cancel = asyncio.Event()
+    if cancel_after is not None:
+        asyncio.get_running_loop().call_later(cancel_after, cancel.set)
+    loop = asyncio.get_running_loop()
+    outcome = await run_process(
+        ["bash", "-c", script],
+        cwd=str(tmp),
+        env={"PATH": os.environ["PATH"]},
+        on_line=lines.append,
+        on_late_line=late.append,
+        groups=groups,
+        cancel=cancel,
+        deadline=None if deadline is None else loop.time() + deadline,
+    )
+    return outcome, lines, late, groups
+
+
+def test_lines_exit_code_and_unterminated_last_line(tmp_path: Path) -> None:
+    outcome, lines, _, _ = asyncio.run(
+        _run("echo one; echo two >&2; printf three; exit 4", tmp_path)
+    )
+    assert outcome.exit_code == 4 and not outcome.timed_out
+    assert lines == ["one", "two", "three"]
+
+
+def test_very_long_lines_and_invalid_utf8(tmp_path: Path) -> None:
+    outcome, lines, _, _ = asyncio.run(
+        _run("head -c 200000 /dev/zero | tr '\\0' x; echo; printf '\\xff\\n'", tmp_path)
+    )
+    assert outcome.exit_code == 0
+    assert lines == ["x" * 200000, "\ufffd"]
+
+
+def test_deadline_kills_the_whole_tree(tmp_path: Path) -> None:
+    pidfile = tmp_path / "child.pid"
+    script = f"sleep 30 & echo $! > {pidfile}; sleep 30"
+
+    async def go() -> ProcessOutcome:
+        outcome, *_ = await _run(script, tmp_path, deadline=0.5)
+        return outcome
+
+    outcome = asyncio.run(go())
+    assert outcome.timed_out and not outcome.cancelled
+    child = int(pidfile.read_text())
+    for _ in range(100):
+        if not alive(child):
+            break
+        time.sleep(0.02)
+    assert not alive(child)
+
+
+def test_cancel_kills_promptly(tmp_path: Path) -> None:
+    outcome, *_ = asyncio.run(_run("sleep 30", tmp_path, cancel_after=0.2))
+    assert outcome.cancelled and outcome.exit_code is not None and outcome.exit_code < 0
+
+
+def test_sigterm_ignoring_process_gets_sigkill(tmp_path: Path) -> None:
+    outcome, *_ = asyncio.run(_run("trap '' TERM; sleep 30 & wait", tmp_path, deadline=0.3))
+    assert outcome.timed_out
+
+
+def test_background_child_does_not_hold_the_step(tmp_path: Path) -> None:
+    pidfile = tmp_path / "bg.pid"
+
+    async def go() -> tuple[ProcessOutcome, list[str], int]:
+        outcome, lines, late, groups = await _run(
+            f"(sleep 0.4; echo late) & echo $! > {pidfile}; echo now", tmp_path
+        )
+        await asyncio.sleep(0.8)
+        pid = int(pidfile.read_text())
+        await groups.kill_all()
+        return outcome, [*lines, "|", *late], pid
+
+    outcome, lines, pid = asyncio.run(go())
+    assert outcome.exit_code == 0
+    assert lines == ["now", "|", "late"]
+    assert not alive(pid)
+
+
+def test_missing_program_is_an_outcome_not_an_exception(tmp_path: Path) -> None:
+    async def go() -> ProcessOutcome:
+        return await run_process(
+            [str(tmp_path / "nope")],
+            cwd=str(tmp_path),
+            env={},
+            on_line=print,
+            on_late_line=print,
+            groups=ProcessGroups(),
+            cancel=asyncio.Event(),
+            deadline=None,
+        )
+
+    outcome = asyncio.run(go())
+    assert outcome.error is not None and "nope" in outcome.error
