@@ -13,7 +13,7 @@ import sys
 
 import typer
 
-from stageline.cli import demo, graph, records, run, validate
+from stageline.cli import demo, graph, lint, metrics, records, run, validate
 from stageline.errors import StagelineError
 
 app = typer.Typer(
@@ -31,6 +31,8 @@ app.command("runs")(records.runs)
 app.command("show")(records.show)
 app.command("logs")(records.logs)
 app.command("demo")(demo.demo)
+app.command("lint")(lint.lint)
+app.command("metrics")(metrics.metrics)
 
 
 def main() -> None:

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Literal
+
+from stageline.errors import StoreError
 
 DeploymentStatus = Literal["queued", "in_progress", "success", "failure", "rolled_back", "inactive"]
 DeploymentKind = Literal["deploy", "rollback"]
@@ -46,6 +49,18 @@ class DeploymentRecord:
     restores: str | None = None
 
 
+def load_deployments(repo_dir: Path, environment: str | None = None) -> list[DeploymentRecord]:
+    """The repository's deployment records (of `environment`, or all), oldest first.
+
+    The store has no deployments table yet; until it does, this says so.
+    """
+    raise StoreError(
+        "no deployment records yet",
+        hint="deployments are recorded once the engine deploys to environments "
+        f"(store: {repo_dir})",
+    )
+
+
 __all__ = [
     "FAILED",
     "FINISHED",
@@ -53,4 +68,5 @@ __all__ = [
     "DeploymentKind",
     "DeploymentRecord",
     "DeploymentStatus",
+    "load_deployments",
 ]

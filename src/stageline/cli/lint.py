@@ -1,0 +1,70 @@
+"""`stageline lint [PATH]`: warn about multi-stage delivery pitfalls (see deploy.lint)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def lint(
+    path: Annotated[
+        Path | None,
+        typer.Argument(
+            help="A workflow file, or a repository (its .github/workflows and "
+            ".stageline/workflows). Default: the current repository.",
+            show_default=False,
+        ),
+    ] = None,
+) -> int:
+    """Report pitfalls: untested production deploys, ignored test failures, environments
+    without monitor, rollback or approval, jobs that build, test and deploy at once."""
+    from stageline.deploy.config import load_config
+    from stageline.deploy.lint import lint_workflow
+    from stageline.workflow import load_workflow
+
+    root, files = _targets(path or Path.cwd())
+    config = load_config(root)
+    findings = 0
+    for file in files:
+        for diagnostic in lint_workflow(load_workflow(file), config):
+            print(diagnostic.render())
+            findings += 1
+    summary = f"{findings} warning(s)" if findings else "no pitfalls found"
+    print(f"{summary} in {len(files)} workflow(s)", file=sys.stderr)
+    return 1 if findings else 0
+
+
+def _targets(path: Path) -> tuple[Path, list[Path]]:
+    """The repository root (where .stageline.yml lives) and the workflow files to lint."""
+    from stageline.errors import ConfigError
+
+    if path.is_file():
+        start = path.resolve().parent
+        return _root(start), [path]
+    if not path.is_dir():
+        raise ConfigError(f"no such file or directory: {path}")
+    root = _root(path.resolve())
+    files = [
+        file
+        for folder in (root / ".github" / "workflows", root / ".stageline" / "workflows")
+        if folder.is_dir()
+        for file in sorted(folder.iterdir())
+        if file.suffix in (".yml", ".yaml") and file.is_file()
+    ]
+    if not files:
+        raise ConfigError(
+            f"no workflow found in {root}/.github/workflows or .stageline/workflows",
+            hint="give the path of a workflow file",
+        )
+    return root, files
+
+
+def _root(start: Path) -> Path:
+    """The nearest directory at or above `start` holding .git or .stageline.yml."""
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists() or (folder / ".stageline.yml").exists():
+            return folder
+    return start
