@@ -21,6 +21,7 @@ def test_all_is_pinned() -> None:
         "MAX_DEPTH",
         "STATUS_FUNCTIONS",
         "check",
+        "check_template",
         "evaluate",
         "evaluate_condition",
         "evaluate_template",
@@ -43,6 +44,7 @@ def test_expression_error_is_the_shared_class() -> None:
         (expressions.evaluate_template, ["status", "hash_files"]),
         (expressions.evaluate_condition, ["status", "hash_files"]),
         (expressions.check, ["functions"]),
+        (expressions.check_template, ["functions", "condition"]),
     ],
 )
 def test_options_are_keyword_only(function: object, keyword_only: list[str]) -> None:

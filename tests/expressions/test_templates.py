@@ -6,6 +6,7 @@ import pytest
 
 from stageline.expressions import (
     ExpressionError,
+    check_template,
     evaluate_condition,
     evaluate_template,
     iter_templates,
@@ -180,3 +181,30 @@ class TestEvaluateCondition:
         assert evaluate_condition("github.event.number", CONTEXTS) is True
         assert evaluate_condition("github.nothing", CONTEXTS) is False
         assert evaluate_condition("'false'", CONTEXTS) is True
+
+
+class TestCheckTemplate:
+    def test_every_expression_is_checked_with_columns_in_the_text(self) -> None:
+        check_template("echo ${{ github.ref }} ${{ env.NAME }}", ["github", "env"])
+        with pytest.raises(ExpressionError) as caught:
+            check_template("echo ${{ github.ref }} ${{ secrets.x }}", ["github"])
+        assert caught.value.message == "Unrecognized named-value: 'secrets' at column 28"
+
+    def test_functions_can_be_restricted(self) -> None:
+        with pytest.raises(ExpressionError, match="'hashFiles' is not allowed here at column 7"):
+            check_template("k-${{ hashFiles('x') }}", [], functions={"format"})
+
+    def test_conditions_may_omit_the_wrapper_or_be_blank(self) -> None:
+        check_template("github.ref == 'x' && success()", ["github"], condition=True)
+        check_template("   ", [], condition=True)
+        with pytest.raises(ExpressionError, match="Unexpected end of expression at column 13"):
+            check_template("github.ref ==", ["github"], condition=True)
+        with pytest.raises(ExpressionError, match="Unrecognized named-value: 'nope' at column 5"):
+            check_template("${{ nope }}", ["github"], condition=True)
+
+    def test_plain_text_is_not_an_expression_outside_conditions(self) -> None:
+        check_template("github.ref == @", [])
+
+    def test_unclosed_templates_are_reported(self) -> None:
+        with pytest.raises(ExpressionError, match=r"not closed.* at column 3$"):
+            check_template("a ${{ b", ["b"])

@@ -21,11 +21,11 @@ from stageline.expressions.evaluator import (
     unknown_named_value,
     unknown_named_value_error,
 )
-from stageline.expressions.faults import fault
+from stageline.expressions.faults import fault, shifted
 from stageline.expressions.functions import FUNCTION_NAMES, STATUS_FUNCTIONS, STATUSES, Env
 from stageline.expressions.nodes import Expr
 from stageline.expressions.parser import MAX_DEPTH, parse_expression
-from stageline.expressions.templates import condition, iter_templates, render
+from stageline.expressions.templates import OPEN, condition, iter_templates, render
 
 HashFiles = Callable[[Sequence[str]], str]
 
@@ -129,6 +129,29 @@ def check(
         raise min(faults, key=lambda error: error.offset)
 
 
+def check_template(
+    text: str,
+    contexts: Collection[str],
+    *,
+    functions: Collection[str] | None = None,
+    condition: bool = False,
+) -> None:
+    """`check` every ``${{ }}`` of a string, with error columns counted in `text`.
+
+    With `condition` (an ``if:``), text without ``${{`` is itself the
+    expression, and may be blank. For workflow validation of whole scalars.
+    """
+    if condition and OPEN not in text:
+        if text.strip():
+            check(text, contexts, functions=functions)
+        return
+    for start, inner in iter_templates(text):
+        try:
+            check(inner, contexts, functions=functions)
+        except ExpressionError as error:
+            raise shifted(error, start + len(OPEN)) from error
+
+
 __all__ = [
     "FUNCTION_NAMES",
     "MAX_DEPTH",
@@ -137,6 +160,7 @@ __all__ = [
     "ExpressionError",
     "HashFiles",
     "check",
+    "check_template",
     "evaluate",
     "evaluate_condition",
     "evaluate_template",
