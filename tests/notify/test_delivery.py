@@ -140,3 +140,20 @@ def test_email_through_a_local_smtp_server() -> None:
         if part.get_content_type() == "text/plain"
     ]
     assert texts and "production: health failed 3 times" in texts[0]
+
+
+def test_routes_from_stageline_yml() -> None:
+    from stageline.deploy.config import parse_config
+
+    with webhook() as hook:
+        config = parse_config(
+            "notifications:\n"
+            f"  - url: json://{hook.url}/all\n"
+            f"  - url: json://{hook.url}/rollbacks\n"
+            "    events: [rollback.*]\n"
+        )
+        with Notifier(config.notifications, retry=FAST) as notifier:
+            notifier.send(note("deployment.started", "one"))
+            notifier.send(note("rollback.started", "two"))
+        assert [b["message"] for b in hook.bodies("/all")] == ["one", "two"]
+        assert [b["message"] for b in hook.bodies("/rollbacks")] == ["two"]

@@ -1,1 +1,11 @@
-"""deploy layer (see DESIGN.md)."""
+"""Delivery after the tests: environments and their rules, gates, monitors, rollback, DORA.
+
+Modules (import them directly; this package imports nothing so it stays cheap):
+
+* `config`    — `.stageline.yml`, validated with positions (schema: docs/config.md)
+* `branches`  — deployment branch policy (Ruby fnmatch, as GitHub)
+* `approvals` — approval gate state from rules and recorded decisions (pure)
+* `checks`, `monitors` — health probes and the watch window after a deploy
+* `records`, `dora` — deployment records and the four DORA keys (pure)
+* `lint`      — multi-stage pitfalls in a workflow
+"""
