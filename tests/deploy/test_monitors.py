@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -152,3 +153,10 @@ def test_cancelling_stops_the_window_and_kills_commands(tmp_path: Path) -> None:
 
     pid = asyncio.run(scenario())
     assert not Path(f"/proc/{pid}").exists() or ") Z " in Path(f"/proc/{pid}/stat").read_text()
+
+
+def test_a_zero_interval_is_refused() -> None:
+    config = monitor("1s", {"name": "c", "command": "true"})
+    config.interval = timedelta(0)
+    with pytest.raises(ValueError, match="interval must be more than 0s"):
+        run(config)

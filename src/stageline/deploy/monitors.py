@@ -61,6 +61,8 @@ async def watch(
     checks (the workspace of the deploy); `transport` lets a caller route HTTP."""
     loop = asyncio.get_running_loop()
     interval = monitor.interval.total_seconds()
+    if interval <= 0:
+        raise ValueError("a monitor's interval must be more than 0s")
     end = loop.time() + monitor.duration.total_seconds()
     failures = {check.name: 0 for check in monitor.checks}
     verdict = MonitorVerdict("passed")
