@@ -72,7 +72,6 @@ def github_context(request: JobRequest, ws: Workspace, event_path: str) -> dict[
     ref = github.get("ref") or request.ref
     repository = github.get("repository") or ""
     defaults: dict[str, Any] = {
-        "sha": request.sha,
         "ref": ref,
         "ref_name": _ref_name(ref),
         "ref_type": "tag" if ref.startswith("refs/tags/") else "branch",
@@ -100,6 +99,7 @@ def github_context(request: JobRequest, ws: Workspace, event_path: str) -> dict[
             github[key] = value
     github.setdefault("triggering_actor", github["actor"])
     github.update(
+        sha=request.sha,  # the commit in the workspace, whatever the engine's context says
         workspace=ws.workspace,
         job=request.job.job_id,
         event_path=event_path,

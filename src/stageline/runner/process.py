@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -95,6 +96,20 @@ async def _read_lines(stream: asyncio.StreamReader, on_line: Callable[[str], Non
         on_line(pending.removesuffix(b"\r").decode("utf-8", errors="replace"))
 
 
+class _Protocol(asyncio.subprocess.SubprocessStreamProtocol):
+    """Knows when the process exits, even while a background child keeps the pipe open
+    (asyncio's own `Process.wait()` only returns once every pipe is closed)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(limit=1 << 16, loop=loop)
+        self.exited: asyncio.Future[None] = loop.create_future()
+
+    def process_exited(self) -> None:
+        super().process_exited()
+        if not self.exited.done():
+            self.exited.set_result(None)
+
+
 async def run_process(
     argv: list[str],
     *,
@@ -107,45 +122,52 @@ async def run_process(
     deadline: float | None,
 ) -> ProcessOutcome:
     """Run `argv` until it exits, `deadline` (loop time) passes or `cancel` is set."""
+    loop = asyncio.get_running_loop()
     try:
-        proc = await asyncio.create_subprocess_exec(
+        transport, protocol = await loop.subprocess_exec(
+            lambda: _Protocol(loop),
             *argv,
             cwd=cwd,
             env=env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     except OSError as err:
         return ProcessOutcome(error=f"{err.strerror or err}: {argv[0]}")
-    groups.groups.add(proc.pid)
-    assert proc.stdout is not None
+    pid = transport.get_pid()
+    groups.groups.add(pid)
+    assert protocol.stdout is not None
     sink: list[Callable[[str], None]] = [on_line]
-    reader = asyncio.create_task(_read_lines(proc.stdout, lambda line: sink[0](line)))
-    waiter = asyncio.create_task(proc.wait())
+    reader = asyncio.create_task(_read_lines(protocol.stdout, lambda line: sink[0](line)))
     canceller = asyncio.create_task(cancel.wait())
     outcome = ProcessOutcome()
+    handed_off = False
     try:
-        loop = asyncio.get_running_loop()
         timeout = None if deadline is None else max(0.0, deadline - loop.time())
         done, _ = await asyncio.wait(
-            {waiter, canceller}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            {protocol.exited, canceller}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
         )
-        if waiter not in done:
+        if protocol.exited not in done:
             outcome.cancelled = canceller in done
             outcome.timed_out = not outcome.cancelled
-            await kill_group(proc.pid, groups.kill_grace)
-        outcome.exit_code = await waiter
+            await kill_group(pid, groups.kill_grace)
+            await protocol.exited
+        outcome.exit_code = transport.get_returncode()
         try:
             await asyncio.wait_for(asyncio.shield(reader), DRAIN_AFTER_EXIT)
         except TimeoutError:
             sink[0] = on_late_line
             groups.readers.add(reader)
             reader.add_done_callback(groups.readers.discard)
+            reader.add_done_callback(lambda _: transport.close())
+            handed_off = True
     finally:
         canceller.cancel()
-        if not waiter.done():  # we are being cancelled ourselves: leave nothing behind
-            await kill_group(proc.pid, 0.0)
-            waiter.cancel()
+        if not protocol.exited.done():  # we are being cancelled ourselves: leave nothing
+            await kill_group(pid, 0.0)
+        if not handed_off:
+            reader.cancel()
+            transport.close()
     return outcome
