@@ -10,10 +10,11 @@ docs/config.md.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
@@ -308,8 +309,10 @@ class _Builder:
         approval.timeout = self.r.field(
             node, "timeout", self.r.duration, what, DEFAULT_APPROVAL_TIMEOUT
         )
-        on_timeout = self.r.field(node, "on_timeout", self._choice("reject", "approve"), what, None)
-        approval.on_timeout = "approve" if on_timeout == "approve" else "reject"
+        approval.on_timeout = cast(
+            OnTimeout,
+            self.r.field(node, "on_timeout", self._choice("reject", "approve"), what, "reject"),
+        )
         approval.remind_every = self.r.field(node, "remind_every", self.r.duration, what, None)
         if approval.remind_every is not None and not approval.remind_every:
             self.r.error(approval.at("remind_every"), f"{what}.remind_every must be more than 0s")
@@ -433,11 +436,11 @@ class _Builder:
         if "prometheus" in node:
             check.prometheus = self.prometheus(node["prometheus"], check.at("prometheus"), what)
         check.failure_limit = self.r.field(node, "failure_limit", self.r.integer, what, 0)
-        on_fail = self.r.field(
-            node, "on_fail", self._choice("observe", "pause", "rollback"), what, "rollback"
-        )
-        check.on_fail = (
-            "observe" if on_fail == "observe" else ("pause" if on_fail == "pause" else "rollback")
+        check.on_fail = cast(
+            OnFail,
+            self.r.field(
+                node, "on_fail", self._choice("observe", "pause", "rollback"), what, "rollback"
+            ),
         )
         check.timeout = self.r.field(node, "timeout", self.r.duration, what, DEFAULT_CHECK_TIMEOUT)
         return check
@@ -480,8 +483,9 @@ class _Builder:
             return None
         self.r.check_keys(node, _ROLLBACK_KEYS, what)
         rollback = RollbackConfig(where, positions=self.r.positions(node))
-        mode = self.r.field(node, "mode", self._choice("auto", "manual"), what, "auto")
-        rollback.mode = "manual" if mode == "manual" else "auto"
+        rollback.mode = cast(
+            RollbackMode, self.r.field(node, "mode", self._choice("auto", "manual"), what, "auto")
+        )
         rollback.run = self.r.field(node, "run", self.r.string, what, None)
         return rollback
 
@@ -533,7 +537,7 @@ class _Builder:
         except ExpressionError as err:
             self.r.error(where, f"{what}: {err.message}", err.hint)
 
-    def _choice(self, *choices: str) -> Any:
+    def _choice(self, *choices: str) -> Callable[[Any, Position, str], str | None]:
         def convert(value: Any, where: Position, what: str) -> str | None:
             return self.r.choice(value, where, what, choices)
 
