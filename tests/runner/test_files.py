@@ -71,7 +71,9 @@ def test_step_files_are_created_empty_and_collected(tmp_path: Path) -> None:
     assert effects.path == ["/tools/bin"]
     assert effects.state == {"pid": "7"}
     assert effects.summary == "### Hello world! :rocket:\n"
-    assert not any(os.path.exists(p) for p in env.values())
+    assert all(os.path.getsize(p) == 0 for p in env.values())  # fresh for the next step
+    Path(env["GITHUB_OUTPUT"]).write_text("y=2\n")
+    assert files.collect().outputs == {"y": "2"}
 
 
 def test_oversized_summary_is_dropped_with_a_warning(tmp_path: Path) -> None:
@@ -86,3 +88,4 @@ def test_a_deleted_file_is_no_error(tmp_path: Path) -> None:
     files = StepFiles.create(str(tmp_path))
     os.unlink(files.env()["GITHUB_OUTPUT"])
     assert files.collect().outputs == {}
+    assert os.path.exists(files.env()["GITHUB_OUTPUT"])

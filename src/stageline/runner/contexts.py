@@ -16,10 +16,12 @@ PATH is then prefixed with the GITHUB_PATH additions.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
 import sys
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -111,9 +113,16 @@ def github_context(request: JobRequest, ws: Workspace, event_path: str) -> dict[
     return github
 
 
-def write_event(github: Mapping[str, Any], path: str) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(github.get("event") or {}, f)
+def event_file(github: Mapping[str, Any], work_root: str) -> str:
+    """GITHUB_EVENT_PATH: the event payload, written once per run (jobs share it)."""
+    data = json.dumps(github.get("event") or {}, sort_keys=True)
+    path = os.path.join(work_root, f".event-{hashlib.sha1(data.encode()).hexdigest()[:16]}.json")
+    if not os.path.exists(path):
+        partial = f"{path}.{uuid.uuid4().hex}"
+        with open(partial, "w", encoding="utf-8") as f:
+            f.write(data)
+        os.replace(partial, path)
+    return path
 
 
 _DEFAULT_VARS = {

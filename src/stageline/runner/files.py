@@ -1,6 +1,6 @@
 """File commands: GITHUB_OUTPUT, GITHUB_ENV, GITHUB_PATH, GITHUB_STEP_SUMMARY, GITHUB_STATE.
 
-Each step gets fresh, empty files (as on GitHub); after the step they are read with
+Each step starts with empty files (as on GitHub); after the step they are read with
 GitHub's rules:
 
 * OUTPUT/ENV/STATE hold ``name=value`` lines (split at the first ``=``) or heredocs
@@ -15,7 +15,6 @@ GitHub's rules:
 
 from __future__ import annotations
 
-import contextlib
 import os
 import uuid
 from dataclasses import dataclass, field
@@ -106,7 +105,9 @@ _KINDS = {
 
 @dataclass(slots=True)
 class StepFiles:
-    """The five files of one step, created empty under `directory`."""
+    """The five files, created empty once per job under `directory` and emptied again
+    after each step reads them: to a step they are fresh and empty, as on GitHub, without
+    creating five files per step."""
 
     paths: dict[str, str]
 
@@ -123,40 +124,42 @@ class StepFiles:
     def env(self) -> dict[str, str]:
         return dict(self.paths)
 
-    def _read(self, var: str) -> str:
+    def _take(self, var: str) -> str:
+        """The file's content; the file is left empty (re-created if the step removed it)."""
+        path = self.paths[var]
         try:
-            with open(self.paths[var], encoding="utf-8-sig", errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:  # the step deleted it: nothing to apply
+            if os.stat(path).st_size == 0:
+                return ""
+            with open(path, "r+", encoding="utf-8-sig", errors="replace") as f:
+                text = f.read()
+                f.truncate(0)
+            return text
+        except FileNotFoundError:  # the step removed it (or all of RUNNER_TEMP)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w"):
+                pass
             return ""
 
     def collect(self) -> FileEffects:
-        """Read and parse the files (raises FileCommandError), then delete them."""
+        """Read and parse the files (raises FileCommandError); they are empty afterwards."""
+        texts = {var: self._take(var) for var in self.paths}
         effects = FileEffects()
-        try:
-            effects.outputs = parse_key_values(self._read("GITHUB_OUTPUT"), "output")
-            env = parse_key_values(self._read("GITHUB_ENV"), "env")
-            for key in [k for k in env if k.upper() == "NODE_OPTIONS"]:
-                del env[key]
-                effects.warnings.append(
-                    "Can't store NODE_OPTIONS output parameter using '$GITHUB_ENV' command."
-                )
-            effects.env = env
-            effects.path = parse_path_file(self._read("GITHUB_PATH"))
-            effects.state = parse_key_values(self._read("GITHUB_STATE"), "save_state")
-            summary = self._read("GITHUB_STEP_SUMMARY")
-            if len(summary.encode()) > SUMMARY_LIMIT:
-                effects.warnings.append(
-                    "$GITHUB_STEP_SUMMARY upload aborted, supports content up to a size of "
-                    f"1024k, got {len(summary.encode()) // 1024}k."
-                )
-            else:
-                effects.summary = summary
-        finally:
-            self.remove()
+        effects.outputs = parse_key_values(texts["GITHUB_OUTPUT"], "output")
+        env = parse_key_values(texts["GITHUB_ENV"], "env")
+        for key in [k for k in env if k.upper() == "NODE_OPTIONS"]:
+            del env[key]
+            effects.warnings.append(
+                "Can't store NODE_OPTIONS output parameter using '$GITHUB_ENV' command."
+            )
+        effects.env = env
+        effects.path = parse_path_file(texts["GITHUB_PATH"])
+        effects.state = parse_key_values(texts["GITHUB_STATE"], "save_state")
+        summary = texts["GITHUB_STEP_SUMMARY"]
+        if len(summary.encode()) > SUMMARY_LIMIT:
+            effects.warnings.append(
+                "$GITHUB_STEP_SUMMARY upload aborted, supports content up to a size of "
+                f"1024k, got {len(summary.encode()) // 1024}k."
+            )
+        else:
+            effects.summary = summary
         return effects
-
-    def remove(self) -> None:
-        for path in self.paths.values():
-            with contextlib.suppress(OSError):
-                os.unlink(path)

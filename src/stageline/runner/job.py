@@ -23,10 +23,10 @@ from stageline.runner import workspace as workspaces
 from stageline.runner.commands import CommandProcessor
 from stageline.runner.contexts import (
     Evaluator,
+    event_file,
     github_context,
     host_env,
     runner_context,
-    write_event,
 )
 from stageline.runner.contract import Annotation, JobRequest, JobResult, JobSink, StepResult
 from stageline.runner.globs import hash_files
@@ -60,9 +60,7 @@ async def run_job(
     masker = Masker(v for v in request.secrets.values() if v)
     try:
         snapshot = await workspaces.snapshot(request.repo_dir, request.sha, request.work_root)
-        ws = await asyncio.to_thread(
-            workspaces.create, snapshot, request.work_root, request.job.key
-        )
+        ws = await workspaces.create_async(snapshot, request.work_root, request.job.key)
     except workspaces.WorkspaceError as err:
         return _setup_failure(request, sink, f"cannot prepare the workspace: {err}")
     groups = ProcessGroups(kill_grace=kill_grace)
@@ -99,9 +97,8 @@ def _new_state(
     groups: ProcessGroups,
 ) -> JobState:
     debug = _debug(request)
-    event_path = os.path.join(ws.root, "event.json")
-    github = github_context(request, ws, event_path)
-    write_event(github, event_path)
+    github = github_context(request, ws, "")
+    github["event_path"] = event_file(github, request.work_root)
     runner = runner_context(ws, debug)
     base_env = {**host_env(), "CI": "true", **request.extra_env}
     workflow_env = {str(k): _text(v) for k, v in (request.contexts.get("env") or {}).items()}
@@ -171,7 +168,7 @@ def _prepare_job(state: JobState) -> str | None:
         if isinstance(timeout, str):
             timeout = state.evaluator.template(timeout, contexts, "success")
         if timeout not in (None, ""):
-            minutes = float(timeout)  # type: ignore[arg-type]
+            minutes = float(timeout)
             if minutes <= 0:
                 raise ValueError(f"timeout-minutes must be positive, got {timeout!r}")
             state.deadline = asyncio.get_running_loop().time() + minutes * 60

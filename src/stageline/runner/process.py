@@ -21,6 +21,7 @@ import signal
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 DRAIN_AFTER_EXIT = 0.2
 
@@ -43,8 +44,9 @@ class ProcessGroups:
     readers: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def kill_all(self) -> None:
-        for pgid in list(self.groups):
-            await kill_group(pgid, self.kill_grace)
+        """Kill every group the job started (all at once, one grace period in total) and
+        stop the readers still draining their pipes."""
+        await asyncio.gather(*(kill_group(pgid, self.kill_grace) for pgid in self.groups))
         self.groups.clear()
         for reader in list(self.readers):
             reader.cancel()
@@ -146,9 +148,8 @@ async def run_process(
     handed_off = False
     try:
         timeout = None if deadline is None else max(0.0, deadline - loop.time())
-        done, _ = await asyncio.wait(
-            {protocol.exited, canceller}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-        )
+        waiting: set[asyncio.Future[Any]] = {protocol.exited, canceller}
+        done, _ = await asyncio.wait(waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         if protocol.exited not in done:
             outcome.cancelled = canceller in done
             outcome.timed_out = not outcome.cancelled

@@ -83,6 +83,7 @@ def prepare(shell: str | None, script: str, temp_dir: str, path: str) -> Prepare
     """Write `script` to a new file in `temp_dir` and build the command that runs it."""
     kind, program, templates = _command(shell, path)
     custom = bool(shell) and shell not in BUILTIN
+    os.makedirs(temp_dir, exist_ok=True)  # a previous step may have removed it
     script_path = os.path.join(temp_dir, uuid.uuid4().hex + EXTENSIONS.get(kind, ""))
     if kind in ("pwsh", "powershell"):
         script = PWSH_PRELUDE + script + PWSH_EPILOGUE

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from typing import Any
 from stageline.runner.commands import CommandProcessor
 from stageline.runner.contexts import Evaluator, default_env, step_env
 from stageline.runner.contract import Annotation, JobRequest, JobSink
+from stageline.runner.files import StepFiles
 from stageline.runner.logs import StepLog
 from stageline.runner.masking import Masker
 from stageline.runner.process import ProcessGroups
@@ -91,6 +93,13 @@ class JobState:
     post_steps: list[PostStep] = field(default_factory=list)
     logs: list[StepLog] = field(default_factory=list)
     action_names: Counter[str] = field(default_factory=Counter)
+    #: The job's file-command files, created by the first step that runs a process.
+    files: StepFiles | None = None
+
+    def step_files(self) -> StepFiles:
+        if self.files is None:
+            self.files = StepFiles.create(os.path.join(self.ws.temp, "_runner_file_commands"))
+        return self.files
 
     @property
     def status(self) -> str:

@@ -19,7 +19,7 @@ from stageline.plan.model import PlannedStep
 from stageline.runner import shells
 from stageline.runner.commands import CommandEffects
 from stageline.runner.contexts import to_text
-from stageline.runner.files import FileCommandError, StepFiles, prepend_path
+from stageline.runner.files import FileCommandError, prepend_path
 from stageline.runner.process import run_process
 from stageline.runner.state import JobState, Scope, StepOutcome
 from stageline.runs.states import Conclusion
@@ -96,6 +96,9 @@ async def execute(state: JobState, scope: Scope, step: PlannedStep) -> tuple[Ste
     except (StagelineError, StepSetupError, ValueError) as err:
         state.error(scope, f"step '{step.display_name}': {_message(err)}")
         return StepOutcome.failed(), continue_on_error
+    except OSError as err:  # e.g. the job removed or locked its own RUNNER_TEMP
+        state.error(scope, f"step '{step.display_name}' could not run: {err}")
+        return StepOutcome.failed(), continue_on_error
     return outcome, continue_on_error
 
 
@@ -152,7 +155,7 @@ async def run_command(
     action: str,
 ) -> StepOutcome:
     """Run a process as a step: file commands, workflow commands, timeouts, cancel."""
-    files = StepFiles.create(os.path.join(state.ws.temp, "_runner_file_commands"))
+    files = state.step_files()
     env = state.process_env(scope, own_env, {**extra_env, **files.env()}, action)
     state.processor.allow_unsecure = env.get("ACTIONS_ALLOW_UNSECURE_COMMANDS") == "true"
     effects = CommandEffects()
