@@ -3,6 +3,7 @@ and a Prometheus-compatible `/api/v1/query` serving canned answers."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -69,11 +70,13 @@ def serve(service: Service) -> Iterator[Service]:
             parsed = urlparse(self.path)
             status, kind, body = service.handle(parsed.path, parse_qs(parsed.query))
             data = body.encode()
-            self.send_response(status)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            # A client that gave up (a probe's timeout) closes first: not an error here.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
 
         def log_message(self, *_args: object) -> None:
             pass

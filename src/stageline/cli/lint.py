@@ -13,8 +13,8 @@ def lint(
     path: Annotated[
         Path | None,
         typer.Argument(
-            help="A workflow file, or a repository (its .github/workflows and "
-            ".stageline/workflows). Default: the current repository.",
+            help="A workflow file, a folder of workflow files, or a repository (its "
+            ".github/workflows and .stageline/workflows). Default: the current repository.",
             show_default=False,
         ),
     ] = None,
@@ -47,19 +47,23 @@ def _targets(path: Path) -> tuple[Path, list[Path]]:
     if not path.is_dir():
         raise ConfigError(f"no such file or directory: {path}")
     root = _root(path.resolve())
-    files = [
-        file
-        for folder in (root / ".github" / "workflows", root / ".stageline" / "workflows")
-        if folder.is_dir()
-        for file in sorted(folder.iterdir())
-        if file.suffix in (".yml", ".yaml") and file.is_file()
-    ]
+    if root == path.resolve():
+        workflows = root / ".github" / "workflows", root / ".stageline" / "workflows"
+        files = [file for folder in workflows for file in _yaml_files(folder)]
+    else:
+        files = _yaml_files(path)
     if not files:
         raise ConfigError(
-            f"no workflow found in {root}/.github/workflows or .stageline/workflows",
-            hint="give the path of a workflow file",
+            f"no workflow found in {path}",
+            hint="give a workflow file, or a repository with .github/workflows",
         )
     return root, files
+
+
+def _yaml_files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(f for f in folder.iterdir() if f.suffix in (".yml", ".yaml") and f.is_file())
 
 
 def _root(start: Path) -> Path:
