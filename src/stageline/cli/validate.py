@@ -1,8 +1,115 @@
-"""`stageline validate` (placeholder until its issue lands)."""
+"""`stageline validate [PATH...]`: check workflow files without running them.
+
+Diagnostics (errors and warnings, ``path:line:col: severity: message`` plus a hint)
+go to stderr, one ``path: OK`` line per valid file to stdout. Exit code 0 when every
+file is valid, 1 otherwise, 2 when the paths themselves are wrong.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
 
-def validate() -> None:
-    """Validate workflow files."""
-    raise NotImplementedError
+import typer
+
+
+def validate(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Workflow files, or directories (a repository: its .github/workflows "
+            "and .stageline/workflows; any other directory: its *.yml/*.yaml files). "
+            "Default: every workflow of the repository you stand in.",
+            show_default=False,
+        ),
+    ] = None,
+) -> int:
+    """Validate workflow files: YAML syntax, keys, types, needs, expressions, matrices."""
+    from stageline.errors import StagelineError, WorkflowError
+    from stageline.workflow import load_workflow
+
+    try:
+        files = _files(paths or [])
+    except _UsageError as err:
+        print(f"stageline validate: error: {err}", file=sys.stderr)
+        return 2
+    failed = 0
+    for file in files:
+        shown = _shown(file)
+        try:
+            workflow = load_workflow(shown)
+        except WorkflowError as err:
+            failed += 1
+            for diagnostic in err.diagnostics:
+                print(diagnostic.render(), file=sys.stderr)
+            continue
+        except StagelineError as err:
+            failed += 1
+            print(str(err), file=sys.stderr)
+            continue
+        for warning in workflow.warnings:
+            print(warning.render(), file=sys.stderr)
+        jobs = len(workflow.jobs)
+        extra = f", {len(workflow.warnings)} warning(s)" if workflow.warnings else ""
+        print(f"{shown}: OK ({jobs} job{'s' if jobs != 1 else ''}{extra})")
+    if failed:
+        print(f"{failed} of {len(files)} workflow file(s) invalid", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _files(paths: list[Path]) -> list[Path]:
+    """The workflow files meant by the arguments (usage errors exit 2)."""
+    from stageline.workflow import find_workflows
+
+    if not paths:
+        root = _repository_root(Path.cwd())
+        if root is None:
+            _usage("not inside a git repository; give the workflow files to validate")
+        workflows = find_workflows(root)
+        if not workflows:
+            _usage(f"no workflow files in {root}/.github/workflows or .stageline/workflows")
+        return workflows
+    files: list[Path] = []
+    for path in paths:
+        if path.is_file():
+            files.append(path)
+        elif path.is_dir():
+            found = find_workflows(path) or sorted(
+                p for p in path.iterdir() if p.suffix in (".yml", ".yaml") and p.is_file()
+            )
+            if not found:
+                _usage(f"no workflow files in directory {path}")
+            files.extend(found)
+        else:
+            _usage(f"no such file or directory: {path}")
+    return files
+
+
+def _repository_root(start: Path) -> Path | None:
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists():
+            return folder
+    return None
+
+
+def _shown(path: Path) -> str:
+    """The path as users want it in messages: relative to the current directory when
+    it is below it."""
+    try:
+        return os.path.relpath(path) if path.is_absolute() and _below_cwd(path) else str(path)
+    except ValueError:
+        return str(path)
+
+
+def _below_cwd(path: Path) -> bool:
+    return path.resolve().is_relative_to(Path.cwd().resolve())
+
+
+class _UsageError(Exception):
+    """The paths given (or the directory we stand in) name no workflow files."""
+
+
+def _usage(message: str) -> NoReturn:
+    raise _UsageError(message)
