@@ -26,10 +26,10 @@ def lint(
     from stageline.workflow import load_workflow
 
     root, files = _targets(path or Path.cwd())
-    config = load_config(root)
+    config = load_config(_shown(root))
     findings = 0
     for file in files:
-        for diagnostic in lint_workflow(load_workflow(file), config):
+        for diagnostic in lint_workflow(load_workflow(_shown(file)), config):
             print(diagnostic.render())
             findings += 1
     summary = f"{findings} warning(s)" if findings else "no pitfalls found"
@@ -58,6 +58,14 @@ def _targets(path: Path) -> tuple[Path, list[Path]]:
             hint="give a workflow file, or a repository with .github/workflows",
         )
     return root, files
+
+
+def _shown(file: Path) -> Path:
+    """`file` relative to the current directory when it is below it (as findings show it)."""
+    try:
+        return file.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return file
 
 
 def _yaml_files(folder: Path) -> list[Path]:

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from pathlib import Path
 
 from stageline.deploy.config import StagelineConfig
 from stageline.errors import Diagnostic, Position
@@ -147,6 +148,7 @@ def lint_workflow(workflow: Workflow, config: StagelineConfig) -> list[Diagnosti
         upstream_of_deploys |= ancestors(workflow, job.id)
 
     judged_envs: set[str] = set()
+    file_name = Path(config.path).name
     for job in deploys:
         assert job.environment is not None
         env_name = job.environment.name
@@ -174,7 +176,7 @@ def lint_workflow(workflow: Workflow, config: StagelineConfig) -> list[Diagnosti
             continue
         judged_envs.add(env_name)
         env = config.environment(env_name)
-        where_cfg = f"in {config.path}" if env_name in config.environments else "(not configured)"
+        where_cfg = f"in {file_name}" if env_name in config.environments else "(not configured)"
         if env.monitor is None:
             warn(
                 env_at,
@@ -193,7 +195,7 @@ def lint_workflow(workflow: Workflow, config: StagelineConfig) -> list[Diagnosti
             warn(
                 env_at,
                 f"deploys to '{env_name}' need no approval",
-                f"add environments.{env_name}.approval.rules in {config.path}",
+                f"add environments.{env_name}.approval.rules in {file_name}",
             )
 
     for test_id in tests:
