@@ -193,3 +193,27 @@ def test_heuristics() -> None:
     assert not is_build_step(Step(at(1), run="./makefile-check.sh"))
     assert is_test_job(Job(at(1), id="check-types"))
     assert not is_test_job(Job(at(1), id="test", environment=EnvironmentRef(at(1), name="qa")))
+
+
+def test_deploys_without_an_environment() -> None:
+    """The issue's example workflow deploys from jobs that name no environment."""
+    wf = workflow(
+        job("build", 8, step(0, 13, "npm run build", name="Build")),
+        job("test", 15, step(0, 21, "npm test", name="Run Tests"), needs=("build",)),
+        job("deploy-staging", 23, step(0, 28, "./deploy-staging.sh", name="Deploy Staging"),
+            needs=("test",)),
+        job("approval", 30, step(0, 35, None, name="Wait for Approval",
+                                 uses="hmarr/auto-approve-action@v2"), needs=("deploy-staging",)),
+        job("publish", 37, step(0, 41, "./upload.sh", name="Ship it"), needs=("approval",)),
+    )  # fmt: skip
+    assert rendered(wf) == [
+        f"{PATH}:23:3: warning: job 'deploy-staging' looks like a deploy to an environment but "
+        "has no environment:",
+        f"{PATH}:37:3: warning: job 'publish' looks like a deploy to an environment but has no "
+        "environment:",
+    ]
+    prod = workflow(job("release", 5, step(0, 8, "./go.sh"), name="Release to prod"))
+    assert rendered(prod) == [
+        f"{PATH}:5:3: warning: job 'release' looks like a deploy to production but has no "
+        "environment:"
+    ]

@@ -32,6 +32,7 @@ def lint(
         for diagnostic in lint_workflow(load_workflow(_shown(file)), config):
             print(diagnostic.render())
             findings += 1
+    sys.stdout.flush()  # findings before the summary when both go to one terminal
     summary = f"{findings} warning(s)" if findings else "no pitfalls found"
     print(f"{summary} in {len(files)} workflow(s)", file=sys.stderr)
     return 1 if findings else 0

@@ -7,13 +7,16 @@ spec (`workflow.model`, which carries positions) and the environments of
 1. a production deploy that does not (transitively) need every test job;
 2. a test job (or test step) with ``continue-on-error`` upstream of a deploy;
 3. a deploy environment with no ``monitor`` or no ``rollback`` in `.stageline.yml`;
-4. a deploy to an environment named like production without approval rules;
+4. a deploy to an environment named like production without approval rules, and a
+   job that looks like a deploy but names no ``environment:`` at all (it escapes every
+   gate, record and monitor);
 5. one job that builds, tests and deploys at once.
 
 Heuristics, since YAML does not say what a job is for:
 
-* a **deploy job** has an ``environment:`` (a deploy step alone is not enough: a
-  job without an environment has no gate, no record and no monitor to lint);
+* a **deploy job** has an ``environment:``; a job without one whose id, name or a
+  step's name has a word ``deploy``, ``deployment``, ``release``, ``rollout`` or
+  ``ship`` *looks like* a deploy (and is reported for lacking the environment);
 * an environment is **production-like** when a word of its name (split on
   anything not a letter or digit, case-insensitive) is ``prod``, ``production``,
   ``prd`` or ``live``, and no word is ``pre``/``preprod``/``staging``/``stage``;
@@ -57,6 +60,7 @@ _TEST_COMMAND = re.compile(
     r")(?=$|[\s;&|)])",
     re.MULTILINE,
 )
+_DEPLOY_WORDS = frozenset({"deploy", "deployment", "release", "rollout", "ship"})
 _BUILD_WORDS = frozenset({"build", "compile", "package", "bundle"})
 _BUILD_COMMAND = re.compile(
     r"(^|[\s;&|(])("
@@ -97,6 +101,16 @@ def is_build_step(step: Step) -> bool:
 
 def is_deploy_job(job: Job) -> bool:
     return job.environment is not None
+
+
+def looks_like_deploy(job: Job) -> bool:
+    """A job without `environment:` that deploys by its id, name or a step's name."""
+    if is_deploy_job(job):
+        return False
+    names = _words(job.id) | _words(job.name)
+    for step in job.steps:
+        names |= _words(step.name)
+    return bool(names & _DEPLOY_WORDS)
 
 
 def is_test_job(job: Job) -> bool:
@@ -198,6 +212,18 @@ def lint_workflow(workflow: Workflow, config: StagelineConfig) -> list[Diagnosti
                 f"add environments.{env_name}.approval.rules in {file_name}",
             )
 
+    for job in workflow.jobs.values():
+        if looks_like_deploy(job):
+            target = (
+                "production" if is_production(f"{job.id} {job.name or ''}") else "an environment"
+            )
+            warn(
+                job.pos,
+                f"job '{job.id}' looks like a deploy to {target} but has no environment:",
+                "add environment: <name>, so the deploy passes that environment's gate and is "
+                "recorded, monitored and can be rolled back",
+            )
+
     for test_id in tests:
         if test_id not in upstream_of_deploys:
             continue
@@ -239,4 +265,5 @@ __all__ = [
     "is_test_job",
     "is_test_step",
     "lint_workflow",
+    "looks_like_deploy",
 ]
