@@ -144,7 +144,7 @@ class CommandProcessor:
                 Annotation(
                     level=name,
                     message=self.masker.mask(data),
-                    title=props.get("title"),
+                    title=self.masker.mask(props["title"]) if "title" in props else None,
                     file=props.get("file"),
                     line=_int(props.get("line")),
                     col=_int(props.get("col")),

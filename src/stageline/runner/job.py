@@ -136,8 +136,7 @@ async def _run(state: JobState) -> JobResult:
     reason = _prepare_job(state)
     scope_steps: dict[str, dict[str, Any]] = {}
     for step in job.steps:
-        if state.cancel.is_set() and not state.cancelled:
-            state.stop()
+        state.observe_cancel()
         if reason is not None:
             results.append(_skip(state, step.index, step.display_name))
             continue
@@ -284,8 +283,7 @@ async def _run_post_steps(
 ) -> list[StepResult]:
     results: list[StepResult] = []
     for offset, post in enumerate(reversed(state.post_steps)):
-        if state.cancel.is_set() and not state.cancelled:
-            state.stop()
+        state.observe_cancel()
         index = first_index + offset
         probe = Scope(index=index, log=NullLog(), steps=steps_ctx)
         contexts = state.contexts(probe, state.env_context(), state.status)

@@ -118,6 +118,11 @@ class JobState:
         loop = asyncio.get_running_loop()
         self.deadline = loop.time() + CANCEL_TIMEOUT_MINUTES * 60
 
+    def observe_cancel(self) -> None:
+        """Take note of a cancel request that arrived between steps."""
+        if self.cancel.is_set() and not (self.cancelled or self.timed_out):
+            self.stop()
+
     def env_context(self, step_env: Mapping[str, str] | None = None) -> dict[str, str]:
         return {**self.workflow_env, **self.job_env, **self.added_env, **(step_env or {})}
 

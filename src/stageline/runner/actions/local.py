@@ -166,6 +166,7 @@ async def _composite(call: ActionCall, data: dict[str, Any], scope: Scope) -> St
     raw_steps = data["runs"].get("steps") or []
     for position, raw in enumerate(raw_steps):
         step = _planned(scope.index, raw if isinstance(raw, dict) else {})
+        state.observe_cancel()
         status = step_status(state, scope)
         contexts = state.contexts(scope, state.env_context(scope.env), status)
         try:
