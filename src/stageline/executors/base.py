@@ -11,7 +11,9 @@ An executor must:
   of host variables); a job never sees another job's files or processes;
 * run the job's steps in order, calling `sink` as they progress (`step_started` before a
   step's first log line, `log` for every line, already masked, `step_finished` once per
-  step, skipped steps included);
+  step, skipped steps included; a skipped step gets no `step_started`). Post steps that
+  actions register (``Post <step name>``: the cache save, a node action's ``post``) run
+  after the last step and are reported with the next indices (``len(job.steps)``, ...);
 * enforce the job's and each step's `timeout-minutes`, killing the whole process tree;
 * stop promptly when `cancel` is set: kill the process tree, report the running step as
   cancelled and the remaining ones as skipped, return conclusion `cancelled`;

@@ -150,6 +150,8 @@ async def run(call: ActionCall, directory: str) -> StepOutcome:
         inputs=inputs,
         failed=False,
         env={**call.scope.env, **call.own_env},
+        default_shell=None,  # `defaults.run` of the workflow does not reach into actions
+        default_working_directory=None,
     )
     if using == "composite":
         return await _composite(call, data, scope)
