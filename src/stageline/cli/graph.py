@@ -46,19 +46,22 @@ def graph(
 
 def resolve_workflow(given: str | None, cwd: Path) -> Path:
     """The workflow file meant by `given` (a path, or a workflow's file name or stem),
-    or the repository's only workflow when nothing is given."""
+    or the repository's only workflow when nothing is given. Paths below `cwd` are
+    returned relative to it, as users want them in messages."""
     from stageline.errors import ConfigError
+    from stageline.workflow import find_workflows
 
     if given is not None and Path(given).is_file():
         return Path(given)
-    found = _repository_workflows(cwd)
+    root = next((d for d in (cwd, *cwd.parents) if (d / ".git").exists()), cwd)
+    found = [_shown(p, cwd) for p in find_workflows(root)]
     if given is not None:
         chosen = [p for p in found if given in (p.name, p.stem)]
         if len(chosen) == 1:
             return chosen[0]
         raise ConfigError(
             f"no workflow file {given!r}",
-            hint=_listing(found, cwd) if found else "give the path of a workflow file",
+            hint=_listing(found) if found else "give the path of a workflow file",
         )
     if len(found) == 1:
         return found[0]
@@ -69,26 +72,16 @@ def resolve_workflow(given: str | None, cwd: Path) -> Path:
         )
     raise ConfigError(
         f"this repository has {len(found)} workflows; say which one to graph",
-        hint=_listing(found, cwd),
+        hint=_listing(found),
     )
 
 
-def _repository_workflows(cwd: Path) -> list[Path]:
-    root = next((d for d in (cwd, *cwd.parents) if (d / ".git").exists()), cwd)
-    found: list[Path] = []
-    for folder in (root / ".github" / "workflows", root / ".stageline" / "workflows"):
-        if folder.is_dir():
-            found.extend(
-                sorted(p for p in folder.iterdir() if p.suffix in (".yml", ".yaml") and p.is_file())
-            )
-    return found
+def _shown(path: Path, cwd: Path) -> Path:
+    try:
+        return path.relative_to(cwd)
+    except ValueError:
+        return path
 
 
-def _listing(found: list[Path], cwd: Path) -> str:
-    names = []
-    for path in found:
-        try:
-            names.append(str(path.relative_to(cwd)))
-        except ValueError:
-            names.append(str(path))
-    return "workflows: " + ", ".join(names)
+def _listing(found: list[Path]) -> str:
+    return "workflows: " + ", ".join(str(p) for p in found)
