@@ -76,8 +76,12 @@ def plan(*jobs: PlannedJob, **kw: Any) -> Plan:
         name="push", ref="refs/heads/main", sha="a" * 40, actor="alice", repository="acme/app"
     )
     return Plan(
-        workflow_name="CI", workflow_path=".github/workflows/ci.yml", event=event, env={},
-        jobs=list(jobs), **kw
+        workflow_name="CI",
+        workflow_path=".github/workflows/ci.yml",
+        event=event,
+        env={},
+        jobs=list(jobs),
+        **kw,
     )
 
 

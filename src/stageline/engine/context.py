@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from stageline.plan.model import Event, Plan, Scalar
-from stageline.runs.rules import JobStatusView
 
 SERVER_URL = "https://github.com"
 API_URL = "https://api.github.com"
@@ -77,10 +76,10 @@ def needs_context(
     }
 
 
-def evaluate_if(condition: str | None, contexts: Mapping[str, Any], status: JobStatusView) -> bool:
-    """A job's `if:`; no condition means `success()`, as on GitHub."""
+def evaluate_if(condition: str | None, contexts: Mapping[str, Any], status: str) -> bool:
+    """A job's `if:` (no condition means `success()`); `status` from `runs.rules.job_status`."""
     if condition is None or not str(condition).strip():
-        return status.success()
+        return status == "success"
     from stageline.expressions import evaluate_condition
 
     return bool(evaluate_condition(str(condition), dict(contexts), status=status))

@@ -54,9 +54,9 @@ from stageline.errors import StagelineError
 from stageline.executors.base import Executor, JobRequest, JobResult
 from stageline.plan.model import Plan, PlannedJob
 from stageline.runs.rules import (
-    JobStatusView,
     aggregate_result,
     effective_result,
+    job_status,
     job_transition,
     run_conclusion,
     run_transition,
@@ -145,6 +145,7 @@ class _Job:
 
     __slots__ = (
         "cancel",
+        "cancel_reason",
         "conclusion",
         "continue_on_error",
         "executing",
@@ -162,6 +163,7 @@ class _Job:
         self.conclusion: Conclusion | None = None
         self.result: Conclusion | None = None
         self.cancel = asyncio.Event()
+        self.cancel_reason: str | None = None
         self.executing = False
         self.continue_on_error = False
         self.started_at = 0.0
@@ -213,6 +215,7 @@ class Scheduler:
         self._github: dict[str, Any] = {}
         self._heartbeat: asyncio.TimerHandle | None = None
         self._started = 0.0
+        self._run_group: str | None = None
 
     # -- public ------------------------------------------------------------------------
 
@@ -230,7 +233,7 @@ class Scheduler:
         for key, job in list(self._jobs.items()):
             if job.status is S.COMPLETED:
                 continue
-            job.cancel.set()
+            self._stop(job, reason)
             if job.executing:
                 continue
             if key in self._runnable:
@@ -289,7 +292,9 @@ class Scheduler:
     def _create(self) -> None:
         plan = self.plan
         event = plan.event
-        group = self._group(plan.concurrency_group, {})
+        # The group is decided before the run exists: `github.run_id` reads as "0" here.
+        self._github = github_context(plan, run_id=0, run_number=0)
+        group = self._run_group = self._group(plan.concurrency_group, {})
         new_run = store_runs.NewRun(
             repo_path=self.spec.repo_dir,
             repository=event.repository,
@@ -353,7 +358,7 @@ class Scheduler:
         contexts["needs"] = needs_context(job.needs, self._results, self._outputs)
         return contexts
 
-    def _status_view(self, job: PlannedJob) -> JobStatusView:
+    def _status(self, job: PlannedJob) -> str:
         succeeded, failed = True, False
         for job_id in job.needs:
             result = self._results.get(job_id, C.SKIPPED)
@@ -361,7 +366,7 @@ class Scheduler:
             succeeded = succeeded and up_ok and result is C.SUCCESS
             failed = failed or up_failed or result is C.FAILURE
         self._ancestry[job.job_id] = (succeeded, failed)
-        return JobStatusView(succeeded, failed, self._cancelled is not None)
+        return job_status(succeeded, failed, self._cancelled is not None)
 
     def _ready(self, key: str) -> None:
         """All needs of `key` are done: decide whether it runs."""
@@ -374,7 +379,7 @@ class Scheduler:
             return
         contexts = self._base_contexts(planned)
         try:
-            runs = evaluate_if(planned.if_, contexts, self._status_view(planned))
+            runs = evaluate_if(planned.if_, contexts, self._status(planned))
         except StagelineError as err:
             self._complete(key, C.FAILURE, f"if: {err.message}")
             return
@@ -451,7 +456,7 @@ class Scheduler:
                 self._complete(key, C.FAILURE, decision.reason or "the environment gate refused")
                 return
         if job.cancel.is_set():
-            self._complete(key, C.CANCELLED, self._cancelled or "cancelled")
+            self._complete(key, C.CANCELLED, job.cancel_reason or "cancelled")
             return
         self._runnable.append(key)
         self._pump()
@@ -529,7 +534,10 @@ class Scheduler:
             if result.conclusion is C.SUCCESS and self.after_job is not None:
                 result = await self.after_job.after_job(self._hold(key), result)
             tail = tuple(sink.tail) if result.conclusion is not C.SUCCESS else ()
-            self._complete(key, result.conclusion, result.reason, result.outputs, tail)
+            reason = result.reason
+            if result.conclusion is C.CANCELLED and job.cancel_reason:
+                reason = job.cancel_reason
+            self._complete(key, result.conclusion, reason, result.outputs, tail)
         finally:
             release()
             if job.status is not S.COMPLETED:
@@ -554,6 +562,12 @@ class Scheduler:
             extra_env=dict(self.spec.extra_env),
             keep_workspace=self.spec.keep_workspaces,
         )
+
+    @staticmethod
+    def _stop(job: _Job, reason: str) -> None:
+        """Ask one job to stop; the first reason given is the one recorded."""
+        job.cancel_reason = job.cancel_reason or reason
+        job.cancel.set()
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -668,7 +682,7 @@ class Scheduler:
             sibling = self._jobs[key]
             if sibling is failed or sibling.status is S.COMPLETED:
                 continue
-            sibling.cancel.set()
+            self._stop(sibling, reason)
             if sibling.executing:
                 continue  # the executor stops and reports it cancelled
             if key in self._runnable:
@@ -719,7 +733,7 @@ class Scheduler:
 
     async def _run_concurrency(self) -> bool:
         """Wait for older runs of the workflow's group; False if this run must not start."""
-        group = self._group(self.plan.concurrency_group, {})
+        group = self._run_group
         if not group:
             return True
         cancel_older = truthy(
@@ -803,7 +817,7 @@ class Scheduler:
                         )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(job.cancel.wait(), GROUP_POLL_S)
-        self._complete(key, C.CANCELLED, self._cancelled or "cancelled")
+        self._complete(key, C.CANCELLED, job.cancel_reason or "cancelled")
         return False
 
     @staticmethod
@@ -830,7 +844,7 @@ class Scheduler:
             for key, reason in controls.cancel_jobs.items():
                 job = self._jobs.get(key)
                 if job is not None and job.status is not S.COMPLETED:
-                    job.cancel.set()
+                    self._stop(job, reason)
                     if not job.executing and key in self._runnable:
                         self._runnable.remove(key)
                         self._complete(key, C.CANCELLED, reason)

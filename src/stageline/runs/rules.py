@@ -13,9 +13,8 @@ see the jobs before them, as GitHub does:
 * a job with `continue-on-error` that fails is recorded as failed, but counts
   as succeeded for the jobs that need it and for the run;
 * `success()` is true when every ancestor job (needs, transitively) succeeded:
-  a skipped ancestor makes it false, which is how skips propagate;
-* `failure()` is true when any ancestor failed; `cancelled()` when the run was
-  cancelled; `always()` is always true.
+  a skipped ancestor makes it false, which is how skips propagate (see
+  `job_status` for the one status string the expression functions test).
 """
 
 from __future__ import annotations
@@ -157,23 +156,14 @@ def run_conclusion(results: Iterable[Conclusion], cancelled: bool) -> Conclusion
     return C.SUCCESS
 
 
-@dataclass(frozen=True, slots=True)
-class JobStatusView:
-    """What a job's status functions see, summarised from its ancestors' effective
-    results (`ancestors_succeeded`: every one succeeded; `ancestor_failed`: any failed)."""
-
-    ancestors_succeeded: bool = True
-    ancestor_failed: bool = False
-    run_cancelled: bool = False
-
-    def success(self) -> bool:
-        return self.ancestors_succeeded and not self.run_cancelled
-
-    def failure(self) -> bool:
-        return self.ancestor_failed
-
-    def cancelled(self) -> bool:
-        return self.run_cancelled
-
-    def always(self) -> bool:
-        return True
+def job_status(ancestors_succeeded: bool, ancestor_failed: bool, run_cancelled: bool) -> str:
+    """The status a job's `if:` is evaluated with (what `success()`, `failure()` and
+    `cancelled()` test): ``cancelled`` once the run is cancelled, ``success`` when
+    every ancestor succeeded, else ``failure``. An ancestor that was skipped or
+    cancelled therefore makes `success()` false (the job is skipped by default)
+    and `failure()` true, as GitHub reports it (github/docs#4822)."""
+    if run_cancelled:
+        return "cancelled"
+    if ancestors_succeeded and not ancestor_failed:
+        return "success"
+    return "failure"
