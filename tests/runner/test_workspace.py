@@ -9,6 +9,7 @@ from stageline.runner.workspace import (
     WorkspaceError,
     create,
     export_commit,
+    fast_work_root,
     job_slug,
     remove_tree,
     snapshot,
@@ -87,3 +88,10 @@ def test_remove_tree_survives_chmod_and_deletion(tmp_path: Path) -> None:
     remove_tree(str(root))
     assert not root.exists()
     remove_tree(str(root))  # already gone: nothing to do
+
+
+def test_fast_work_root_is_a_writable_directory_with_room_or_none() -> None:
+    root = fast_work_root(min_free=1)
+    if root is not None:
+        assert os.path.isdir(root) and os.access(root, os.W_OK)
+    assert fast_work_root(min_free=1 << 62) is None

@@ -1,7 +1,8 @@
 """The job runner: runs one job's steps on this machine (see docs/adr/0001-runner-package.md).
 
 Public surface: `run_job` (what executors call), `check_uses` (the engine's pre-run check
-of every `uses:`), `remove_tree` (robust removal of a run's work root) and the contract
+of every `uses:`), `remove_tree` (robust removal of a run's work root), `fast_work_root`
+(a memory-backed place for work roots) and the contract
 dataclasses in `stageline.runner.contract`.
 """
 
@@ -9,6 +10,6 @@ from __future__ import annotations
 
 from stageline.runner.actions import check_uses
 from stageline.runner.job import run_job
-from stageline.runner.workspace import remove_tree
+from stageline.runner.workspace import fast_work_root, remove_tree
 
-__all__ = ["check_uses", "remove_tree", "run_job"]
+__all__ = ["check_uses", "fast_work_root", "remove_tree", "run_job"]
