@@ -61,21 +61,32 @@ JOB_RULES: tuple[Rule, ...] = (
     _rule("HoldForBakeWindow", [S.IN_PROGRESS], S.WAITING, doc="deploy done, window running"),
     _rule(
         "CompleteRunningJob",
-        [S.IN_PROGRESS, S.WAITING],
+        [S.IN_PROGRESS],
         S.COMPLETED,
         [C.SUCCESS, C.FAILURE, C.CANCELLED],
-        doc="the executor (or the bake window) decided",
+        doc="the executor decided",
+    ),
+    _rule(
+        "CompleteWaitingJob",
+        [S.WAITING],
+        S.COMPLETED,
+        [C.SUCCESS, C.FAILURE, C.CANCELLED],
+        doc="a gate refused it or the run was cancelled, or its bake window ended",
     ),
     _rule("SkipUnstartedJob", [S.QUEUED], S.COMPLETED, [C.SKIPPED], doc="its if: is false"),
     _rule(
-        "CancelUnstartedJob", _NOT_STARTED, S.COMPLETED, [C.CANCELLED], doc="the run is cancelled"
+        "CancelUnstartedJob",
+        [S.QUEUED, S.PENDING],
+        S.COMPLETED,
+        [C.CANCELLED],
+        doc="the run is cancelled, or a newer job took its concurrency group",
     ),
     _rule(
         "FailUnstartedJob",
-        _NOT_STARTED,
+        [S.QUEUED, S.PENDING],
         S.COMPLETED,
         [C.FAILURE],
-        doc="it cannot start: bad if:, empty matrix, gate refused",
+        doc="it cannot start: bad if:, bad matrix",
     ),
 )
 

@@ -1,0 +1,76 @@
+"""Opening the store: migrations, WAL, and several processes at once."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+import stageline.store.db as db
+from stageline.store import open_store, store_home
+from stageline.store.models import Base
+
+
+def test_a_fresh_store_is_migrated_to_head_in_wal_mode(tmp_path: Path) -> None:
+    with open_store(tmp_path / "home") as store:
+        conn = store.conn
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0001"
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        conn.rollback()
+    assert (tmp_path / "home" / "stageline.db").exists()
+
+
+def test_head_revision_constant_matches_the_migrations() -> None:
+    config = Config()
+    config.set_main_option("script_location", str(Path(db.__file__).parent / "migrations"))
+    assert ScriptDirectory.from_config(config).get_current_head() == db.HEAD_REVISION
+
+
+def test_migrations_build_exactly_the_models(tmp_path: Path) -> None:
+    with open_store(tmp_path) as store:
+        context = MigrationContext.configure(store.conn)
+        assert compare_metadata(context, Base.metadata) == []
+        store.conn.rollback()
+
+
+def test_store_home_prefers_stageline_home(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("STAGELINE_HOME", raising=False)
+    assert store_home(tmp_path) == tmp_path.resolve() / ".stageline"
+    monkeypatch.setenv("STAGELINE_HOME", str(tmp_path / "elsewhere"))
+    assert store_home(tmp_path) == (tmp_path / "elsewhere").resolve()
+
+
+OPEN_AND_CREATE = """
+import sys
+from stageline.store import open_store
+from stageline.store.runs import NewJob, NewRun, create_run
+store = open_store(sys.argv[1])
+numbers = []
+for _ in range(int(sys.argv[2])):
+    new = NewRun("/repo", "o/r", "wf", "ci.yml", "push", "refs/heads/main", "abc", "me", {})
+    run_id, number = create_run(store, new, [NewJob("a", "a", "a", [])], "logs")
+    numbers.append(number)
+print(" ".join(map(str, numbers)))
+"""
+
+
+def test_processes_opening_a_fresh_store_and_writing_at_once(tmp_path: Path) -> None:
+    home = tmp_path / "shared"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", OPEN_AND_CREATE, str(home), "25"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], [err for _, err in outputs]
+    numbers = [int(n) for out, _ in outputs for n in out.split()]
+    assert sorted(numbers) == list(range(1, 76))  # distinct, gapless per repository
