@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -95,17 +96,18 @@ def export_commit(repo_dir: str, sha: str, target: str) -> None:
 async def snapshot(repo_dir: str, sha: str, work_root: str) -> str:
     """The snapshot directory of `sha`, exported on first use (once per event loop)."""
     target = os.path.join(work_root, SNAPSHOTS, sha)
-    if target in _manifests:
+    if target in _manifests and os.path.isdir(target):
         return target
     locks = _locks.setdefault(asyncio.get_running_loop(), {})
-    lock = locks.setdefault(
-        (os.path.abspath(repo_dir), sha, os.path.abspath(work_root)), asyncio.Lock()
-    )
+    key = (os.path.abspath(repo_dir), sha, os.path.abspath(work_root))
+    lock = locks.setdefault(key, asyncio.Lock())
     async with lock:
         if not os.path.isdir(target):
+            _manifests.pop(target, None)
             await asyncio.to_thread(export_commit, repo_dir, sha, target)
         if target not in _manifests:
             await asyncio.to_thread(manifest, target)
+    locks.pop(key, None)  # later calls take the fast path above
     return target
 
 
@@ -127,13 +129,16 @@ class Manifest:
 
 SMALL_FILES = 200
 SMALL_BYTES = 4 << 20
-_manifests: dict[str, Manifest] = {}
+#: Recently used manifests (a long-lived server sees many runs; keep memory bounded).
+_manifests: OrderedDict[str, Manifest] = OrderedDict()
+MANIFESTS_KEPT = 16
 
 
 def manifest(snapshot_dir: str) -> Manifest:
     """The manifest of a snapshot (cached: snapshots never change)."""
     found = _manifests.get(snapshot_dir)
     if found is not None:
+        _manifests.move_to_end(snapshot_dir)
         return found
     dirs: list[str] = []
     files: list[tuple[str, int]] = []
@@ -165,6 +170,8 @@ def manifest(snapshot_dir: str) -> Manifest:
                 contents[relative] = f.read()
     found = Manifest(tuple(dirs), tuple(files), tuple(links), size, contents)
     _manifests[snapshot_dir] = found
+    while len(_manifests) > MANIFESTS_KEPT:
+        _manifests.popitem(last=False)
     return found
 
 
