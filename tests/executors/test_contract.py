@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from stageline.executors.base import Executor
+from stageline.executors.base import Executor, JobRequest, JobResult
 from stageline.executors.local import LocalExecutor
 from stageline.plan.model import PlannedStep
 from stageline.runs.states import Conclusion
@@ -56,7 +56,8 @@ HANG = Scenario(
 
 @pytest.fixture(params=CASES, ids=lambda c: c.name)
 def case(request: pytest.FixtureRequest) -> ExecutorCase:
-    return request.param  # type: ignore[no-any-return]
+    found: ExecutorCase = request.param
+    return found
 
 
 def _check_sink_order(sink: RecordingSink, n_steps: int) -> None:
@@ -73,13 +74,15 @@ def _check_sink_order(sink: RecordingSink, n_steps: int) -> None:
     assert sorted(finished) == list(range(n_steps)), "step_finished once per step"
 
 
-def _run(case: ExecutorCase, scenario: Scenario, tmp: Path, cancel_on: str | None = None):  # type: ignore[no-untyped-def]
+def _run(
+    case: ExecutorCase, scenario: Scenario, tmp: Path, cancel_on: str | None = None
+) -> tuple[JobRequest, RecordingSink, JobResult]:
     repo = make_repo(tmp)
     req = request(tmp, repo, job(*scenario.steps), secrets={"TOKEN": "zz-secret"})
     executor = case.make(scenario)
     sink = RecordingSink()
 
-    async def go():  # type: ignore[no-untyped-def]
+    async def go() -> JobResult:
         cancel = asyncio.Event()
         task = asyncio.create_task(executor.run_job(req, sink, cancel))
         if cancel_on is not None:

@@ -1,3 +1,4 @@
+from collections.abc import Sequence
 from pathlib import Path
 
 from stageline.runner.contexts import (
@@ -56,8 +57,8 @@ def test_workflow_env_cannot_override_github_variables_but_can_override_ci() -> 
 def test_evaluator_short_circuits_and_evaluates() -> None:
     seen: list[list[str]] = []
 
-    def hash_files(patterns: object) -> str:
-        seen.append(list(patterns))  # type: ignore[call-overload]
+    def hash_files(patterns: Sequence[str]) -> str:
+        seen.append(list(patterns))
         return "h"
 
     ev = Evaluator(hash_files)

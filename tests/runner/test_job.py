@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from stageline.runner.contract import JobResult
 from stageline.runner.job import run_job
 from stageline.runs.states import Conclusion
 from tests.runner.helpers import RecordingSink, git, job, make_repo, request, run, step
@@ -124,7 +125,7 @@ def test_cancel_kills_the_running_step_and_skips_the_rest(tmp_path: Path) -> Non
     req = request(tmp_path, repo, planned)
     sink = RecordingSink()
 
-    async def go():  # type: ignore[no-untyped-def]
+    async def go() -> JobResult:
         cancel = asyncio.Event()
         task = asyncio.create_task(run_job(req, sink, cancel, kill_grace=1.0))
         while "started" not in sink.lines(0):
@@ -198,7 +199,7 @@ def test_two_jobs_in_parallel_do_not_share_files(tmp_path: Path) -> None:
     assert one.sha == two.sha == sha
     sinks = RecordingSink(), RecordingSink()
 
-    async def go():  # type: ignore[no-untyped-def]
+    async def go() -> tuple[JobResult, JobResult]:
         return await asyncio.gather(
             run_job(one, sinks[0], asyncio.Event()), run_job(two, sinks[1], asyncio.Event())
         )

@@ -2,11 +2,12 @@
 
 from pathlib import Path
 
+from stageline.runner.contract import JobResult
 from stageline.runs.states import Conclusion
 from tests.runner.helpers import job, make_repo, request, run, step
 
 
-def errors(result) -> list[str]:  # type: ignore[no-untyped-def]
+def errors(result: JobResult) -> list[str]:
     return [a.message for a in result.annotations if a.level == "error"]
 
 

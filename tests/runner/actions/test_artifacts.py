@@ -3,11 +3,12 @@
 import json
 from pathlib import Path
 
+from stageline.plan.model import PlannedStep
 from stageline.runs.states import Conclusion
 from tests.runner.helpers import job, make_repo, request, run, step
 
 
-def upload(index: int, ref: str = "v4", if_: str | None = None, **with_: str):  # type: ignore[no-untyped-def]
+def upload(index: int, ref: str = "v4", if_: str | None = None, **with_: str) -> PlannedStep:
     return step(index, uses=f"actions/upload-artifact@{ref}", with_=with_, if_=if_)
 
 

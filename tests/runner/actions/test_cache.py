@@ -2,13 +2,17 @@
 
 import time
 from pathlib import Path
+from typing import Any
 
+from stageline.plan.model import PlannedStep
 from stageline.runner.actions.cache import lookup, save_entry, version_of
 from stageline.runs.states import Conclusion
 from tests.runner.helpers import job, make_repo, request, run, step
 
 
-def cache_step(index: int, key: str, restore_keys: str = "", path: str = "deps", **extra: object):  # type: ignore[no-untyped-def]
+def cache_step(
+    index: int, key: str, restore_keys: str = "", path: str = "deps", **extra: Any
+) -> PlannedStep:
     with_ = {"path": path, "key": key}
     if restore_keys:
         with_["restore-keys"] = restore_keys

@@ -1,10 +1,11 @@
 from pathlib import Path
 
+from stageline.plan.model import PlannedStep
 from stageline.runs.states import Conclusion
 from tests.runner.helpers import commit_files, git, job, make_repo, request, run, step
 
 
-def checkout(index: int, **with_: str):  # type: ignore[no-untyped-def]
+def checkout(index: int, **with_: str) -> PlannedStep:
     return step(index, uses="actions/checkout@v4", with_=with_, id=f"co{index}")
 
 
