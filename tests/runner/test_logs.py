@@ -14,7 +14,14 @@ def test_lines_are_masked_then_appended_and_sent(tmp_path: Path) -> None:
     log.write("two\nlines")
     log.late("background pw")
     log.close()
-    assert path.read_text().splitlines() == ["the *** is here", "two", "lines", "background ***"]
+    log.late("after the step: pw")
+    assert path.read_text().splitlines() == [
+        "the *** is here",
+        "two",
+        "lines",
+        "background ***",
+        "after the step: ***",
+    ]
     assert sink.lines(0) == ["the *** is here", "two", "lines"]
 
 

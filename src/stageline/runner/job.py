@@ -262,6 +262,9 @@ def _finish(
     conclusion = _conclusion(outcome.outcome, continue_on_error)
     if conclusion == Conclusion.FAILURE:
         state.failed = True
+    for log in state.logs:  # only the finished step's log is open at this point
+        log.close()
+    state.logs.clear()
     result = StepResult(
         index=step.index,
         name=name,

@@ -31,8 +31,14 @@ class StepLog:
                 self._sink.log(self.index, part)
 
     def late(self, line: str) -> None:
-        """Output of a background process after its step ended: file only."""
-        self.write(line, to_sink=False)
+        """Output of a background process after its step ended: appended to the file
+        (reopened for the line: late output is rare), not sent to the sink."""
+        if self._file is not None:
+            self.write(line, to_sink=False)
+            return
+        with open(self.path, "a", encoding="utf-8") as f:
+            for part in self._masker.mask(line).split("\n"):
+                f.write(part + "\n")
 
     def close(self) -> None:
         if self._file is not None:
