@@ -1,18 +1,256 @@
-"""`stageline records` (placeholder until its issue lands)."""
+"""`stageline runs`, `show` and `logs`: read the record of past and running runs.
+
+The record is the store of the repository you stand in (`.stageline/`, or
+`$STAGELINE_HOME`). Listing or showing first completes runs whose process is
+gone (an orphan gets conclusion failure or cancelled and a reason), so the
+record never claims a dead run is still going.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
-def runs() -> None:
-    """List runs."""
-    raise NotImplementedError
+import typer
+
+if TYPE_CHECKING:
+    from stageline.store import RunDetail, Store
+
+_RunArg = Annotated[int, typer.Argument(help="Run id (see `stageline runs`).", show_default=False)]
+_Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
-def show() -> None:
-    """Show one run."""
-    raise NotImplementedError
+def _open() -> Store:
+    from stageline.engine.gitinfo import git
+    from stageline.errors import RunError
+    from stageline.store import open_store, reap_orphans, store_home
+
+    cwd = Path.cwd()
+    top = git(cwd, "rev-parse", "--show-toplevel")
+    home = store_home(top or cwd)
+    if not (home / "stageline.db").exists():
+        raise RunError(
+            f"no runs recorded yet (no store at {home})", hint="start one: stageline run"
+        )
+    store = open_store(home)
+    reap_orphans(store)
+    return store
 
 
-def logs() -> None:
-    """Print a run's logs."""
-    raise NotImplementedError
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def run_document(detail: RunDetail, *, steps: bool = False) -> dict[str, Any]:
+    """A run as `--json` prints it (the same shape for `run` and `show`)."""
+    from stageline.store import jsonable
+
+    run = detail.run
+    document: dict[str, Any] = {
+        "run_id": run.id,
+        "number": run.number,
+        "workflow": run.workflow,
+        "workflow_path": run.workflow_path,
+        "event": run.event,
+        "ref": run.ref,
+        "sha": run.sha,
+        "actor": run.actor,
+        "repository": run.repository,
+        "status": run.status,
+        "conclusion": run.conclusion,
+        "reason": run.reason,
+        "waiting_for": run.waiting_for,
+        "created_at": _iso(run.created_at),
+        "started_at": _iso(run.started_at),
+        "finished_at": _iso(run.finished_at),
+        "log_dir": run.log_dir,
+        "jobs": [],
+    }
+    for job in detail.jobs:
+        entry: dict[str, Any] = {
+            "key": job.key,
+            "job_id": job.job_id,
+            "name": job.name,
+            "status": job.status,
+            "conclusion": job.conclusion,
+            "started_at": _iso(job.started_at),
+            "finished_at": _iso(job.finished_at),
+            "outputs": job.outputs,
+            "matrix": job.matrix,
+            "needs": job.needs,
+            "environment": job.environment,
+            "waiting_for": job.waiting_for,
+            "reason": job.reason,
+        }
+        if steps:
+            entry["steps"] = [jsonable(s) for s in job.steps]
+        document["jobs"].append(entry)
+    if steps:
+        document["annotations"] = [jsonable(a) for a in detail.annotations]
+        document["artifacts"] = [jsonable(a) for a in detail.artifacts]
+    return document
+
+
+def _state(status: str, conclusion: str | None) -> str:
+    return conclusion if status == "completed" and conclusion else status
+
+
+def _when(value: Any) -> str:
+    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+
+
+def _took(start: Any, end: Any) -> str:
+    if not start or not end:
+        return "-"
+    seconds = (end - start).total_seconds()
+    return f"{seconds:.1f}s" if seconds < 60 else f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
+
+
+def runs(
+    json_output: _Json = False,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many runs.")] = 20,
+) -> None:
+    """List the newest runs of this repository."""
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from stageline.store import jsonable, list_runs
+
+    with _open() as store:
+        records = list_runs(store, limit=limit)
+    if json_output:
+        print(json.dumps([jsonable(r) for r in records], indent=2))
+        return
+    table = Table(box=None, header_style="bold")
+    for column in ("ID", "#", "WORKFLOW", "EVENT", "REF", "STATE", "STARTED", "TOOK", "NOTE"):
+        table.add_column(column)
+    for r in records:
+        note = r.waiting_for if r.status in ("waiting", "pending") else (r.reason or "")
+        table.add_row(
+            str(r.id),
+            str(r.number),
+            r.workflow,
+            r.event,
+            r.ref.removeprefix("refs/heads/") or r.sha[:12],
+            _state(r.status, r.conclusion),
+            _when(r.started_at or r.created_at),
+            _took(r.started_at, r.finished_at),
+            note or "",
+        )
+    Console(soft_wrap=True).print(table)
+
+
+def show(run: _RunArg, json_output: _Json = False) -> None:
+    """Show one run: its jobs and steps, annotations, what it waits for, and why it ended."""
+    import json
+
+    from stageline.store import get_run
+
+    with _open() as store:
+        detail = get_run(store, run)
+    if json_output:
+        print(json.dumps(run_document(detail, steps=True), indent=2))
+        return
+    _print_detail(detail)
+
+
+def _print_detail(detail: RunDetail) -> None:
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    r = detail.run
+    console = Console(soft_wrap=True, highlight=False)
+    console.print(f"[bold]run {r.id}[/] #{r.number} {r.workflow} ({r.workflow_path})")
+    console.print(f"  {r.event} {r.ref or '-'} {r.sha[:12]} by {r.actor or '-'}")
+    console.print(
+        f"  {_state(r.status, r.conclusion)}; started {_when(r.started_at)}, "
+        f"took {_took(r.started_at, r.finished_at)}"
+    )
+    if r.waiting_for:
+        console.print(f"  waiting for: {r.waiting_for}")
+    if r.reason:
+        console.print(f"  reason: {r.reason}")
+    console.print(f"  logs: {r.log_dir}")
+    table = Table(box=None, header_style="bold", show_edge=False)
+    for column in ("JOB", "STATE", "TOOK", "DETAIL"):
+        table.add_column(column)
+    for job in detail.jobs:
+        note = job.waiting_for or job.reason or ""
+        if job.outputs:
+            note = (note + " " if note else "") + f"outputs: {json.dumps(job.outputs)}"
+        table.add_row(
+            f"[bold]{job.name}[/]",
+            _state(job.status, job.conclusion),
+            _took(job.started_at, job.finished_at),
+            note,
+        )
+        for step in job.steps:
+            state = _state(step.status, step.conclusion)
+            if step.outcome and step.conclusion and step.outcome != step.conclusion:
+                state = f"{step.outcome} → {step.conclusion}"
+            exit_note = f"exit {step.exit_code}" if step.exit_code not in (None, 0) else ""
+            table.add_row(
+                f"  {step.number + 1}. {step.name}",
+                state,
+                _took(step.started_at, step.finished_at),
+                exit_note,
+            )
+    console.print(table)
+    for a in detail.annotations:
+        where = f"{a.file}:{a.line}" if a.file and a.line else (a.file or "")
+        console.print(f"{a.level}: [{a.job_key}] {where + ': ' if where else ''}{a.message}")
+    for artifact in detail.artifacts:
+        console.print(
+            f"artifact: {artifact.name} ({artifact.size or 0} bytes) from {artifact.job_key}"
+        )
+
+
+def logs(
+    run: _RunArg,
+    job: Annotated[
+        str | None,
+        typer.Argument(help="Only this job (its id, key or name).", show_default=False),
+    ] = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing until the run completes.")
+    ] = False,
+) -> None:
+    """Print a run's step logs, in job and step order."""
+    import sys
+    import time
+
+    from stageline.errors import RunError
+    from stageline.store import get_run, reap_orphans
+    from stageline.store.logs import LogTail
+
+    tails: dict[str, LogTail] = {}
+    headers: set[str] = set()
+    with _open() as store:
+        while True:
+            detail = get_run(store, run)
+            chosen = [j for j in detail.jobs if job is None or job in (j.job_id, j.key, j.name)]
+            if job is not None and not chosen and detail.run.status == "completed":
+                names = ", ".join(j.key for j in detail.jobs)
+                raise RunError(f"run {run} has no job {job!r}", hint=f"jobs: {names}")
+            finished = detail.run.status == "completed"
+            for record in chosen:
+                for step in record.steps:
+                    if not step.log_path:
+                        continue
+                    tail = tails.setdefault(step.log_path, LogTail(Path(step.log_path)))
+                    done = finished or step.status == "completed"
+                    lines = list(tail.read(final=done))
+                    if lines and step.log_path not in headers:
+                        headers.add(step.log_path)
+                        print(f"== {record.name} / {step.name} ==", flush=True)
+                    for line in lines:
+                        sys.stdout.write(line + "\n")
+                    sys.stdout.flush()
+            if not follow or finished:
+                return
+            time.sleep(0.2)
+            reap_orphans(store)

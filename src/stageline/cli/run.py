@@ -1,8 +1,161 @@
-"""`stageline run` (placeholder until its issue lands)."""
+"""`stageline run`: run the repository's workflows that match an event, here, now.
+
+Exit code: 0 when every run succeeded, 1 when one did not (or nothing could
+start: no matching workflow, an invalid file, an action we cannot run), 130/143
+when Ctrl-C/SIGTERM cancelled the run (its record is complete all the same).
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
 
-def run() -> None:
-    """Run a workflow."""
-    raise NotImplementedError
+import typer
+
+_Many = Annotated[list[str] | None, typer.Option(show_default=False)]
+
+
+def run(
+    workflow: Annotated[
+        str | None,
+        typer.Argument(
+            help="A workflow file, or the file name of one of .github/workflows. "
+            "Default: every workflow whose `on:` matches the event.",
+            show_default=False,
+        ),
+    ] = None,
+    job: Annotated[
+        list[str] | None,
+        typer.Option("--job", "-j", help="Run this job and what it needs (repeatable)."),
+    ] = None,
+    event: Annotated[
+        str | None, typer.Option("--event", "-e", help="Event name (default: push).")
+    ] = None,
+    eventpath: Annotated[
+        Path | None,
+        typer.Option("--eventpath", help="JSON event payload (github.event).", dir_okay=False),
+    ] = None,
+    ref: Annotated[
+        str | None,
+        typer.Option(
+            help="Git ref of the event (default: the current branch).", show_default=False
+        ),
+    ] = None,
+    actor: Annotated[
+        str | None,
+        typer.Option(help="github.actor (default: git config user.name).", show_default=False),
+    ] = None,
+    input: Annotated[
+        list[str] | None,
+        typer.Option("--input", help="workflow_dispatch input KEY=VALUE (repeatable)."),
+    ] = None,
+    var: Annotated[
+        list[str] | None, typer.Option("--var", help="`vars` entry KEY=VALUE (repeatable).")
+    ] = None,
+    env: Annotated[
+        list[str] | None,
+        typer.Option("--env", help="Extra environment variable KEY=VALUE (repeatable)."),
+    ] = None,
+    env_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--env-file", help="Dotenv file of environment variables (default: .env if present)."
+        ),
+    ] = None,
+    secret: Annotated[
+        list[str] | None, typer.Option("--secret", help="Secret KEY=VALUE (repeatable).")
+    ] = None,
+    secret_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--secret-file", help="Dotenv file of secrets (default: .secrets if present)."
+        ),
+    ] = None,
+    matrix: Annotated[
+        list[str] | None,
+        typer.Option("--matrix", help="Run only matrix legs with KEY:VALUE (repeatable)."),
+    ] = None,
+    parallel: Annotated[
+        int | None,
+        typer.Option(
+            "--parallel",
+            "-p",
+            min=1,
+            help="Jobs running at once (default: 2 × CPU cores + 2).",
+            show_default=False,
+        ),
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print one JSON document at the end, nothing else.")
+    ] = False,
+    keep_workspaces: Annotated[
+        bool, typer.Option("--keep-workspaces", help="Keep each job's workspace after the run.")
+    ] = False,
+) -> int:
+    """Run workflows locally, job by job, as GitHub would; every run is recorded."""
+    import asyncio
+    import json
+    import sys
+
+    from stageline.cli.records import run_document
+    from stageline.engine.execute import execute
+    from stageline.engine.lineprinter import LinePrinter
+    from stageline.engine.scheduler import default_parallel
+    from stageline.engine.setup import RunOptions, parse_pairs, prepare
+    from stageline.executors import get_executor
+    from stageline.store import get_run, open_store, store_home
+
+    options = RunOptions(
+        cwd=Path.cwd(),
+        workflow=workflow,
+        jobs=list(job or []),
+        event=event,
+        event_path=eventpath,
+        ref=ref,
+        actor=actor,
+        inputs=parse_pairs(input or [], "--input"),
+        vars=parse_pairs(var or [], "--var"),
+        env=parse_pairs(env or [], "--env"),
+        env_file=env_file,
+        secrets=parse_pairs(secret or [], "--secret"),
+        secret_file=secret_file,
+        matrix=parse_pairs(matrix or [], "--matrix", ":"),
+        keep_workspaces=keep_workspaces,
+    )
+    prepared = prepare(options)
+    for note in prepared.notes:
+        print(note, file=sys.stderr, flush=True)
+
+    several = len(prepared.specs) > 1
+
+    def observer_for(spec: object) -> object:
+        if json_output:
+            return None
+        printer = LinePrinter(sys.stdout, prefix_run=several)
+        if several:
+            return printer
+        from rich.console import Console
+
+        from stageline.cli.live import make_observer
+
+        return make_observer(Console(), prepared.specs[0].plan, fallback=printer)
+
+    with open_store(store_home(prepared.facts.root)) as store:
+        execution = asyncio.run(
+            execute(
+                prepared.specs,
+                store,
+                get_executor("local"),
+                parallel=parallel or default_parallel(),
+                observer_for=observer_for,  # type: ignore[arg-type]
+            )
+        )
+        details = [get_run(store, o.run_id) for o in execution.outcomes]
+    if json_output:
+        documents = [run_document(d) for d in details]
+        document = documents[0] if len(documents) == 1 else {"runs": documents}
+        print(json.dumps(document, indent=2))
+    else:
+        for detail in details:
+            print(f"logs: {detail.run.log_dir}  (stageline logs {detail.run.id})", file=sys.stderr)
+    return execution.exit_code

@@ -1,0 +1,78 @@
+"""Running prepared runs in one event loop, with Ctrl-C and SIGTERM handled.
+
+A signal cancels every run of the process: executors get their cancel events
+and kill their process trees, unstarted jobs end as cancelled, and each run's
+record is completed before `execute` returns. The exit code a CLI should use
+then is 128 + the signal number (130 for SIGINT, 143 for SIGTERM).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from stageline.engine import events as ev
+from stageline.engine.hooks import AfterJob, Gatekeeper
+from stageline.engine.scheduler import RunOutcome, RunSpec, Scheduler, Slots
+from stageline.executors.base import Executor
+from stageline.store.db import Store
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    outcomes: list[RunOutcome]
+    #: The signal that cancelled the runs, if one did.
+    signal: int | None = None
+
+    @property
+    def exit_code(self) -> int:
+        if self.signal is not None:
+            return 128 + self.signal
+        return 0 if all(o.conclusion == "success" for o in self.outcomes) else 1
+
+
+async def execute(
+    specs: list[RunSpec],
+    store: Store,
+    executor: Executor,
+    *,
+    parallel: int,
+    observer_for: Callable[[RunSpec], ev.Observer | None] = lambda spec: None,
+    gatekeeper: Gatekeeper | None = None,
+    after_job: AfterJob | None = None,
+) -> Execution:
+    """Run every spec concurrently, sharing one `--parallel` bound."""
+    loop = asyncio.get_running_loop()
+    slots = Slots(parallel)
+    schedulers = [
+        Scheduler(
+            store,
+            executor,
+            spec,
+            observer=observer_for(spec),
+            slots=slots,
+            gatekeeper=gatekeeper,
+            after_job=after_job,
+        )
+        for spec in specs
+    ]
+    received: list[int] = []
+
+    def on_signal(signum: int) -> None:
+        if not received:
+            received.append(signum)
+        for scheduler in schedulers:
+            scheduler.cancel(f"received {signal.Signals(signum).name}")
+
+    for signum in SIGNALS:
+        loop.add_signal_handler(signum, on_signal, signum)
+    try:
+        outcomes = await asyncio.gather(*(s.run() for s in schedulers))
+    finally:
+        for signum in SIGNALS:
+            loop.remove_signal_handler(signum)
+    return Execution(list(outcomes), received[0] if received else None)

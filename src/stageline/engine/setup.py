@@ -1,0 +1,298 @@
+"""Run setup: from the repository and the command line to `RunSpec`s, before anything runs.
+
+Everything that can be wrong is found here, so a run never starts half-valid:
+workflow files are loaded and validated, the event is matched against each
+workflow's `on:` (with the reason when none matches), plans are compiled and
+every `uses:` is checked against what this machine can run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stageline.engine.context import ref_parts
+from stageline.engine.gitinfo import GitFacts, changed_paths, git_facts
+from stageline.engine.scheduler import RunSpec
+from stageline.errors import ConfigError, Diagnostic, RunError, StagelineError, WorkflowError
+from stageline.plan.model import Event, Plan
+from stageline.workflow.model import Workflow
+
+
+@dataclass(slots=True)
+class RunOptions:
+    """The command line of `stageline run`, parsed."""
+
+    cwd: Path
+    workflow: str | None = None
+    jobs: list[str] = field(default_factory=list)
+    event: str | None = None
+    event_path: Path | None = None
+    ref: str | None = None
+    actor: str | None = None
+    inputs: dict[str, str] = field(default_factory=dict)
+    vars: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    env_file: Path | None = None
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)
+    secret_file: Path | None = None
+    matrix: dict[str, str] = field(default_factory=dict)
+    keep_workspaces: bool = False
+
+
+@dataclass(slots=True)
+class Prepared:
+    """The runs to start, and what was decided for each workflow file (for the user)."""
+
+    facts: GitFacts
+    event: Event
+    specs: list[RunSpec]
+    notes: list[str]
+
+
+def parse_pairs(values: Sequence[str], option: str, sep: str = "=") -> dict[str, str]:
+    """`k=v` (or `k:v`) options into a dict; the value may contain the separator."""
+    pairs: dict[str, str] = {}
+    for value in values:
+        key, found, rest = value.partition(sep)
+        if not found or not key.strip():
+            raise ConfigError(
+                f"{option} expects KEY{sep}VALUE, got {value!r}",
+                hint=f"for example {option} name{sep}value",
+            )
+        pairs[key.strip()] = rest
+    return pairs
+
+
+def read_dotenv(path: Path, what: str) -> dict[str, str]:
+    """A `.env`/`.secrets` file, read as act reads them (dotenv format)."""
+    from dotenv import dotenv_values
+
+    if not path.is_file():
+        raise ConfigError(f"{what} {path} does not exist")
+    return {k: v or "" for k, v in dotenv_values(path).items()}
+
+
+def _full_ref(ref: str) -> str:
+    if ref.startswith("refs/"):
+        return ref
+    return f"refs/heads/{ref}"
+
+
+def _payload(options: RunOptions) -> dict[str, Any]:
+    if options.event_path is None:
+        return {}
+    try:
+        data = json.loads(options.event_path.read_text())
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"cannot read the event payload {options.event_path}: {err}") from err
+    if not isinstance(data, dict):
+        raise ConfigError(f"the event payload {options.event_path} is not a JSON object")
+    return data
+
+
+def build_event(options: RunOptions, facts: GitFacts) -> Event:
+    """The triggering event, defaulting to a push of the current branch and commit."""
+    name = options.event or "push"
+    payload = _payload(options)
+    ref = options.ref or (payload.get("ref") if isinstance(payload.get("ref"), str) else None)
+    ref = _full_ref(ref) if ref else facts.ref
+    sha = facts.sha
+    owner, _, repo_name = facts.repository.partition("/")
+    repository = {"full_name": facts.repository, "name": repo_name, "owner": {"login": owner}}
+    payload.setdefault("repository", repository)
+    payload.setdefault("sender", {"login": options.actor or facts.actor})
+    if name == "push":
+        payload.setdefault("ref", ref)
+        payload.setdefault("after", sha)
+        payload.setdefault("head_commit", {"id": sha})
+    elif name in ("pull_request", "pull_request_target"):
+        branch, _ = ref_parts(facts.ref)
+        pull = payload.setdefault("pull_request", {})
+        pull.setdefault("head", {"ref": branch, "sha": sha})
+        pull.setdefault("base", {"ref": facts.default_branch})
+        number = payload.setdefault("number", pull.get("number", 1))
+        payload.setdefault("action", "opened")
+        if not options.ref:
+            ref = f"refs/pull/{number}/merge"
+    elif name == "workflow_dispatch":
+        payload.setdefault("ref", ref)
+        payload.setdefault("inputs", dict(options.inputs))
+    return Event(
+        name=name,
+        ref=ref,
+        sha=sha,
+        payload=payload,
+        changed_paths=changed_paths(facts.root, sha) if name == "push" else None,
+        actor=options.actor or facts.actor,
+        repository=facts.repository,
+        inputs=dict(options.inputs),
+    )
+
+
+def _candidates(root: Path, cwd: Path, workflow: str | None) -> list[Path]:
+    from stageline.workflow import find_workflows
+
+    found = find_workflows(root)
+    if workflow is None:
+        if not found:
+            raise RunError(
+                f"no workflow files in {root / '.github' / 'workflows'}",
+                hint="add a workflow file (.yml) there, or name one: stageline run PATH",
+            )
+        return found
+    for base in (cwd, root):
+        path = (base / workflow).resolve()
+        if path.is_file():
+            return [path]
+    named = [p for p in found if workflow in (p.name, p.stem)]
+    if named:
+        return named
+    listed = ", ".join(p.name for p in found) or "(none)"
+    raise RunError(f"no workflow {workflow!r}", hint=f"workflows here: {listed}")
+
+
+def _inputs_with_defaults(workflow: Workflow, event: Event) -> dict[str, Any]:
+    trigger = workflow.on.get(event.name)
+    inputs: dict[str, Any] = {}
+    spec = trigger.config.get("inputs") if trigger is not None else None
+    if isinstance(spec, Mapping):
+        for name, config in spec.items():
+            if isinstance(config, Mapping) and "default" in config:
+                inputs[str(name)] = config["default"]
+    inputs.update(event.inputs)
+    return inputs
+
+
+def _check_uses(plan: Plan, root: Path, action_dirs: list[str]) -> list[Diagnostic]:
+    from stageline.runner.actions import check_uses
+
+    problems = []
+    for job in plan.jobs:
+        for step in job.steps:
+            if step.uses:
+                message = check_uses(step.uses, str(root), action_dirs)
+                if message:
+                    problems.append(Diagnostic(step.position, message))
+    return problems
+
+
+def _workflow_env(plan: Plan, contexts: Mapping[str, Any]) -> dict[str, Any]:
+    from stageline.expressions import evaluate_template
+
+    env: dict[str, Any] = {}
+    for key, value in plan.env.items():
+        scope = {**contexts, "env": dict(env)}
+        env[key] = evaluate_template(value, scope) if isinstance(value, str) else value
+    return env
+
+
+def prepare(options: RunOptions) -> Prepared:
+    """Find, validate, match and compile the workflows to run (raises before any run)."""
+    from stageline.plan.compile import compile_plan, event_contexts
+    from stageline.workflow import load_workflow
+    from stageline.workflow.filters import matches
+
+    facts = git_facts(options.cwd)
+    event = build_event(options, facts)
+    secrets = {}
+    secret_file = options.secret_file or (facts.root / ".secrets")
+    if options.secret_file or secret_file.is_file():
+        secrets.update(read_dotenv(secret_file, "secret file"))
+    secrets.update(options.secrets)
+    extra_env = {}
+    env_file = options.env_file or (facts.root / ".env")
+    if options.env_file or env_file.is_file():
+        extra_env.update(read_dotenv(env_file, "env file"))
+    extra_env.update(options.env)
+    action_dirs = [str(facts.root / ".stageline" / "actions")]
+
+    selected: list[Workflow] = []
+    notes: list[str] = []
+    errors: list[Diagnostic] = []
+    for path in _candidates(facts.root, options.cwd, options.workflow):
+        shown = _relative(path, facts.root)
+        try:
+            workflow = load_workflow(shown, text=_read(path))
+        except WorkflowError as err:
+            errors.extend(err.diagnostics)
+            continue
+        runs, reason = matches(workflow, event)
+        notes.append(f"{shown}: {reason}")
+        if runs and (not options.jobs or all(j in workflow.jobs for j in options.jobs)):
+            selected.append(workflow)
+        elif runs:
+            missing = ", ".join(j for j in options.jobs if j not in workflow.jobs)
+            notes[-1] = f"{shown}: has no job {missing}"
+    if errors:
+        raise WorkflowError(errors)
+    if not selected:
+        branch = ref_parts(event.ref)[0] or event.sha[:12]
+        raise RunError(
+            f"no workflow runs on {event.name} to {branch}:\n  " + "\n  ".join(notes),
+            hint="choose another event or ref (--event, --ref), or name a workflow",
+        )
+
+    specs: list[RunSpec] = []
+    for workflow in selected:
+        base = event_contexts(event)
+        base["github"].update(_github_extras(event))
+        base["inputs"] = _inputs_with_defaults(workflow, event)
+        base["vars"] = dict(options.vars)
+        plan = compile_plan(
+            workflow,
+            event,
+            contexts=base,
+            only_jobs=options.jobs or None,
+            matrix_filter=options.matrix or None,
+        )
+        problems = _check_uses(plan, facts.root, action_dirs)
+        if problems:
+            errors.extend(problems)
+            continue
+        contexts: dict[str, Any] = {"vars": base["vars"], "inputs": base["inputs"]}
+        try:
+            contexts["env"] = _workflow_env(
+                plan, {**contexts, "github": base["github"], "secrets": secrets}
+            )
+        except StagelineError as err:
+            errors.append(Diagnostic(workflow.at("env"), f"in env: {err.message}"))
+            continue
+        specs.append(
+            RunSpec(
+                plan=plan,
+                repo_dir=str(facts.root),
+                contexts=contexts,
+                secrets=secrets,
+                extra_env=extra_env,
+                action_dirs=action_dirs,
+                matrix_filter=options.matrix or None,
+                keep_workspaces=options.keep_workspaces,
+            )
+        )
+    if errors:
+        raise WorkflowError(errors)
+    return Prepared(facts, event, specs, notes)
+
+
+def _github_extras(event: Event) -> dict[str, Any]:
+    ref_name, ref_type = ref_parts(event.ref)
+    owner = event.repository.split("/", 1)[0]
+    return {"ref_name": ref_name, "ref_type": ref_type, "repository_owner": owner}
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise RunError(f"cannot read {path}: {err}") from err
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
