@@ -19,7 +19,10 @@ from stageline.store.models import Base
 def test_a_fresh_store_is_migrated_to_head_in_wal_mode(tmp_path: Path) -> None:
     with open_store(tmp_path / "home") as store:
         conn = store.conn
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0001"
+        assert (
+            conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+            == db.HEAD_REVISION
+        )
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         conn.rollback()
     assert (tmp_path / "home" / "stageline.db").exists()

@@ -5,6 +5,7 @@ record their transitions through `store.runs`, read them back as plain records
 through `store.queries`. ORM models stay inside this package.
 """
 
+from stageline.store import deploy_models as _deploy_models  # noqa: F401  (in Base.metadata)
 from stageline.store.db import HEAD_REVISION, Store, open_store, store_home
 from stageline.store.queries import get_run, list_runs, reap_orphans, run_events, run_state
 from stageline.store.records import (

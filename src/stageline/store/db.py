@@ -30,7 +30,7 @@ from sqlalchemy.exc import OperationalError
 from stageline.errors import StoreError
 
 #: The newest migration in `migrations/versions` (a test keeps the two in step).
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 DB_NAME = "stageline.db"
 BUSY_TIMEOUT_MS = 30_000
 

@@ -1,0 +1,583 @@
+"""Reading and writing deployments, gates, gate decisions and rollbacks.
+
+Plain dataclasses out (`DeploymentRow`, `GateRow`, `DecisionRow`, `RollbackRow`); the
+ORM classes of `store.deploy_models` stay here. Every call is one short transaction,
+so another process (`stageline approve`, `rollback`, a second run deploying to the
+same environment) sees it at once.
+
+The environment lock (`claim_environment`) is the one place two processes race: the
+check for an earlier live deployment and the switch to ``in_progress`` happen in one
+``BEGIN IMMEDIATE`` transaction, so two deploys to an environment never overlap.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Row, and_, insert, or_, select, update
+
+from stageline.runs.states import ACTIVE_STATUSES
+from stageline.store.db import Store
+from stageline.store.deploy_models import Deployment, Gate, GateDecision, Rollback
+from stageline.store.models import EventRow, Run
+from stageline.store.runs import HOST
+
+_deployments = Deployment.__table__
+_gates = Gate.__table__
+_decisions = GateDecision.__table__
+_rollbacks = Rollback.__table__
+_runs = Run.__table__
+_events = EventRow.__table__
+
+T = TypeVar("T")
+
+#: A run or rollback silent for longer than this is taken for dead (as `store.queries`).
+STALE_AFTER_S = 60.0
+
+UNFINISHED = ("queued", "in_progress")
+SUCCEEDED = ("success", "inactive")
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentRow:
+    id: int
+    repo_path: str
+    environment: str
+    kind: str
+    run_id: int | None
+    job_key: str
+    sha: str
+    ref: str
+    commit_time: datetime | None
+    triggered_by: str
+    approved_by: list[str]
+    status: str
+    url: str | None
+    reason: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    replaces: int | None
+    restores: int | None
+    contexts: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class GateRow:
+    id: int
+    run_id: int
+    environment: str
+    kind: str
+    deployment_id: int
+    status: str
+    reason: str | None
+    decided_by: list[str]
+    requested_at: datetime
+    decided_at: datetime | None
+    reminders_sent: int
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRow:
+    id: int
+    run_id: int
+    gate_id: int | None
+    reviewer: str
+    verdict: str
+    comment: str | None
+    at: datetime
+    source_job: str | None
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RollbackRow:
+    id: int
+    repo_path: str
+    environment: str
+    run_id: int | None
+    job_key: str
+    replaces: int | None
+    restores: int | None
+    deployment_id: int | None
+    method: str
+    trigger: str
+    requested_by: str
+    status: str
+    reason: str | None
+    pid: int | None
+    host: str | None
+    started_at: datetime
+    finished_at: datetime | None
+
+
+def _rows(cls: type[T], rows: Any) -> list[T]:
+    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+    return [cls(**{n: getattr(r, n) for n in names}) for r in rows]
+
+
+def _one(cls: type[T], row: Row[Any] | None) -> T | None:
+    return None if row is None else _rows(cls, [row])[0]
+
+
+# -- deployments ---------------------------------------------------------------------------
+
+
+def create_deployment(store: Store, **values: Any) -> int:
+    """A new deployment row (status defaults to ``queued``); returns its id."""
+    values.setdefault("status", "queued")
+    values.setdefault("created_at", time.time())
+    values.setdefault("approved_by", [])
+    values.setdefault("contexts", {})
+    values.setdefault("kind", "deploy")
+    with store.transaction() as conn:
+        return int(conn.execute(insert(_deployments).values(**values)).inserted_primary_key[0])
+
+
+def update_deployment(store: Store, deployment_id: int, **values: Any) -> None:
+    with store.transaction() as conn:
+        conn.execute(update(_deployments).where(_deployments.c.id == deployment_id).values(values))
+
+
+def finish_deployment(store: Store, deployment_id: int, status: str, reason: str | None) -> None:
+    """Complete a deployment; a success makes the environment's older successes inactive."""
+    now = time.time()
+    with store.transaction() as conn:
+        conn.execute(
+            update(_deployments)
+            .where(_deployments.c.id == deployment_id)
+            .values(status=status, reason=reason, finished_at=now)
+        )
+        if status != "success":
+            return
+        row = conn.execute(
+            select(_deployments.c.repo_path, _deployments.c.environment).where(
+                _deployments.c.id == deployment_id
+            )
+        ).one()
+        conn.execute(
+            update(_deployments)
+            .where(
+                and_(
+                    _deployments.c.repo_path == row.repo_path,
+                    _deployments.c.environment == row.environment,
+                    _deployments.c.status == "success",
+                    _deployments.c.id != deployment_id,
+                )
+            )
+            .values(status="inactive")
+        )
+
+
+def get_deployment(store: Store, deployment_id: int) -> DeploymentRow | None:
+    with store.transaction() as conn:
+        row = conn.execute(select(_deployments).where(_deployments.c.id == deployment_id)).first()
+    return _one(DeploymentRow, row)
+
+
+def list_deployments(
+    store: Store, repo_path: str | None = None, environment: str | None = None
+) -> list[DeploymentRow]:
+    """Deployments (of one repository and environment when given), oldest first."""
+    stmt = select(_deployments).order_by(_deployments.c.id)
+    if repo_path is not None:
+        stmt = stmt.where(_deployments.c.repo_path == repo_path)
+    if environment is not None:
+        stmt = stmt.where(_deployments.c.environment == environment)
+    with store.transaction() as conn:
+        return _rows(DeploymentRow, conn.execute(stmt))
+
+
+def deployment_of_job(store: Store, run_id: int, job_key: str) -> DeploymentRow | None:
+    """The newest deploy record a run's job made (a resumed job reuses it)."""
+    with store.transaction() as conn:
+        row = conn.execute(
+            select(_deployments)
+            .where(
+                and_(
+                    _deployments.c.run_id == run_id,
+                    _deployments.c.job_key == job_key,
+                    _deployments.c.kind == "deploy",
+                )
+            )
+            .order_by(_deployments.c.id.desc())
+        ).first()
+    return _one(DeploymentRow, row)
+
+
+def last_good(
+    store: Store, repo_path: str, environment: str, *, before: int | None = None
+) -> DeploymentRow | None:
+    """The newest deployment of `environment` that reached it successfully (before the
+    deployment id `before`, when given)."""
+    stmt = (
+        select(_deployments)
+        .where(
+            and_(
+                _deployments.c.repo_path == repo_path,
+                _deployments.c.environment == environment,
+                _deployments.c.status.in_(SUCCEEDED),
+            )
+        )
+        .order_by(_deployments.c.id.desc())
+    )
+    if before is not None:
+        stmt = stmt.where(_deployments.c.id < before)
+    with store.transaction() as conn:
+        return _one(DeploymentRow, conn.execute(stmt).first())
+
+
+def claim_environment(store: Store, deployment_id: int) -> DeploymentRow | None:
+    """Start deployment `deployment_id` if no earlier live deployment of its environment
+    is unfinished; returns the one it must wait for, or None once it is ``in_progress``.
+
+    A deployment is live while its run (or its rollback's process) is alive: a run
+    killed mid-deploy does not hold the environment forever.
+    """
+    now = time.time()
+    with store.transaction() as conn:
+        mine = conn.execute(select(_deployments).where(_deployments.c.id == deployment_id)).one()
+        others = conn.execute(
+            select(_deployments)
+            .where(
+                and_(
+                    _deployments.c.repo_path == mine.repo_path,
+                    _deployments.c.environment == mine.environment,
+                    _deployments.c.status.in_(UNFINISHED),
+                    _deployments.c.id != deployment_id,
+                    or_(_deployments.c.status == "in_progress", _deployments.c.id < deployment_id),
+                )
+            )
+            .order_by(_deployments.c.id)
+        ).all()
+        for other in others:
+            if _holder_alive(conn, other, now):
+                return _one(DeploymentRow, other)
+        conn.execute(
+            update(_deployments)
+            .where(_deployments.c.id == deployment_id)
+            .values(status="in_progress", started_at=now)
+        )
+    return None
+
+
+def _holder_alive(conn: Any, row: Any, now: float) -> bool:
+    if row.run_id is not None:
+        run = conn.execute(
+            select(_runs.c.status, _runs.c.pid, _runs.c.host, _runs.c.heartbeat_at).where(
+                _runs.c.id == row.run_id
+            )
+        ).first()
+        return run is not None and run.status in ACTIVE_STATUSES and _alive(run, now)
+    holder = conn.execute(
+        select(_rollbacks.c.pid, _rollbacks.c.host, _rollbacks.c.started_at).where(
+            and_(_rollbacks.c.deployment_id == row.id, _rollbacks.c.status == "in_progress")
+        )
+    ).first()
+    return holder is not None and _process_alive(holder.pid, holder.host)
+
+
+def _alive(run: Any, now: float) -> bool:
+    if run.host == HOST and run.pid is not None:
+        return _process_alive(run.pid, run.host)
+    beat = run.heartbeat_at
+    return beat is not None and now - beat.timestamp() < STALE_AFTER_S
+
+
+def _process_alive(pid: int | None, host: str | None) -> bool:
+    if pid is None or host != HOST:
+        return host is not None and host != HOST  # another machine: assume alive
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def run_alive(store: Store, run_id: int) -> bool:
+    """Whether the process running `run_id` is still there (and the run not finished)."""
+    with store.transaction() as conn:
+        run = conn.execute(
+            select(_runs.c.status, _runs.c.pid, _runs.c.host, _runs.c.heartbeat_at).where(
+                _runs.c.id == run_id
+            )
+        ).first()
+    return run is not None and run.status in ACTIVE_STATUSES and _alive(run, time.time())
+
+
+# -- gates and decisions -------------------------------------------------------------------
+
+
+def open_gate(
+    store: Store, run_id: int, environment: str, kind: str = "approval", deployment_id: int = 0
+) -> tuple[GateRow, bool]:
+    """The run's gate (created pending if new); True when it was just created."""
+    key = and_(
+        _gates.c.run_id == run_id,
+        _gates.c.environment == environment,
+        _gates.c.kind == kind,
+        _gates.c.deployment_id == deployment_id,
+    )
+    with store.transaction() as conn:
+        row = conn.execute(select(_gates).where(key)).first()
+        created = row is None
+        if created:
+            conn.execute(
+                insert(_gates).values(
+                    run_id=run_id,
+                    environment=environment,
+                    kind=kind,
+                    deployment_id=deployment_id,
+                    status="pending",
+                    decided_by=[],
+                    requested_at=time.time(),
+                    reminders_sent=0,
+                )
+            )
+            row = conn.execute(select(_gates).where(key)).one()
+    gate = _one(GateRow, row)
+    assert gate is not None
+    return gate, created
+
+
+def update_gate(store: Store, gate_id: int, **values: Any) -> None:
+    with store.transaction() as conn:
+        conn.execute(update(_gates).where(_gates.c.id == gate_id).values(values))
+
+
+def get_gate(store: Store, gate_id: int) -> GateRow | None:
+    with store.transaction() as conn:
+        return _one(GateRow, conn.execute(select(_gates).where(_gates.c.id == gate_id)).first())
+
+
+def gates_of_run(store: Store, run_id: int, status: str | None = None) -> list[GateRow]:
+    stmt = select(_gates).where(_gates.c.run_id == run_id).order_by(_gates.c.id)
+    if status is not None:
+        stmt = stmt.where(_gates.c.status == status)
+    with store.transaction() as conn:
+        return _rows(GateRow, conn.execute(stmt))
+
+
+def pending_pauses(store: Store, environment: str) -> list[GateRow]:
+    """Paused bake windows of `environment`, oldest first."""
+    with store.transaction() as conn:
+        return _rows(
+            GateRow,
+            conn.execute(
+                select(_gates)
+                .where(
+                    and_(
+                        _gates.c.environment == environment,
+                        _gates.c.kind == "pause",
+                        _gates.c.status == "pending",
+                    )
+                )
+                .order_by(_gates.c.id)
+            ),
+        )
+
+
+def record_decision(
+    store: Store,
+    run_id: int,
+    gate_id: int | None,
+    reviewer: str,
+    verdict: str,
+    *,
+    comment: str | None = None,
+    source_job: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> int:
+    with store.transaction() as conn:
+        return int(
+            conn.execute(
+                insert(_decisions).values(
+                    run_id=run_id,
+                    gate_id=gate_id,
+                    reviewer=reviewer,
+                    verdict=verdict,
+                    comment=comment,
+                    at=time.time(),
+                    source_job=source_job,
+                    data=data or {},
+                )
+            ).inserted_primary_key[0]
+        )
+
+
+def decisions(store: Store, gate_id: int, *, after: int = 0) -> list[DecisionRow]:
+    """Decisions on a gate, oldest first (`after` a decision id, to poll cheaply)."""
+    with store.transaction() as conn:
+        return _rows(
+            DecisionRow,
+            conn.execute(
+                select(_decisions)
+                .where(and_(_decisions.c.gate_id == gate_id, _decisions.c.id > after))
+                .order_by(_decisions.c.id)
+            ),
+        )
+
+
+def auto_approvals(store: Store, run_id: int) -> list[DecisionRow]:
+    """Approvals a run's own steps gave (`hmarr/auto-approve-action`), oldest first."""
+    with store.transaction() as conn:
+        return _rows(
+            DecisionRow,
+            conn.execute(
+                select(_decisions)
+                .where(and_(_decisions.c.run_id == run_id, _decisions.c.gate_id.is_(None)))
+                .order_by(_decisions.c.id)
+            ),
+        )
+
+
+# -- rollbacks -----------------------------------------------------------------------------
+
+
+def create_rollback(store: Store, **values: Any) -> int:
+    values.setdefault("status", "in_progress")
+    values.setdefault("started_at", time.time())
+    values.setdefault("pid", os.getpid())
+    values.setdefault("host", HOST)
+    with store.transaction() as conn:
+        return int(conn.execute(insert(_rollbacks).values(**values)).inserted_primary_key[0])
+
+
+def update_rollback(store: Store, rollback_id: int, **values: Any) -> None:
+    with store.transaction() as conn:
+        conn.execute(update(_rollbacks).where(_rollbacks.c.id == rollback_id).values(values))
+
+
+def get_rollback(store: Store, rollback_id: int) -> RollbackRow | None:
+    with store.transaction() as conn:
+        row = conn.execute(select(_rollbacks).where(_rollbacks.c.id == rollback_id)).first()
+    return _one(RollbackRow, row)
+
+
+def list_rollbacks(
+    store: Store, repo_path: str | None = None, environment: str | None = None
+) -> list[RollbackRow]:
+    stmt = select(_rollbacks).order_by(_rollbacks.c.id)
+    if repo_path is not None:
+        stmt = stmt.where(_rollbacks.c.repo_path == repo_path)
+    if environment is not None:
+        stmt = stmt.where(_rollbacks.c.environment == environment)
+    with store.transaction() as conn:
+        return _rows(RollbackRow, conn.execute(stmt))
+
+
+def interrupted_rollbacks(
+    store: Store,
+    *,
+    run_id: int | None = None,
+    job_key: str | None = None,
+    repo_path: str | None = None,
+    environment: str | None = None,
+) -> list[RollbackRow]:
+    """Rollbacks still ``in_progress`` whose process is gone (to be completed)."""
+    stmt = select(_rollbacks).where(_rollbacks.c.status == "in_progress").order_by(_rollbacks.c.id)
+    if run_id is not None:
+        stmt = stmt.where(_rollbacks.c.run_id == run_id)
+    if job_key is not None:
+        stmt = stmt.where(_rollbacks.c.job_key == job_key)
+    if repo_path is not None:
+        stmt = stmt.where(_rollbacks.c.repo_path == repo_path)
+    if environment is not None:
+        stmt = stmt.where(_rollbacks.c.environment == environment)
+    with store.transaction() as conn:
+        rows = _rows(RollbackRow, conn.execute(stmt))
+    return [r for r in rows if r.pid != os.getpid() and not _process_alive(r.pid, r.host)]
+
+
+# -- the run's audit trail -----------------------------------------------------------------
+
+
+def record_event(
+    store: Store, run_id: int, kind: str, data: dict[str, Any], job_key: str | None = None
+) -> None:
+    """Append to a run's event log (what `stageline show` and the web UI replay)."""
+    with store.transaction() as conn:
+        conn.execute(
+            insert(_events).values(
+                run_id=run_id, job_key=job_key, kind=kind, data=data, at=time.time()
+            )
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    id: int
+    number: int
+    repo_path: str
+    status: str
+    actor: str
+    ref: str
+    sha: str
+    plan: dict[str, Any]
+    waiting_for: str | None
+
+
+def find_run(store: Store, run: int, repo_path: str | None = None) -> RunInfo | None:
+    """A run by its number in `repo_path` (what users see as #N), else by id."""
+    cols = [_runs.c[f.name] for f in fields(RunInfo)]
+    with store.transaction() as conn:
+        row = None
+        if repo_path is not None:
+            row = conn.execute(
+                select(*cols).where(and_(_runs.c.repo_path == repo_path, _runs.c.number == run))
+            ).first()
+        if row is None:
+            row = conn.execute(select(*cols).where(_runs.c.id == run)).first()
+    return _one(RunInfo, row)
+
+
+def mark_run_resumed(store: Store, run_id: int) -> None:
+    """The run belongs to this process now (its pid, a fresh heartbeat, no stale cancel)."""
+    now = time.time()
+    with store.transaction() as conn:
+        conn.execute(
+            update(_runs)
+            .where(_runs.c.id == run_id)
+            .values(pid=os.getpid(), host=HOST, heartbeat_at=now, cancel_requested=None)
+        )
+        conn.execute(insert(_events).values(run_id=run_id, kind="run.resumed", data={}, at=now))
+
+
+__all__ = [
+    "STALE_AFTER_S",
+    "DecisionRow",
+    "DeploymentRow",
+    "GateRow",
+    "RollbackRow",
+    "RunInfo",
+    "auto_approvals",
+    "claim_environment",
+    "create_deployment",
+    "create_rollback",
+    "decisions",
+    "deployment_of_job",
+    "find_run",
+    "finish_deployment",
+    "gates_of_run",
+    "get_deployment",
+    "get_gate",
+    "get_rollback",
+    "interrupted_rollbacks",
+    "last_good",
+    "list_deployments",
+    "list_rollbacks",
+    "mark_run_resumed",
+    "open_gate",
+    "pending_pauses",
+    "record_decision",
+    "record_event",
+    "run_alive",
+    "update_deployment",
+    "update_gate",
+]
