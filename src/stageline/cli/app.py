@@ -36,26 +36,15 @@ app.command("metrics")(metrics.metrics)
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point.
+
+    Click's standalone mode handles usage errors (exit 2) and Ctrl-C; what reaches
+    us is ours: a `StagelineError` becomes its message and exit code 1.
+    """
     try:
-        result = app(standalone_mode=False)
-        if isinstance(result, int):
-            sys.exit(result)
+        app()
     except StagelineError as err:
         if os.environ.get("STAGELINE_DEBUG"):
             raise
         print(str(err), file=sys.stderr)
         sys.exit(1)
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except SystemExit:
-        raise
-    except Exception as err:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(err, click.exceptions.Abort):
-            sys.exit(130)
-        if isinstance(err, click.ClickException):
-            err.show()
-            sys.exit(2 if isinstance(err, click.UsageError) else 1)
-        raise
