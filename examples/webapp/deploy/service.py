@@ -35,15 +35,20 @@ def read_pid(env_dir: Path) -> int | None:
         pid = int((env_dir / "service.pid").read_text().strip())
     except (FileNotFoundError, ValueError):
         return None
-    cmdline = Path(f"/proc/{pid}/cmdline")
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return None
     except PermissionError:
         pass
-    if cmdline.exists() and b"webapp" not in cmdline.read_bytes():
-        return None  # the pid was reused by an unrelated process
+    proc = Path(f"/proc/{pid}")
+    if Path("/proc/self").exists():  # Linux: rule out a zombie nobody reaped, a reused pid
+        try:
+            state = (proc / "stat").read_text().rsplit(")", 1)[-1].split()[0]
+            if state == "Z" or b"webapp" not in (proc / "cmdline").read_bytes():
+                return None
+        except OSError:
+            return None
     return pid
 
 

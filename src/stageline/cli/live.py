@@ -34,6 +34,8 @@ from stageline.workflow.graph import layers
 TAIL_LINES = 5
 #: Above this many jobs the live table shows only the active and failed ones.
 MAX_LIVE_ROWS = 24
+#: Above this many jobs the summary table lists only those that did not succeed.
+MAX_SUMMARY_ROWS = 50
 #: Above this many jobs in a layer, the graph line counts them instead of naming them.
 MAX_NAMED_PER_LAYER = 6
 
@@ -94,7 +96,6 @@ class LiveView:
         self._lock = threading.Lock()
         self._jobs: dict[str, _Job] = {}
         self._title = ""
-        self._log_dir = ""
         self._live: Live | None = None
         if plan is not None:
             for job in plan.jobs:
@@ -119,7 +120,6 @@ class LiveView:
                     f"{event.workflow} #{event.number} · {event.event} · "
                     f"{event.ref.removeprefix('refs/heads/')} · {event.sha[:7]}"
                 )
-                self._log_dir = event.log_dir
                 for info in event.jobs:
                     self._add(info.key, info.job_id, info.name, info.needs)
             case ev.JobQueued():
@@ -227,15 +227,23 @@ class LiveView:
         table.add_column("job")
         table.add_column("result")
         table.add_column("time", justify="right")
-        table.add_column("note", overflow="fold")
-        for job in sorted(jobs, key=lambda j: stage.get(j.key, 0)):
-            table.add_row(
+        notes = any(job.detail for job in jobs)
+        if notes:
+            table.add_column("note", overflow="fold")
+        listed = jobs
+        if len(jobs) > MAX_SUMMARY_ROWS:
+            listed = [j for j in jobs if j.state != "success"][:MAX_SUMMARY_ROWS]
+            table.caption = f"{len(jobs) - len(listed)} more jobs not listed (succeeded or beyond)"
+        for job in sorted(listed, key=lambda j: stage.get(j.key, 0)):
+            cells: list[RenderableType] = [
                 str(stage.get(job.key, 0) + 1),
                 job.name,
                 Text(job.state.replace("_", " "), style=_style(job.state)),
                 format_duration(job.elapsed(finished.at)),
-                job.detail,
-            )
+            ]
+            if notes:
+                cells.append(job.detail)
+            table.add_row(*cells)
         verdict = Text.assemble(
             (f"{finished.workflow} #{finished.number} ", "bold"),
             (finished.conclusion, _style(finished.conclusion)),
@@ -245,9 +253,11 @@ class LiveView:
         parts: list[RenderableType] = [table, Text("graph: ") + _graph_line(jobs, stage)]
         parts.extend(_tail_block(j) for j in jobs if j.tail and j.state == "failure")
         parts.append(verdict)
-        if self._log_dir:
-            parts.append(Text(f"logs: {self._log_dir}", style="dim"))
         return Group(*parts)
+
+
+#: Which of a matrix job's legs colours it in the graph: the lowest rank.
+_RANK = {"failure": 0, "cancelled": 1, "in_progress": 2, "waiting": 3, "queued": 4}
 
 
 def _style(state: str) -> str:
@@ -274,20 +284,28 @@ def _stages(jobs: list[_Job]) -> dict[str, int]:
 
 
 def _graph_line(jobs: list[_Job], stage: dict[str, int]) -> Text:
-    """``build → integration, e2e → deploy``, each job coloured by its result."""
+    """``build → integration, e2e → deploy`` by job id (a matrix job once, with its leg
+    count), each coloured by its result: the worst of its legs."""
     line = Text()
     depth = max(stage.values(), default=-1) + 1
     for n in range(depth):
-        members = [j for j in jobs if stage[j.key] == n]
+        members: dict[str, list[_Job]] = {}
+        for job in jobs:
+            if stage[job.key] == n:
+                members.setdefault(job.job_id, []).append(job)
         if n:
             line.append(" → ", style="dim")
         if len(members) > MAX_NAMED_PER_LAYER:
-            line.append(f"[{len(members)} jobs: {_counts(members)}]")
+            line.append(
+                f"[{len(members)} jobs: {_counts([j for js in members.values() for j in js])}]"
+            )
             continue
-        for i, job in enumerate(members):
+        for i, (job_id, legs) in enumerate(members.items()):
             if i:
                 line.append(", ")
-            line.append(job.name, style=_style(job.state))
+            worst = min(legs, key=lambda j: _RANK.get(j.state, 0))
+            label = f"{job_id} ×{len(legs)}" if len(legs) > 1 else job_id
+            line.append(label, style=_style(worst.state))
     return line
 
 

@@ -1,0 +1,101 @@
+"""`stageline demo`: the example project's pipeline end to end, checked against its record,
+its deploy directories and the live services it leaves behind with `--keep`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+STAGES = [
+    ("build", []),
+    ("integration", ["build"]),
+    ("e2e", ["build"]),
+    ("deploy-staging", ["build", "integration", "e2e"]),
+    ("approval", ["deploy-staging"]),
+    ("deploy-production", ["build", "approval"]),
+]
+
+
+def stageline(*args: str, cwd: Path, tmp: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STAGELINE_")}
+    env["TMPDIR"] = str(tmp)  # the demo's temp copy lands in the test's directory
+    return subprocess.run(
+        [sys.executable, "-m", "stageline", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+
+
+def jobs_of(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    jobs = document["jobs"]
+    if isinstance(jobs, dict):
+        return {job.get("job_id", key): job for key, job in jobs.items()}
+    return {job.get("job_id", job.get("key")): job for job in jobs}
+
+
+def health(url: str) -> dict[str, str] | None:
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=2) as reply:
+            return json.loads(reply.read())
+    except (urllib.error.URLError, OSError):
+        return None
+
+
+def test_demo_runs_every_stage_and_deploys_both_environments(tmp_path: Path) -> None:
+    done = stageline("demo", "--keep", "--json", cwd=tmp_path, tmp=tmp_path)
+    report = json.loads(done.stdout) if done.stdout.startswith("{") else {}
+    services = report.get("services", {})
+    repo = Path(report.get("repository", tmp_path))
+    try:
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert repo.is_relative_to(tmp_path)
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        release = head[:12]
+
+        jobs = jobs_of(report["run"])
+        assert sorted(jobs) == sorted(job for job, _ in STAGES)
+        assert {job["conclusion"] for job in jobs.values()} == {"success"}
+        for job, needs in STAGES:
+            for need in needs:
+                finished = datetime.fromisoformat(jobs[need]["finished_at"])
+                assert finished <= datetime.fromisoformat(jobs[job]["started_at"]), (job, need)
+
+        # The record says the same as the run's JSON.
+        shown = stageline("show", str(report["run"]["run_id"]), "--json", cwd=repo, tmp=tmp_path)
+        assert shown.returncode == 0, shown.stderr
+        recorded = jobs_of(json.loads(shown.stdout))
+        assert {k: v["conclusion"] for k, v in recorded.items()} == {
+            k: v["conclusion"] for k, v in jobs.items()
+        }
+
+        # Both environments serve the commit the demo made, from the atomic `current` link.
+        deploy_root = Path(report["deploy_root"])
+        for env_name, url in services.items():
+            assert os.readlink(deploy_root / env_name / "current") == f"releases/{release}"
+            assert health(url) == {"status": "ok", "version": "1.0.0", "release": release}
+    finally:
+        for env_name in services:
+            subprocess.run(
+                ["bash", str(repo / "deploy/stop.sh"), env_name],
+                env={**os.environ, "STAGELINE_DEPLOY_ROOT": report["deploy_root"]},
+                capture_output=True,
+                check=False,
+            )
+    for url in services.values():
+        assert health(url) is None
