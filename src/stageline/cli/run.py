@@ -91,7 +91,7 @@ def run(
     keep_workspaces: Annotated[
         bool, typer.Option("--keep-workspaces", help="Keep each job's workspace after the run.")
     ] = False,
-) -> int:
+) -> None:
     """Run workflows locally, job by job, as GitHub would; every run is recorded."""
     import asyncio
     import json
@@ -158,4 +158,5 @@ def run(
     else:
         for detail in details:
             print(f"logs: {detail.run.log_dir}  (stageline logs {detail.run.id})", file=sys.stderr)
-    return execution.exit_code
+    if execution.exit_code:
+        raise typer.Exit(execution.exit_code)

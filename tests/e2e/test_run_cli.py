@@ -1,0 +1,261 @@
+"""`stageline run`, `runs`, `show`, `logs` driven as a user drives them: a real git
+repository in a temp dir, `python -m stageline` as a subprocess, the local executor."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "shared" / "examples" / "multi-stage.yml"
+IDENTITY = ["-c", "user.name=Alice", "-c", "user.email=alice@example.com"]
+
+
+def git(repo: Path, *args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+def make_repo(root: Path, files: dict[str, str], branch: str = "main") -> Path:
+    """A committed git repository holding `files` (paths relative to its root)."""
+    root.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        if name.endswith(".sh"):
+            path.chmod(0o755)
+    git(root, "init", "-q", "-b", branch)
+    git(root, "config", "user.name", "Alice")  # github.actor defaults to it
+    git(root, "remote", "add", "origin", "git@github.com:acme/shop.git")
+    git(root, "add", "-A")
+    git(root, *IDENTITY, "commit", "-q", "-m", "initial")
+    return root
+
+
+def stageline(
+    repo: Path, *args: str, timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if k != "STAGELINE_HOME"}
+    environ.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "stageline", *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=environ,
+    )
+
+
+def run_json(repo: Path, *args: str) -> tuple[int, dict[str, Any]]:
+    done = stageline(repo, "run", "--json", *args)
+    assert done.stdout.strip(), done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+def by_name(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {job["name"]: job for job in document["jobs"]}
+
+
+def multi_stage_repo(root: Path, test_exit: int = 0, branch: str = "main") -> Path:
+    package = {
+        "name": "shop",
+        "version": "1.0.0",
+        "scripts": {
+            "build": "node -e \"require('fs').writeFileSync('built.txt', 'ok')\"",
+            "test": f"node -e \"console.log('tests ran'); process.exit({test_exit})\"",
+        },
+    }
+    return make_repo(
+        root,
+        {
+            ".github/workflows/multi-stage.yml": EXAMPLE.read_text(),
+            "package.json": json.dumps(package),
+            "deploy-staging.sh": "#!/bin/sh\necho deployed to staging\n",
+            "deploy-production.sh": "#!/bin/sh\necho deployed to production\n",
+        },
+        branch,
+    )
+
+
+@pytest.mark.skipif(shutil.which("npm") is None, reason="the example workflow runs npm")
+def test_the_multi_stage_example_runs_in_order_on_main(tmp_path: Path) -> None:
+    repo = multi_stage_repo(tmp_path / "shop")
+    code, document = run_json(repo)
+    assert code == 0
+    assert (document["status"], document["conclusion"]) == ("completed", "success")
+    jobs = by_name(document)
+    order = ["build", "test", "deploy-staging", "approval", "deploy-production"]
+    assert [jobs[name]["conclusion"] for name in order] == ["success"] * 5
+    for earlier, later in itertools.pairwise(order):
+        assert jobs[earlier]["finished_at"] <= jobs[later]["started_at"]
+    assert document["repository"] == "acme/shop"
+    assert document["ref"] == "refs/heads/main"
+    assert document["sha"] == git(repo, "rev-parse", "HEAD")
+    logs = stageline(repo, "logs", str(document["run_id"]), "deploy-production")
+    assert "deployed to production" in logs.stdout
+
+
+@pytest.mark.skipif(shutil.which("npm") is None, reason="the example workflow runs npm")
+def test_failing_tests_skip_the_deploys_and_exit_1(tmp_path: Path) -> None:
+    repo = multi_stage_repo(tmp_path / "shop", test_exit=1)
+    code, document = run_json(repo)
+    assert code == 1
+    assert document["conclusion"] == "failure"
+    jobs = by_name(document)
+    assert jobs["test"]["conclusion"] == "failure"
+    for name in ("deploy-staging", "approval", "deploy-production"):
+        assert (jobs[name]["status"], jobs[name]["conclusion"]) == ("completed", "skipped")
+        assert jobs[name]["started_at"] is None
+
+
+def test_a_branch_the_workflow_does_not_run_on_says_so(tmp_path: Path) -> None:
+    repo = multi_stage_repo(tmp_path / "shop", branch="feature/x")
+    done = stageline(repo, "run")
+    assert done.returncode == 1
+    assert "no workflow runs on push to feature/x" in done.stderr
+    assert "feature/x" in done.stderr and "main" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (repo / ".stageline" / "stageline.db").exists()  # nothing ran
+
+
+WORKFLOW = """\
+name: Pipeline
+on: [push, workflow_dispatch]
+env:
+  GREETING: hello ${{ github.actor }}
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    outputs:
+      version: ${{ steps.v.outputs.version }}
+    steps:
+      - id: v
+        run: echo "version=1.${{ github.run_number }}" >> "$GITHUB_OUTPUT"
+  test:
+    needs: build
+    runs-on: ubuntu-latest
+    strategy:
+      matrix:
+        shard: [1, 2]
+    steps:
+      - run: echo "shard ${{ matrix.shard }} of ${{ needs.build.outputs.version }}; $GREETING"
+  lint:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo "lint ${{ inputs.level }} ${{ vars.FLAVOUR }}"
+  release:
+    needs: [test, lint]
+    if: github.ref_name == 'main'
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo releasing
+"""
+
+
+def test_json_document_reports_every_job(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "app", {".github/workflows/ci.yml": WORKFLOW})
+    code, document = run_json(repo, "--var", "FLAVOUR=vanilla")
+    assert code == 0
+    assert document["number"] == 1 and document["event"] == "push"
+    jobs = {job["key"]: job for job in document["jobs"]}
+    assert set(jobs) == {"build", "test.1", "test.2", "lint", "release"}
+    assert jobs["build"]["outputs"] == {"version": "1.1"}
+    assert [jobs[k]["matrix"] for k in ("test.1", "test.2")] == [{"shard": 1}, {"shard": 2}]
+    assert all(j["started_at"] and j["finished_at"] for j in jobs.values())
+    logs = stageline(repo, "logs", str(document["run_id"]), "test").stdout
+    assert "shard 1 of 1.1; hello Alice" in logs and "shard 2 of 1.1" in logs
+    lint = stageline(repo, "logs", str(document["run_id"]), "lint").stdout
+    assert "lint  vanilla" in lint
+
+
+def test_job_option_runs_that_job_and_what_it_needs(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "app", {".github/workflows/ci.yml": WORKFLOW})
+    code, document = run_json(repo, "--job", "test")
+    assert code == 0
+    assert sorted(j["key"] for j in document["jobs"]) == ["build", "test.1", "test.2"]
+
+
+def test_event_inputs_and_ref_options(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "app", {".github/workflows/ci.yml": WORKFLOW})
+    code, document = run_json(
+        repo, "--event", "workflow_dispatch", "--input", "level=strict", "--ref", "develop"
+    )
+    assert code == 0
+    jobs = by_name(document)
+    assert jobs["release"]["conclusion"] == "skipped"  # ref_name is develop
+    assert document["ref"] == "refs/heads/develop"
+    lint = stageline(repo, "logs", str(document["run_id"]), "lint").stdout
+    assert "lint strict" in lint
+
+
+def test_a_failing_step_fails_the_run_with_exit_1(tmp_path: Path) -> None:
+    workflow = WORKFLOW.replace('echo "lint ', 'exit 3; echo "lint ')
+    repo = make_repo(tmp_path / "app", {".github/workflows/ci.yml": workflow})
+    code, document = run_json(repo)
+    assert code == 1
+    jobs = by_name(document)
+    assert jobs["lint"]["conclusion"] == "failure"
+    assert jobs["release"]["conclusion"] == "skipped"
+    shown = stageline(repo, "show", str(document["run_id"]), "--json")
+    detail = json.loads(shown.stdout)
+    lint = next(j for j in detail["jobs"] if j["name"] == "lint")
+    assert lint["steps"][0]["conclusion"] == "failure"
+    assert lint["steps"][0]["exit_code"] == 3
+    assert any(a["level"] == "error" for a in detail["annotations"])
+
+
+def test_an_unknown_action_stops_the_run_before_anything_executes(tmp_path: Path) -> None:
+    workflow = WORKFLOW.replace(
+        "      - id: v\n", "      - uses: someone/unknown-action@v1\n      - id: v\n"
+    )
+    repo = make_repo(tmp_path / "app", {".github/workflows/ci.yml": workflow})
+    done = stageline(repo, "run")
+    assert done.returncode == 1
+    assert ".github/workflows/ci.yml:" in done.stderr
+    assert "someone/unknown-action@v1" in done.stderr
+    assert not (repo / ".stageline" / "stageline.db").exists()
+
+
+def test_secrets_and_env_files_are_read_as_dotenv(tmp_path: Path) -> None:
+    workflow = """\
+on: push
+jobs:
+  show:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo "token=${{ secrets.API_TOKEN }} region=$REGION"
+"""
+    repo = make_repo(tmp_path / "app", {".github/workflows/ci.yml": workflow})
+    (repo / ".secrets").write_text("API_TOKEN='s3cr3t-value'\n")
+    (tmp_path / "extra.env").write_text("REGION=eu-west\n")
+    code, document = run_json(repo, "--env-file", str(tmp_path / "extra.env"))
+    assert code == 0
+    logs = stageline(repo, "logs", str(document["run_id"])).stdout
+    assert "region=eu-west" in logs
+    assert "s3cr3t-value" not in logs and "token=***" in logs
+
+
+def test_runs_lists_newest_first(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "app", {".github/workflows/ci.yml": WORKFLOW})
+    for _ in range(2):
+        assert stageline(repo, "run", "--job", "lint").returncode == 0
+    listed = json.loads(stageline(repo, "runs", "--json").stdout)
+    assert [r["number"] for r in listed] == [2, 1]
+    assert all(r["conclusion"] == "success" for r in listed)
+    text = stageline(repo, "runs").stdout
+    assert "Pipeline" in text and "success" in text
+    shown = stageline(repo, "show", str(listed[0]["id"]))
+    assert shown.returncode == 0 and "lint" in shown.stdout
+    missing = stageline(repo, "show", "999")
+    assert missing.returncode == 1 and "no run 999" in missing.stderr
