@@ -25,7 +25,7 @@ def validate(
             show_default=False,
         ),
     ] = None,
-) -> int:
+) -> None:
     """Validate workflow files: YAML syntax, keys, types, needs, expressions, matrices."""
     from stageline.errors import StagelineError, WorkflowError
     from stageline.workflow import load_workflow
@@ -34,7 +34,7 @@ def validate(
         files = _files(paths or [])
     except _UsageError as err:
         print(f"stageline validate: error: {err}", file=sys.stderr)
-        return 2
+        raise typer.Exit(2) from None
     failed = 0
     for file in files:
         shown = _shown(file)
@@ -56,7 +56,7 @@ def validate(
         print(f"{shown}: OK ({jobs} job{'s' if jobs != 1 else ''}{extra})")
     if failed:
         print(f"{failed} of {len(files)} workflow file(s) invalid", file=sys.stderr)
-    return 1 if failed else 0
+    raise typer.Exit(1 if failed else 0)
 
 
 def _files(paths: list[Path]) -> list[Path]:

@@ -128,7 +128,6 @@ class Builder:
         mapping = f.mapping(node, f"jobs.{job_id}")
         if mapping is None:
             return job
-        job.pos = f.pos(mapping)
         positions = job.positions
         where = f"job '{job_id}'"
         present: dict[str, ScalarNode] = {}
@@ -176,10 +175,10 @@ class Builder:
                 self._job_secrets(value, what)
             else:  # snapshot
                 f.warn(value, "`snapshot` (custom runner images) is not supported; it is ignored")
-        self._job_shape(job, mapping, present)
+        self._job_shape(job, present)
         return job
 
-    def _job_shape(self, job: Job, node: MappingNode, present: dict[str, ScalarNode]) -> None:
+    def _job_shape(self, job: Job, present: dict[str, ScalarNode]) -> None:
         """A job either runs steps or calls a reusable workflow, never both."""
         f = self.f
         if "uses" in present:
@@ -200,9 +199,9 @@ class Builder:
             if key in present:
                 f.error(present[key], f"`{key}` is only valid with a job-level `uses`")
         if "runs-on" not in present:
-            f.error(node, f"job '{job.id}' has no `runs-on`", "add `runs-on: ubuntu-latest`")
+            f.error(job.pos, f"job '{job.id}' has no `runs-on`", "add `runs-on: ubuntu-latest`")
         if "steps" not in present:
-            f.error(node, f"job '{job.id}' has no `steps`", "a job needs at least one step")
+            f.error(job.pos, f"job '{job.id}' has no `steps`", "a job needs at least one step")
 
     def _runs_on(self, node: Node, what: str) -> Any:
         f = self.f
@@ -485,7 +484,9 @@ class Builder:
             )
             return
         if "run" not in present and "uses" not in present:
-            guess = next((did_you_mean(k, ("run", "uses")) for k in present), None)
+            written = [k.value for k, _ in node.value if isinstance(k, ScalarNode)]
+            guesses = (did_you_mean(k, ("run", "uses")) for k in written if k not in present)
+            guess = next((g for g in guesses if g), None)
             f.error(
                 node,
                 f"step {index + 1} has neither `run` nor `uses`",

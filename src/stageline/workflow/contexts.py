@@ -139,7 +139,7 @@ class ExpressionChecks:
         rule = AVAILABILITY[key]
         if not rule.contexts:
             self.source.error(
-                self.source.locate(node, start, anchor),
+                self.source.locate(node, start if anchor is None else anchor, anchor),
                 f"expressions are not allowed in `{key}`",
                 hint="write the value literally",
             )

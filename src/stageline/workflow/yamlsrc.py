@@ -234,15 +234,14 @@ class Source:
     def _marked(self, err: MarkedYAMLError) -> Diagnostic:
         mark = err.problem_mark or err.context_mark
         where = Position(self.path, mark.line + 1, mark.column + 1) if mark else None
-        problem = (err.problem or "syntax error").strip()
-        message = f"invalid YAML: {problem}"
+        message = f"invalid YAML: {(err.problem or 'syntax error').strip()}"
         hint = None
-        if err.context and err.context_mark is not None and err.context_mark is not mark:
-            hint = (
-                f"{err.context.strip()} at line {err.context_mark.line + 1}, "
-                f"column {err.context_mark.column + 1}"
-            )
-        if "\t" in problem or "'\\t'" in problem:
+        context = err.context_mark
+        if err.context and context is not None and where is not None:
+            line, col = context.line + 1, context.column + 1
+            if (line, col) != (where.line, where.col):
+                hint = f"{err.context.strip()} at line {line}, column {col}"
+        if mark is not None and self.text[mark.index : mark.index + 1] == "\t":
             hint = "YAML indentation must use spaces, not tabs"
         return Diagnostic(where, message, hint=hint)
 
@@ -266,10 +265,10 @@ class Source:
     def locate(self, node: ScalarNode, offset: int, anchor: int | None = None) -> Position:
         """The position of character `offset` of a scalar's *value*.
 
-        Exact for single-line plain and quoted scalars (without escapes before the
-        offset) and for literal blocks; otherwise `anchor` (the value offset of the
-        ``${{`` the offset belongs to) is found in the raw text and the offset is
-        counted from there.
+        Exact for single-line plain and quoted scalars and for literal blocks;
+        otherwise (escapes, folded lines) `anchor`, the value offset of the ``${{``
+        the offset belongs to, is found in the raw text and the offset is counted
+        from there.
         """
         value: str = node.value
         style = node.style or ""
@@ -278,8 +277,10 @@ class Source:
         raw = self.text[start:end]
         if style == "|":
             return self._in_literal(node, value, offset)
-        if style != ">" and "\n" not in raw and "\r" not in raw:
-            return self.at_index(start + (1 if style else 0) + offset)
+        quote = 1 if style else 0
+        one_line = style != ">" and "\n" not in raw and "\r" not in raw
+        if one_line and (anchor is None or raw[quote : len(raw) - quote] == value):
+            return self.at_index(start + quote + offset)
         if anchor is not None:
             nth = value.count("${{", 0, anchor)
             raw_at = -1

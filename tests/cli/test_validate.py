@@ -1,0 +1,132 @@
+"""`stageline validate` driven as users run it: a subprocess in real git repositories."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+FIXTURE = Path(__file__).parents[1] / "workflow" / "fixtures" / "multi-stage.yml"
+BROKEN = """\
+on: push
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    stpes:
+      - run: make
+  deploy:
+    needs: biuld
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo ${{ bogus.value }}
+"""
+
+
+def stageline(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "STAGELINE_DEBUG"}
+    return subprocess.run(
+        [sys.executable, "-m", "stageline", "validate", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    root.mkdir()
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    (root / ".github" / "workflows").mkdir(parents=True)
+    return root
+
+
+def test_the_multi_stage_example_validates_cleanly(repo: Path) -> None:
+    shutil.copy(FIXTURE, repo / ".github" / "workflows" / "pipeline.yml")
+    result = stageline(repo)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ".github/workflows/pipeline.yml: OK (5 jobs)\n"
+    assert result.stderr == ""
+
+
+def test_default_finds_every_workflow_from_a_subdirectory(repo: Path) -> None:
+    shutil.copy(FIXTURE, repo / ".github" / "workflows" / "a.yml")
+    (repo / ".stageline" / "workflows").mkdir(parents=True)
+    shutil.copy(FIXTURE, repo / ".stageline" / "workflows" / "b.yaml")
+    sub = repo / "src" / "deep"
+    sub.mkdir(parents=True)
+    result = stageline(sub)
+    assert result.returncode == 0, result.stderr
+    assert [line.split(": ")[1] for line in result.stdout.splitlines()] == ["OK (5 jobs)"] * 2
+    assert result.stdout.count("a.yml") == 1 and result.stdout.count("b.yaml") == 1
+
+
+def test_errors_are_positioned_with_hints_and_exit_1(repo: Path) -> None:
+    (repo / ".github" / "workflows" / "broken.yml").write_text(BROKEN)
+    result = stageline(repo)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    stderr = result.stderr
+    assert "Traceback" not in stderr
+    name = ".github/workflows/broken.yml"
+    assert (
+        f"{name}:5:5: error: unknown key 'stpes' in job 'build'\n  hint: did you mean 'steps'?"
+        in stderr
+    )
+    assert f"{name}:8:12: error: job 'deploy' needs unknown job 'biuld'" in stderr
+    assert f"{name}:11:23: error: invalid expression" in stderr
+    assert f"{name}:3:3: error: job 'build' has no `steps`" in stderr
+
+
+def test_explicit_paths_mix_valid_and_invalid_files(repo: Path, tmp_path: Path) -> None:
+    good = tmp_path / "good.yml"
+    shutil.copy(FIXTURE, good)
+    bad = tmp_path / "bad.yml"
+    bad.write_text("on: push\njobs: [\n")
+    result = stageline(repo, str(good), str(bad))
+    assert result.returncode == 1
+    assert result.stdout == f"{good}: OK (5 jobs)\n"
+    assert f"{bad}:3:1: error: invalid YAML" in result.stderr
+    assert "1 of 2 workflow file(s) invalid" in result.stderr
+
+
+def test_warnings_are_shown_but_do_not_fail(repo: Path) -> None:
+    path = repo / ".github" / "workflows" / "ci.yml"
+    path.write_text(
+        "on: push\njobs:\n  a:\n    runs-on: macos-latest\n    steps: [{run: 'true'}]\n"
+    )
+    result = stageline(repo)
+    assert result.returncode == 0
+    assert ".github/workflows/ci.yml:4:14: warning: runs-on 'macos-latest'" in result.stderr
+    assert result.stdout == ".github/workflows/ci.yml: OK (1 job, 1 warning(s))\n"
+
+
+def test_a_directory_argument_means_its_workflows(repo: Path, tmp_path: Path) -> None:
+    shutil.copy(FIXTURE, repo / ".github" / "workflows" / "a.yml")
+    result = stageline(tmp_path, str(repo))
+    assert result.returncode == 0, result.stderr
+    assert "a.yml: OK" in result.stdout
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    outside = tmp_path / "not-a-repo"
+    outside.mkdir()
+    default = stageline(outside)
+    assert default.returncode == 2
+    assert "not inside a git repository" in default.stderr
+    missing = stageline(outside, "nope.yml")
+    assert missing.returncode == 2
+    assert "no such file or directory: nope.yml" in missing.stderr
+    assert "Traceback" not in default.stderr + missing.stderr
+
+
+def test_a_repository_without_workflows_is_a_usage_error(repo: Path) -> None:
+    result = stageline(repo)
+    assert result.returncode == 2
+    assert "no workflow files" in result.stderr
