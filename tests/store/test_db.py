@@ -77,3 +77,19 @@ def test_processes_opening_a_fresh_store_and_writing_at_once(tmp_path: Path) -> 
     assert [p.returncode for p in procs] == [0, 0, 0], [err for _, err in outputs]
     numbers = [int(n) for out, _ in outputs for n in out.split()]
     assert sorted(numbers) == list(range(1, 76))  # distinct, gapless per repository
+
+
+def test_the_record_inside_a_repository_is_ignored_by_git(tmp_path: Path) -> None:
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / ".stageline" / "actions").mkdir(parents=True)
+    (tmp_path / ".stageline" / "actions" / "action.yml").write_text("name: vendored\n")
+    with open_store(tmp_path / ".stageline"):
+        pass
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert status == ["??", ".stageline/actions/action.yml"]  # vendored actions stay visible

@@ -20,7 +20,7 @@ import fcntl
 import os
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +138,7 @@ def open_store(home: str | Path) -> Store:
         home.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise StoreError(f"cannot create the store directory {home}: {err}") from err
+    _ignore_in_git(home)
     store = Store(home, _make_engine(home / DB_NAME))
     try:
         with store.conn.begin():
@@ -154,6 +155,22 @@ def open_store(home: str | Path) -> Store:
         store.close()
         raise StoreError(f"cannot open the record at {home / DB_NAME}: {err.orig}") from err
     return store
+
+
+#: What a repository's `.stageline/` holds that is not for committing (its `actions/`
+#: directory of vendored actions is).
+_GITIGNORE = (
+    "# written by stageline: the run record, not for committing\n"
+    + "\n".join(["stageline.db*", "logs/", "work/", "artifacts/", "cache/", "*.lock", ".gitignore"])
+    + "\n"
+)
+
+
+def _ignore_in_git(home: Path) -> None:
+    ignore = home / ".gitignore"
+    if home.name == ".stageline" and not ignore.exists():
+        with suppress(OSError):
+            ignore.write_text(_GITIGNORE)
 
 
 @contextmanager
