@@ -14,6 +14,7 @@ import asyncio
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from stageline.executors.base import Annotation, JobRequest, JobResult, JobSink, StepResult
 from stageline.runs.states import Conclusion
@@ -127,7 +128,7 @@ class FakeExecutor:
         """Run the job's time; False when cancelled first."""
         if cancel.is_set():
             return False
-        waits: list[asyncio.Future[object]] = []
+        waits: list[asyncio.Future[Any]] = []
         if script.hang:
             pass
         elif script.release is not None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Row, and_, insert, or_, select, update
+from sqlalchemy import Row, Table, and_, insert, or_, select, update
 
 from stageline.runs.states import ACTIVE_STATUSES
 from stageline.store.db import Store
@@ -26,12 +26,12 @@ from stageline.store.deploy_models import Deployment, Gate, GateDecision, Rollba
 from stageline.store.models import EventRow, Run
 from stageline.store.runs import HOST
 
-_deployments = Deployment.__table__
-_gates = Gate.__table__
-_decisions = GateDecision.__table__
-_rollbacks = Rollback.__table__
-_runs = Run.__table__
-_events = EventRow.__table__
+_deployments: Table = Deployment.__table__  # type: ignore[assignment]
+_gates: Table = Gate.__table__  # type: ignore[assignment]
+_decisions: Table = GateDecision.__table__  # type: ignore[assignment]
+_rollbacks: Table = Rollback.__table__  # type: ignore[assignment]
+_runs: Table = Run.__table__  # type: ignore[assignment]
+_events: Table = EventRow.__table__  # type: ignore[assignment]
 
 T = TypeVar("T")
 
@@ -135,7 +135,8 @@ def create_deployment(store: Store, **values: Any) -> int:
     values.setdefault("contexts", {})
     values.setdefault("kind", "deploy")
     with store.transaction() as conn:
-        return int(conn.execute(insert(_deployments).values(**values)).inserted_primary_key[0])
+        key = conn.execute(insert(_deployments).values(**values)).inserted_primary_key
+        return int(key[0])  # type: ignore[index]
 
 
 def update_deployment(store: Store, deployment_id: int, **values: Any) -> None:
@@ -407,7 +408,7 @@ def record_decision(
                     source_job=source_job,
                     data=data or {},
                 )
-            ).inserted_primary_key[0]
+            ).inserted_primary_key[0]  # type: ignore[index]
         )
 
 
@@ -446,7 +447,8 @@ def create_rollback(store: Store, **values: Any) -> int:
     values.setdefault("pid", os.getpid())
     values.setdefault("host", HOST)
     with store.transaction() as conn:
-        return int(conn.execute(insert(_rollbacks).values(**values)).inserted_primary_key[0])
+        key = conn.execute(insert(_rollbacks).values(**values)).inserted_primary_key
+        return int(key[0])  # type: ignore[index]
 
 
 def update_rollback(store: Store, rollback_id: int, **values: Any) -> None:

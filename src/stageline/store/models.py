@@ -29,18 +29,19 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
+        moment: datetime
         if isinstance(value, int | float):
-            value = datetime.fromtimestamp(value, UTC)
-        elif value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        if dialect.name == "sqlite":
-            return value.astimezone(UTC).replace(tzinfo=None)
-        return value.astimezone(UTC)
+            moment = datetime.fromtimestamp(value, UTC)
+        else:
+            moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+        moment = moment.astimezone(UTC)
+        return moment.replace(tzinfo=None) if dialect.name == "sqlite" else moment
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        moment: datetime = value
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 class Base(DeclarativeBase):

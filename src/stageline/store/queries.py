@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import time
 from datetime import UTC
+from typing import Any, cast
 
-from sqlalchemy import Row, and_, select
+from sqlalchemy import Row, Table, and_, select
 
 from stageline.errors import RunError
 from stageline.runs.states import ACTIVE_STATUSES, Conclusion, Status
@@ -23,21 +24,21 @@ from stageline.store.records import (
 )
 from stageline.store.runs import HOST, finish_orphan
 
-_runs = Run.__table__
-_jobs = Job.__table__
-_steps = Step.__table__
+_runs = cast(Table, Run.__table__)
+_jobs = cast(Table, Job.__table__)
+_steps = cast(Table, Step.__table__)
 
 #: A run whose heartbeat is older than this is taken for dead, wherever it ran.
 STALE_AFTER_S = 60.0
 
 
-def _run_record(row: Row) -> RunRecord:  # type: ignore[type-arg]
-    return RunRecord(**{f: getattr(row, f) for f in RunRecord.__slots__})  # type: ignore[attr-defined]
+def _run_record(row: Row[Any]) -> RunRecord:
+    return RunRecord(**{f: getattr(row, f) for f in RunRecord.__slots__})
 
 
 def list_runs(store: Store, *, repo_path: str | None = None, limit: int = 50) -> list[RunRecord]:
     """The newest runs first (of one repository when `repo_path` is given)."""
-    stmt = select(*[_runs.c[f] for f in RunRecord.__slots__]).order_by(_runs.c.id.desc())  # type: ignore[attr-defined]
+    stmt = select(*[_runs.c[f] for f in RunRecord.__slots__]).order_by(_runs.c.id.desc())
     if repo_path is not None:
         stmt = stmt.where(_runs.c.repo_path == repo_path)
     with store.transaction() as conn:
@@ -48,7 +49,7 @@ def get_run(store: Store, run_id: int) -> RunDetail:
     """A run with its jobs (in plan order), their steps, annotations and artifacts."""
     with store.transaction() as conn:
         row = conn.execute(
-            select(*[_runs.c[f] for f in RunRecord.__slots__]).where(_runs.c.id == run_id)  # type: ignore[attr-defined]
+            select(*[_runs.c[f] for f in RunRecord.__slots__]).where(_runs.c.id == run_id)
         ).first()
         if row is None:
             raise RunError(
@@ -59,11 +60,11 @@ def get_run(store: Store, run_id: int) -> RunDetail:
             select(_steps).where(_steps.c.run_id == run_id).order_by(_steps.c.number)
         ):
             steps.setdefault(s.job_key, []).append(
-                StepRecord(**{f: getattr(s, f) for f in StepRecord.__slots__})  # type: ignore[attr-defined]
+                StepRecord(**{f: getattr(s, f) for f in StepRecord.__slots__})
             )
         jobs = [
             JobRecord(
-                **{f: getattr(j, f) for f in JobRecord.__slots__ if f != "steps"},  # type: ignore[attr-defined]
+                **{f: getattr(j, f) for f in JobRecord.__slots__ if f != "steps"},
                 steps=steps.get(j.key, []),
             )
             for j in conn.execute(
@@ -71,7 +72,7 @@ def get_run(store: Store, run_id: int) -> RunDetail:
             )
         ]
         annotations = [
-            AnnotationRecord(**{f: getattr(a, f) for f in AnnotationRecord.__slots__})  # type: ignore[attr-defined]
+            AnnotationRecord(**{f: getattr(a, f) for f in AnnotationRecord.__slots__})
             for a in conn.execute(
                 select(Annotation.__table__)
                 .where(Annotation.__table__.c.run_id == run_id)
@@ -79,7 +80,7 @@ def get_run(store: Store, run_id: int) -> RunDetail:
             )
         ]
         artifacts = [
-            ArtifactRecord(**{f: getattr(a, f) for f in ArtifactRecord.__slots__})  # type: ignore[attr-defined]
+            ArtifactRecord(**{f: getattr(a, f) for f in ArtifactRecord.__slots__})
             for a in conn.execute(
                 select(Artifact.__table__)
                 .where(Artifact.__table__.c.run_id == run_id)
@@ -151,7 +152,7 @@ def reap_orphans(store: Store, *, now: float | None = None) -> list[int]:
     """
     with store.transaction() as conn:
         rows = conn.execute(
-            select(*[_runs.c[f] for f in RunRecord.__slots__]).where(  # type: ignore[attr-defined]
+            select(*[_runs.c[f] for f in RunRecord.__slots__]).where(
                 _runs.c.status.in_(ACTIVE_STATUSES)
             )
         ).all()

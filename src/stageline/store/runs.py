@@ -18,20 +18,20 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import Table, and_, func, insert, select, update
 
 from stageline.runs.states import ACTIVE_STATUSES, Conclusion, Status
 from stageline.store.db import Store
 from stageline.store.models import Annotation, Artifact, EventRow, Job, Run, Step
 
-_runs = Run.__table__
-_jobs = Job.__table__
-_steps = Step.__table__
-_annotations = Annotation.__table__
-_artifacts = Artifact.__table__
-_events = EventRow.__table__
+_runs = cast(Table, Run.__table__)
+_jobs = cast(Table, Job.__table__)
+_steps = cast(Table, Step.__table__)
+_annotations = cast(Table, Annotation.__table__)
+_artifacts = cast(Table, Artifact.__table__)
+_events = cast(Table, EventRow.__table__)
 
 HOST = socket.gethostname()
 
@@ -100,7 +100,7 @@ def create_run(store: Store, new: NewRun, jobs: Iterable[NewJob], log_root: str)
                 log_dir="",
                 plan=new.plan,
             )
-        ).inserted_primary_key[0]
+        ).inserted_primary_key[0]  # type: ignore[index]
         log_dir = os.path.join(log_root, str(run_id))
         conn.execute(update(_runs).where(_runs.c.id == run_id).values(log_dir=log_dir))
         rows = [_job_row(run_id, i, job, now) for i, job in enumerate(jobs)]
