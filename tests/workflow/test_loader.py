@@ -4,6 +4,8 @@ YAML as GitHub reads it, and YAML faults as positioned errors."""
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,16 @@ from stageline.workflow import find_workflows, load_workflow
 from tests.workflow.support import FIXTURES, at, errors_of, load, one, where
 
 MULTI_STAGE = FIXTURES / "multi-stage.yml"
+
+
+def test_importing_the_workflow_layer_pulls_in_no_heavy_modules() -> None:
+    probe = (
+        "import sys, stageline.workflow; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'sqlalchemy', 'fastapi', 'rich', 'typer', 'alembic'}))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
 
 
 # --- discovery --------------------------------------------------------------------------

@@ -409,6 +409,20 @@ def test_syntax_errors_point_inside_the_template() -> None:
     assert where(text, "${{")[1] + 3 <= col <= where(text, "}}")[1]
 
 
+def test_container_and_services_use_their_rows_of_the_table() -> None:
+    # container.credentials and services.<id>.env may use secrets; the image may not.
+    body = (
+        "    container:\n      image: node:20\n"
+        "      credentials: {username: u, password: '${{ secrets.PW }}'}\n"
+        "    services:\n      db:\n        image: postgres\n"
+        "        env: {PASSWORD: '${{ secrets.DB }}'}\n"
+    )
+    workflow = load("on: push\njobs:\n" + job("a", body))
+    assert len(workflow.warnings) == 2  # container and services are not honoured yet
+    text = "on: push\njobs:\n" + job("a", "    container: ${{ secrets.IMAGE }}\n")
+    assert at(one(errors_of(text), "invalid expression")) == where(text, "secrets")
+
+
 def test_workflow_level_keys_use_only_their_contexts() -> None:
     # env: github, secrets, inputs, vars; run-name: github, inputs, vars.
     text = (

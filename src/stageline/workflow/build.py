@@ -4,6 +4,11 @@ One pass builds the dataclasses and reports, with positions, unknown keys (with 
 did-you-mean), wrong types, malformed steps and every expression that uses a
 context or function its key may not use. Cross-references (``needs``, cycles,
 matrices, filters) are `workflow.validate`'s job, on the built model.
+
+`positions` of each node maps a key as written to its value's position, and also
+the items of collections that later stages point into: ``needs[1]``,
+``branches[0]``, ``types[2]``, ``cron[0]``, ``env.NAME``, ``with.NAME``,
+``outputs.NAME`` and ``matrix.KEY``.
 """
 
 from __future__ import annotations
@@ -359,7 +364,7 @@ class Builder:
             "`container` is not supported yet: the job's steps run on this machine, "
             "not in the container",
         )
-        return self.f.plain(node, f"{_J}.container")
+        return self._image(node, f"{_J}.container", f"{_J}.container")
 
     def _services(self, node: Node, what: str) -> dict[str, Any]:
         f = self.f
@@ -369,7 +374,19 @@ class Builder:
         f.warn(
             node, "`services` are not supported yet: the job runs without its service containers"
         )
-        return {name: f.plain(value, f"{_J}.services") for name, _, value in f.items(mapping)}
+        row = f"{_J}.services.<service_id>"
+        return {
+            name: self._image(value, f"{_J}.services", row) for name, _, value in f.items(mapping)
+        }
+
+    def _image(self, node: Node, expr: str, row: str) -> Any:
+        """A container or service as written: an image name or a mapping whose
+        ``credentials`` and ``env`` take the contexts GitHub allows there."""
+        f = self.f
+        if not isinstance(node, MappingNode):
+            return f.plain(node, expr)
+        special = {"credentials": f"{row}.credentials", "env": f"{row}.env.<env_id>"}
+        return {key: f.plain(value, special.get(key, expr)) for key, _, value in f.items(node)}
 
     def _job_secrets(self, node: Node, what: str) -> None:
         f = self.f
