@@ -49,3 +49,106 @@ def one(diagnostics: list[Diagnostic], fragment: str) -> Diagnostic:
     found = [d for d in diagnostics if fragment in d.message]
     assert len(found) == 1, [d.render() for d in diagnostics]
     return found[0]
+
+
+#: A workflow that uses the whole syntax Stageline reads, valid on GitHub.
+FULL = """\
+name: Full
+run-name: Deploy by ${{ github.actor }}
+on:
+  push:
+    branches: [main, 'releases/**']
+    tags: [v*]
+    paths-ignore: [docs/**]
+  pull_request:
+    types: [opened, synchronize]
+    branches: [main]
+  workflow_dispatch:
+    inputs:
+      level:
+        description: Log level
+        required: true
+        default: warning
+        type: choice
+        options: [info, warning, debug]
+  schedule:
+    - cron: '30 5 * * 1,3'
+    - cron: '*/15 0-6 1 JAN-MAR SUN'
+  workflow_call:
+    inputs:
+      config:
+        type: string
+        default: ${{ github.ref }}
+    outputs:
+      digest:
+        value: ${{ jobs.build.outputs.digest }}
+    secrets:
+      token:
+        required: true
+permissions:
+  contents: read
+  id-token: write
+env:
+  CI: true
+  LEVEL: ${{ inputs.level }}
+defaults:
+  run:
+    shell: bash
+    working-directory: app
+concurrency:
+  group: ${{ github.workflow }}-${{ github.ref }}
+  cancel-in-progress: true
+jobs:
+  build:
+    name: Build ${{ matrix.os }}
+    runs-on: ${{ matrix.os }}
+    timeout-minutes: 30
+    continue-on-error: ${{ matrix.experimental }}
+    permissions: read-all
+    env:
+      NODE: 20
+    defaults:
+      run:
+        shell: sh
+    outputs:
+      digest: ${{ steps.hash.outputs.digest }}
+    strategy:
+      fail-fast: false
+      max-parallel: 2
+      matrix:
+        os: [ubuntu-latest, ubuntu-22.04]
+        node: [18, 20]
+        experimental: [false]
+        include:
+          - os: ubuntu-latest
+            node: 21
+            experimental: true
+        exclude:
+          - os: ubuntu-22.04
+            node: 18
+    steps:
+      - uses: actions/checkout@v4
+        with:
+          fetch-depth: 0
+      - id: hash
+        name: Hash
+        if: ${{ success() && hashFiles('**/package-lock.json') != '' }}
+        run: echo "digest=1" >> "$GITHUB_OUTPUT"
+        shell: python {0}
+        env:
+          KEY: ${{ secrets.KEY }}
+        working-directory: src
+        continue-on-error: true
+        timeout-minutes: 5
+  deploy:
+    needs: [build]
+    if: github.ref == 'refs/heads/main'
+    runs-on: [self-hosted, linux]
+    environment:
+      name: production
+      url: ${{ steps.deploy.outputs.url }}
+    concurrency: deploy-production
+    steps:
+      - id: deploy
+        run: ./deploy.sh
+"""

@@ -15,8 +15,7 @@ from stageline.errors import WorkflowError
 from stageline.workflow import Workflow, load_workflow
 from stageline.workflow.build import JOB_KEYS, STEP_KEYS, WORKFLOW_KEYS
 from stageline.workflow.triggers import EVENTS
-from tests.workflow.support import FIXTURES
-from tests.workflow.test_loader import FULL
+from tests.workflow.support import FIXTURES, FULL
 
 SEEDS = [FULL, (FIXTURES / "multi-stage.yml").read_text()]
 YAML_CHARS = ":-[]{}#&*!|>'\"%@`,?\n\t ${}()=.~0123456789abcxyz"

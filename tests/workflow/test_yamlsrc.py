@@ -19,8 +19,7 @@ from stageline.workflow.yamlsrc import (
     YamlSyntaxError,
     resolve,
 )
-from tests.workflow.support import where
-from tests.workflow.test_loader import FULL
+from tests.workflow.support import FULL, where
 
 
 def flatten(node: Node | None) -> list[tuple[str, str, str, int, int]]:

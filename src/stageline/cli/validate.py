@@ -32,6 +32,9 @@ def validate(
 
     try:
         files = _files(paths or [])
+    except OSError as err:
+        print(f"stageline validate: error: {err}", file=sys.stderr)
+        raise typer.Exit(2) from None
     except _UsageError as err:
         print(f"stageline validate: error: {err}", file=sys.stderr)
         raise typer.Exit(2) from None

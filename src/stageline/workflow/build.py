@@ -40,10 +40,11 @@ STEP_KEYS = (
     "id", "if", "name", "uses", "run", "shell", "with", "env", "working-directory",
     "continue-on-error", "timeout-minutes",
 )  # fmt: skip
-_RUN_ONLY = ("run", "shell", "working-directory")
-_USES_ONLY = ("uses", "with")
+#: Step keys that only a `run` step, or only a `uses` step, may have.
+_RUN_STEP_ONLY = ("shell", "working-directory")
+_USES_STEP_ONLY = ("with",)
 #: Job keys that belong to a reusable-workflow call, or to a job that runs steps.
-_CALL_ONLY = ("uses", "with", "secrets")
+_CALL_ONLY = ("with", "secrets")
 _STEPS_ONLY = ("runs-on", "steps", "environment", "outputs", "env", "defaults", "container",
                "services", "timeout-minutes", "snapshot", "continue-on-error")  # fmt: skip
 
@@ -200,7 +201,7 @@ class Builder:
                 "the job will fail when it is reached",
             )
             return
-        for key in _CALL_ONLY[1:]:
+        for key in _CALL_ONLY:
             if key in present:
                 f.error(present[key], f"`{key}` is only valid with a job-level `uses`")
         if "runs-on" not in present:
@@ -510,7 +511,7 @@ class Builder:
                 f"did you mean '{guess}'?" if guess else "add `run:` (a command) or `uses:`",
             )
             return
-        wrong = _USES_ONLY[1:] if "run" in present else _RUN_ONLY[1:]
+        wrong = _USES_STEP_ONLY if "run" in present else _RUN_STEP_ONLY
         kind = "`run`" if "run" in present else "`uses`"
         for key in wrong:
             if key in present:
