@@ -510,6 +510,13 @@ def test_activity_types_are_checked() -> None:
     assert at(diagnostic) == where(text, "synchronise")
 
 
+def test_workflow_run_names_the_workflows_it_follows() -> None:
+    text = "on:\n  workflow_run:\n    types: [completed]\njobs:\n" + job("a")
+    assert at(one(errors_of(text), "needs `workflows`")) == where(text, "workflow_run")
+    workflow = load("on:\n  workflow_run:\n    workflows: [CI]\njobs:\n" + job("a"))
+    assert workflow.on["workflow_run"].config["workflows"] == ["CI"]
+
+
 def test_workflow_dispatch_inputs() -> None:
     text = """\
         on:

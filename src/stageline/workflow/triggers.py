@@ -213,6 +213,10 @@ class Triggers:
                 config[key] = self._call_outputs(value)
             else:
                 config[key] = self._call_secrets(value)
+        if name == "workflow_run" and "workflows" not in config:
+            f.error(
+                key_node, "`workflow_run` needs `workflows`: the workflows whose runs trigger it"
+            )
         trigger.config = config
         return trigger
 
