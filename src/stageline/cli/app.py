@@ -13,7 +13,18 @@ import sys
 
 import typer
 
-from stageline.cli import demo, graph, lint, metrics, records, run, validate
+from stageline.cli import (
+    approvals,
+    demo,
+    deploys,
+    graph,
+    lint,
+    metrics,
+    records,
+    resume,
+    run,
+    validate,
+)
 from stageline.errors import StagelineError
 
 app = typer.Typer(
@@ -33,6 +44,12 @@ app.command("logs")(records.logs)
 app.command("demo")(demo.demo)
 app.command("lint")(lint.lint)
 app.command("metrics")(metrics.metrics)
+app.command("approve")(approvals.approve)
+app.command("reject")(approvals.reject)
+app.command("resume")(resume.resume)
+app.command("deployments")(deploys.deployments)
+app.command("environments")(deploys.environments)
+app.command("rollback")(deploys.rollback)
 
 
 def main() -> None:

@@ -98,9 +98,10 @@ def run(
     import sys
 
     from stageline.cli.records import run_document
+    from stageline.engine.events import Observer
     from stageline.engine.execute import execute
     from stageline.engine.lineprinter import LinePrinter
-    from stageline.engine.scheduler import default_parallel
+    from stageline.engine.scheduler import RunSpec, default_parallel
     from stageline.engine.setup import RunOptions, parse_pairs, prepare
     from stageline.executors import get_executor
     from stageline.store import get_run, open_store, store_home
@@ -128,7 +129,7 @@ def run(
 
     several = len(prepared.specs) > 1
 
-    def observer_for(spec: object) -> object:
+    def observer_for(spec: RunSpec) -> Observer | None:
         if json_output:
             return None
         printer = LinePrinter(sys.stdout, prefix_run=several)
@@ -140,16 +141,26 @@ def run(
 
         return make_observer(Console(), prepared.specs[0].plan, fallback=printer)
 
+    from stageline.deploy.wiring import is_interactive, wire
+
     with open_store(store_home(prepared.facts.root)) as store:
-        execution = asyncio.run(
-            execute(
-                prepared.specs,
-                store,
-                get_executor("local"),
-                parallel=parallel or default_parallel(),
-                observer_for=observer_for,  # type: ignore[arg-type]
+        executor = get_executor("local")
+        interactive = not json_output and is_interactive()
+        hooks = wire(store, prepared.facts.root, executor, prepared.specs, interactive=interactive)
+        try:
+            execution = asyncio.run(
+                execute(
+                    prepared.specs,
+                    store,
+                    executor,
+                    parallel=parallel or default_parallel(),
+                    observer_for=hooks.observing(observer_for),  # type: ignore[arg-type]
+                    gatekeeper=hooks.gatekeeper,
+                    after_job=hooks.after_job,
+                )
             )
-        )
+        finally:
+            hooks.close()
         details = [get_run(store, o.run_id) for o in execution.outcomes]
     if json_output:
         documents = [run_document(d) for d in details]

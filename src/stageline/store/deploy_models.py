@@ -74,6 +74,8 @@ class Gate(Base):
     #: For a pause: the deployment whose window paused (0 for an approval gate).
     deployment_id: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(16))
+    #: Who triggered the run, as reviewers are named (for prevent_self_review).
+    actor: Mapped[str] = mapped_column(String(255), default="")
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     decided_by: Mapped[list[Any]] = mapped_column(JSON, default=list)
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -74,6 +74,7 @@ class GateRow:
     kind: str
     deployment_id: int
     status: str
+    actor: str
     reason: str | None
     decided_by: list[str]
     requested_at: datetime
@@ -316,7 +317,12 @@ def run_alive(store: Store, run_id: int) -> bool:
 
 
 def open_gate(
-    store: Store, run_id: int, environment: str, kind: str = "approval", deployment_id: int = 0
+    store: Store,
+    run_id: int,
+    environment: str,
+    kind: str = "approval",
+    deployment_id: int = 0,
+    actor: str = "",
 ) -> tuple[GateRow, bool]:
     """The run's gate (created pending if new); True when it was just created."""
     key = and_(
@@ -336,6 +342,7 @@ def open_gate(
                     kind=kind,
                     deployment_id=deployment_id,
                     status="pending",
+                    actor=actor,
                     decided_by=[],
                     requested_at=time.time(),
                     reminders_sent=0,
@@ -539,6 +546,31 @@ def find_run(store: Store, run: int, repo_path: str | None = None) -> RunInfo | 
     return _one(RunInfo, row)
 
 
+def reset_unfinished(store: Store, run_id: int, keep: set[str], planned: set[str]) -> None:
+    """Before a resume: forget what jobs not in `keep` (the completed ones) left behind —
+    their steps and annotations (they run again) — and the rows of jobs not in the plan
+    (`planned`: a deferred matrix's legs, expanded and run again)."""
+    from stageline.store.models import Annotation, Job, Step
+
+    jobs: Table = Job.__table__  # type: ignore[assignment]
+    steps: Table = Step.__table__  # type: ignore[assignment]
+    notes: Table = Annotation.__table__  # type: ignore[assignment]
+    with store.transaction() as conn:
+        keys = [r.key for r in conn.execute(select(jobs.c.key).where(jobs.c.run_id == run_id))]
+        redo = [k for k in keys if k not in keep or k not in planned]
+        if not redo:
+            return
+        conn.execute(
+            steps.delete().where(and_(steps.c.run_id == run_id, steps.c.job_key.in_(redo)))
+        )
+        conn.execute(
+            notes.delete().where(and_(notes.c.run_id == run_id, notes.c.job_key.in_(redo)))
+        )
+        gone = [k for k in redo if k not in planned]
+        if gone:
+            conn.execute(jobs.delete().where(and_(jobs.c.run_id == run_id, jobs.c.key.in_(gone))))
+
+
 def mark_run_resumed(store: Store, run_id: int) -> None:
     """The run belongs to this process now (its pid, a fresh heartbeat, no stale cancel)."""
     now = time.time()
@@ -579,6 +611,7 @@ __all__ = [
     "pending_pauses",
     "record_decision",
     "record_event",
+    "reset_unfinished",
     "run_alive",
     "update_deployment",
     "update_gate",

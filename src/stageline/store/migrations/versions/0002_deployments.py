@@ -51,6 +51,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("deployment_id", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("actor", sa.String(length=255), nullable=False),
         sa.Column("reason", sa.Text(), nullable=True),
         sa.Column("decided_by", sa.JSON(), nullable=False),
         sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),

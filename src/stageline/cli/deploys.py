@@ -1,0 +1,226 @@
+"""`stageline deployments`, `environments` and `rollback`: what is deployed where, and undo.
+
+``rollback ENV`` restores the deployment before the current one (or ``--to ID``).
+When a run's bake window is paused on ENV, the rollback is that run's to do: the
+command records the decision and waits for the run to finish it. Otherwise it rolls
+back here and now (a rollback another process left unfinished is completed first).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from stageline.cli.approvals import Repo
+    from stageline.store import Store
+
+_Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def deployments(
+    environment: Annotated[
+        str | None, typer.Argument(help="Only this environment.", show_default=False)
+    ] = None,
+    json_output: _Json = False,
+) -> None:
+    """List deployments (newest first): status, commit, run, who triggered and approved."""
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from stageline.cli.approvals import open_repo
+    from stageline.deploy.deployments import describe
+    from stageline.store import deployments as store_deploys
+
+    with open_repo() as repo:
+        rows = store_deploys.list_deployments(repo.store, str(repo.root), environment)
+    rows.reverse()
+    if json_output:
+        print(json.dumps([describe(r) for r in rows], indent=2))
+        return
+    if not rows:
+        print("no deployments")
+        return
+    table = Table(box=None, header_style="bold")
+    for column in ("ID", "ENV", "STATUS", "COMMIT", "RUN", "BY", "APPROVED", "FINISHED", "NOTE"):
+        table.add_column(column)
+    for r in rows:
+        note = r.reason or ""
+        if r.kind == "rollback":
+            note = f"rollback: restores #{r.restores} in place of #{r.replaces}. {note}"
+        table.add_row(
+            str(r.id),
+            r.environment,
+            r.status,
+            r.sha[:7],
+            str(r.run_id or "-"),
+            r.triggered_by,
+            ", ".join(r.approved_by),
+            f"{r.finished_at:%Y-%m-%d %H:%M:%S}" if r.finished_at else "-",
+            note.strip(),
+        )
+    Console(soft_wrap=True).print(table)
+
+
+def environments(json_output: _Json = False) -> None:
+    """Environments: their rules and what is deployed there now."""
+    import json
+
+    from stageline.cli.approvals import open_repo
+    from stageline.store import deployments as store_deploys
+
+    with open_repo() as repo:
+        rows = store_deploys.list_deployments(repo.store, str(repo.root))
+        names = list(repo.config.environments)
+        names += sorted({r.environment for r in rows} - set(names))
+        out: list[dict[str, Any]] = []
+        for name in names:
+            env = repo.config.environment(name)
+            mine = [r for r in rows if r.environment == name]
+            current = next((r for r in reversed(mine) if r.status == "success"), None)
+            active = next(
+                (r for r in reversed(mine) if r.status in ("queued", "in_progress")), None
+            )
+            rules = env.approval.rules if env.approval else []
+            out.append(
+                {
+                    "name": name,
+                    "url": env.url,
+                    "branches": env.branches,
+                    "approval": [f"{r.required} of {', '.join(r.reviewers)}" for r in rules],
+                    "monitor": [c.name for c in env.monitor.checks] if env.monitor else [],
+                    "rollback": env.rollback.mode if env.rollback else None,
+                    "current": current.id if current else None,
+                    "current_sha": current.sha if current else None,
+                    "deploying": active.id if active else None,
+                    "deployments": len(mine),
+                }
+            )
+    if json_output:
+        print(json.dumps(out, indent=2))
+        return
+    for e in out:
+        now = f"#{e['current']} ({str(e['current_sha'])[:7]})" if e["current"] else "nothing"
+        print(f"{e['name']}: {now} deployed" + (f" at {e['url']}" if e["url"] else ""))
+        if e["deploying"]:
+            print(f"  deploying: #{e['deploying']}")
+        if e["branches"] is not None:
+            print(f"  branches: {', '.join(e['branches'])}")
+        if e["approval"]:
+            print(f"  approval: {'; '.join(e['approval'])}")
+        if e["monitor"]:
+            print(f"  monitor: {', '.join(e['monitor'])}")
+        if e["rollback"]:
+            print(f"  rollback: {e['rollback']}")
+
+
+def rollback(
+    environment: Annotated[str, typer.Argument(help="The environment.", show_default=False)],
+    to: Annotated[
+        int | None, typer.Option("--to", help="Restore this deployment (default: the previous).")
+    ] = None,
+    as_: Annotated[str | None, typer.Option("--as", help="Roll back as this user.")] = None,
+) -> None:
+    """Roll an environment back to an earlier deployment."""
+    import asyncio
+
+    from stageline.cli.approvals import open_repo
+    from stageline.deploy.rollback import complete, roll_back
+    from stageline.deploy.wiring import wire
+    from stageline.errors import RunError
+    from stageline.executors import get_executor
+    from stageline.store import deployments as store_deploys
+
+    with open_repo() as repo:
+        who = _who(repo, as_)
+        pauses = [
+            g
+            for g in store_deploys.pending_pauses(repo.store, environment)
+            if store_deploys.run_alive(repo.store, g.run_id)
+        ]
+        if pauses:
+            gate = pauses[0]
+            store_deploys.record_decision(
+                repo.store,
+                gate.run_id,
+                gate.id,
+                who,
+                "rollback",
+                comment="stageline rollback",
+                data={"to": to} if to else {},
+            )
+            print(f"run {gate.run_id} is paused on {environment}: it rolls back now")
+            _follow(repo.store, gate.deployment_id)
+            return
+        env = repo.config.environment(environment)
+        hooks = wire(repo.store, repo.root, get_executor("local"), config=repo.config)
+        rt = hooks.runtime
+        try:
+            for interrupted in store_deploys.interrupted_rollbacks(
+                repo.store, repo_path=str(repo.root), environment=environment
+            ):
+                print(f"completing rollback #{interrupted.id}, interrupted earlier")
+                outcome = asyncio.run(complete(rt, env, interrupted))
+                print(outcome.reason)
+            rows = store_deploys.list_deployments(repo.store, str(repo.root), environment)
+            current = next((r for r in reversed(rows) if r.status == "success"), None)
+            if current is None:
+                raise RunError(
+                    f"nothing is deployed to {environment}",
+                    hint=f"see `stageline deployments {environment}`",
+                )
+            outcome = asyncio.run(
+                roll_back(
+                    rt,
+                    env,
+                    replaces=current,
+                    to=to,
+                    trigger="stageline rollback",
+                    requested_by=who,
+                )
+            )
+        finally:
+            hooks.close()
+    if not outcome.ok:
+        raise RunError(outcome.reason)
+    print(outcome.reason)
+
+
+def _who(repo: Repo, as_: str | None) -> str:
+    """Who rolls back (recorded); an unknown identity does not stop a rollback."""
+    from stageline.deploy.wiring import who_am_i
+    from stageline.errors import ConfigError
+
+    try:
+        return who_am_i(repo.config, str(repo.root), as_)
+    except ConfigError:
+        return "unknown"
+
+
+def _follow(store: Store, deployment_id: int, timeout: float = 600.0) -> None:
+    """Wait until the paused run has rolled `deployment_id` back; say how it went."""
+    import time
+
+    from stageline.errors import RunError
+    from stageline.store import deployments as store_deploys
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = [
+            r
+            for r in store_deploys.list_rollbacks(store)
+            if r.replaces == deployment_id and r.status != "in_progress"
+        ]
+        if done:
+            if done[-1].status != "success":
+                raise RunError(done[-1].reason or "the rollback failed")
+            print(done[-1].reason)
+            return
+        time.sleep(0.2)
+    raise RunError("the paused run did not roll back in time", hint="see `stageline show`")
+
+
+__all__ = ["deployments", "environments", "rollback"]

@@ -1,0 +1,189 @@
+"""Deployment records through their life: queued → in_progress → success | failure |
+rolled_back, and inactive once a later deployment of the environment succeeds.
+
+One record per job (or matrix leg) that deploys to an environment. It is created
+when the job has passed its gate and queues for the environment (deploys to one
+environment never overlap, across processes: `store.deployments.claim_environment`),
+goes ``in_progress`` when it gets the environment, and ends when the job's bake
+window ends (or at once when the environment has no monitor). A resumed job reuses
+its unfinished record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from stageline.deploy.records import DeploymentRecord
+from stageline.deploy.runtime import DeployRuntime, sleep_or_cancel
+from stageline.engine.hooks import Hold
+from stageline.store import deployments as store_deploys
+from stageline.store.deployments import DeploymentRow
+
+
+def jsonable_contexts(contexts: Mapping[str, Any]) -> dict[str, Any]:
+    """The job's contexts as plain JSON data (what a rollback re-runs the job with)."""
+    import json
+
+    return dict(json.loads(json.dumps(dict(contexts), default=str)))
+
+
+def approvers(rt: DeployRuntime, run_id: int, environment: str) -> list[str]:
+    """Who approved the run's gate for `environment` (empty when it had none)."""
+    for gate in store_deploys.gates_of_run(rt.store, run_id):
+        if gate.environment == environment and gate.kind == "approval":
+            return list(gate.decided_by)
+    return []
+
+
+async def queue_and_start(
+    rt: DeployRuntime, hold: Hold, *, wait: Callable[[str], None] | None = None
+) -> int | None:
+    """Create (or reuse) the job's deployment, wait for the environment, start it.
+
+    Returns the deployment id, or None if the job was cancelled while queued.
+    """
+    job = hold.job
+    assert job.environment is not None
+    name = job.environment.name
+    env = rt.config.environment(name)
+    github = hold.contexts.get("github") or {}
+    existing = store_deploys.deployment_of_job(rt.store, hold.run_id, job.key)
+    url = job.environment.url or env.url
+    if existing is not None and existing.status in store_deploys.UNFINISHED:
+        deployment_id = existing.id
+        store_deploys.update_deployment(rt.store, deployment_id, status="queued")
+    else:
+        sha = str(github.get("sha") or "")
+        deployment_id = store_deploys.create_deployment(
+            rt.store,
+            repo_path=rt.repo_dir,
+            environment=name,
+            run_id=hold.run_id,
+            job_key=job.key,
+            sha=sha,
+            ref=str(github.get("ref") or ""),
+            commit_time=rt.commit_time(sha) if sha else None,
+            triggered_by=str(github.get("triggering_actor") or github.get("actor") or ""),
+            approved_by=approvers(rt, hold.run_id, name),
+            url=url,
+            contexts=jsonable_contexts(hold.contexts),
+        )
+    said = ""
+    while True:
+        blocker = store_deploys.claim_environment(rt.store, deployment_id)
+        if blocker is None:
+            break
+        text = (
+            f"deployment #{blocker.id} to {name} ({blocker.status}"
+            + (f", run {blocker.run_id}" if blocker.run_id else "")
+            + ") must finish first"
+        )
+        if text != said:
+            said = text
+            (wait or hold.wait)(text)
+        if await sleep_or_cancel(rt.poll, hold.cancel):
+            store_deploys.finish_deployment(
+                rt.store, deployment_id, "failure", "cancelled before it started"
+            )
+            return None
+    rt.open[(hold.run_id, job.key)] = deployment_id
+    row = store_deploys.get_deployment(rt.store, deployment_id)
+    assert row is not None
+    rt.emit(
+        "deployment.started",
+        hold.run_id,
+        job.key,
+        environment=name,
+        deployment=deployment_id,
+        sha=row.sha,
+        ref=row.ref,
+        url=row.url,
+        approved_by=", ".join(row.approved_by) or None,
+    )
+    return deployment_id
+
+
+def finish(
+    rt: DeployRuntime, run_id: int, job_key: str, status: str, reason: str | None = None
+) -> None:
+    """End the job's open deployment and announce it (succeeded or failed)."""
+    deployment_id = rt.open.pop((run_id, job_key), None)
+    if deployment_id is None:
+        return
+    store_deploys.finish_deployment(rt.store, deployment_id, status, reason)
+    row = store_deploys.get_deployment(rt.store, deployment_id)
+    assert row is not None
+    kind = "deployment.succeeded" if status == "success" else "deployment.failed"
+    rt.emit(
+        kind,
+        run_id,
+        job_key,
+        environment=row.environment,
+        deployment=deployment_id,
+        sha=row.sha,
+        url=row.url,
+        reason=reason,
+    )
+
+
+def to_record(row: DeploymentRow) -> DeploymentRecord:
+    """A store row as the pure record metrics and `deployments` read."""
+    return DeploymentRecord(
+        id=str(row.id),
+        environment=row.environment,
+        sha=row.sha,
+        commit_time=row.commit_time or row.created_at,
+        ref=row.ref,
+        run_id=str(row.run_id or ""),
+        job=row.job_key,
+        triggered_by=row.triggered_by,
+        status=row.status,  # type: ignore[arg-type]
+        created_at=row.created_at,
+        approved_by=tuple(row.approved_by),
+        url=row.url,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        kind=row.kind,  # type: ignore[arg-type]
+        replaces=str(row.replaces) if row.replaces else None,
+        restores=str(row.restores) if row.restores else None,
+    )
+
+
+def describe(row: DeploymentRow) -> dict[str, Any]:
+    """JSON-able view of a deployment, for `stageline deployments --json`."""
+
+    def iso(value: datetime | None) -> str | None:
+        return value.astimezone(UTC).isoformat() if value else None
+
+    return {
+        "id": row.id,
+        "environment": row.environment,
+        "kind": row.kind,
+        "status": row.status,
+        "sha": row.sha,
+        "ref": row.ref,
+        "run_id": row.run_id,
+        "job": row.job_key,
+        "triggered_by": row.triggered_by,
+        "approved_by": list(row.approved_by),
+        "url": row.url,
+        "reason": row.reason,
+        "created_at": iso(row.created_at),
+        "started_at": iso(row.started_at),
+        "finished_at": iso(row.finished_at),
+        "commit_time": iso(row.commit_time),
+        "replaces": row.replaces,
+        "restores": row.restores,
+    }
+
+
+__all__ = [
+    "approvers",
+    "describe",
+    "finish",
+    "jsonable_contexts",
+    "queue_and_start",
+    "to_record",
+]
