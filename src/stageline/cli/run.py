@@ -154,7 +154,7 @@ def run(
                     store,
                     executor,
                     parallel=parallel or default_parallel(),
-                    observer_for=hooks.observing(observer_for),  # type: ignore[arg-type]
+                    observer_for=hooks.observing(observer_for),
                     gatekeeper=hooks.gatekeeper,
                     after_job=hooks.after_job,
                 )

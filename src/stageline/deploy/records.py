@@ -50,15 +50,31 @@ class DeploymentRecord:
 
 
 def load_deployments(repo_dir: Path, environment: str | None = None) -> list[DeploymentRecord]:
-    """The repository's deployment records (of `environment`, or all), oldest first.
+    """The repository's deployment records (of `environment`, or all), oldest first,
+    from its store (StoreError when the repository has no store yet)."""
+    import subprocess
 
-    The store has no deployments table yet; until it does, this says so.
-    """
-    raise StoreError(
-        "no deployment records yet",
-        hint="deployments are recorded once the engine deploys to environments "
-        f"(store: {repo_dir})",
+    from stageline.deploy.deployments import to_record
+    from stageline.store import open_store, store_home
+    from stageline.store.deployments import list_deployments
+
+    done = subprocess.run(
+        ["git", "rev-parse", "--show-toplevel"],
+        cwd=repo_dir,
+        capture_output=True,
+        text=True,
+        check=False,
     )
+    root = Path(done.stdout.strip()) if done.returncode == 0 else Path(repo_dir).resolve()
+    home = store_home(root)
+    if not (home / "stageline.db").exists():
+        raise StoreError(
+            "no deployment records yet",
+            hint=f"deployments are recorded when a run deploys to an environment (store: {home})",
+        )
+    with open_store(home) as store:
+        rows = list_deployments(store, str(root), environment)
+    return [to_record(row) for row in rows]
 
 
 __all__ = [
