@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.slow
+import stageline
+from stageline.cli.demo import find_example
+from stageline.errors import RunError
 
 STAGES = [
     ("build", []),
@@ -27,7 +29,7 @@ STAGES = [
 ]
 
 
-def stageline(*args: str, cwd: Path, tmp: Path) -> subprocess.CompletedProcess[str]:
+def cli(*args: str, cwd: Path, tmp: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("STAGELINE_")}
     env["TMPDIR"] = str(tmp)  # the demo's temp copy lands in the test's directory
     return subprocess.run(
@@ -55,8 +57,9 @@ def health(url: str) -> dict[str, str] | None:
         return None
 
 
-def test_demo_runs_every_stage_and_deploys_both_environments(tmp_path: Path) -> None:
-    done = stageline("demo", "--keep", "--json", cwd=tmp_path, tmp=tmp_path)
+@pytest.mark.slow
+def test_demo_deploys_both_environments_and_stops_them_unless_kept(tmp_path: Path) -> None:
+    done = cli("demo", "--keep", "--json", cwd=tmp_path, tmp=tmp_path)
     report = json.loads(done.stdout) if done.stdout.startswith("{") else {}
     services = report.get("services", {})
     repo = Path(report.get("repository", tmp_path))
@@ -77,7 +80,7 @@ def test_demo_runs_every_stage_and_deploys_both_environments(tmp_path: Path) -> 
                 assert finished <= datetime.fromisoformat(jobs[job]["started_at"]), (job, need)
 
         # The record says the same as the run's JSON.
-        shown = stageline("show", str(report["run"]["run_id"]), "--json", cwd=repo, tmp=tmp_path)
+        shown = cli("show", str(report["run"]["run_id"]), "--json", cwd=repo, tmp=tmp_path)
         assert shown.returncode == 0, shown.stderr
         recorded = jobs_of(json.loads(shown.stdout))
         assert {k: v["conclusion"] for k, v in recorded.items()} == {
@@ -99,3 +102,34 @@ def test_demo_runs_every_stage_and_deploys_both_environments(tmp_path: Path) -> 
             )
     for url in services.values():
         assert health(url) is None
+
+    # Without --keep the demo stops what it started (in this same test: two demos at
+    # once would race for the same preferred ports).
+    done = cli("demo", "--json", cwd=tmp_path, tmp=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert report["kept"] is False
+    assert report["run"]["conclusion"] == "success"
+    for env_name, url in report["services"].items():
+        assert health(url) is None
+        assert (Path(report["deploy_root"]) / env_name / "current").is_symlink()
+        assert not (Path(report["deploy_root"]) / env_name / "service.pid").exists()
+    assert "stopped the staging and production services" in done.stderr
+
+
+def test_the_demo_project_is_found_next_to_the_package() -> None:
+    example = find_example()
+    assert example == Path(stageline.__file__).resolve().parents[2] / "examples" / "webapp"
+
+
+def test_without_the_checkout_the_demo_says_how_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    installed = tmp_path / "site-packages" / "stageline" / "__init__.py"
+    installed.parent.mkdir(parents=True)
+    installed.touch()
+    monkeypatch.setattr(stageline, "__file__", str(installed))
+    with pytest.raises(RunError) as caught:
+        find_example()
+    assert "examples/webapp/ was not found" in caught.value.message
+    assert caught.value.hint is not None and "pip install -e ." in caught.value.hint
