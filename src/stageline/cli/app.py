@@ -27,13 +27,22 @@ from stageline.cli import (
 )
 from stageline.errors import StagelineError
 
+
+def _exit_with(code: object) -> None:
+    """A command may return its exit code instead of raising `typer.Exit`."""
+    if isinstance(code, int) and code:
+        raise typer.Exit(code)
+
+
 app = typer.Typer(
     name="stageline",
     help="Run GitHub Actions workflows as multi-stage pipelines: build, test, deploy, approve.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    result_callback=_exit_with,
 )
+
 
 app.command("validate")(validate.validate)
 app.command("graph")(graph.graph)
