@@ -3,9 +3,17 @@ console writing to a buffer."""
 
 from __future__ import annotations
 
+import fcntl
 import io
+import os
+import pty
 import re
+import struct
+import subprocess
+import sys
+import termios
 import time
+from pathlib import Path
 
 import pytest
 from rich.console import Console, RenderableType
@@ -162,7 +170,7 @@ def test_summary_follows_the_graph_and_shows_the_failed_steps_last_lines() -> No
     view.handle(started(pipeline_jobs()))
     run_job(view, "build", T0, ["lint ok"])
     run_job(view, "integration", T0 + 2, ["ok"])
-    run_job(view, "e2e", T0 + 2, [f"line {n}" for n in range(1, 9)], fail=True)
+    run_job(view, "e2e", T0 + 2, [f"line {n}" for n in range(1, 13)], fail=True)
     for key in ("deploy-staging", "approval", "deploy-production"):
         skip(view, key, T0 + 5)
     summary = text_of(view.summary(finished("failure")))
@@ -187,7 +195,7 @@ def test_summary_follows_the_graph_and_shows_the_failed_steps_last_lines() -> No
     assert graph in summary
     assert "e2e / Tests: last lines" in summary
     tail = summary[summary.index("last lines") :]
-    assert "line 8" in tail and "line 4" in tail and "line 3" not in tail
+    assert "line 12" in tail and "line 5" in tail and "line 4\n" not in tail
     assert "webapp pipeline #7 failure in 9.0s" in summary
     # The run's end prints the same summary to the terminal.
     assert "e2e / Tests: last lines" in console.file.getvalue()  # type: ignore[attr-defined]
@@ -244,3 +252,72 @@ def test_close_is_idempotent_and_gives_the_terminal_back() -> None:
 )
 def test_format_duration(seconds: float | None, shown: str) -> None:
     assert format_duration(seconds) == shown
+
+
+def read_all(fd: int) -> bytes:
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@pytest.mark.slow
+def test_stageline_run_on_a_terminal_draws_the_live_view(tmp_path: Path) -> None:
+    workflow = """\
+on: push
+jobs:
+  ok:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo fine
+  bad:
+    needs: ok
+    runs-on: ubuntu-latest
+    steps:
+      - name: Count then fail
+        run: |
+          for n in 1 2 3 4 5 6 7 8; do echo "line $n"; done
+          exit 3
+  after:
+    needs: bad
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo never
+"""
+    (tmp_path / ".github/workflows").mkdir(parents=True)
+    (tmp_path / ".github/workflows/ci.yml").write_text(workflow)
+    identity = ["-c", "user.name=t", "-c", "user.email=t@t.invalid"]
+    for args in (["init", "-q", "-b", "main"], ["add", "."], ["commit", "-q", "-m", "ci"]):
+        subprocess.run(["git", *identity, *args], cwd=tmp_path, check=True)
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STAGELINE_")}
+    env["TERM"] = "xterm-256color"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "stageline", "run"],
+        cwd=tmp_path,
+        env=env,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+    )
+    os.close(slave)
+    output = read_all(master).decode(errors="replace")
+    os.close(master)
+    assert process.wait(timeout=120) == 1
+    screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", output)
+    # The live rows were drawn (and erased) before the summary was printed.
+    live, summary = screen[: screen.rindex("┏")], screen[screen.rindex("┏") :]
+    assert "ci.yml #1 · push · main" in live
+    assert re.search(r"✗ bad +failure", live)
+    rows = {line.split("│")[2].strip(): line for line in summary.splitlines() if "│" in line}
+    assert "success" in rows["ok"] and "failure" in rows["bad"] and "skipped" in rows["after"]
+    assert "graph: ok → bad → after" in summary
+    tail = summary[summary.index("bad / Count then fail: last lines") :]
+    assert "line 8" in tail and "exit code 3" in tail and "line 1" not in tail

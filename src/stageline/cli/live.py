@@ -31,7 +31,7 @@ from stageline.plan.model import Plan
 from stageline.workflow.graph import layers
 
 #: Lines of a failed step shown under the table and in the summary.
-TAIL_LINES = 5
+TAIL_LINES = 8
 #: Above this many jobs the live table shows only the active and failed ones.
 MAX_LIVE_ROWS = 24
 #: Above this many jobs the summary table lists only those that did not succeed.
@@ -205,7 +205,7 @@ class LiveView:
             parts: list[RenderableType] = [Text(self._title, style="bold"), table]
             if len(shown) < len(jobs):
                 parts.append(Text(_counts(jobs), style="dim"))
-            parts.extend(_tail_block(j) for j in jobs if j.tail and j.state == "failure")
+            parts.extend(_tail_block(j, crop=True) for j in jobs if j.tail and j.state == "failure")
             return Group(*parts)
 
     @staticmethod
@@ -222,7 +222,7 @@ class LiveView:
         with self._lock:
             jobs = list(self._jobs.values())
         stage = _stages(jobs)
-        table = Table(title=self._title or None, title_justify="left", expand=False)
+        table = Table(expand=False)
         table.add_column("stage", justify="right")
         table.add_column("job")
         table.add_column("result")
@@ -250,7 +250,8 @@ class LiveView:
             f" in {format_duration(finished.duration)}",
             f": {finished.reason}" if finished.reason else "",
         )
-        parts: list[RenderableType] = [table, Text("graph: ") + _graph_line(jobs, stage)]
+        parts: list[RenderableType] = [Text(self._title, style="bold"), table]
+        parts.append(Text("graph: ") + _graph_line(jobs, stage))
         parts.extend(_tail_block(j) for j in jobs if j.tail and j.state == "failure")
         parts.append(verdict)
         return Group(*parts)
@@ -309,10 +310,15 @@ def _graph_line(jobs: list[_Job], stage: dict[str, int]) -> Text:
     return line
 
 
-def _tail_block(job: _Job) -> RenderableType:
+def _tail_block(job: _Job, crop: bool = False) -> RenderableType:
+    """The failed step's last lines; cropped to one row each in the live display."""
     step = f" / {job.failed_step}" if job.failed_step else ""
     head = Text(f"── {job.name}{step}: last lines", style="red")
-    return Group(head, *(Text("   " + line, style="dim") for line in job.tail))
+    lines = (
+        Text("   " + line, style="dim", no_wrap=crop, overflow="ellipsis" if crop else "fold")
+        for line in job.tail[-TAIL_LINES:]
+    )
+    return Group(head, *lines)
 
 
 def make_observer(console: Console, plan: Plan | None, *, fallback: ev.Observer) -> ev.Observer:
