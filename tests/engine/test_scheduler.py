@@ -364,3 +364,33 @@ def test_steps_logs_annotations_and_artifacts_are_recorded(store: Store, tmp_pat
     kinds = [e.kind for e in run_events(store, out.run_id)]
     assert kinds[0] == "run.queued" and kinds[-1] == "run.finished"
     assert {"job.started", "job.finished", "artifact.uploaded"} <= set(kinds)
+
+
+def test_a_full_disk_cancels_the_run_instead_of_running_unrecorded(store: Store) -> None:
+    import pytest
+
+    from stageline.errors import StoreError
+    from stageline.executors.base import Annotation
+
+    release = asyncio.Event()
+    noisy = Script(annotations=[Annotation("warning", "x" * 2000) for _ in range(200)])
+    executor = FakeExecutor({"b": noisy, "c": Script(release=release)}, default=Script(hang=True))
+    the_plan = plan(job("a"), job("c"), job("b", ["c"]))
+
+    async def main() -> None:
+        scheduler = Scheduler(store, executor, RunSpec(plan=the_plan, repo_dir="."), slots=Slots(4))
+        task = asyncio.create_task(scheduler.run())
+        while len(executor.running) < 2:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0)
+        pages = store.conn.exec_driver_sql("PRAGMA page_count").scalar()
+        store.conn.exec_driver_sql(f"PRAGMA max_page_count = {pages}")  # the disk is full
+        store.conn.commit()
+        release.set()  # c ends, b starts and reports more than the disk holds
+        with pytest.raises(StoreError, match="full"):
+            await task
+        assert scheduler._cancelled is not None
+        assert scheduler._cancelled.startswith("the record cannot be written")
+        assert not executor.running  # everything was stopped
+
+    asyncio.run(main())

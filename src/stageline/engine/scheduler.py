@@ -312,7 +312,9 @@ class Scheduler:
             self.store, new_run, new_jobs, str(self.store.logs_dir)
         )
         loop = asyncio.get_running_loop()
-        self.recorder = store_runs.RunRecorder(self.store, self.run_id, loop.call_soon)
+        self.recorder = store_runs.RunRecorder(
+            self.store, self.run_id, lambda _flush: loop.call_soon(self._flush)
+        )
         self._run_status = S.QUEUED
         self._github = github_context(plan, run_id=self.run_id, run_number=self.number)
         for job in plan.jobs:
@@ -829,12 +831,23 @@ class Scheduler:
 
     # -- heartbeat, end ----------------------------------------------------------------
 
+    def _flush(self) -> None:
+        """Write what this turn of the loop recorded. If the record cannot be written
+        (a full disk), the writes stay queued and the run is cancelled: going on
+        unrecorded would break the rule that the store is the source of truth."""
+        assert self.recorder is not None
+        try:
+            self.recorder.flush()
+        except StagelineError as err:
+            log.error("%s", err)
+            self.cancel(f"the record cannot be written: {err.message}")
+
     def _beat(self) -> None:
         if self._done.is_set():
             return
         assert self.recorder is not None
+        self._flush()
         try:
-            self.recorder.flush()
             controls = store_runs.heartbeat(self.store, self.run_id)
         except StagelineError:
             log.exception("heartbeat failed")

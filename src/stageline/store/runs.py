@@ -274,6 +274,13 @@ class RunRecorder:
         if not self._pending:
             return
         pending, self._pending = self._pending, []
+        try:
+            self._write(pending)
+        except BaseException:
+            self._pending = pending + self._pending  # kept for the next attempt
+            raise
+
+    def _write(self, pending: list[tuple[str, tuple[Any, ...]]]) -> None:
         with self.store.transaction() as conn:
             cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
             try:
