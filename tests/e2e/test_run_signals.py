@@ -170,3 +170,39 @@ jobs:
     assert proc.returncode == 0, err
     assert follower.returncode == 0
     assert out.index("first line") < out.index("last line")
+
+
+def test_cancel_in_progress_across_two_processes(tmp_path: Path) -> None:
+    marker = tmp_path / "first.pid"
+    workflow = f"""\
+on: push
+concurrency:
+  group: deploy-${{{{ github.ref }}}}
+  cancel-in-progress: true
+jobs:
+  deploy:
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          if [ ! -e {marker} ]; then
+            sleep 60 &
+            echo $! > {marker}
+            wait
+          fi
+          echo deployed
+"""
+    repo = make_repo(tmp_path / "app", {".github/workflows/ci.yml": workflow})
+    first = start(repo, "--json")
+    wait_for(marker, first)
+    second = start(repo, "--json")
+    out2, err2 = second.communicate(timeout=120)
+    out1, err1 = first.communicate(timeout=120)
+    assert second.returncode == 0, err2
+    assert first.returncode == 1, err1
+    older, newer = json.loads(out1), json.loads(out2)
+    assert older["conclusion"] == "cancelled"
+    assert older["reason"] == (
+        f"cancelled by run #{newer['number']} "
+        "(concurrency group 'deploy-refs/heads/main', cancel-in-progress)"
+    )
+    assert newer["jobs"][0]["started_at"] >= older["jobs"][0]["finished_at"]
