@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import urllib.error
@@ -133,3 +134,32 @@ def test_without_the_checkout_the_demo_says_how_to_install(
         find_example()
     assert "examples/webapp/ was not found" in caught.value.message
     assert caught.value.hint is not None and "pip install -e ." in caught.value.hint
+
+
+@pytest.mark.slow
+def test_a_failing_pipeline_fails_the_demo_and_deploys_nothing(tmp_path: Path) -> None:
+    example = tmp_path / "webapp"
+    shutil.copytree(find_example(), example, ignore=shutil.ignore_patterns("__pycache__"))
+    (example / "tests/unit/test_broken.py").write_text(
+        "import unittest\n\n\nclass Broken(unittest.TestCase):\n"
+        "    def test_fails(self) -> None:\n        self.assertEqual(1, 2)\n"
+    )
+    patched = (
+        "import sys; from pathlib import Path; import stageline.cli.demo as demo; "
+        f"demo.find_example = lambda: Path({str(example)!r}); "
+        "from stageline.cli.app import main; sys.argv = ['stageline', 'demo', '--json']; main()"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STAGELINE_")}
+    env["TMPDIR"] = str(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-c", patched], env=env, capture_output=True, text=True, timeout=240
+    )
+
+    assert done.returncode == 1, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    jobs = jobs_of(report["run"])
+    assert report["run"]["conclusion"] == "failure"
+    assert jobs["build"]["conclusion"] == "failure"
+    for job in ("integration", "e2e", "deploy-staging", "approval", "deploy-production"):
+        assert jobs[job]["conclusion"] == "skipped", job
+    assert not Path(report["deploy_root"]).exists()

@@ -97,11 +97,12 @@ def prepare(example: Path) -> DemoSetup:
     shutil.copytree(
         example, repo, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "dist", ".stageline")
     )
-    env = {**os.environ, **IDENTITY}
+    # Nothing of the caller's git setup (GIT_DIR, hooks, signing) may leak into the copy.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")} | IDENTITY
     for args in (
         ["init", "-q", "-b", "main"],
         ["add", "--all"],
-        ["-c", "commit.gpgsign=false", "commit", "-q", "-m", "webapp: the demo project"],
+        ["-c", "commit.gpgsign=false", "commit", "-q", "--no-verify", "-m", "webapp: demo"],
     ):
         subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
     ports = {env_name: free_port(port) for env_name, port in PORTS.items()}
@@ -187,7 +188,10 @@ def run_pipeline(setup: DemoSetup, json_output: bool) -> tuple[int, dict[str, An
     os.chdir(setup.repo)
     try:
         with contextlib.redirect_stdout(progress):
-            code = run_command.run(workflow=WORKFLOW, var=variables)
+            run_command.run(workflow=WORKFLOW, var=variables)
+        code = 0
+    except typer.Exit as done:  # how `stageline run` reports a run that did not succeed
+        code = done.exit_code
     finally:
         os.chdir(previous)
     with open_store(store_home(setup.repo)) as store:
