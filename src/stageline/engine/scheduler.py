@@ -656,6 +656,7 @@ class Scheduler:
         self._legs_left[planned.job_id] -= 1
         if job.result is C.FAILURE and planned.strategy_total > 1:
             self._fail_fast(job)
+        job.runnable_contexts = None  # a finished job's contexts are not needed again
         if self._legs_left[planned.job_id] == 0:
             self._job_id_done(planned.job_id)
         if self._unfinished == 0:
