@@ -13,8 +13,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from stageline.cli.approvals import Repo
     from stageline.store import Store
+    from stageline.store.deployments import DeploymentRow
 
 _Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
@@ -32,7 +35,6 @@ def deployments(
     from rich.table import Table
 
     from stageline.cli.approvals import open_repo
-    from stageline.deploy.deployments import describe
     from stageline.store import deployments as store_deploys
 
     with open_repo() as repo:
@@ -158,6 +160,7 @@ def rollback(
         env = repo.config.environment(environment)
         hooks = wire(repo.store, repo.root, get_executor("local"), config=repo.config)
         rt = hooks.runtime
+        rt.secrets, rt.extra_env, rt.action_dirs = _run_environment(repo)
         try:
             for interrupted in store_deploys.interrupted_rollbacks(
                 repo.store, repo_path=str(repo.root), environment=environment
@@ -187,6 +190,19 @@ def rollback(
     if not outcome.ok:
         raise RunError(outcome.reason)
     print(outcome.reason)
+
+
+def _run_environment(repo: Repo) -> tuple[dict[str, str], dict[str, str], list[str]]:
+    """Secrets, extra env and action dirs as `stageline run` would give the job
+    (`.secrets`, `.env`, `.stageline/actions` of the repository)."""
+    from stageline.engine.setup import read_dotenv
+
+    secrets, env = repo.root / ".secrets", repo.root / ".env"
+    return (
+        read_dotenv(secrets, "secret file") if secrets.is_file() else {},
+        read_dotenv(env, "env file") if env.is_file() else {},
+        [str(repo.root / ".stageline" / "actions")],
+    )
 
 
 def _who(repo: Repo, as_: str | None) -> str:
@@ -223,4 +239,34 @@ def _follow(store: Store, deployment_id: int, timeout: float = 600.0) -> None:
     raise RunError("the paused run did not roll back in time", hint="see `stageline show`")
 
 
-__all__ = ["deployments", "environments", "rollback"]
+def describe(row: DeploymentRow) -> dict[str, Any]:
+    """JSON-able view of a deployment, for `stageline deployments --json`."""
+
+    from datetime import UTC
+
+    def iso(value: datetime | None) -> str | None:
+        return value.astimezone(UTC).isoformat() if value else None
+
+    return {
+        "id": row.id,
+        "environment": row.environment,
+        "kind": row.kind,
+        "status": row.status,
+        "sha": row.sha,
+        "ref": row.ref,
+        "run_id": row.run_id,
+        "job": row.job_key,
+        "triggered_by": row.triggered_by,
+        "approved_by": list(row.approved_by),
+        "url": row.url,
+        "reason": row.reason,
+        "created_at": iso(row.created_at),
+        "started_at": iso(row.started_at),
+        "finished_at": iso(row.finished_at),
+        "commit_time": iso(row.commit_time),
+        "replaces": row.replaces,
+        "restores": row.restores,
+    }
+
+
+__all__ = ["deployments", "describe", "environments", "rollback"]

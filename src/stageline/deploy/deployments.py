@@ -12,7 +12,6 @@ its unfinished record.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from stageline.deploy.records import DeploymentRecord
@@ -151,37 +150,8 @@ def to_record(row: DeploymentRow) -> DeploymentRecord:
     )
 
 
-def describe(row: DeploymentRow) -> dict[str, Any]:
-    """JSON-able view of a deployment, for `stageline deployments --json`."""
-
-    def iso(value: datetime | None) -> str | None:
-        return value.astimezone(UTC).isoformat() if value else None
-
-    return {
-        "id": row.id,
-        "environment": row.environment,
-        "kind": row.kind,
-        "status": row.status,
-        "sha": row.sha,
-        "ref": row.ref,
-        "run_id": row.run_id,
-        "job": row.job_key,
-        "triggered_by": row.triggered_by,
-        "approved_by": list(row.approved_by),
-        "url": row.url,
-        "reason": row.reason,
-        "created_at": iso(row.created_at),
-        "started_at": iso(row.started_at),
-        "finished_at": iso(row.finished_at),
-        "commit_time": iso(row.commit_time),
-        "replaces": row.replaces,
-        "restores": row.restores,
-    }
-
-
 __all__ = [
     "approvers",
-    "describe",
     "finish",
     "jsonable_contexts",
     "queue_and_start",
