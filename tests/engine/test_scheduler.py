@@ -394,3 +394,16 @@ def test_a_full_disk_cancels_the_run_instead_of_running_unrecorded(store: Store)
         assert not executor.running  # everything was stopped
 
     asyncio.run(main())
+
+
+def test_a_plan_that_can_never_progress_fails_clearly_instead_of_hanging(store: Store) -> None:
+    the_plan = plan(job("a", ["ghost"]), job("b", ["c"]), job("c", ["b"]), job("d"))
+    out = run_plan(store, the_plan, FakeExecutor())
+    reasons = {j.key: (j.conclusion, j.reason) for j in get_run(store, out.run_id).jobs}
+    assert reasons == {
+        "a": ("failure", "needs unknown job(s): ghost"),
+        "b": ("failure", "its needs form a cycle"),
+        "c": ("failure", "its needs form a cycle"),
+        "d": ("success", None),
+    }
+    assert out.conclusion is C.FAILURE

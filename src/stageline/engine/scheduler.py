@@ -216,6 +216,7 @@ class Scheduler:
         self._heartbeat: asyncio.TimerHandle | None = None
         self._started = 0.0
         self._run_group: str | None = None
+        self._broken: dict[str, str] = {}
 
     # -- public ------------------------------------------------------------------------
 
@@ -319,11 +320,42 @@ class Scheduler:
         self._github = github_context(plan, run_id=self.run_id, run_number=self.number)
         for job in plan.jobs:
             self._add(job)
+        self._broken = self._unrunnable(plan.jobs)
         for job in plan.jobs:
-            needed = set(job.needs)
+            needed = set(job.needs) & set(self._legs) if job.job_id not in self._broken else set()
             self._needs_left[job.key] = len(needed)
             for job_id in needed:
                 self._dependents.setdefault(job_id, []).append(job.key)
+
+    @staticmethod
+    def _unrunnable(jobs: list[PlannedJob]) -> dict[str, str]:
+        """Job ids that can never become ready (validation rejects these plans; a
+        hand-built one must fail clearly rather than wait forever), with why."""
+        needs: dict[str, set[str]] = {}
+        for job in jobs:
+            needs.setdefault(job.job_id, set()).update(job.needs)
+        broken = {
+            job_id: f"needs unknown job(s): {', '.join(sorted(wanted - needs.keys()))}"
+            for job_id, wanted in needs.items()
+            if wanted - needs.keys()
+        }
+        left = {j: len(wanted & needs.keys()) for j, wanted in needs.items()}
+        users: dict[str, list[str]] = {}
+        for job_id, wanted in needs.items():
+            for need in wanted & needs.keys():
+                users.setdefault(need, []).append(job_id)
+        done: set[str] = set()
+        ready = [j for j, count in left.items() if not count]
+        while ready:
+            job_id = ready.pop()
+            done.add(job_id)
+            for user in users.get(job_id, []):
+                left[user] -= 1
+                if not left[user]:
+                    ready.append(user)
+        for job_id in needs.keys() - done:
+            broken.setdefault(job_id, "its needs form a cycle")
+        return broken
 
     def _new_job(self, job: PlannedJob) -> store_runs.NewJob:
         return store_runs.NewJob(
@@ -378,6 +410,9 @@ class Scheduler:
         planned = job.planned
         if self._cancelled is not None:
             self._complete(key, C.CANCELLED, self._cancelled)
+            return
+        if planned.job_id in self._broken:
+            self._complete(key, C.FAILURE, self._broken[planned.job_id])
             return
         contexts = self._base_contexts(planned)
         try:
