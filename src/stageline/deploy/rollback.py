@@ -205,9 +205,13 @@ async def complete(
     replaced = (
         store_deploys.get_deployment(rt.store, rollback.replaces) if rollback.replaces else None
     )
-    what = f"deployment #{target.id} ({_short(target.sha)})" if target else "the rollback script"
+    what = f"deployment #{target.id} ({_short(target.sha)})" if target else "its rollback script"
     if wait is not None:
-        wait(f"rolling back {env.name}: restoring {what} (rollback #{rollback.id})")
+        how = f"running {env.rollback.run}" if rollback.method == "script" and env.rollback else ""
+        wait(
+            f"rolling back {env.name} to {what} (rollback #{rollback.id}"
+            + (f", {how})" if how else ")")
+        )
     try:
         if rollback.method == "script":
             ok, detail = await _run_script(rt, env, rollback, target, replaced)
