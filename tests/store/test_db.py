@@ -10,6 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, create_engine
 
 import stageline.store.db as db
 from stageline.store import open_store, store_home
@@ -34,11 +35,41 @@ def test_head_revision_constant_matches_the_migrations() -> None:
     assert ScriptDirectory.from_config(config).get_current_head() == db.HEAD_REVISION
 
 
-def test_migrations_build_exactly_the_models(tmp_path: Path) -> None:
-    with open_store(tmp_path) as store:
-        context = MigrationContext.configure(store.conn)
+def _clauses(sql: str) -> list[str]:
+    """A CREATE statement's column and constraint clauses, in a stable order."""
+    head, _, body = sql.partition("(")
+    parts, depth, current = [], 0, ""
+    for char in body.rsplit(")", 1)[0]:
+        depth += (char == "(") - (char == ")")
+        if char == "," and depth == 0:
+            parts.append(" ".join(current.split()))
+            current = ""
+        else:
+            current += char
+    parts.append(" ".join(current.split()))
+    return [" ".join(head.split()), *sorted(parts)]
+
+
+def _schema(conn: Connection) -> list[tuple[str, list[str]]]:
+    rows = conn.exec_driver_sql(
+        "SELECT name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name"
+    ).all()
+    conn.rollback()
+    return [(name, _clauses(sql or "")) for name, sql in rows]
+
+
+def test_migrations_build_exactly_the_models_and_the_fresh_schema(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'migrated.db'}")
+    with engine.connect() as conn:
+        db._migrate(conn)  # every migration, in order, from an empty file
+        conn.commit()
+        context = MigrationContext.configure(conn)
         assert compare_metadata(context, Base.metadata) == []
-        store.conn.rollback()
+        conn.rollback()
+        migrated = _schema(conn)
+    engine.dispose()
+    with open_store(tmp_path / "fresh") as store:  # a new store: created from the models
+        assert _schema(store.conn) == migrated
 
 
 def test_store_home_prefers_stageline_home(tmp_path: Path, monkeypatch) -> None:
@@ -93,3 +124,20 @@ def test_the_record_inside_a_repository_is_ignored_by_git(tmp_path: Path) -> Non
         check=True,
     ).stdout.split()
     assert status == ["??", ".stageline/actions/action.yml"]  # vendored actions stay visible
+
+
+def test_an_older_store_is_upgraded_by_the_migrations(tmp_path: Path) -> None:
+    from alembic import command
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'stageline.db'}")
+    with engine.connect() as conn:
+        config = Config()
+        config.set_main_option("script_location", str(Path(db.__file__).parent / "migrations"))
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0001")
+        conn.commit()
+    engine.dispose()
+    with open_store(tmp_path) as store:
+        revision = store.conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+        store.conn.rollback()
+    assert revision == db.HEAD_REVISION

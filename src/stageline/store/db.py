@@ -8,9 +8,10 @@ transactions but never corrupts the file) and a busy timeout, so several
 with `BEGIN IMMEDIATE`: a writer takes the write lock up front and waits on the
 busy timeout instead of failing when another process wrote in between.
 
-Migrations are applied on open. A fresh or older store is upgraded under an
+Migrations are applied on open. An older store is upgraded by Alembic, a new
+one created from the models and stamped at `HEAD_REVISION`, both under an
 exclusive file lock (`stageline.db.lock`) so two processes opening it at the
-same moment do not both migrate. A store at `HEAD_REVISION` skips Alembic
+same moment do not both do it. A store at `HEAD_REVISION` skips Alembic
 entirely (importing and running it costs far more than the check).
 """
 
@@ -131,6 +132,28 @@ def _migrate(conn: Connection) -> None:
     command.upgrade(config, "head")
 
 
+def _is_empty(conn: Connection) -> bool:
+    with conn.begin():
+        return conn.execute(text("SELECT count(*) FROM sqlite_master")).scalar() == 0
+
+
+def _create_fresh(conn: Connection) -> None:
+    """A new store gets the models' schema at once, stamped at `HEAD_REVISION`:
+    the same schema the migrations build (a test compares the two), without
+    loading Alembic, which costs more than the first run it would delay."""
+    from stageline.store.models import Base
+
+    with conn.begin():
+        Base.metadata.create_all(conn)
+        conn.execute(
+            text(
+                "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+                "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
+            )
+        )
+        conn.execute(text("INSERT INTO alembic_version VALUES (:v)"), {"v": HEAD_REVISION})
+
+
 def open_store(home: str | Path) -> Store:
     """Open (creating and migrating as needed) the store under `home`."""
     home = Path(home)
@@ -147,7 +170,9 @@ def open_store(home: str | Path) -> Store:
             with _file_lock(home / f"{DB_NAME}.lock"):
                 with store.conn.begin():
                     current = _revision(store.conn)
-                if current != HEAD_REVISION:
+                if current is None and _is_empty(store.conn):
+                    _create_fresh(store.conn)
+                elif current != HEAD_REVISION:
                     _migrate(store.conn)
                     if store.conn.in_transaction():
                         store.conn.commit()
