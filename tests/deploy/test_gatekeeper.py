@@ -1,0 +1,170 @@
+"""The gatekeeper inside real runs: one gate per run and environment, decisions from
+another connection, the environment queue, wait timers, cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from stageline.executors.fake import FakeExecutor, Script
+from stageline.runs.states import Conclusion
+from stageline.store import Store, open_store
+from stageline.store import deployments as store_deploys
+from tests.deploy.harness import (
+    ROUTE,
+    Recorder,
+    Sent,
+    deploy_job,
+    deploy_plan,
+    git_repo,
+    hooks_for,
+    run_with,
+)
+from tests.engine.conftest import job, legs
+
+GATED = """environments:
+  production:
+    approval:
+      rules:
+        - {reviewers: [bob, carol], required: 2}
+"""
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with open_store(tmp_path / "home") as opened:
+        yield opened
+
+
+async def decide_when_waiting(home: Path, *decisions: tuple[str, str]) -> None:
+    """Another connection (as `stageline approve` would be) decides once the gate opens."""
+    with open_store(home) as other:
+        while not (gates := store_deploys.gates_of_run(other, 1, status="pending")):
+            await asyncio.sleep(0.01)
+        for reviewer, verdict in decisions:
+            store_deploys.record_decision(other, 1, gates[0].id, reviewer, verdict)
+
+
+def test_one_approval_covers_every_job_and_leg_of_the_run(tmp_path: Path, store: Store) -> None:
+    repo, sha = git_repo(tmp_path / "repo")
+    the_plan = deploy_plan(
+        sha,
+        job("test"),
+        *legs("deploy", [{"region": "eu"}, {"region": "us"}], needs=["test"]),
+        deploy_job("smoke", "production", ["test"]),
+    )
+    for leg in the_plan.jobs[1:3]:
+        leg.environment = the_plan.jobs[3].environment
+    sent = Sent()
+    executor = FakeExecutor()
+    hooks = hooks_for(store, repo, GATED + ROUTE, executor, sent)
+    recorder = Recorder()
+
+    async def main() -> Conclusion:
+        decider = asyncio.ensure_future(
+            decide_when_waiting(store.home, ("bob", "approve"), ("carol", "approve"))
+        )
+        outcome = await run_with(store, repo, the_plan, executor, hooks, recorder)
+        await decider
+        return outcome.conclusion
+
+    assert asyncio.run(main()) is Conclusion.SUCCESS
+    hooks.close()
+    assert sorted(executor.started) == ["deploy.1", "deploy.2", "smoke", "test"]
+    [gate] = store_deploys.gates_of_run(store, 1)
+    assert (gate.status, gate.decided_by) == ("approved", ["bob", "carol"])
+    waiting = {e.job_key for e in recorder.kinds("job.waiting")}  # type: ignore[attr-defined]
+    assert waiting == {"deploy.1", "deploy.2", "smoke"}
+    events = sent.events()
+    assert events.count("approval.requested") == 1
+    assert events.count("approval.granted") == 1
+    assert events.count("deployment.succeeded") == 3
+    records = store_deploys.list_deployments(store, str(repo))
+    assert [r.approved_by for r in records] == [["bob", "carol"]] * 3
+    # Never two at once in one environment: each started after the previous finished.
+    for earlier, later in itertools.pairwise(records):
+        assert earlier.finished_at is not None and later.started_at is not None
+        assert later.started_at >= earlier.finished_at
+
+
+def test_deploys_of_two_runs_never_overlap(tmp_path: Path, store: Store) -> None:
+    repo, sha = git_repo(tmp_path / "repo")
+    executor = FakeExecutor(default=Script(delay=0.15))
+    config = "environments:\n  staging:\n"
+
+    async def main() -> None:
+        with open_store(store.home) as second:
+            first_hooks = hooks_for(store, repo, config, executor)
+            second_hooks = hooks_for(second, repo, config, executor)
+            await asyncio.gather(
+                run_with(
+                    store, repo, deploy_plan(sha, deploy_job("a", "staging")), executor, first_hooks
+                ),
+                run_with(
+                    second,
+                    repo,
+                    deploy_plan(sha, deploy_job("b", "staging")),
+                    executor,
+                    second_hooks,
+                ),
+            )
+
+    asyncio.run(main())
+    first, second = store_deploys.list_deployments(store, str(repo))
+    assert first.finished_at is not None and second.started_at is not None
+    assert second.started_at >= first.finished_at
+    assert (first.status, second.status) == ("inactive", "success")
+
+
+def test_a_wait_timer_holds_the_job_then_lets_it_through(tmp_path: Path, store: Store) -> None:
+    repo, sha = git_repo(tmp_path / "repo")
+    config = "environments:\n  staging:\n    approval: {wait_timer: 300ms}\n"
+    executor = FakeExecutor()
+    hooks = hooks_for(store, repo, config, executor)
+    recorder = Recorder()
+    outcome = asyncio.run(
+        run_with(
+            store, repo, deploy_plan(sha, deploy_job("d", "staging")), executor, hooks, recorder
+        )
+    )
+    assert outcome.conclusion is Conclusion.SUCCESS
+    [waiting] = recorder.kinds("job.waiting")
+    assert "wait timer until" in waiting.waiting_for  # type: ignore[attr-defined]
+    [gate] = store_deploys.gates_of_run(store, 1)
+    [record] = store_deploys.list_deployments(store)
+    assert gate.decided_at is not None and record.started_at is not None
+    assert (record.started_at - gate.requested_at).total_seconds() >= 0.3
+
+
+def test_cancelling_a_waiting_run_leaves_the_gate_undecided(tmp_path: Path, store: Store) -> None:
+    repo, sha = git_repo(tmp_path / "repo")
+    executor = FakeExecutor()
+    hooks = hooks_for(store, repo, GATED, executor)
+
+    async def main() -> Conclusion:
+        spec_plan = deploy_plan(sha, deploy_job("d", "production"))
+        from stageline.engine.scheduler import RunSpec, Scheduler, Slots
+
+        scheduler = Scheduler(
+            store,
+            executor,
+            RunSpec(plan=spec_plan, repo_dir=str(repo)),
+            slots=Slots(2),
+            gatekeeper=hooks.gatekeeper,
+            after_job=hooks.after_job,
+        )
+        task = asyncio.ensure_future(scheduler.run())
+        while not store_deploys.gates_of_run(store, 1):
+            await asyncio.sleep(0.01)
+        scheduler.cancel("stopped by the test")
+        return (await task).conclusion
+
+    assert asyncio.run(main()) is Conclusion.CANCELLED
+    assert executor.started == []
+    [gate] = store_deploys.gates_of_run(store, 1)
+    assert gate.status == "pending"
+    assert store_deploys.list_deployments(store) == []
