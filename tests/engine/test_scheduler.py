@@ -407,3 +407,28 @@ def test_a_plan_that_can_never_progress_fails_clearly_instead_of_hanging(store: 
         "d": ("success", None),
     }
     assert out.conclusion is C.FAILURE
+
+
+def test_a_hook_that_raises_fails_its_job_and_the_run_still_ends(store: Store) -> None:
+    from stageline.plan.model import PlannedEnvironment
+
+    class BrokenGate:
+        async def admit(self, hold: Hold) -> Decision:
+            raise RuntimeError("config unreadable")
+
+    class BrokenWindow:
+        async def after_job(self, hold: Hold, result: JobResult) -> JobResult:
+            raise RuntimeError("monitor crashed")
+
+    gated = job("deploy", environment=PlannedEnvironment("production"))
+    out = run_plan(
+        store,
+        plan(gated, job("build")),
+        FakeExecutor(),
+        gatekeeper=BrokenGate(),
+        after_job=BrokenWindow(),
+    )
+    reasons = {j.key: (j.conclusion, j.reason) for j in get_run(store, out.run_id).jobs}
+    assert reasons["deploy"][0] == "failure" and "config unreadable" in reasons["deploy"][1]
+    assert reasons["build"][0] == "failure" and "monitor crashed" in reasons["build"][1]
+    assert out.conclusion is C.FAILURE

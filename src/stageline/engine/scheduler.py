@@ -478,6 +478,13 @@ class Scheduler:
             self._pump()
 
     async def _hold_then_queue(self, key: str) -> None:
+        try:
+            await self._hold_phase(key)
+        except Exception as err:  # a fault of a hook or of the store, not of the job
+            log.exception("holding %s failed", key)
+            self._complete(key, C.FAILURE, f"could not start: {err!r}")
+
+    async def _hold_phase(self, key: str) -> None:
         job = self._jobs[key]
         contexts = job.runnable_contexts or {}
         planned = job.planned
@@ -569,7 +576,11 @@ class Scheduler:
                 result = JobResult(C.FAILURE, reason=f"executor fault: {err!r}")
             release()
             if result.conclusion is C.SUCCESS and self.after_job is not None:
-                result = await self.after_job.after_job(self._hold(key), result)
+                try:
+                    result = await self.after_job.after_job(self._hold(key), result)
+                except Exception as err:
+                    log.exception("after-job hook failed on %s", key)
+                    result = JobResult(C.FAILURE, result.outputs, reason=f"after the job: {err!r}")
             tail = tuple(sink.tail) if result.conclusion is not C.SUCCESS else ()
             reason = result.reason
             if result.conclusion is C.CANCELLED and job.cancel_reason:
