@@ -14,7 +14,9 @@ For a job with `environment: X`, in order:
    `auto_approve`); reminders due are announced once each. A resumed run re-enters
    its gate with the decisions recorded so far and its original request time;
 4. the deployment queue: the job's deployment record is created and waits until no
-   earlier deploy to X (in any process) is unfinished, then goes ``in_progress``.
+   earlier deploy to X (in any process) is unfinished, then goes ``in_progress``;
+   the job gets a ``stageline`` context (``rollback`` false, ``environment``,
+   ``deployment``), as a rollback's re-run gets one with ``rollback`` true.
 
 `hmarr/auto-approve-action` is the same mechanism: its step reports
 ``approval.auto``; `wiring.DeployObserver` records it as a decision by ``auto``
@@ -100,8 +102,15 @@ class EnvironmentGatekeeper:
                 return hooks.Decision(False, "cancelled while waiting for approval")
             if state.status != "approved":
                 return hooks.Decision(False, f"environment '{env.name}': {state.reason}")
-        if await deployments.queue_and_start(rt, hold) is None:
+        deployment_id = await deployments.queue_and_start(rt, hold)
+        if deployment_id is None:
             return hooks.Decision(False, "cancelled while queued for the environment")
+        if isinstance(hold.contexts, dict):  # the very contexts the executor will get
+            hold.contexts["stageline"] = {
+                "rollback": False,
+                "environment": env.name,
+                "deployment": deployment_id,
+            }
         return hooks.Decision(True)
 
     # -- the shared approval gate ------------------------------------------------------
