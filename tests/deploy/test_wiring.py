@@ -1,0 +1,79 @@
+"""`wire`: hooks and observers from a repository's `.stageline.yml`; the observer's
+bookkeeping (auto-approvals, failed deploy jobs) and its order towards notifications."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from stageline.deploy.wiring import DeployObserver, wire
+from stageline.engine import events as ev
+from stageline.errors import WorkflowError
+from stageline.executors.fake import FakeExecutor
+from stageline.notify.delivery import RetryPolicy
+from stageline.store import Store, open_store
+from stageline.store import deployments as store_deploys
+from stageline.store.runs import NewJob, NewRun, create_run
+from tests.deploy.harness import ROUTE, Sent
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with open_store(tmp_path / "home") as opened:
+        yield opened
+
+
+def test_an_invalid_config_stops_before_any_run(tmp_path: Path, store: Store) -> None:
+    (tmp_path / ".stageline.yml").write_text("environments:\n  staging:\n    aproval: {}\n")
+    with pytest.raises(WorkflowError) as caught:
+        wire(store, tmp_path, FakeExecutor())
+    assert str(caught.value).startswith(
+        f"{tmp_path / '.stageline.yml'}:3:5: error: unknown key 'aproval'"
+    )
+
+
+def test_the_observer_records_auto_approvals_and_forwards_in_order(
+    tmp_path: Path, store: Store
+) -> None:
+    (tmp_path / ".stageline.yml").write_text("environments:\n  staging:\n" + ROUTE)
+    sent = Sent()
+    hooks = wire(store, tmp_path, FakeExecutor(), deliver=sent, retry=RetryPolicy(attempts=1))
+    run = NewRun("/repo", "o/r", "wf", "ci.yml", "push", "refs/heads/main", "abc", "alice", {})
+    run_id, _ = create_run(store, run, [NewJob("approval", "approval", "approval", [])], "logs")
+    hooks.observer.handle(
+        ev.Custom(
+            run_id=str(run_id),
+            job_key="approval",
+            name="approval.auto",
+            data={"review_message": "bot says yes", "job": "approval"},
+        )
+    )
+    hooks.observer.handle(
+        ev.JobFinished(
+            run_id=str(run_id), job_key="approval", name="approval", conclusion="failure"
+        )
+    )
+    hooks.close()
+    [decision] = store_deploys.auto_approvals(store, run_id)
+    assert (decision.reviewer, decision.source_job, decision.comment) == (
+        "auto",
+        "approval",
+        "bot says yes",
+    )
+    assert sent.events() == ["approval.granted", "job.failed"]
+
+
+def test_a_broken_event_never_breaks_the_run(tmp_path: Path, store: Store) -> None:
+    hooks = wire(store, tmp_path, FakeExecutor(), deliver=Sent())
+    forwarded: list[str] = []
+
+    class Keep:
+        def handle(self, event: ev.EngineEvent) -> None:
+            forwarded.append(event.kind)
+
+    observer = DeployObserver(hooks.runtime, Keep())
+    observer.handle(ev.Custom(run_id="not a number", job_key=None, name="approval.auto"))
+    hooks.close()
+    assert forwarded == ["custom"]
