@@ -77,7 +77,7 @@ def reject(run: _RunArg, env: _Env = None, as_: _As = None, comment: _Comment = 
 
 def decide(run: int, env: str | None, as_: str | None, comment: str | None, verdict: str) -> None:
     from stageline.deploy.approvals import review_refusal
-    from stageline.deploy.wiring import who_am_i
+    from stageline.deploy.identity import who_am_i
     from stageline.errors import ConfigError, RunError
     from stageline.store import deployments as store_deploys
 

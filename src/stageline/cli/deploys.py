@@ -207,7 +207,7 @@ def _run_environment(repo: Repo) -> tuple[dict[str, str], dict[str, str], list[s
 
 def _who(repo: Repo, as_: str | None) -> str:
     """Who rolls back (recorded); an unknown identity does not stop a rollback."""
-    from stageline.deploy.wiring import who_am_i
+    from stageline.deploy.identity import who_am_i
     from stageline.errors import ConfigError
 
     try:

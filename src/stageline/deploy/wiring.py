@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -31,7 +30,7 @@ from stageline.deploy import deployments
 from stageline.deploy.bake import BakeWindow
 from stageline.deploy.config import StagelineConfig, load_config
 from stageline.deploy.gatekeeper import EnvironmentGatekeeper
-from stageline.deploy.gates import resolve_reviewer
+from stageline.deploy.identity import who_am_i
 from stageline.deploy.runtime import POLL_S, DeployRuntime
 from stageline.engine import events as ev
 from stageline.engine.scheduler import RunSpec
@@ -168,17 +167,6 @@ def wire(
     )
 
 
-def who_am_i(config: StagelineConfig, repo_dir: str, explicit: str | None) -> str:
-    """``--as``, else STAGELINE_USER, else git's user.email mapped under ``users:``."""
-    import subprocess
-
-    done = subprocess.run(
-        ["git", "config", "user.email"], cwd=repo_dir, capture_output=True, text=True, check=False
-    )
-    email = done.stdout.strip() if done.returncode == 0 else None
-    return resolve_reviewer(config, explicit=explicit, environ=os.environ, git_email=email or None)
-
-
 async def terminal_prompt(question: str) -> str | None:
     """Ask on the terminal without blocking the engine's loop (a daemon thread reads)."""
     loop = asyncio.get_running_loop()
@@ -205,4 +193,4 @@ def is_interactive() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
-__all__ = ["DeployHooks", "DeployObserver", "is_interactive", "terminal_prompt", "who_am_i", "wire"]
+__all__ = ["DeployHooks", "DeployObserver", "is_interactive", "terminal_prompt", "wire"]
