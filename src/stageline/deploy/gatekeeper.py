@@ -299,7 +299,7 @@ class EnvironmentGatekeeper:
             return
         question = (
             f"Run {hold.run_id} waits for approval to deploy to {env.name}. "
-            f"[a]pprove / [r]eject as {reviewer}, or Enter to leave it: "
+            f"Type a (approve) or r (reject) and Enter to decide as {reviewer}."
         )
         answer = (await self.rt.prompt(question) or "").strip().lower()
         verdict = {"a": "approve", "approve": "approve", "r": "reject", "reject": "reject"}

@@ -173,9 +173,11 @@ async def terminal_prompt(question: str) -> str | None:
     answer: asyncio.Future[str | None] = loop.create_future()
 
     def read() -> None:
+        # A whole line (a live terminal view passes complete lines through, above itself).
+        print(question, file=sys.stderr, flush=True)
         try:
-            line: str | None = input(question)
-        except (EOFError, OSError):
+            line: str | None = sys.stdin.readline() or None
+        except (OSError, ValueError):
             line = None
         if not loop.is_closed():
             loop.call_soon_threadsafe(_settle, answer, line)
