@@ -14,8 +14,6 @@ from typing import Annotated
 
 import typer
 
-_Many = Annotated[list[str] | None, typer.Option(show_default=False)]
-
 
 def resume(
     run: Annotated[int, typer.Argument(help="Run id (see `stageline runs`).", show_default=False)],
