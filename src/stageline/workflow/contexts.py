@@ -5,6 +5,14 @@ The table is GitHub's "Context availability" table (Contexts reference). Keys no
 in GitHub's table that still take expressions (a step's ``shell``) use the step's
 row; keys that take no expressions at all (``uses``, ``needs``, ``on`` filters,
 workflow-level ``defaults``) map to an empty row, so any ``${{`` there is an error.
+
+One context is Stageline's own: ``stageline`` (docs/deployments.md), which a deploy job
+gets once it has passed its environment's gate, and a rollback's re-run of it gets with
+``stageline.rollback`` true. It is therefore allowed only in the keys the job itself
+evaluates after the gate (its ``env``, its steps, its ``outputs``), never in those the
+scheduler decides before (``if``, ``strategy``, ``runs-on``, ``environment``). A job
+without ``environment:`` has no ``stageline`` context, so using it there fails that job
+when it runs.
 """
 
 from __future__ import annotations
@@ -38,7 +46,7 @@ def _row(contexts: str, special: frozenset[str] = frozenset()) -> Availability:
     return Availability(frozenset(contexts.split()), _GENERAL | special)
 
 
-_STEP = "github needs strategy matrix job runner env vars secrets steps inputs"
+_STEP = "github needs strategy matrix job runner env vars secrets steps inputs stageline"
 _JOB_VALUE = "github needs strategy matrix vars inputs"
 _NONE = Availability(frozenset())
 
@@ -56,7 +64,7 @@ AVAILABILITY: dict[str, Availability] = {
     "jobs.<job_id>.container.env.<env_id>": _row(f"{_JOB_VALUE} job runner env secrets"),
     "jobs.<job_id>.continue-on-error": _row(_JOB_VALUE),
     "jobs.<job_id>.defaults.run": _row(f"{_JOB_VALUE} env"),
-    "jobs.<job_id>.env": _row(f"{_JOB_VALUE} secrets"),
+    "jobs.<job_id>.env": _row(f"{_JOB_VALUE} secrets stageline"),
     "jobs.<job_id>.environment": _row(_JOB_VALUE),
     "jobs.<job_id>.environment.url": _row(f"{_JOB_VALUE} job runner env steps"),
     "jobs.<job_id>.if": _row("github needs vars inputs", _STATUS),
@@ -75,7 +83,8 @@ AVAILABILITY: dict[str, Availability] = {
     "jobs.<job_id>.steps.env": _row(_STEP, _HASH),
     "jobs.<job_id>.steps.id": _NONE,
     "jobs.<job_id>.steps.if": _row(
-        "github needs strategy matrix job runner env vars steps inputs", _STATUS | _HASH
+        "github needs strategy matrix job runner env vars steps inputs stageline",
+        _STATUS | _HASH,
     ),
     "jobs.<job_id>.steps.name": _row(_STEP, _HASH),
     "jobs.<job_id>.steps.run": _row(_STEP, _HASH),
