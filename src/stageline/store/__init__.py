@@ -3,31 +3,81 @@
 Public surface: open a store with `open_store(store_home(repo))`, create runs and
 record their transitions through `store.runs`, read them back as plain records
 through `store.queries`. ORM models stay inside this package.
+
+The names below load on first use (PEP 562): the run path works on the stdlib
+`sqlite3` module, and importing this package must not pull in SQLAlchemy.
 """
 
-from stageline.store import deploy_models as _deploy_models  # noqa: F401  (in Base.metadata)
-from stageline.store.db import HEAD_REVISION, Store, open_store, store_home
-from stageline.store.queries import get_run, list_runs, reap_orphans, run_events, run_state
-from stageline.store.records import (
-    AnnotationRecord,
-    ArtifactRecord,
-    EventRecord,
-    JobRecord,
-    RunDetail,
-    RunRecord,
-    StepRecord,
-    jsonable,
-)
-from stageline.store.runs import (
-    Controls,
-    NewJob,
-    NewRun,
-    RunRecorder,
-    create_run,
-    heartbeat,
-    request_cancel,
-    request_job_cancel,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from stageline.store.db import HEAD_REVISION, Store, open_store, store_home
+    from stageline.store.queries import (
+        get_run,
+        list_runs,
+        reap_orphans,
+        run_events,
+        run_state,
+    )
+    from stageline.store.records import (
+        AnnotationRecord,
+        ArtifactRecord,
+        EventRecord,
+        JobRecord,
+        RunDetail,
+        RunRecord,
+        StepRecord,
+        jsonable,
+    )
+    from stageline.store.runs import (
+        Controls,
+        NewJob,
+        NewRun,
+        RunRecorder,
+        create_run,
+        heartbeat,
+        request_cancel,
+        request_job_cancel,
+    )
+
+_HOMES = {
+    "db": ("HEAD_REVISION", "Store", "open_store", "store_home"),
+    "queries": ("get_run", "list_runs", "reap_orphans", "run_events", "run_state"),
+    "records": (
+        "AnnotationRecord",
+        "ArtifactRecord",
+        "EventRecord",
+        "JobRecord",
+        "RunDetail",
+        "RunRecord",
+        "StepRecord",
+        "jsonable",
+    ),
+    "runs": (
+        "Controls",
+        "NewJob",
+        "NewRun",
+        "RunRecorder",
+        "create_run",
+        "heartbeat",
+        "request_cancel",
+        "request_job_cancel",
+    ),
+}
+_MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "HEAD_REVISION",

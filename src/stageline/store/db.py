@@ -11,8 +11,12 @@ busy timeout instead of failing when another process wrote in between.
 Migrations are applied on open. An older store is upgraded by Alembic, a new
 one created from the models and stamped at `HEAD_REVISION`, both under an
 exclusive file lock (`stageline.db.lock`) so two processes opening it at the
-same moment do not both do it. A store at `HEAD_REVISION` skips Alembic
-entirely (importing and running it costs far more than the check).
+same moment do not both do it. A store at `HEAD_REVISION` is opened with the
+stdlib `sqlite3` module alone: the run path (`store.runs`, `store.queries`)
+writes plain SQL on that connection, and SQLAlchemy (whose import costs more
+than a whole short run) is loaded only when something asks for `Store.conn` or
+`Store.transaction()` (deployments, migrations). Both share the one DBAPI
+connection, so a setting made through either applies to both.
 """
 
 from __future__ import annotations
@@ -23,12 +27,12 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.exc import OperationalError
+from typing import TYPE_CHECKING
 
 from stageline.errors import StoreError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Engine, MetaData
 
 #: The newest migration in `migrations/versions` (a test keeps the two in step).
 HEAD_REVISION = "0002"
@@ -45,14 +49,17 @@ def store_home(repo_dir: str | Path | None = None) -> Path:
 
 
 class Store:
-    """An open store: one connection, and the directory logs live under.
+    """An open store: one SQLite connection, and the directory logs live under.
 
-    Not thread-safe; one per process (or per event loop) is the intent.
+    `raw` is the `sqlite3` connection (autocommit mode: `write()` opens each
+    transaction); `conn`/`engine` wrap that same connection in SQLAlchemy on
+    first use. Not thread-safe; one per process (or per event loop) is the intent.
     """
 
-    def __init__(self, home: Path, engine: Engine) -> None:
+    def __init__(self, home: Path, raw: sqlite3.Connection) -> None:
         self.home = home
-        self.engine = engine
+        self.raw = raw
+        self._engine: Engine | None = None
         self._conn: Connection | None = None
 
     @property
@@ -64,14 +71,41 @@ class Store:
         return self.home / "logs"
 
     @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = _make_engine(self.path, self.raw)
+        return self._engine
+
+    @property
     def conn(self) -> Connection:
         if self._conn is None:
             self._conn = self.engine.connect()
         return self._conn
 
     @contextmanager
+    def write(self) -> Iterator[sqlite3.Cursor]:
+        """A short write transaction on the raw connection (BEGIN IMMEDIATE ... COMMIT)."""
+        cursor = self.raw.cursor()
+        try:
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                yield cursor
+            except BaseException:
+                self.raw.rollback()
+                raise
+            self.raw.commit()
+        except sqlite3.Error as err:
+            with suppress(sqlite3.Error):
+                self.raw.rollback()
+            raise StoreError(f"cannot write the record at {self.path}: {err}") from err
+        finally:
+            cursor.close()
+
+    @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """A short write transaction (BEGIN IMMEDIATE ... COMMIT)."""
+        """A short write transaction through SQLAlchemy (BEGIN IMMEDIATE ... COMMIT)."""
+        from sqlalchemy.exc import OperationalError
+
         conn = self.conn
         try:
             with conn.begin():
@@ -85,7 +119,10 @@ class Store:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
-        self.engine.dispose()
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+        self.raw.close()
 
     def __enter__(self) -> Store:
         return self
@@ -94,18 +131,21 @@ class Store:
         self.close()
 
 
-def _make_engine(path: Path) -> Engine:
-    engine = create_engine(f"sqlite:///{path}", poolclass=None)
+def _connect(path: Path) -> sqlite3.Connection:
+    raw = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    raw.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    raw.execute("PRAGMA journal_mode = WAL")
+    raw.execute("PRAGMA synchronous = NORMAL")
+    raw.execute("PRAGMA foreign_keys = ON")
+    return raw
 
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
-        cur = dbapi_conn.cursor()
-        cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        cur.execute("PRAGMA journal_mode = WAL")
-        cur.execute("PRAGMA synchronous = NORMAL")
-        cur.execute("PRAGMA foreign_keys = ON")
-        cur.close()
+
+def _make_engine(path: Path, raw: sqlite3.Connection) -> Engine:
+    """SQLAlchemy over the store's own connection (never a second one)."""
+    from sqlalchemy import create_engine, event
+    from sqlalchemy.pool import StaticPool
+
+    engine = create_engine(f"sqlite:///{path}", creator=lambda: raw, poolclass=StaticPool)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
@@ -114,37 +154,45 @@ def _make_engine(path: Path) -> Engine:
     return engine
 
 
-def _revision(conn: Connection) -> str | None:
+def _revision(raw: sqlite3.Connection) -> str | None:
     try:
-        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    except OperationalError:
-        conn.rollback()
+        row = raw.execute("SELECT version_num FROM alembic_version").fetchone()
+    except sqlite3.OperationalError:
         return None
+    return row[0] if row else None
+
+
+def _metadata() -> MetaData:
+    """Every table of the record (the delivery tables register on import)."""
+    from stageline.store import deploy_models  # noqa: F401  (adds its tables)
+    from stageline.store.models import Base
+
+    return Base.metadata
 
 
 def _migrate(conn: Connection) -> None:
     from alembic import command
     from alembic.config import Config
 
+    _metadata()
     config = Config()
     config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     config.attributes["connection"] = conn
     command.upgrade(config, "head")
 
 
-def _is_empty(conn: Connection) -> bool:
-    with conn.begin():
-        return conn.execute(text("SELECT count(*) FROM sqlite_master")).scalar() == 0
+def _is_empty(raw: sqlite3.Connection) -> bool:
+    return raw.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
 
 
 def _create_fresh(conn: Connection) -> None:
     """A new store gets the models' schema at once, stamped at `HEAD_REVISION`:
     the same schema the migrations build (a test compares the two), without
     loading Alembic, which costs more than the first run it would delay."""
-    from stageline.store.models import Base
+    from sqlalchemy import text
 
     with conn.begin():
-        Base.metadata.create_all(conn)
+        _metadata().create_all(conn)
         conn.execute(
             text(
                 "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
@@ -162,23 +210,30 @@ def open_store(home: str | Path) -> Store:
     except OSError as err:
         raise StoreError(f"cannot create the store directory {home}: {err}") from err
     _ignore_in_git(home)
-    store = Store(home, _make_engine(home / DB_NAME))
     try:
-        with store.conn.begin():
-            current = _revision(store.conn)
-        if current != HEAD_REVISION:
+        store = Store(home, _connect(home / DB_NAME))
+    except sqlite3.Error as err:
+        raise StoreError(f"cannot open the record at {home / DB_NAME}: {err}") from err
+    try:
+        if _revision(store.raw) != HEAD_REVISION:
             with _file_lock(home / f"{DB_NAME}.lock"):
-                with store.conn.begin():
-                    current = _revision(store.conn)
-                if current is None and _is_empty(store.conn):
+                current = _revision(store.raw)
+                if current is None and _is_empty(store.raw):
                     _create_fresh(store.conn)
                 elif current != HEAD_REVISION:
                     _migrate(store.conn)
                     if store.conn.in_transaction():
                         store.conn.commit()
-    except OperationalError as err:
+    except sqlite3.Error as err:
         store.close()
-        raise StoreError(f"cannot open the record at {home / DB_NAME}: {err.orig}") from err
+        raise StoreError(f"cannot open the record at {home / DB_NAME}: {err}") from err
+    except Exception as err:
+        from sqlalchemy.exc import OperationalError
+
+        store.close()
+        if isinstance(err, OperationalError):
+            raise StoreError(f"cannot open the record at {home / DB_NAME}: {err.orig}") from err
+        raise
     return store
 
 

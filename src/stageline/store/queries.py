@@ -1,18 +1,24 @@
-"""Reading the record: run lists, one run in full, orphan detection."""
+"""Reading the record: run lists, one run in full, orphan detection.
+
+Plain SQL on the store's `sqlite3` connection, like `store.runs`: `stageline run
+--json` reads its run back without loading SQLAlchemy. Values come back as the
+models' column types return them (aware UTC datetimes, decoded JSON); a test
+compares these records with what SQLAlchemy reads through the models.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import sqlite3
 import time
-from datetime import UTC
-from typing import Any, cast
-
-from sqlalchemy import Row, Table, and_, select
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from stageline.errors import RunError
 from stageline.runs.states import ACTIVE_STATUSES, Conclusion, Status
 from stageline.store.db import Store
-from stageline.store.models import Annotation, Artifact, EventRow, Job, Run, Step
 from stageline.store.records import (
     AnnotationRecord,
     ArtifactRecord,
@@ -22,95 +28,110 @@ from stageline.store.records import (
     RunRecord,
     StepRecord,
 )
-from stageline.store.runs import HOST, finish_orphan
-
-_runs = cast(Table, Run.__table__)
-_jobs = cast(Table, Job.__table__)
-_steps = cast(Table, Step.__table__)
+from stageline.store.runs import ACTIVE_IN, HOST, finish_orphan
 
 #: A run whose heartbeat is older than this is taken for dead, wherever it ran.
 STALE_AFTER_S = 60.0
 
+R = TypeVar("R")
 
-def _run_record(row: Row[Any]) -> RunRecord:
-    return RunRecord(**{f: getattr(row, f) for f in RunRecord.__slots__})
+_TIMES = frozenset({"created_at", "started_at", "finished_at", "heartbeat_at", "expires_at", "at"})
+_JSON = frozenset({"outputs", "matrix", "needs", "data", "plan"})
+
+
+def _time(value: str | None) -> datetime | None:
+    """SQLAlchemy's SQLite text for a `UTCDateTime`, as the aware datetime it reads."""
+    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+def _json(value: str | None) -> Any:
+    return None if value is None else json.loads(value)
+
+
+def _converter(column: str) -> Callable[[Any], Any] | None:
+    if column in _TIMES:
+        return _time
+    if column in _JSON:
+        return _json
+    return None
+
+
+def _select(
+    cur: sqlite3.Cursor,
+    record: Callable[..., R],
+    columns: Iterable[str],
+    sql: str,
+    params: tuple[Any, ...],
+) -> list[R]:
+    """`SELECT columns` + `sql`, each row as `record(**row)` with the columns' types."""
+    names = list(columns)
+    convert = [(i, f) for i, c in enumerate(names) if (f := _converter(c)) is not None]
+    out = []
+    for row in cur.execute(f"SELECT {', '.join(names)} {sql}", params).fetchall():
+        values = list(row)
+        for i, f in convert:
+            values[i] = f(values[i])
+        out.append(record(**dict(zip(names, values, strict=True))))
+    return out
 
 
 def list_runs(store: Store, *, repo_path: str | None = None, limit: int = 50) -> list[RunRecord]:
     """The newest runs first (of one repository when `repo_path` is given)."""
-    stmt = select(*[_runs.c[f] for f in RunRecord.__slots__]).order_by(_runs.c.id.desc())
+    where, params = "", (limit,)
     if repo_path is not None:
-        stmt = stmt.where(_runs.c.repo_path == repo_path)
-    with store.transaction() as conn:
-        return [_run_record(r) for r in conn.execute(stmt.limit(limit))]
+        where, params = "WHERE repo_path = ? ", (repo_path, limit)
+    with store.write() as cur:
+        sql = f"FROM runs {where}ORDER BY id DESC LIMIT ?"
+        return _select(cur, RunRecord, RunRecord.__slots__, sql, params)
+
+
+_JOB_COLUMNS = [f for f in JobRecord.__slots__ if f != "steps"]
+
+
+def _step(job_key: str, **values: Any) -> tuple[str, StepRecord]:
+    return job_key, StepRecord(**values)
 
 
 def get_run(store: Store, run_id: int) -> RunDetail:
     """A run with its jobs (in plan order), their steps, annotations and artifacts."""
-    with store.transaction() as conn:
-        row = conn.execute(
-            select(*[_runs.c[f] for f in RunRecord.__slots__]).where(_runs.c.id == run_id)
-        ).first()
-        if row is None:
+    key = (run_id,)
+    with store.write() as cur:
+        found = _select(cur, RunRecord, RunRecord.__slots__, "FROM runs WHERE id = ?", key)
+        if not found:
             raise RunError(
                 f"no run {run_id} in the record at {store.path}", hint="see `stageline runs`"
             )
         steps: dict[str, list[StepRecord]] = {}
-        for s in conn.execute(
-            select(_steps).where(_steps.c.run_id == run_id).order_by(_steps.c.number)
-        ):
-            steps.setdefault(s.job_key, []).append(
-                StepRecord(**{f: getattr(s, f) for f in StepRecord.__slots__})
-            )
+        columns = ["job_key", *StepRecord.__slots__]
+        sql = "FROM steps WHERE run_id = ? ORDER BY number"
+        for job_key, step in _select(cur, _step, columns, sql, key):
+            steps.setdefault(job_key, []).append(step)
+        sql = "FROM jobs WHERE run_id = ? ORDER BY position, id"
         jobs = [
-            JobRecord(
-                **{f: getattr(j, f) for f in JobRecord.__slots__ if f != "steps"},
-                steps=steps.get(j.key, []),
-            )
-            for j in conn.execute(
-                select(_jobs).where(_jobs.c.run_id == run_id).order_by(_jobs.c.position, _jobs.c.id)
-            )
+            JobRecord(**values, steps=steps.get(values["key"], []))
+            for values in _select(cur, dict, _JOB_COLUMNS, sql, key)
         ]
-        annotations = [
-            AnnotationRecord(**{f: getattr(a, f) for f in AnnotationRecord.__slots__})
-            for a in conn.execute(
-                select(Annotation.__table__)
-                .where(Annotation.__table__.c.run_id == run_id)
-                .order_by(Annotation.__table__.c.id)
-            )
-        ]
-        artifacts = [
-            ArtifactRecord(**{f: getattr(a, f) for f in ArtifactRecord.__slots__})
-            for a in conn.execute(
-                select(Artifact.__table__)
-                .where(Artifact.__table__.c.run_id == run_id)
-                .order_by(Artifact.__table__.c.id)
-            )
-        ]
-    return RunDetail(_run_record(row), jobs, annotations, artifacts)
+        sql = "FROM annotations WHERE run_id = ? ORDER BY id"
+        annotations = _select(cur, AnnotationRecord, AnnotationRecord.__slots__, sql, key)
+        sql = "FROM artifacts WHERE run_id = ? ORDER BY id"
+        artifacts = _select(cur, ArtifactRecord, ArtifactRecord.__slots__, sql, key)
+    return RunDetail(found[0], jobs, annotations, artifacts)
 
 
 def run_events(store: Store, run_id: int, *, after: int = 0) -> list[EventRecord]:
     """The run's audit trail, oldest first (`after` an event id, to follow it)."""
-    table = EventRow.__table__
-    with store.transaction() as conn:
-        rows = conn.execute(
-            select(table)
-            .where(and_(table.c.run_id == run_id, table.c.id > after))
-            .order_by(table.c.id)
-        )
-        return [EventRecord(r.id, r.job_key, r.kind, r.data, r.at) for r in rows]
+    sql = "FROM events WHERE run_id = ? AND id > ? ORDER BY id"
+    with store.write() as cur:
+        return _select(cur, EventRecord, EventRecord.__slots__, sql, (run_id, after))
 
 
 def run_state(store: Store, run_id: int) -> tuple[str, str | None]:
     """`(status, conclusion)` of a run, cheaply (for `logs --follow`)."""
-    with store.transaction() as conn:
-        row = conn.execute(
-            select(_runs.c.status, _runs.c.conclusion).where(_runs.c.id == run_id)
-        ).first()
+    with store.write() as cur:
+        row = cur.execute("SELECT status, conclusion FROM runs WHERE id = ?", (run_id,)).fetchone()
     if row is None:
         raise RunError(f"no run {run_id} in the record at {store.path}")
-    return row.status, row.conclusion
+    return row[0], row[1]
 
 
 def _pid_alive(pid: int) -> bool:
@@ -150,14 +171,11 @@ def reap_orphans(store: Store, *, now: float | None = None) -> list[int]:
     A run that had started is marked failed, one that never started cancelled;
     the reason says what happened. Called whenever runs are listed or shown.
     """
-    with store.transaction() as conn:
-        rows = conn.execute(
-            select(*[_runs.c[f] for f in RunRecord.__slots__]).where(
-                _runs.c.status.in_(ACTIVE_STATUSES)
-            )
-        ).all()
+    with store.write() as cur:
+        sql = f"FROM runs WHERE status IN {ACTIVE_IN}"
+        active = _select(cur, RunRecord, RunRecord.__slots__, sql, ())
     reaped = []
-    for run in map(_run_record, rows):
+    for run in active:
         reason = orphan_reason(run, now)
         if reason is None:
             continue

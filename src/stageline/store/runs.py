@@ -6,6 +6,12 @@ grouping consecutive identical statements into one `executemany`. The engine
 flushes once per turn of its event loop (the recorder asks for that through
 the `schedule` callback when its queue becomes non-empty), so a burst of jobs
 finishing together costs one commit, and nothing waits on a timer.
+
+Everything here is plain SQL on the store's `sqlite3` connection (`Store.write`):
+the run path never loads SQLAlchemy. The tables are the models' (`store.models`,
+the schema's source of truth); values are converted the way the models' column
+types store them (`sql_time`, JSON text), and a test reads what is written here
+back through the models.
 """
 
 from __future__ import annotations
@@ -18,22 +24,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, cast
-
-from sqlalchemy import Table, and_, func, insert, select, update
+from typing import Any
 
 from stageline.runs.states import ACTIVE_STATUSES, Conclusion, Status
 from stageline.store.db import Store
-from stageline.store.models import Annotation, Artifact, EventRow, Job, Run, Step
-
-_runs = cast(Table, Run.__table__)
-_jobs = cast(Table, Job.__table__)
-_steps = cast(Table, Step.__table__)
-_annotations = cast(Table, Annotation.__table__)
-_artifacts = cast(Table, Artifact.__table__)
-_events = cast(Table, EventRow.__table__)
 
 HOST = socket.gethostname()
+
+#: `status IN (...)` for the statuses of a run or job that has not finished.
+ACTIVE_IN = "(" + ", ".join(f"'{s.value}'" for s in ACTIVE_STATUSES) + ")"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,45 +69,41 @@ def create_run(store: Store, new: NewRun, jobs: Iterable[NewJob], log_root: str)
     transaction, so two processes starting runs at once get distinct numbers.
     """
     now = time.time()
-    with store.transaction() as conn:
-        number = (
-            conn.execute(
-                select(func.coalesce(func.max(_runs.c.number), 0)).where(
-                    _runs.c.repo_path == new.repo_path
-                )
-            ).scalar_one()
-            + 1
+    with store.write() as cur:
+        cur.execute(
+            "SELECT coalesce(max(number), 0) + 1 FROM runs WHERE repo_path = ?", (new.repo_path,)
         )
-        run_id = conn.execute(
-            insert(_runs).values(
-                number=number,
-                attempt=1,
-                repo_path=new.repo_path,
-                repository=new.repository,
-                workflow=new.workflow,
-                workflow_path=new.workflow_path,
-                event=new.event,
-                ref=new.ref,
-                sha=new.sha,
-                actor=new.actor,
-                status=Status.QUEUED,
-                created_at=now,
-                pid=os.getpid(),
-                host=HOST,
-                heartbeat_at=now,
-                concurrency_group=new.concurrency_group,
-                log_dir="",
-                plan=new.plan,
-            )
-        ).inserted_primary_key[0]  # type: ignore[index]
+        number = cur.fetchone()[0]
+        run_row = {
+            "number": number,
+            "attempt": 1,
+            "repo_path": new.repo_path,
+            "repository": new.repository,
+            "workflow": new.workflow,
+            "workflow_path": new.workflow_path,
+            "event": new.event,
+            "ref": new.ref,
+            "sha": new.sha,
+            "actor": new.actor,
+            "status": Status.QUEUED,
+            "created_at": now,
+            "pid": os.getpid(),
+            "host": HOST,
+            "heartbeat_at": now,
+            "concurrency_group": new.concurrency_group,
+            "log_dir": "",
+            "plan": new.plan,
+        }
+        cur.execute(*insert_sql("runs", run_row))
+        run_id = cur.lastrowid
         log_dir = os.path.join(log_root, str(run_id))
-        conn.execute(update(_runs).where(_runs.c.id == run_id).values(log_dir=log_dir))
+        cur.execute("UPDATE runs SET log_dir = ? WHERE id = ?", (log_dir, run_id))
         rows = [_job_row(run_id, i, job, now) for i, job in enumerate(jobs)]
         if rows:
-            conn.execute(insert(_jobs), rows)
-        conn.execute(
-            insert(_events).values(run_id=run_id, job_key=None, kind="run.queued", data={}, at=now)
-        )
+            sql, _ = insert_sql("jobs", rows[0])
+            cur.executemany(sql, [tuple(_sql_value(c, v) for c, v in r.items()) for r in rows])
+        event = {"run_id": run_id, "job_key": None, "kind": "run.queued", "data": {}, "at": now}
+        cur.execute(*insert_sql("events", event))
     return int(run_id), int(number)
 
 
@@ -136,6 +131,13 @@ def sql_time(value: float | None) -> str | None:
     return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
+def insert_sql(table: str, values: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
+    """`INSERT INTO table (...) VALUES (?, ...)` and its converted parameters."""
+    marks = ", ".join("?" for _ in values)
+    sql = f"INSERT INTO {table} ({', '.join(values)}) VALUES ({marks})"
+    return sql, tuple(_sql_value(c, v) for c, v in values.items())
+
+
 def _sql_value(column: str, value: Any) -> Any:
     if column in _TIME_COLUMNS:
         return sql_time(value)
@@ -155,10 +157,8 @@ _JSON_COLUMNS = frozenset({"outputs", "matrix", "needs", "data", "plan"})
 class RunRecorder:
     """Queues a run's state changes and writes them in batches (see module doc).
 
-    Statements are plain SQL on the DBAPI connection, inside a transaction opened
-    through SQLAlchemy: compiling Core statements cost more than the writes
-    themselves. Values are converted the way the models' column types store them
-    (`sql_time`, JSON text), and `store.queries` reads them back through the models.
+    Statements are plain SQL (see the module doc): compiling SQLAlchemy Core
+    statements cost more than the writes themselves.
     """
 
     def __init__(
@@ -281,22 +281,18 @@ class RunRecorder:
             raise
 
     def _write(self, pending: list[tuple[str, tuple[Any, ...]]]) -> None:
-        with self.store.transaction() as conn:
-            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-            try:
-                i = 0
-                while i < len(pending):
-                    sql = pending[i][0]
-                    j = i + 1
-                    while j < len(pending) and pending[j][0] is sql:
-                        j += 1
-                    if j - i == 1:
-                        cursor.execute(sql, pending[i][1])
-                    else:
-                        cursor.executemany(sql, [p for _, p in pending[i:j]])
-                    i = j
-            finally:
-                cursor.close()
+        with self.store.write() as cursor:
+            i = 0
+            while i < len(pending):
+                sql = pending[i][0]
+                j = i + 1
+                while j < len(pending) and pending[j][0] is sql:
+                    j += 1
+                if j - i == 1:
+                    cursor.execute(sql, pending[i][1])
+                else:
+                    cursor.executemany(sql, [p for _, p in pending[i:j]])
+                i = j
 
 
 # -- controls other processes read or set ------------------------------------------------
@@ -312,51 +308,45 @@ class Controls:
 
 def heartbeat(store: Store, run_id: int) -> Controls:
     """Refresh the run's heartbeat and read the cancel requests set on it."""
-    with store.transaction() as conn:
-        conn.execute(update(_runs).where(_runs.c.id == run_id).values(heartbeat_at=time.time()))
-        run_cancel = conn.execute(
-            select(_runs.c.cancel_requested).where(_runs.c.id == run_id)
-        ).scalar_one_or_none()
-        rows = conn.execute(
-            select(_jobs.c.key, _jobs.c.cancel_requested).where(
-                and_(
-                    _jobs.c.run_id == run_id,
-                    _jobs.c.cancel_requested.is_not(None),
-                    _jobs.c.status != Status.COMPLETED,
-                )
-            )
-        ).all()
-    return Controls(run_cancel, {r.key: r.cancel_requested for r in rows})
+    with store.write() as cur:
+        cur.execute(
+            "UPDATE runs SET heartbeat_at = ? WHERE id = ?", (sql_time(time.time()), run_id)
+        )
+        row = cur.execute("SELECT cancel_requested FROM runs WHERE id = ?", (run_id,)).fetchone()
+        rows = cur.execute(
+            "SELECT key, cancel_requested FROM jobs WHERE run_id = ? "
+            "AND cancel_requested IS NOT NULL AND status != ?",
+            (run_id, Status.COMPLETED.value),
+        ).fetchall()
+    return Controls(row[0] if row else None, dict(rows))
 
 
 def request_job_cancel(store: Store, job_pk: int, reason: str) -> None:
     """Ask an active job (of any run) to stop; its run's process notices on its heartbeat."""
-    with store.transaction() as conn:
-        conn.execute(
-            update(_jobs)
-            .where(and_(_jobs.c.id == job_pk, _jobs.c.status != Status.COMPLETED))
-            .values(cancel_requested=reason)
+    with store.write() as cur:
+        cur.execute(
+            "UPDATE jobs SET cancel_requested = ? WHERE id = ? AND status != ?",
+            (reason, job_pk, Status.COMPLETED.value),
         )
 
 
 def request_cancel(store: Store, run_id: int, reason: str) -> bool:
     """Ask an active run to stop (its process notices on its next heartbeat)."""
-    with store.transaction() as conn:
-        result = conn.execute(
-            update(_runs)
-            .where(and_(_runs.c.id == run_id, _runs.c.status.in_(ACTIVE_STATUSES)))
-            .values(cancel_requested=reason)
+    with store.write() as cur:
+        cur.execute(
+            f"UPDATE runs SET cancel_requested = ? WHERE id = ? AND status IN {ACTIVE_IN}",
+            (reason, run_id),
         )
-        if result.rowcount:
-            conn.execute(
-                insert(_events).values(
-                    run_id=run_id,
-                    kind="run.cancel_requested",
-                    data={"reason": reason},
-                    at=time.time(),
-                )
-            )
-        return bool(result.rowcount)
+        changed = cur.rowcount
+        if changed:
+            event = {
+                "run_id": run_id,
+                "kind": "run.cancel_requested",
+                "data": {"reason": reason},
+                "at": time.time(),
+            }
+            cur.execute(*insert_sql("events", event))
+        return bool(changed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,82 +361,62 @@ class GroupMember:
 
 def active_runs_in_group(store: Store, group: str) -> list[GroupMember]:
     """Active runs of a workflow-level concurrency group, oldest first."""
-    with store.transaction() as conn:
-        rows = conn.execute(
-            select(_runs.c.id, _runs.c.number, _runs.c.status)
-            .where(and_(_runs.c.concurrency_group == group, _runs.c.status.in_(ACTIVE_STATUSES)))
-            .order_by(_runs.c.id)
-        ).all()
-    return [GroupMember(r.id, r.number, None, r.status) for r in rows]
+    with store.write() as cur:
+        rows = cur.execute(
+            f"SELECT id, number, status FROM runs WHERE concurrency_group = ? "
+            f"AND status IN {ACTIVE_IN} ORDER BY id",
+            (group,),
+        ).fetchall()
+    return [GroupMember(run_id, number, None, status) for run_id, number, status in rows]
 
 
 def active_jobs_in_group(store: Store, group: str) -> list[GroupMember]:
     """Active jobs of a job-level concurrency group, in the order they asked."""
-    with store.transaction() as conn:
-        rows = conn.execute(
-            select(_jobs.c.id, _jobs.c.run_id, _runs.c.number, _jobs.c.status)
-            .join(_runs, _runs.c.id == _jobs.c.run_id)
-            .where(
-                and_(
-                    _jobs.c.concurrency_group == group,
-                    _jobs.c.status.in_([Status.PENDING, Status.IN_PROGRESS, Status.WAITING]),
-                )
-            )
-            .order_by(_jobs.c.id)
-        ).all()
-    return [GroupMember(r.run_id, r.number, r.id, r.status) for r in rows]
+    statuses = (Status.PENDING.value, Status.IN_PROGRESS.value, Status.WAITING.value)
+    with store.write() as cur:
+        rows = cur.execute(
+            "SELECT jobs.id, jobs.run_id, runs.number, jobs.status FROM jobs "
+            "JOIN runs ON runs.id = jobs.run_id "
+            "WHERE jobs.concurrency_group = ? AND jobs.status IN (?, ?, ?) ORDER BY jobs.id",
+            (group, *statuses),
+        ).fetchall()
+    return [GroupMember(run_id, number, pk, status) for pk, run_id, number, status in rows]
 
 
 def job_pk(store: Store, run_id: int, key: str) -> int:
-    with store.transaction() as conn:
-        return int(
-            conn.execute(
-                select(_jobs.c.id).where(and_(_jobs.c.run_id == run_id, _jobs.c.key == key))
-            ).scalar_one()
-        )
+    with store.write() as cur:
+        row = cur.execute(
+            "SELECT id FROM jobs WHERE run_id = ? AND key = ?", (run_id, key)
+        ).fetchone()
+    if row is None:
+        raise LookupError(f"no job {key!r} in run {run_id}")
+    return int(row[0])
 
 
 def finish_orphan(store: Store, run_id: int, reason: str, conclusion: Conclusion) -> None:
     """Complete a run whose process is gone, and every job it left unfinished."""
-    now = time.time()
-    with store.transaction() as conn:
-        conn.execute(
-            update(_runs)
-            .where(and_(_runs.c.id == run_id, _runs.c.status.in_(ACTIVE_STATUSES)))
-            .values(
-                status=Status.COMPLETED,
-                conclusion=conclusion,
-                finished_at=now,
-                reason=reason,
-                waiting_for=None,
-            )
+    now = sql_time(time.time())
+    completed, cancelled = Status.COMPLETED.value, Conclusion.CANCELLED.value
+    with store.write() as cur:
+        cur.execute(
+            "UPDATE runs SET status = ?, conclusion = ?, finished_at = ?, reason = ?, "
+            f"waiting_for = NULL WHERE id = ? AND status IN {ACTIVE_IN}",
+            (completed, str(conclusion), now, reason, run_id),
         )
-        conn.execute(
-            update(_jobs)
-            .where(and_(_jobs.c.run_id == run_id, _jobs.c.status != Status.COMPLETED))
-            .values(
-                status=Status.COMPLETED,
-                conclusion=Conclusion.CANCELLED,
-                finished_at=now,
-                reason=reason,
-                waiting_for=None,
-            )
+        cur.execute(
+            "UPDATE jobs SET status = ?, conclusion = ?, finished_at = ?, reason = ?, "
+            "waiting_for = NULL WHERE run_id = ? AND status != ?",
+            (completed, cancelled, now, reason, run_id, completed),
         )
-        conn.execute(
-            update(_steps)
-            .where(and_(_steps.c.run_id == run_id, _steps.c.status != Status.COMPLETED))
-            .values(
-                status=Status.COMPLETED,
-                outcome=Conclusion.CANCELLED,
-                conclusion=Conclusion.CANCELLED,
-                finished_at=now,
-            )
+        cur.execute(
+            "UPDATE steps SET status = ?, outcome = ?, conclusion = ?, finished_at = ? "
+            "WHERE run_id = ? AND status != ?",
+            (completed, cancelled, cancelled, now, run_id, completed),
         )
-        conn.execute(
-            insert(_events).values(
-                run_id=run_id,
-                kind="run.orphaned",
-                data={"reason": reason, "conclusion": str(conclusion)},
-                at=now,
-            )
-        )
+        event = {
+            "run_id": run_id,
+            "kind": "run.orphaned",
+            "data": {"reason": reason, "conclusion": str(conclusion)},
+            "at": time.time(),
+        }
+        cur.execute(*insert_sql("events", event))
