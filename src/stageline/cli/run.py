@@ -7,12 +7,54 @@ when Ctrl-C/SIGTERM cancelled the run (its record is complete all the same).
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+if TYPE_CHECKING:
+    from stageline.engine.scheduler import RunSpec
+
 _Many = Annotated[list[str] | None, typer.Option(show_default=False)]
+
+#: Actions that never involve delivery (`hmarr/auto-approve-action` records an approval;
+#: a local or vendored action may use it inside).
+_PLAIN_ACTIONS = frozenset(
+    {
+        "actions/checkout",
+        "actions/upload-artifact",
+        "actions/download-artifact",
+        "actions/cache",
+        "actions/cache/restore",
+        "actions/cache/save",
+    }
+)
+
+
+def _needs_delivery(specs: Sequence[RunSpec], root: Path) -> bool:
+    """Whether the runs need `deploy.wiring` (gates, deployments, auto-approvals,
+    notifications): only with a `.stageline.yml`, a job with an `environment`, or an
+    action that could approve. Without them its hooks do nothing, and loading them
+    costs more than a short run."""
+    if (root / ".stageline.yml").exists():
+        return True
+    for spec in specs:
+        for job in spec.plan.jobs:
+            if job.environment is not None:
+                return True
+            for step in job.steps:
+                if step.uses and step.uses.split("@")[0].strip().lower() not in _PLAIN_ACTIONS:
+                    return True
+    return False
+
+
+def _may_be_terminal() -> bool:
+    """Whether Rich could take stdout for a terminal (it alone decides; off a terminal,
+    without its overrides set, the line printer is used and Rich is not loaded)."""
+    return sys.stdout.isatty() or any(v in os.environ for v in ("FORCE_COLOR", "TTY_COMPATIBLE"))
 
 
 def run(
@@ -95,13 +137,12 @@ def run(
     """Run workflows locally, job by job, as GitHub would; every run is recorded."""
     import asyncio
     import json
-    import sys
 
     from stageline.cli.records import run_document
     from stageline.engine.events import Observer
     from stageline.engine.execute import execute
     from stageline.engine.lineprinter import LinePrinter
-    from stageline.engine.scheduler import RunSpec, default_parallel
+    from stageline.engine.scheduler import default_parallel
     from stageline.engine.setup import RunOptions, parse_pairs, prepare
     from stageline.executors import get_executor
     from stageline.store import get_run, open_store, store_home
@@ -133,7 +174,7 @@ def run(
         if json_output:
             return None
         printer = LinePrinter(sys.stdout, prefix_run=several)
-        if several:
+        if several or not _may_be_terminal():
             return printer
         from rich.console import Console
 
@@ -141,12 +182,16 @@ def run(
 
         return make_observer(Console(), prepared.specs[0].plan, fallback=printer)
 
-    from stageline.deploy.wiring import is_interactive, wire
-
     with open_store(store_home(prepared.facts.root)) as store:
         executor = get_executor("local")
-        interactive = not json_output and is_interactive()
-        hooks = wire(store, prepared.facts.root, executor, prepared.specs, interactive=interactive)
+        hooks = None
+        if _needs_delivery(prepared.specs, prepared.facts.root):
+            from stageline.deploy.wiring import is_interactive, wire
+
+            interactive = not json_output and is_interactive()
+            hooks = wire(
+                store, prepared.facts.root, executor, prepared.specs, interactive=interactive
+            )
         try:
             execution = asyncio.run(
                 execute(
@@ -154,13 +199,14 @@ def run(
                     store,
                     executor,
                     parallel=parallel or default_parallel(),
-                    observer_for=hooks.observing(observer_for),
-                    gatekeeper=hooks.gatekeeper,
-                    after_job=hooks.after_job,
+                    observer_for=hooks.observing(observer_for) if hooks else observer_for,
+                    gatekeeper=hooks.gatekeeper if hooks else None,
+                    after_job=hooks.after_job if hooks else None,
                 )
             )
         finally:
-            hooks.close()
+            if hooks is not None:
+                hooks.close()
         details = [get_run(store, o.run_id) for o in execution.outcomes]
     if json_output:
         documents = [run_document(d) for d in details]
