@@ -50,9 +50,11 @@ from stageline.engine.context import (
 )
 from stageline.engine.hooks import AfterJob, Gatekeeper, Hold
 from stageline.engine.sink import RecordingSink
+from stageline.engine.workroot import run_work_root
 from stageline.errors import StagelineError
 from stageline.executors.base import Executor, JobRequest, JobResult
 from stageline.plan.model import Plan, PlannedJob
+from stageline.runner import remove_tree
 from stageline.runs.rules import (
     aggregate_result,
     effective_result,
@@ -217,6 +219,7 @@ class Scheduler:
         self._started = 0.0
         self._run_group: str | None = None
         self._broken: dict[str, str] = {}
+        self._work_root: str | None = None
 
     # -- public ------------------------------------------------------------------------
 
@@ -601,7 +604,7 @@ class Scheduler:
             repo_dir=self.spec.repo_dir,
             sha=self.plan.event.sha,
             ref=self.plan.event.ref,
-            work_root=str(home / "work" / run),
+            work_root=self._work(),
             artifacts_dir=str(home / "artifacts" / run),
             cache_dir=str(home / "cache"),
             log_dir=self._log_dir,
@@ -610,6 +613,13 @@ class Scheduler:
             extra_env=dict(self.spec.extra_env),
             keep_workspace=self.spec.keep_workspaces,
         )
+
+    def _work(self) -> str:
+        """The run's work root, chosen when its first job starts (see `engine.workroot`)."""
+        if self._work_root is None:
+            keep = self.spec.keep_workspaces
+            self._work_root = run_work_root(self.store.home, self.run_id, keep=keep)
+        return self._work_root
 
     @staticmethod
     def _stop(job: _Job, reason: str) -> None:
@@ -951,6 +961,8 @@ class Scheduler:
             return
         root = Path(self.store.home) / "work" / str(self.run_id)
         shutil.rmtree(root, ignore_errors=True)
+        if self._work_root is not None and self._work_root != str(root):
+            remove_tree(self._work_root)
 
     def _emit(self, event: ev.EngineEvent) -> None:
         if self.observer is not None:
