@@ -3,10 +3,8 @@ repository in a temp dir, `python -m stageline` as a subprocess, the local execu
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +14,6 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "shared" / "examples" / "multi-stage.yml"
 IDENTITY = ["-c", "user.name=Alice", "-c", "user.email=alice@example.com"]
 
 
@@ -65,68 +62,6 @@ def run_json(repo: Path, *args: str) -> tuple[int, dict[str, Any]]:
 
 def by_name(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {job["name"]: job for job in document["jobs"]}
-
-
-def multi_stage_repo(root: Path, test_exit: int = 0, branch: str = "main") -> Path:
-    package = {
-        "name": "shop",
-        "version": "1.0.0",
-        "scripts": {
-            "build": "node -e \"require('fs').writeFileSync('built.txt', 'ok')\"",
-            "test": f"node -e \"console.log('tests ran'); process.exit({test_exit})\"",
-        },
-    }
-    return make_repo(
-        root,
-        {
-            ".github/workflows/multi-stage.yml": EXAMPLE.read_text(),
-            "package.json": json.dumps(package),
-            "deploy-staging.sh": "#!/bin/sh\necho deployed to staging\n",
-            "deploy-production.sh": "#!/bin/sh\necho deployed to production\n",
-        },
-        branch,
-    )
-
-
-@pytest.mark.skipif(shutil.which("npm") is None, reason="the example workflow runs npm")
-def test_the_multi_stage_example_runs_in_order_on_main(tmp_path: Path) -> None:
-    repo = multi_stage_repo(tmp_path / "shop")
-    code, document = run_json(repo)
-    assert code == 0
-    assert (document["status"], document["conclusion"]) == ("completed", "success")
-    jobs = by_name(document)
-    order = ["build", "test", "deploy-staging", "approval", "deploy-production"]
-    assert [jobs[name]["conclusion"] for name in order] == ["success"] * 5
-    for earlier, later in itertools.pairwise(order):
-        assert jobs[earlier]["finished_at"] <= jobs[later]["started_at"]
-    assert document["repository"] == "acme/shop"
-    assert document["ref"] == "refs/heads/main"
-    assert document["sha"] == git(repo, "rev-parse", "HEAD")
-    logs = stageline(repo, "logs", str(document["run_id"]), "deploy-production")
-    assert "deployed to production" in logs.stdout
-
-
-@pytest.mark.skipif(shutil.which("npm") is None, reason="the example workflow runs npm")
-def test_failing_tests_skip_the_deploys_and_exit_1(tmp_path: Path) -> None:
-    repo = multi_stage_repo(tmp_path / "shop", test_exit=1)
-    code, document = run_json(repo)
-    assert code == 1
-    assert document["conclusion"] == "failure"
-    jobs = by_name(document)
-    assert jobs["test"]["conclusion"] == "failure"
-    for name in ("deploy-staging", "approval", "deploy-production"):
-        assert (jobs[name]["status"], jobs[name]["conclusion"]) == ("completed", "skipped")
-        assert jobs[name]["started_at"] is None
-
-
-def test_a_branch_the_workflow_does_not_run_on_says_so(tmp_path: Path) -> None:
-    repo = multi_stage_repo(tmp_path / "shop", branch="feature/x")
-    done = stageline(repo, "run")
-    assert done.returncode == 1
-    assert "no workflow runs on push to feature/x" in done.stderr
-    assert "feature/x" in done.stderr and "main" in done.stderr
-    assert "Traceback" not in done.stderr
-    assert not (repo / ".stageline" / "stageline.db").exists()  # nothing ran
 
 
 WORKFLOW = """\
