@@ -118,9 +118,11 @@ def test_a_delivery_function_that_raises_is_contained(caplog: pytest.LogCaptureF
 
 
 def test_send_after_close_is_dropped_quietly() -> None:
-    notifier = Notifier([Route("json://x/y")], deliver=lambda *_: True)
+    delivered: list[object] = []
+    notifier = Notifier([Route("json://x/y")], deliver=lambda *args: delivered.append(args) or True)
     notifier.close()
     notifier.send(note("run.started", "late"))
+    assert delivered == []
 
 
 def test_email_through_a_local_smtp_server() -> None:
