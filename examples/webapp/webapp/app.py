@@ -41,6 +41,11 @@ def _json(status: int, data: object) -> Response:
     return Response(status, body, {"Content-Type": "application/json"})
 
 
+def internal_error() -> Response:
+    """The answer when handling a request raised: the details go to the log, not the client."""
+    return _json(500, {"error": "internal server error"})
+
+
 def greeting(name: str) -> str:
     """The greeting for `name`; blank names are greeted as the world."""
     cleaned = " ".join(name.split())[:64]

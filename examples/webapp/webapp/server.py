@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sys
+import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from webapp.app import Config, respond
+from webapp.app import Config, internal_error, respond
 
 
 def make_server(
@@ -18,7 +19,11 @@ def make_server(
         server_version = "webapp"
 
         def _answer(self, with_body: bool) -> None:
-            response = respond(self.command, self.path, config)
+            try:
+                response = respond(self.command, self.path, config)
+            except Exception:  # a bug: answer 500, log why, and keep serving
+                traceback.print_exc()
+                response = internal_error()
             self.send_response(response.status)
             headers = {"Content-Type": "text/plain; charset=utf-8", **response.headers}
             for name, value in headers.items():

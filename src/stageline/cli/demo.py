@@ -1,41 +1,65 @@
-"""`stageline demo`: the example project's multi-stage pipeline, end to end, in a temp copy.
+"""`stageline demo`: the example project delivered twice, the second time broken and undone.
 
 The demo copies `examples/webapp` (found next to the installed package: the README
 installs Stageline from a checkout with `pip install -e .`) into a new temp directory,
-makes it a git repository with one commit on `main`, and runs its workflow the way
-`stageline run` does: build, lint and unit tests → integration and e2e tests →
-staging → approval → production. The two deploys start real background services of
-the example on 127.0.0.1; the demo stops them at the end unless `--keep`. The temp
-directory stays: it holds the run's record and logs, and the demo says where.
+writes the service ports it picked into the copy's `.stageline.yml` (the monitors probe
+them), makes it a git repository with one commit on `main`, and tells a story in two
+runs of its workflow, each run the way `stageline run` does it:
+
+1. the release ships: build, lint and unit tests → integration and e2e tests →
+   staging (deploy, then its health monitor's bake window) → approval (automatic) →
+   production (deploy, bake window). Both environments are real background services
+   of the example on 127.0.0.1, installed under a releases directory with an atomic
+   `current` symlink;
+2. a broken release (`examples/webapp/demo/broken-release.patch`: a typo on a code path
+   no test reaches) is committed and delivered. It passes every test and the smoke test,
+   then its /health turns to 500; staging's monitor catches it, staging is rolled back
+   automatically to the first release, and production never sees it.
+
+The demo then checks the record and the live services against that story, prints the
+deployments table, and exits 0 only if everything happened as told (the second run
+itself fails, as it must). Services are stopped at the end unless `--keep`. The temp
+directory stays: it holds the record and the logs, and the demo says where.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from stageline.store.deployments import DeploymentRow
 
 #: The example project, relative to the source checkout holding `src/stageline`.
 EXAMPLE = Path("examples") / "webapp"
 WORKFLOW = ".github/workflows/pipeline.yml"
-#: Preferred service ports (the ones the example's docs name); taken ones are replaced.
+#: The bug the finale ships, a patch of the example (kept in it, so users can read it).
+BROKEN_PATCH = "demo/broken-release.patch"
+BROKEN_MESSAGE = "webapp: cache the /health answer"
+#: The environment whose monitor catches the broken release (the first it reaches).
+CATCHER = "staging"
+#: Preferred service ports (the ones the example's docs and `.stageline.yml` name);
+#: taken ones are replaced, in the workflow's `vars` and in `.stageline.yml` alike.
 PORTS = {"staging": 18081, "production": 18082}
-#: Git identity of the demo's commit, so it works where git has none configured.
-IDENTITY = {
-    "GIT_AUTHOR_NAME": "Stageline Demo",
-    "GIT_AUTHOR_EMAIL": "demo@stageline.invalid",
-    "GIT_COMMITTER_NAME": "Stageline Demo",
-    "GIT_COMMITTER_EMAIL": "demo@stageline.invalid",
-}
+#: The demo repository's git identity: its commits' author and, as `stageline run` takes
+#: it from git, the actor who triggers its runs, whatever the machine has configured.
+IDENTITY = {"user.name": "Stageline Demo", "user.email": "demo@stageline.invalid"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +81,24 @@ class DemoSetup:
             "STAGING_PORT": str(self.ports["staging"]),
             "PRODUCTION_PORT": str(self.ports["production"]),
         }
+
+
+@dataclass(slots=True)
+class Story:
+    """What the demo set out to show, checked one fact at a time; printed as it goes."""
+
+    console: Console
+    checks: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(check["ok"] for check in self.checks)
+
+    def check(self, ok: bool, what: str) -> bool:
+        self.checks.append({"what": what, "ok": ok})
+        mark = "[green]✓[/]" if ok else "[red]✗[/]"
+        self.console.print(f"  {mark} {what}", markup=True, highlight=False)
+        return ok
 
 
 def find_example() -> Path:
@@ -90,22 +132,41 @@ def free_port(preferred: int) -> int:
     raise OSError("no free port on 127.0.0.1")
 
 
+def git(repo: Path, *args: str) -> str:
+    """Run git in the demo's repository with nothing of the caller's git setup (GIT_DIR,
+    hooks, signing) leaking in; its output."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    done = subprocess.run(
+        ["git", "-c", "commit.gpgsign=false", "-c", "core.hooksPath=/dev/null", *args],
+        cwd=repo,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return done.stdout.strip()
+
+
 def prepare(example: Path) -> DemoSetup:
-    """A fresh git repository holding a copy of `example`, committed on `main`."""
+    """A fresh git repository holding a copy of `example`, its `.stageline.yml` pointing
+    at the ports picked here, committed on `main`."""
     workdir = Path(tempfile.mkdtemp(prefix="stageline-demo-")).resolve()
     repo = workdir / example.name
     shutil.copytree(
         example, repo, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "dist", ".stageline")
     )
-    # Nothing of the caller's git setup (GIT_DIR, hooks, signing) may leak into the copy.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")} | IDENTITY
-    for args in (
-        ["init", "-q", "-b", "main"],
-        ["add", "--all"],
-        ["-c", "commit.gpgsign=false", "commit", "-q", "--no-verify", "-m", "webapp: demo"],
-    ):
-        subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
     ports = {env_name: free_port(port) for env_name, port in PORTS.items()}
+    config = repo / ".stageline.yml"
+    if config.is_file():
+        text = config.read_text()
+        for env_name, preferred in PORTS.items():
+            text = text.replace(f"127.0.0.1:{preferred}", f"127.0.0.1:{ports[env_name]}")
+        config.write_text(text)
+    git(repo, "init", "-q", "-b", "main")
+    for key, value in IDENTITY.items():
+        git(repo, "config", key, value)
+    git(repo, "add", "--all")
+    git(repo, "commit", "-q", "-m", "webapp: demo")
     return DemoSetup(workdir, repo, workdir / "deploy", ports)
 
 
@@ -124,77 +185,242 @@ def stop_services(setup: DemoSetup) -> list[str]:
     return stopped
 
 
+def health(url: str) -> dict[str, Any] | None:
+    """The service's /health answer when it is healthy (200 with JSON), else None."""
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=2) as reply:
+            answer = json.loads(reply.read())
+    except (OSError, ValueError):  # refused, timed out, an HTTP error, not JSON
+        return None
+    return answer if isinstance(answer, dict) else None
+
+
+def serves(setup: DemoSetup, env_name: str, release: str) -> bool:
+    answer = health(setup.url(env_name))
+    return answer is not None and answer.get("status") == "ok" and answer.get("release") == release
+
+
 def demo(
     keep: Annotated[
         bool, typer.Option("--keep", help="Leave the staging and production services running.")
     ] = False,
     json_output: Annotated[
-        bool, typer.Option("--json", help="Print one JSON document (the run and where it is).")
+        bool, typer.Option("--json", help="Print one JSON document (the story and its record).")
     ] = False,
 ) -> None:
-    """Run the example project's multi-stage pipeline end to end in a temp copy."""
+    """Deliver the example project, then a broken release that is rolled back on its own."""
     from rich.console import Console
 
     console = Console(stderr=json_output, highlight=False, soft_wrap=True)
     setup = prepare(find_example())
+    story = Story(console)
     console.print(f"[bold]stageline demo[/]: the example web service in {setup.repo} (main)")
     console.print(
         "  build, lint, unit tests → integration + e2e tests → "
         f"staging :{setup.ports['staging']} → approval → production :{setup.ports['production']}"
+        "; each deploy is watched over HTTP and rolled back automatically if it turns bad"
     )
+    runs: list[dict[str, Any]] = []
+    releases: dict[str, str] = {}
     try:
-        code, document = run_pipeline(setup, json_output)
+        if first_release(setup, story, runs, releases, json_output):
+            broken_release(setup, story, runs, releases, json_output)
     finally:
         stopped = [] if keep else stop_services(setup)
-    from stageline.store import store_home
+    epilogue(setup, story, runs, keep, stopped, json_output)
+    if json_output:
+        report = {
+            "ok": story.ok,
+            "story": story.checks,
+            "runs": runs,
+            "releases": releases,
+            "deployments": deployment_documents(setup),
+            "repository": str(setup.repo),
+            "record": str(record_home(setup)),
+            "deploy_root": str(setup.deploy_root),
+            "services": {env_name: setup.url(env_name) for env_name in PORTS},
+            "kept": keep,
+        }
+        print(json.dumps(report, indent=2))
+    if not story.ok:
+        raise typer.Exit(1)
 
-    record = store_home(setup.repo)
-    run_id = document.get("run_id", "")
-    console.print(f"record: {record}")
-    console.print(f"  cd {setup.repo} && stageline show {run_id}   (or stageline logs {run_id})")
+
+def first_release(
+    setup: DemoSetup,
+    story: Story,
+    runs: list[dict[str, Any]],
+    releases: dict[str, str],
+    json_output: bool,
+) -> bool:
+    """Act 1: the first commit goes all the way to production; both environments serve it."""
+    sha = git(setup.repo, "rev-parse", "HEAD")
+    release = releases["good"] = sha[:12]
+    story.console.print(f"\n[bold]1/2[/] the first release, {release}")
+    code, document = run_pipeline(setup, json_output)
+    runs.append(document)
+    if not story.check(
+        code == 0 and document.get("conclusion") == "success",
+        f"run #{document.get('number', '?')} succeeded: the release passed every stage",
+    ):
+        return False
+    mine = [d for d in deployments(setup) if d.run_id == document["run_id"]]
+    for env_name in PORTS:
+        recorded = [d.id for d in mine if d.environment == env_name and d.status == "success"]
+        story.check(
+            len(recorded) == 1 and serves(setup, env_name, release),
+            f"{env_name} serves {release} at {setup.url(env_name)}, healthy through its "
+            f"bake window (deployment #{recorded[0] if recorded else '?'})",
+        )
+    return story.ok
+
+
+def broken_release(
+    setup: DemoSetup,
+    story: Story,
+    runs: list[dict[str, Any]],
+    releases: dict[str, str],
+    json_output: bool,
+) -> None:
+    """Act 2: a release with a bug no test reaches; staging's monitor catches it, staging
+    is rolled back to the first release, production never gets it."""
+    good = releases["good"]
+    try:
+        git(setup.repo, "apply", BROKEN_PATCH)
+        git(setup.repo, "commit", "-q", "-a", "-m", BROKEN_MESSAGE)
+    except subprocess.CalledProcessError as err:
+        story.check(False, f"the broken release could be made ({BROKEN_PATCH}): {err.stderr}")
+        return
+    bad = releases["broken"] = git(setup.repo, "rev-parse", "HEAD")[:12]
+    story.console.print(
+        f"\n[bold]2/2[/] a broken release, {bad}: “{BROKEN_MESSAGE}” "
+        f"(a typo on the cache's refresh path, which no test reaches; see {BROKEN_PATCH})"
+    )
+    code, document = run_pipeline(setup, json_output)
+    runs.append(document)
+    jobs = {job["job_id"]: job for job in document.get("jobs", [])}
+    reason = str((jobs.get(f"deploy-{CATCHER}") or {}).get("reason") or "")
+    story.check(
+        code != 0 and document.get("conclusion") == "failure" and "rolled back" in reason,
+        f"run #{document.get('number', '?')} failed, as it must: {reason or 'no reason recorded'}",
+    )
+    mine = [d for d in deployments(setup) if d.environment == CATCHER]
+    replaced = next((d for d in mine if d.run_id == document.get("run_id")), None)
+    restored = next((d for d in mine if d.run_id == runs[0]["run_id"]), None)
+    rollback = next((d for d in mine if d.kind == "rollback"), None)
+    story.check(
+        replaced is not None
+        and replaced.status == "rolled_back"
+        and restored is not None
+        and rollback is not None
+        and rollback.status == "success"
+        and (rollback.replaces, rollback.restores) == (replaced.id, restored.id),
+        f"{CATCHER} rolled back on its own: deployment #{replaced.id if replaced else '?'} "
+        f"rolled_back, rollback #{rollback.id if rollback else '?'} restored "
+        f"#{restored.id if restored else '?'}",
+    )
+    story.check(
+        serves(setup, CATCHER, good),
+        f"{CATCHER} serves {good} again, healthy" + cause(setup, CATCHER),
+    )
+    production = [d for d in deployments(setup) if d.environment == "production"]
+    story.check(
+        all(d.run_id != document.get("run_id") for d in production)
+        and serves(setup, "production", good),
+        f"production never got {bad}: it still serves {good}, healthy",
+    )
+
+
+def cause(setup: DemoSetup, env_name: str) -> str:
+    """Why the broken release failed, from its service's log (the exception's last line)."""
+    log = setup.deploy_root / env_name / "service.log"
+    text = log.read_text(errors="replace") if log.is_file() else ""
+    errors = re.findall(r"^\w+(?:Error|Exception): .*$", text, flags=re.MULTILINE)
+    return f" (the broken one answered 500: {errors[-1]}, see {log})" if errors else ""
+
+
+def epilogue(
+    setup: DemoSetup,
+    story: Story,
+    runs: list[dict[str, Any]],
+    keep: bool,
+    stopped: list[str],
+    json_output: bool,
+) -> None:
+    """The deployments table, where the record and logs are, what is left running."""
+    from stageline.cli.deploys import deployments as deployments_command
+
+    console = story.console
+    if deployments(setup):
+        console.print("\n[bold]deployments[/] (stageline deployments)")
+        with in_repo(setup), contextlib.redirect_stdout(sys.stderr if json_output else sys.stdout):
+            deployments_command()
+    console.print(f"\nrecord: {record_home(setup)}")
+    for document in runs:
+        run_id = document.get("run_id", "")
+        console.print(f"  run #{document.get('number', run_id)} logs: {document.get('log_dir')}")
+    console.print(f"  cd {setup.repo} && stageline runs / show RUN / logs RUN / deployments")
     if keep:
         for env_name in PORTS:
             console.print(f"{env_name}: {setup.url(env_name)}/health  (stop: deploy/stop.sh)")
         console.print(f"  with STAGELINE_DEPLOY_ROOT={setup.deploy_root}")
     elif stopped:
         console.print(f"stopped the {' and '.join(stopped)} services (--keep leaves them running)")
-    if json_output:
-        services = {env_name: setup.url(env_name) for env_name in PORTS}
-        report = {
-            "run": document,
-            "repository": str(setup.repo),
-            "record": str(record),
-            "deploy_root": str(setup.deploy_root),
-            "services": services,
-            "kept": keep,
-        }
-        print(json.dumps(report, indent=2))
-    if code:
-        raise typer.Exit(code)
+    verdict = "[green]the story happened as told[/]" if story.ok else "[red]it did not[/]"
+    console.print(f"demo: {verdict}")
+
+
+@contextlib.contextmanager
+def in_repo(setup: DemoSetup) -> Any:
+    """Stand in the demo's repository, as the commands run there expect."""
+    previous = Path.cwd()
+    os.chdir(setup.repo)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
+def record_home(setup: DemoSetup) -> Path:
+    from stageline.store import store_home
+
+    return store_home(setup.repo)
+
+
+def deployments(setup: DemoSetup) -> list[DeploymentRow]:
+    """The demo repository's deployment records, oldest first (none before a deploy)."""
+    from stageline.store import deployments as store_deploys
+    from stageline.store import open_store
+
+    if not (record_home(setup) / "stageline.db").exists():
+        return []
+    with open_store(record_home(setup)) as store:
+        return store_deploys.list_deployments(store, str(setup.repo))
+
+
+def deployment_documents(setup: DemoSetup) -> list[dict[str, Any]]:
+    """As `stageline deployments --json` prints them: newest first."""
+    from stageline.cli.deploys import describe
+
+    return [describe(row) for row in reversed(deployments(setup))]
 
 
 def run_pipeline(setup: DemoSetup, json_output: bool) -> tuple[int, dict[str, Any]]:
     """Run the demo's workflow through `stageline run` itself (in this process), then read
     its record back; progress goes to stderr when stdout is for the JSON document."""
-    import contextlib
-
     from stageline.cli import run as run_command
     from stageline.cli.records import run_document
-    from stageline.store import get_run, list_runs, open_store, store_home
+    from stageline.store import get_run, list_runs, open_store
 
     variables = [f"{key}={value}" for key, value in setup.variables().items()]
     progress = sys.stderr if json_output else sys.stdout
-    previous = Path.cwd()
-    os.chdir(setup.repo)
     try:
-        with contextlib.redirect_stdout(progress):
+        with in_repo(setup), contextlib.redirect_stdout(progress):
             run_command.run(workflow=WORKFLOW, var=variables)
         code = 0
     except typer.Exit as done:  # how `stageline run` reports a run that did not succeed
         code = done.exit_code
-    finally:
-        os.chdir(previous)
-    with open_store(store_home(setup.repo)) as store:
+    with open_store(record_home(setup)) as store:
         runs = list_runs(store, repo_path=str(setup.repo), limit=1)
         document = run_document(get_run(store, runs[0].id)) if runs else {}
     return code, document

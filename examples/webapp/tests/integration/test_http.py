@@ -1,10 +1,13 @@
 """Integration tests: the real HTTP server on a free port of 127.0.0.1."""
 
+import contextlib
+import io
 import json
 import threading
 import unittest
 import urllib.error
 import urllib.request
+from unittest import mock
 
 from webapp.app import Config
 from webapp.server import make_server
@@ -51,6 +54,19 @@ class ServerTest(unittest.TestCase):
             self.assertEqual(reply.status, 200)
             self.assertGreater(int(reply.headers["Content-Length"]), 0)
             self.assertEqual(reply.read(), b"")
+
+    def test_a_failing_handler_answers_500_logs_and_keeps_serving(self) -> None:
+        log = io.StringIO()
+        failure = RuntimeError("handler bug")
+        with (
+            contextlib.redirect_stderr(log),
+            mock.patch("webapp.server.respond", side_effect=failure),
+        ):
+            status, content_type, body = self.get("/health")
+        self.assertEqual((status, content_type), (500, "application/json"))
+        self.assertEqual(json.loads(body), {"error": "internal server error"})
+        self.assertIn("RuntimeError: handler bug", log.getvalue())
+        self.assertEqual(self.get("/health")[0], 200)
 
     def test_concurrent_requests(self) -> None:
         results: list[int] = []
