@@ -1,0 +1,78 @@
+"""`stageline run`'s own argument parsing agrees with Typer's, or hands over to Typer."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import typer.main
+
+from stageline.cli.app import app, parse_run_args
+
+AGREED = [
+    [],
+    ["ci.yml"],
+    ["--json"],
+    ["ci.yml", "--json", "--keep-workspaces"],
+    ["-j", "a", "--job", "b", "--job=c"],
+    ["--event", "pull_request", "--ref", "refs/heads/x", "--actor=me"],
+    ["-e", "workflow_dispatch", "--input", "k=v", "--input", "n=1=2"],
+    ["--var", "a=1", "--env", "B=2", "--secret", "S=3", "--matrix", "os:linux"],
+    ["--eventpath", "payload.json", "--env-file", "x.env", "--secret-file=s.env"],
+    ["--parallel", "8"],
+    ["-p", "1", "w.yml"],
+    ["--parallel=3", "--event", "push", "--event", "release"],
+    ["--ref", ""],
+]
+
+HANDED_OVER = [
+    ["--help"],
+    ["-h"],
+    ["--parallel", "0"],
+    ["--parallel", "x"],
+    ["-p", "-1"],
+    ["--job"],
+    ["--job", "--json"],
+    ["--json=yes"],
+    ["--no-json"],
+    ["a.yml", "b.yml"],
+    ["--unknown", "x"],
+    ["-jx"],
+    ["-j=x"],
+    ["--", "ci.yml"],
+    ["--eventpath", "."],
+    ["--eventpath", ""],
+]
+
+
+def typer_params(args: list[str]) -> dict[str, object]:
+    command = typer.main.get_command(app).commands["run"]  # type: ignore[attr-defined]
+    with command.make_context("run", list(args)) as ctx:
+        return dict(ctx.params)
+
+
+@pytest.mark.parametrize("args", AGREED, ids=" ".join)
+def test_plain_command_lines_parse_as_typer_parses_them(args: list[str]) -> None:
+    assert parse_run_args(args) == typer_params(args)
+
+
+@pytest.mark.parametrize("args", HANDED_OVER, ids=" ".join)
+def test_anything_else_is_left_to_typer(args: list[str]) -> None:
+    assert parse_run_args(args) is None
+
+
+def test_typer_still_reports_what_it_refuses(tmp_path: Path) -> None:
+    env = {**os.environ, "NO_COLOR": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "stageline", "run", "--parallel", "0"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "--parallel" in done.stderr
