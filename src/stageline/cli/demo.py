@@ -359,6 +359,12 @@ def epilogue(
     for document in runs:
         run_id = document.get("run_id", "")
         console.print(f"  run #{document.get('number', run_id)} logs: {document.get('log_dir')}")
+    for rollback_id in rollback_ids(setup):
+        # Where a rollback's re-run job logs (stageline.deploy.rollback).
+        logs = record_home(setup) / "logs" / "rollbacks" / str(rollback_id)
+        if logs.is_dir():
+            console.print(f"  rollback {rollback_id} logs: {logs}")
+    console.print(f"  services' own logs: {setup.deploy_root}/<env>/service.log")
     console.print(f"  cd {setup.repo} && stageline runs / show RUN / logs RUN / deployments")
     if keep:
         for env_name in PORTS:
@@ -396,6 +402,16 @@ def deployments(setup: DemoSetup) -> list[DeploymentRow]:
         return []
     with open_store(record_home(setup)) as store:
         return store_deploys.list_deployments(store, str(setup.repo))
+
+
+def rollback_ids(setup: DemoSetup) -> list[int]:
+    from stageline.store import deployments as store_deploys
+    from stageline.store import open_store
+
+    if not (record_home(setup) / "stageline.db").exists():
+        return []
+    with open_store(record_home(setup)) as store:
+        return [row.id for row in store_deploys.list_rollbacks(store, str(setup.repo))]
 
 
 def deployment_documents(setup: DemoSetup) -> list[dict[str, Any]]:
