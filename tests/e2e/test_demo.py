@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from typing import Any
 import pytest
 
 import stageline
-from stageline.cli.demo import BROKEN_MESSAGE, PORTS, find_example
+from stageline.cli.demo import BROKEN_MESSAGE, PORTS, find_example, preferred_ports, prepare
 from stageline.errors import RunError
 
 STAGES = [
@@ -262,6 +263,31 @@ def test_a_failing_pipeline_fails_the_demo_and_deploys_nothing(tmp_path: Path) -
         assert jobs[job]["conclusion"] == "skipped", job
     assert report["deployments"] == []
     assert not Path(report["deploy_root"]).exists()
+
+
+def test_one_demo_at_a_time_takes_the_preferred_ports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with preferred_ports() as first, preferred_ports() as second:
+        assert (first, second) == (True, False)
+    with preferred_ports() as third:
+        assert third is True
+
+
+def test_a_demo_on_other_ports_points_its_monitors_at_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    setup = prepare(find_example(), preferred=False)
+    assert setup.repo.is_relative_to(tmp_path)
+    assert set(setup.ports) == set(PORTS)
+    assert not set(setup.ports.values()) & set(PORTS.values())
+    config = (setup.repo / ".stageline.yml").read_text()
+    for env_name, port in setup.ports.items():
+        assert f"url: http://127.0.0.1:{port}/health" in config, env_name
+    assert git(setup.repo, "status", "--porcelain") == ""  # committed as written
+    assert git(setup.repo, "branch", "--show-current") == "main"
 
 
 def test_the_demo_project_is_found_next_to_the_package() -> None:

@@ -42,6 +42,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from rich.console import Console
 
     from stageline.store.deployments import DeploymentRow
@@ -147,20 +149,37 @@ def git(repo: Path, *args: str) -> str:
     return done.stdout.strip()
 
 
-def prepare(example: Path) -> DemoSetup:
+@contextlib.contextmanager
+def preferred_ports() -> Iterator[bool]:
+    """Whether this demo may take the preferred ports. Between choosing its ports and its
+    deploys binding them a demo spends seconds in tests, so two demos at once would pick
+    the same free ports: one demo at a time (per temp directory) holds this lock and
+    prefers them, the others take any free port."""
+    import fcntl
+
+    with open(Path(tempfile.gettempdir()) / "stageline-demo-ports.lock", "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            yield False
+        else:
+            yield True
+
+
+def prepare(example: Path, preferred: bool) -> DemoSetup:
     """A fresh git repository holding a copy of `example`, its `.stageline.yml` pointing
-    at the ports picked here, committed on `main`."""
+    at the ports picked here (the `PORTS` if `preferred` and free), committed on `main`."""
     workdir = Path(tempfile.mkdtemp(prefix="stageline-demo-")).resolve()
     repo = workdir / example.name
     shutil.copytree(
         example, repo, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "dist", ".stageline")
     )
-    ports = {env_name: free_port(port) for env_name, port in PORTS.items()}
+    ports = {env_name: free_port(port if preferred else 0) for env_name, port in PORTS.items()}
     config = repo / ".stageline.yml"
     if config.is_file():
         text = config.read_text()
-        for env_name, preferred in PORTS.items():
-            text = text.replace(f"127.0.0.1:{preferred}", f"127.0.0.1:{ports[env_name]}")
+        for env_name, written in PORTS.items():
+            text = text.replace(f"127.0.0.1:{written}", f"127.0.0.1:{ports[env_name]}")
         config.write_text(text)
     git(repo, "init", "-q", "-b", "main")
     for key, value in IDENTITY.items():
@@ -212,21 +231,22 @@ def demo(
     from rich.console import Console
 
     console = Console(stderr=json_output, highlight=False, soft_wrap=True)
-    setup = prepare(find_example())
-    story = Story(console)
-    console.print(f"[bold]stageline demo[/]: the example web service in {setup.repo} (main)")
-    console.print(
-        "  build, lint, unit tests → integration + e2e tests → "
-        f"staging :{setup.ports['staging']} → approval → production :{setup.ports['production']}"
-        "; each deploy is watched over HTTP and rolled back automatically if it turns bad"
-    )
     runs: list[dict[str, Any]] = []
     releases: dict[str, str] = {}
-    try:
-        if first_release(setup, story, runs, releases, json_output):
-            broken_release(setup, story, runs, releases, json_output)
-    finally:
-        stopped = [] if keep else stop_services(setup)
+    with preferred_ports() as preferred:
+        setup = prepare(find_example(), preferred)
+        story = Story(console)
+        console.print(f"[bold]stageline demo[/]: the example web service in {setup.repo} (main)")
+        console.print(
+            "  build, lint, unit tests → integration + e2e tests → staging "
+            f":{setup.ports['staging']} → approval → production :{setup.ports['production']}"
+            "; each deploy is watched over HTTP and rolled back automatically if it turns bad"
+        )
+        try:
+            if first_release(setup, story, runs, releases, json_output):
+                broken_release(setup, story, runs, releases, json_output)
+        finally:
+            stopped = [] if keep else stop_services(setup)
     epilogue(setup, story, runs, keep, stopped, json_output)
     if json_output:
         report = {
@@ -377,7 +397,7 @@ def epilogue(
 
 
 @contextlib.contextmanager
-def in_repo(setup: DemoSetup) -> Any:
+def in_repo(setup: DemoSetup) -> Iterator[None]:
     """Stand in the demo's repository, as the commands run there expect."""
     previous = Path.cwd()
     os.chdir(setup.repo)
