@@ -37,7 +37,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
     from rich.console import Console
 
+    from stageline.store import Store
     from stageline.store.deployments import DeploymentRow
 
 #: The example project, relative to the source checkout holding `src/stageline`.
@@ -83,24 +84,6 @@ class DemoSetup:
             "STAGING_PORT": str(self.ports["staging"]),
             "PRODUCTION_PORT": str(self.ports["production"]),
         }
-
-
-@dataclass(slots=True)
-class Story:
-    """What the demo set out to show, checked one fact at a time; printed as it goes."""
-
-    console: Console
-    checks: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return all(check["ok"] for check in self.checks)
-
-    def check(self, ok: bool, what: str) -> bool:
-        self.checks.append({"what": what, "ok": ok})
-        mark = "[green]✓[/]" if ok else "[red]✗[/]"
-        self.console.print(f"  {mark} {what}", markup=True, highlight=False)
-        return ok
 
 
 def find_example() -> Path:
@@ -231,124 +214,197 @@ def demo(
     from rich.console import Console
 
     console = Console(stderr=json_output, highlight=False, soft_wrap=True)
-    runs: list[dict[str, Any]] = []
-    releases: dict[str, str] = {}
     with preferred_ports() as preferred:
-        setup = prepare(find_example(), preferred)
-        story = Story(console)
-        console.print(f"[bold]stageline demo[/]: the example web service in {setup.repo} (main)")
-        console.print(
+        story = Story(prepare(find_example(), preferred), console, json_output)
+        story.introduce()
+        try:
+            if story.first_release():
+                story.broken_release()
+        finally:
+            stopped = [] if keep else stop_services(story.setup)
+    story.epilogue(keep, stopped)
+    if json_output:
+        print(json.dumps(story.report(keep), indent=2))
+    if not story.ok:
+        raise typer.Exit(1)
+
+
+@dataclass(slots=True)
+class Story:
+    """The demo's two acts on one setup, and the facts each must establish: every check is
+    printed as it is made and kept for the report."""
+
+    setup: DemoSetup
+    console: Console
+    json_output: bool
+    checks: list[dict[str, Any]] = field(default_factory=list)
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    releases: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return all(check["ok"] for check in self.checks)
+
+    def check(self, ok: bool, what: str) -> bool:
+        self.checks.append({"what": what, "ok": ok})
+        self.console.print(f"  {'[green]✓[/]' if ok else '[red]✗[/]'} {what}")
+        return ok
+
+    def introduce(self) -> None:
+        setup = self.setup
+        self.console.print(
+            f"[bold]stageline demo[/]: the example web service in {setup.repo} (main)"
+        )
+        self.console.print(
             "  build, lint, unit tests → integration + e2e tests → staging "
             f":{setup.ports['staging']} → approval → production :{setup.ports['production']}"
             "; each deploy is watched over HTTP and rolled back automatically if it turns bad"
         )
+
+    def first_release(self) -> bool:
+        """Act 1: the first commit goes all the way to production; both serve it."""
+        setup = self.setup
+        release = self.releases["good"] = git(setup.repo, "rev-parse", "HEAD")[:12]
+        self.console.print(f"\n[bold]1/2[/] the first release, {release}")
+        code, document = self.run_pipeline()
+        if not self.check(
+            code == 0 and document.get("conclusion") == "success",
+            f"run #{document.get('number', '?')} succeeded: the release passed every stage",
+        ):
+            return False
+        mine = [d for d in deployments(setup) if d.run_id == document["run_id"]]
+        for env_name in PORTS:
+            ids = [d.id for d in mine if d.environment == env_name and d.status == "success"]
+            self.check(
+                len(ids) == 1 and serves(setup, env_name, release),
+                f"{env_name} serves {release} at {setup.url(env_name)}, healthy through its "
+                f"bake window (deployment #{ids[0] if ids else '?'})",
+            )
+        return self.ok
+
+    def broken_release(self) -> None:
+        """Act 2: a release with a bug no test reaches; staging's monitor catches it,
+        staging is rolled back to the first release, production never gets it."""
+        setup, good = self.setup, self.releases["good"]
         try:
-            if first_release(setup, story, runs, releases, json_output):
-                broken_release(setup, story, runs, releases, json_output)
-        finally:
-            stopped = [] if keep else stop_services(setup)
-    epilogue(setup, story, runs, keep, stopped, json_output)
-    if json_output:
-        report = {
-            "ok": story.ok,
-            "story": story.checks,
-            "runs": runs,
-            "releases": releases,
-            "deployments": deployment_documents(setup),
+            git(setup.repo, "apply", BROKEN_PATCH)
+            git(setup.repo, "commit", "-q", "-a", "-m", BROKEN_MESSAGE)
+        except subprocess.CalledProcessError as err:
+            self.check(False, f"the broken release could be made ({BROKEN_PATCH}): {err.stderr}")
+            return
+        bad = self.releases["broken"] = git(setup.repo, "rev-parse", "HEAD")[:12]
+        self.console.print(
+            f"\n[bold]2/2[/] a broken release, {bad}: “{BROKEN_MESSAGE}” "
+            f"(a typo on the cache's refresh path, which no test reaches; see {BROKEN_PATCH})"
+        )
+        code, document = self.run_pipeline()
+        run_id = document.get("run_id")
+        jobs = {job["job_id"]: job for job in document.get("jobs", [])}
+        reason = str((jobs.get(f"deploy-{CATCHER}") or {}).get("reason") or "")
+        self.check(
+            code != 0 and document.get("conclusion") == "failure" and "rolled back" in reason,
+            f"run #{document.get('number', '?')} failed, as it must: "
+            f"{reason or 'no reason recorded'}",
+        )
+        records = deployments(setup)
+        mine = [d for d in records if d.environment == CATCHER]
+        replaced = next((d for d in mine if d.run_id == run_id and d.kind == "deploy"), None)
+        restored = next((d for d in mine if d.run_id == self.runs[0]["run_id"]), None)
+        rollback = next((d for d in mine if d.kind == "rollback"), None)
+        self.check(
+            replaced is not None
+            and replaced.status == "rolled_back"
+            and restored is not None
+            and rollback is not None
+            and rollback.status == "success"
+            and (rollback.replaces, rollback.restores) == (replaced.id, restored.id),
+            f"{CATCHER} rolled back on its own: deployment #{replaced.id if replaced else '?'} "
+            f"rolled_back, rollback #{rollback.id if rollback else '?'} restored "
+            f"#{restored.id if restored else '?'}",
+        )
+        self.check(
+            serves(setup, CATCHER, good),
+            f"{CATCHER} serves {good} again, healthy" + cause(setup, CATCHER),
+        )
+        production = [d for d in records if d.environment == "production"]
+        self.check(
+            all(d.run_id != run_id for d in production) and serves(setup, "production", good),
+            f"production never got {bad}: it still serves {good}, healthy",
+        )
+
+    def run_pipeline(self) -> tuple[int, dict[str, Any]]:
+        """Run the demo's workflow through `stageline run` itself (in this process), then
+        read its record back; progress goes to stderr when stdout is for the JSON document."""
+        from stageline.cli import run as run_command
+        from stageline.cli.records import run_document
+        from stageline.store import get_run, list_runs
+
+        variables = [f"{key}={value}" for key, value in self.setup.variables().items()]
+        try:
+            with in_repo(self.setup), contextlib.redirect_stdout(self.progress):
+                run_command.run(workflow=WORKFLOW, var=variables)
+            code = 0
+        except typer.Exit as done:  # how `stageline run` reports a run that did not succeed
+            code = done.exit_code
+        document: dict[str, Any] = {}
+        with open_record(self.setup) as store:
+            runs = list_runs(store, repo_path=str(self.setup.repo), limit=1) if store else []
+            if store and runs:
+                document = run_document(get_run(store, runs[0].id))
+        self.runs.append(document)
+        return code, document
+
+    @property
+    def progress(self) -> TextIO:
+        return sys.stderr if self.json_output else sys.stdout
+
+    def epilogue(self, keep: bool, stopped: list[str]) -> None:
+        """The deployments table, where the record and logs are, what is left running."""
+        from stageline.cli.deploys import deployments as deployments_command
+
+        setup, console = self.setup, self.console
+        if deployments(setup):
+            console.print("\n[bold]deployments[/] (stageline deployments)")
+            with in_repo(setup), contextlib.redirect_stdout(self.progress):
+                deployments_command()
+        home = record_home(setup)
+        console.print(f"\nrecord: {home}")
+        for document in self.runs:
+            console.print(f"  run #{document.get('number')} logs: {document.get('log_dir')}")
+        for rollback_id in rollback_ids(setup):
+            logs = home / "logs" / "rollbacks" / str(rollback_id)  # as deploy.rollback puts them
+            if logs.is_dir():
+                console.print(f"  rollback {rollback_id} logs: {logs}")
+        console.print(f"  services' own logs: {setup.deploy_root}/<env>/service.log")
+        console.print(f"  cd {setup.repo} && stageline runs / show RUN / logs RUN / deployments")
+        if keep:
+            for env_name in PORTS:
+                console.print(f"{env_name}: {setup.url(env_name)}/health  (stop: deploy/stop.sh)")
+            console.print(f"  with STAGELINE_DEPLOY_ROOT={setup.deploy_root}")
+        elif stopped:
+            console.print(
+                f"stopped the {' and '.join(stopped)} services (--keep leaves them running)"
+            )
+        verdict = "[green]the story happened as told[/]" if self.ok else "[red]it did not[/]"
+        console.print(f"demo: {verdict}")
+
+    def report(self, keep: bool) -> dict[str, Any]:
+        """The `--json` document: the checks, both runs, the records, where things are."""
+        from stageline.cli.deploys import describe
+
+        setup = self.setup
+        return {
+            "ok": self.ok,
+            "story": self.checks,
+            "runs": self.runs,
+            "releases": self.releases,
+            "deployments": [describe(row) for row in reversed(deployments(setup))],
             "repository": str(setup.repo),
             "record": str(record_home(setup)),
             "deploy_root": str(setup.deploy_root),
             "services": {env_name: setup.url(env_name) for env_name in PORTS},
             "kept": keep,
         }
-        print(json.dumps(report, indent=2))
-    if not story.ok:
-        raise typer.Exit(1)
-
-
-def first_release(
-    setup: DemoSetup,
-    story: Story,
-    runs: list[dict[str, Any]],
-    releases: dict[str, str],
-    json_output: bool,
-) -> bool:
-    """Act 1: the first commit goes all the way to production; both environments serve it."""
-    sha = git(setup.repo, "rev-parse", "HEAD")
-    release = releases["good"] = sha[:12]
-    story.console.print(f"\n[bold]1/2[/] the first release, {release}")
-    code, document = run_pipeline(setup, json_output)
-    runs.append(document)
-    if not story.check(
-        code == 0 and document.get("conclusion") == "success",
-        f"run #{document.get('number', '?')} succeeded: the release passed every stage",
-    ):
-        return False
-    mine = [d for d in deployments(setup) if d.run_id == document["run_id"]]
-    for env_name in PORTS:
-        recorded = [d.id for d in mine if d.environment == env_name and d.status == "success"]
-        story.check(
-            len(recorded) == 1 and serves(setup, env_name, release),
-            f"{env_name} serves {release} at {setup.url(env_name)}, healthy through its "
-            f"bake window (deployment #{recorded[0] if recorded else '?'})",
-        )
-    return story.ok
-
-
-def broken_release(
-    setup: DemoSetup,
-    story: Story,
-    runs: list[dict[str, Any]],
-    releases: dict[str, str],
-    json_output: bool,
-) -> None:
-    """Act 2: a release with a bug no test reaches; staging's monitor catches it, staging
-    is rolled back to the first release, production never gets it."""
-    good = releases["good"]
-    try:
-        git(setup.repo, "apply", BROKEN_PATCH)
-        git(setup.repo, "commit", "-q", "-a", "-m", BROKEN_MESSAGE)
-    except subprocess.CalledProcessError as err:
-        story.check(False, f"the broken release could be made ({BROKEN_PATCH}): {err.stderr}")
-        return
-    bad = releases["broken"] = git(setup.repo, "rev-parse", "HEAD")[:12]
-    story.console.print(
-        f"\n[bold]2/2[/] a broken release, {bad}: “{BROKEN_MESSAGE}” "
-        f"(a typo on the cache's refresh path, which no test reaches; see {BROKEN_PATCH})"
-    )
-    code, document = run_pipeline(setup, json_output)
-    runs.append(document)
-    jobs = {job["job_id"]: job for job in document.get("jobs", [])}
-    reason = str((jobs.get(f"deploy-{CATCHER}") or {}).get("reason") or "")
-    story.check(
-        code != 0 and document.get("conclusion") == "failure" and "rolled back" in reason,
-        f"run #{document.get('number', '?')} failed, as it must: {reason or 'no reason recorded'}",
-    )
-    mine = [d for d in deployments(setup) if d.environment == CATCHER]
-    replaced = next((d for d in mine if d.run_id == document.get("run_id")), None)
-    restored = next((d for d in mine if d.run_id == runs[0]["run_id"]), None)
-    rollback = next((d for d in mine if d.kind == "rollback"), None)
-    story.check(
-        replaced is not None
-        and replaced.status == "rolled_back"
-        and restored is not None
-        and rollback is not None
-        and rollback.status == "success"
-        and (rollback.replaces, rollback.restores) == (replaced.id, restored.id),
-        f"{CATCHER} rolled back on its own: deployment #{replaced.id if replaced else '?'} "
-        f"rolled_back, rollback #{rollback.id if rollback else '?'} restored "
-        f"#{restored.id if restored else '?'}",
-    )
-    story.check(
-        serves(setup, CATCHER, good),
-        f"{CATCHER} serves {good} again, healthy" + cause(setup, CATCHER),
-    )
-    production = [d for d in deployments(setup) if d.environment == "production"]
-    story.check(
-        all(d.run_id != document.get("run_id") for d in production)
-        and serves(setup, "production", good),
-        f"production never got {bad}: it still serves {good}, healthy",
-    )
 
 
 def cause(setup: DemoSetup, env_name: str) -> str:
@@ -357,43 +413,6 @@ def cause(setup: DemoSetup, env_name: str) -> str:
     text = log.read_text(errors="replace") if log.is_file() else ""
     errors = re.findall(r"^\w+(?:Error|Exception): .*$", text, flags=re.MULTILINE)
     return f" (the broken one answered 500: {errors[-1]}, see {log})" if errors else ""
-
-
-def epilogue(
-    setup: DemoSetup,
-    story: Story,
-    runs: list[dict[str, Any]],
-    keep: bool,
-    stopped: list[str],
-    json_output: bool,
-) -> None:
-    """The deployments table, where the record and logs are, what is left running."""
-    from stageline.cli.deploys import deployments as deployments_command
-
-    console = story.console
-    if deployments(setup):
-        console.print("\n[bold]deployments[/] (stageline deployments)")
-        with in_repo(setup), contextlib.redirect_stdout(sys.stderr if json_output else sys.stdout):
-            deployments_command()
-    console.print(f"\nrecord: {record_home(setup)}")
-    for document in runs:
-        run_id = document.get("run_id", "")
-        console.print(f"  run #{document.get('number', run_id)} logs: {document.get('log_dir')}")
-    for rollback_id in rollback_ids(setup):
-        # Where a rollback's re-run job logs (stageline.deploy.rollback).
-        logs = record_home(setup) / "logs" / "rollbacks" / str(rollback_id)
-        if logs.is_dir():
-            console.print(f"  rollback {rollback_id} logs: {logs}")
-    console.print(f"  services' own logs: {setup.deploy_root}/<env>/service.log")
-    console.print(f"  cd {setup.repo} && stageline runs / show RUN / logs RUN / deployments")
-    if keep:
-        for env_name in PORTS:
-            console.print(f"{env_name}: {setup.url(env_name)}/health  (stop: deploy/stop.sh)")
-        console.print(f"  with STAGELINE_DEPLOY_ROOT={setup.deploy_root}")
-    elif stopped:
-        console.print(f"stopped the {' and '.join(stopped)} services (--keep leaves them running)")
-    verdict = "[green]the story happened as told[/]" if story.ok else "[red]it did not[/]"
-    console.print(f"demo: {verdict}")
 
 
 @contextlib.contextmanager
@@ -413,50 +432,30 @@ def record_home(setup: DemoSetup) -> Path:
     return store_home(setup.repo)
 
 
-def deployments(setup: DemoSetup) -> list[DeploymentRow]:
-    """The demo repository's deployment records, oldest first (none before a deploy)."""
-    from stageline.store import deployments as store_deploys
+@contextlib.contextmanager
+def open_record(setup: DemoSetup) -> Iterator[Store | None]:
+    """The demo repository's store, or None before anything was recorded."""
     from stageline.store import open_store
 
-    if not (record_home(setup) / "stageline.db").exists():
-        return []
-    with open_store(record_home(setup)) as store:
-        return store_deploys.list_deployments(store, str(setup.repo))
+    home = record_home(setup)
+    if not (home / "stageline.db").exists():
+        yield None
+        return
+    with open_store(home) as store:
+        yield store
+
+
+def deployments(setup: DemoSetup) -> list[DeploymentRow]:
+    """The demo repository's deployment records, oldest first."""
+    from stageline.store import deployments as store_deploys
+
+    with open_record(setup) as store:
+        return store_deploys.list_deployments(store, str(setup.repo)) if store else []
 
 
 def rollback_ids(setup: DemoSetup) -> list[int]:
     from stageline.store import deployments as store_deploys
-    from stageline.store import open_store
 
-    if not (record_home(setup) / "stageline.db").exists():
-        return []
-    with open_store(record_home(setup)) as store:
-        return [row.id for row in store_deploys.list_rollbacks(store, str(setup.repo))]
-
-
-def deployment_documents(setup: DemoSetup) -> list[dict[str, Any]]:
-    """As `stageline deployments --json` prints them: newest first."""
-    from stageline.cli.deploys import describe
-
-    return [describe(row) for row in reversed(deployments(setup))]
-
-
-def run_pipeline(setup: DemoSetup, json_output: bool) -> tuple[int, dict[str, Any]]:
-    """Run the demo's workflow through `stageline run` itself (in this process), then read
-    its record back; progress goes to stderr when stdout is for the JSON document."""
-    from stageline.cli import run as run_command
-    from stageline.cli.records import run_document
-    from stageline.store import get_run, list_runs, open_store
-
-    variables = [f"{key}={value}" for key, value in setup.variables().items()]
-    progress = sys.stderr if json_output else sys.stdout
-    try:
-        with in_repo(setup), contextlib.redirect_stdout(progress):
-            run_command.run(workflow=WORKFLOW, var=variables)
-        code = 0
-    except typer.Exit as done:  # how `stageline run` reports a run that did not succeed
-        code = done.exit_code
-    with open_store(record_home(setup)) as store:
-        runs = list_runs(store, repo_path=str(setup.repo), limit=1)
-        document = run_document(get_run(store, runs[0].id)) if runs else {}
-    return code, document
+    with open_record(setup) as store:
+        rows = store_deploys.list_rollbacks(store, str(setup.repo)) if store else []
+    return [row.id for row in rows]
