@@ -119,3 +119,30 @@ def test_missing_program_is_an_outcome_not_an_exception(tmp_path: Path) -> None:
 
     outcome = asyncio.run(go())
     assert outcome.error is not None and "nope" in outcome.error
+
+
+def test_children_are_watched_without_threads_by_any_event_loop(tmp_path: Path) -> None:
+    """The step's exit is learnt through a pidfd (no waiter thread per process), and a
+    later event loop (a new `asyncio.run`) can still start and wait for children."""
+    import threading
+
+    async def step() -> tuple[int | None, int]:
+        before = threading.active_count()
+        running = asyncio.ensure_future(_run("sleep 0.3; echo hi; exit 3", tmp_path))
+        await asyncio.sleep(0.15)
+        during = threading.active_count() - before
+        outcome, lines, _, groups = await running
+        await groups.kill_all()
+        assert lines == ["hi"]
+        return outcome.exit_code, during
+
+    async def plain() -> int:
+        process = await asyncio.create_subprocess_exec("sh", "-c", "exit 5")
+        return await process.wait()
+
+    code, extra_threads = asyncio.run(step())
+    assert code == 3
+    if hasattr(os, "pidfd_open"):
+        assert extra_threads == 0
+    assert asyncio.run(plain()) == 5
+    assert asyncio.run(step())[0] == 3
