@@ -11,6 +11,7 @@ from stageline.runner.workspace import (
     export_commit,
     fast_work_root,
     job_slug,
+    remove_small_tree,
     remove_tree,
     snapshot,
 )
@@ -95,3 +96,40 @@ def test_fast_work_root_is_a_writable_directory_with_room_or_none() -> None:
     if root is not None:
         assert os.path.isdir(root) and os.access(root, os.W_OK)
     assert fast_work_root(min_free=1 << 62) is None
+
+
+def test_a_small_job_directory_is_removed_at_once_links_not_followed(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep").write_text("x")
+    root = tmp_path / "job"
+    (root / "workspace/src").mkdir(parents=True)
+    (root / "workspace/src/a.py").write_text("x")
+    (root / "temp").mkdir()
+    (root / "workspace/link").symlink_to(outside)
+    (root / "workspace/dangling").symlink_to(tmp_path / "nowhere")
+    assert remove_small_tree(str(root)) is True
+    assert not root.exists()
+    assert (outside / "keep").read_text() == "x"
+    assert remove_small_tree(str(root)) is True  # already gone
+
+
+def test_a_big_tree_is_left_for_a_thread(tmp_path: Path) -> None:
+    root = tmp_path / "job"
+    (root / "d").mkdir(parents=True)
+    for i in range(5):
+        (root / "d" / str(i)).write_text("x")
+    assert remove_small_tree(str(root), limit=4) is False
+    assert len(list((root / "d").iterdir())) == 5
+    assert remove_small_tree(str(root), limit=7) is True  # the root, d and 5 files
+    assert not root.exists()
+
+
+def test_a_small_tree_a_job_locked_is_removed_too(tmp_path: Path) -> None:
+    root = tmp_path / "job"
+    (root / "locked/inner").mkdir(parents=True)
+    (root / "locked/inner/f").write_text("x")
+    (root / "locked/inner").chmod(0o000)
+    (root / "locked").chmod(0o500)
+    assert remove_small_tree(str(root)) is True
+    assert not root.exists()

@@ -73,7 +73,7 @@ async def run_job(
         if state is not None:
             for log in state.logs:
                 log.close()
-        if not request.keep_workspace:
+        if not request.keep_workspace and not workspaces.remove_small_tree(ws.root):
             await asyncio.to_thread(workspaces.remove_tree, ws.root)
 
 
