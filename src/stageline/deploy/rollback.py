@@ -199,12 +199,8 @@ async def complete(
 ) -> RollbackOutcome:
     """Do (or finish, after an interruption) the rollback `rollback` and record the end."""
     store_deploys.update_rollback(rt.store, rollback.id, pid=os.getpid(), host=HOST)
-    target = (
-        store_deploys.get_deployment(rt.store, rollback.restores) if rollback.restores else None
-    )
-    replaced = (
-        store_deploys.get_deployment(rt.store, rollback.replaces) if rollback.replaces else None
-    )
+    target = _deployment(rt, rollback.restores)
+    replaced = _deployment(rt, rollback.replaces)
     what = f"deployment #{target.id} ({_short(target.sha)})" if target else "its rollback script"
     if wait is not None:
         how = f"running {env.rollback.run}" if rollback.method == "script" and env.rollback else ""
