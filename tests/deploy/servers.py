@@ -9,9 +9,10 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+from tests.support.http import QuietHandler, local_server
 
 
 class Service:
@@ -65,7 +66,7 @@ class Service:
 def serve(service: Service) -> Iterator[Service]:
     """Run `service` on 127.0.0.1 (a free port) in a thread for the block."""
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
             parsed = urlparse(self.path)
             status, kind, body = service.handle(parsed.path, parse_qs(parsed.query))
@@ -78,26 +79,6 @@ def serve(service: Service) -> Iterator[Service]:
                 self.end_headers()
                 self.wfile.write(data)
 
-        def log_message(self, *_args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    service.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    try:
+    with local_server(Handler) as port:
+        service.url = f"http://127.0.0.1:{port}"
         yield service
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
-def free_port() -> int:
-    """A port nothing listens on (bound, then released)."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

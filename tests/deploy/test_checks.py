@@ -14,7 +14,8 @@ import pytest
 
 from stageline.deploy.checks import CheckResult, probe
 from stageline.deploy.config import CheckConfig, parse_config
-from tests.deploy.servers import Service, free_port, serve
+from tests.deploy.servers import Service, serve
+from tests.support.http import free_port
 
 
 @pytest.fixture

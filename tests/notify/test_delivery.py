@@ -9,7 +9,8 @@ import pytest
 
 from stageline.notify import EVENTS, Notification, Notifier, RetryPolicy, urls_for
 from stageline.notify.delivery import apprise_deliver
-from tests.notify.receivers import free_port, smtp_server, webhook
+from tests.notify.receivers import smtp_server, webhook
+from tests.support.http import free_port
 
 FAST = RetryPolicy(attempts=3, backoff=0.01)
 
