@@ -3,9 +3,7 @@ refusals that are still recorded, and errors without tracebacks."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +11,7 @@ import pytest
 from stageline.store import deployments as store_deploys
 from stageline.store import open_store
 from stageline.store.runs import NewJob, NewRun, create_run
+from tests.support.cli import stageline
 
 CONFIG = """users: {bob@example.com: bob}
 environments:
@@ -24,19 +23,6 @@ environments:
     approval:
       rules: [{reviewers: [bob], required: 1}]
 """
-
-
-def stageline(repo: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if k not in ("STAGELINE_HOME", "STAGELINE_USER")}
-    environ.update(env)
-    return subprocess.run(
-        [sys.executable, "-m", "stageline", *args],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=environ,
-    )
 
 
 @pytest.fixture
@@ -79,7 +65,7 @@ def test_identity_from_git_email_and_the_decision_is_recorded(repo: Path) -> Non
 
 def test_self_review_is_refused_but_recorded(repo: Path) -> None:
     run = waiting_run(repo, "production")
-    done = stageline(repo, "approve", str(run), STAGELINE_USER="alice")
+    done = stageline(repo, "approve", str(run), env={"STAGELINE_USER": "alice"})
     assert done.returncode == 1
     assert done.stderr.startswith(
         f"error: alice's approve of run {run} for production was recorded but does not count: "

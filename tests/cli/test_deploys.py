@@ -9,7 +9,7 @@ import pytest
 
 from stageline.store import deployments as store_deploys
 from stageline.store import open_store
-from tests.cli.test_approvals import stageline
+from tests.support.cli import stageline
 
 CONFIG = """environments:
   staging:

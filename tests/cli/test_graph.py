@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.support.cli import stageline
 
 MULTI_STAGE = """\
 name: Multi-Stage CI/CD
@@ -66,18 +66,6 @@ jobs:
     steps:
       - run: echo lint
 """
-
-
-def stageline(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "STAGELINE_DEBUG"}
-    return subprocess.run(
-        [sys.executable, "-m", "stageline", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
 
 
 @pytest.fixture

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
+
+from tests.support.cli import stageline
 
 PIPELINE = """\
 name: delivery
@@ -66,19 +67,9 @@ def repository(tmp_path: Path, workflow: str, config: str | None) -> Path:
     return tmp_path
 
 
-def stageline(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "stageline", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
 def test_pitfalls_are_reported_with_positions(tmp_path: Path) -> None:
     repo = repository(tmp_path, PIPELINE, CONFIG)
-    done = stageline("lint", cwd=repo)
+    done = stageline(repo, "lint")
     assert done.returncode == 1, done.stderr
     path = ".github/workflows/delivery.yml"
     warnings = [line for line in done.stdout.splitlines() if not line.startswith("  hint:")]
@@ -108,14 +99,14 @@ def test_a_clean_repository_passes(tmp_path: Path) -> None:
         "    monitor: {duration: 1m, checks: [{name: up, command: 'true'}]}\n",
     )
     repo = repository(tmp_path, clean, config)
-    done = stageline("lint", ".github/workflows/delivery.yml", cwd=repo)
+    done = stageline(repo, "lint", ".github/workflows/delivery.yml")
     assert (done.returncode, done.stdout) == (0, ""), done.stderr
     assert done.stderr.strip() == "no pitfalls found in 1 workflow(s)"
 
 
 def test_config_errors_stop_the_lint(tmp_path: Path) -> None:
     repo = repository(tmp_path, PIPELINE, "environments:\n  staging:\n    monitr: {}\n")
-    done = stageline("lint", cwd=repo)
+    done = stageline(repo, "lint")
     assert done.returncode == 1
     assert done.stderr.startswith(
         ".stageline.yml:3:5: error: unknown key 'monitr' in environment 'staging'"

@@ -2,35 +2,24 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from stageline.cli.metrics import render
 from stageline.deploy.dora import compute
 from stageline.deploy.records import DeploymentRecord
-
-
-def stageline(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "stageline", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+from tests.support.cli import stageline
 
 
 def test_without_records_it_says_so(tmp_path: Path) -> None:
-    done = stageline("metrics", "production", cwd=tmp_path)
+    done = stageline(tmp_path, "metrics", "production")
     assert done.returncode == 1
     assert done.stderr.startswith("error: no deployment records yet\n  hint: ")
     assert "Traceback" not in done.stderr
 
 
 def test_a_bad_since_is_a_duration_error(tmp_path: Path) -> None:
-    done = stageline("metrics", "--since", "30 days", cwd=tmp_path)
+    done = stageline(tmp_path, "metrics", "--since", "30 days")
     assert done.returncode == 1
     assert done.stderr.startswith("error: invalid duration '30 days'")
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 from tests.e2e.test_run_cli import make_repo
+from tests.support.cli import stageline
 
 WORKFLOW = """\
 on: push
@@ -21,15 +20,9 @@ jobs:
 """
 
 
-def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "stageline", *args], cwd=cwd, capture_output=True, text=True
-    )
-
-
 def test_a_malformed_pair_option_is_a_clear_error(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "r", {".github/workflows/ci.yml": WORKFLOW})
-    done = cli(repo, "run", "--input", "novalue")
+    done = stageline(repo, "run", "--input", "novalue")
     assert done.returncode == 1
     assert done.stderr.startswith("error: --input expects KEY=VALUE, got 'novalue'")
     assert "Traceback" not in done.stderr
@@ -37,22 +30,22 @@ def test_a_malformed_pair_option_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_parallel_must_be_positive(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "r", {".github/workflows/ci.yml": WORKFLOW})
-    done = cli(repo, "run", "--parallel", "0")
+    done = stageline(repo, "run", "--parallel", "0")
     assert done.returncode == 2
     assert "--parallel" in done.stderr
 
 
 def test_outside_a_git_repository(tmp_path: Path) -> None:
-    done = cli(tmp_path, "run")
+    done = stageline(tmp_path, "run")
     assert done.returncode == 1
     assert "is not in a git repository" in done.stderr
 
 
 def test_matrix_filter_runs_only_matching_legs(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "r", {".github/workflows/ci.yml": WORKFLOW})
-    done = cli(repo, "run", "--matrix", "n:2")
+    done = stageline(repo, "run", "--matrix", "n:2")
     assert done.returncode == 0, done.stderr
     assert "leg 2" in done.stdout and "leg 1" not in done.stdout
     assert "[only (2)/" in done.stdout  # off a terminal: line logs prefixed [job/step]
-    bad = cli(repo, "run", "--matrix", "n:9")
+    bad = stageline(repo, "run", "--matrix", "n:9")
     assert bad.returncode == 1 and "leaves no leg" in bad.stderr

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.support.cli import stageline
 
 FIXTURE = Path(__file__).parents[1] / "workflow" / "fixtures" / "multi-stage.yml"
 BROKEN = """\
@@ -26,16 +26,8 @@ jobs:
 """
 
 
-def stageline(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "STAGELINE_DEBUG"}
-    return subprocess.run(
-        [sys.executable, "-m", "stageline", "validate", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+def validate(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return stageline(cwd, "validate", *args)
 
 
 @pytest.fixture
@@ -49,7 +41,7 @@ def repo(tmp_path: Path) -> Path:
 
 def test_the_multi_stage_example_validates_cleanly(repo: Path) -> None:
     shutil.copy(FIXTURE, repo / ".github" / "workflows" / "pipeline.yml")
-    result = stageline(repo)
+    result = validate(repo)
     assert result.returncode == 0, result.stderr
     assert result.stdout == ".github/workflows/pipeline.yml: OK (5 jobs)\n"
     assert result.stderr == ""
@@ -61,7 +53,7 @@ def test_default_finds_every_workflow_from_a_subdirectory(repo: Path) -> None:
     shutil.copy(FIXTURE, repo / ".stageline" / "workflows" / "b.yaml")
     sub = repo / "src" / "deep"
     sub.mkdir(parents=True)
-    result = stageline(sub)
+    result = validate(sub)
     assert result.returncode == 0, result.stderr
     assert [line.split(": ")[1] for line in result.stdout.splitlines()] == ["OK (5 jobs)"] * 2
     assert result.stdout.count("a.yml") == 1 and result.stdout.count("b.yaml") == 1
@@ -69,7 +61,7 @@ def test_default_finds_every_workflow_from_a_subdirectory(repo: Path) -> None:
 
 def test_errors_are_positioned_with_hints_and_exit_1(repo: Path) -> None:
     (repo / ".github" / "workflows" / "broken.yml").write_text(BROKEN)
-    result = stageline(repo)
+    result = validate(repo)
     assert result.returncode == 1
     assert result.stdout == ""
     stderr = result.stderr
@@ -89,7 +81,7 @@ def test_explicit_paths_mix_valid_and_invalid_files(repo: Path, tmp_path: Path) 
     shutil.copy(FIXTURE, good)
     bad = tmp_path / "bad.yml"
     bad.write_text("on: push\njobs: [\n")
-    result = stageline(repo, str(good), str(bad))
+    result = validate(repo, str(good), str(bad))
     assert result.returncode == 1
     assert result.stdout == f"{good}: OK (5 jobs)\n"
     assert f"{bad}:3:1: error: invalid YAML" in result.stderr
@@ -101,7 +93,7 @@ def test_warnings_are_shown_but_do_not_fail(repo: Path) -> None:
     path.write_text(
         "on: push\njobs:\n  a:\n    runs-on: macos-latest\n    steps: [{run: 'true'}]\n"
     )
-    result = stageline(repo)
+    result = validate(repo)
     assert result.returncode == 0
     assert ".github/workflows/ci.yml:4:14: warning: runs-on 'macos-latest'" in result.stderr
     assert result.stdout == ".github/workflows/ci.yml: OK (1 job, 1 warning(s))\n"
@@ -109,7 +101,7 @@ def test_warnings_are_shown_but_do_not_fail(repo: Path) -> None:
 
 def test_a_directory_argument_means_its_workflows(repo: Path, tmp_path: Path) -> None:
     shutil.copy(FIXTURE, repo / ".github" / "workflows" / "a.yml")
-    result = stageline(tmp_path, str(repo))
+    result = validate(tmp_path, str(repo))
     assert result.returncode == 0, result.stderr
     assert "a.yml: OK" in result.stdout
 
@@ -117,16 +109,16 @@ def test_a_directory_argument_means_its_workflows(repo: Path, tmp_path: Path) ->
 def test_usage_errors_exit_2(tmp_path: Path) -> None:
     outside = tmp_path / "not-a-repo"
     outside.mkdir()
-    default = stageline(outside)
+    default = validate(outside)
     assert default.returncode == 2
     assert "not inside a git repository" in default.stderr
-    missing = stageline(outside, "nope.yml")
+    missing = validate(outside, "nope.yml")
     assert missing.returncode == 2
     assert "no such file or directory: nope.yml" in missing.stderr
     assert "Traceback" not in default.stderr + missing.stderr
 
 
 def test_a_repository_without_workflows_is_a_usage_error(repo: Path) -> None:
-    result = stageline(repo)
+    result = validate(repo)
     assert result.returncode == 2
     assert "no workflow files" in result.stderr

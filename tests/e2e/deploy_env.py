@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from tests.deploy.servers import Service, serve
+from tests.support import cli
+from tests.support.git import git
 
 DEPLOY_SH = """#!/bin/sh
 set -e
@@ -73,11 +75,6 @@ def environment(tmp_path: Path) -> Iterator[Environment]:
     state.mkdir()
     with serve(Environment(state)) as env:
         yield env
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True)
-    return done.stdout.strip()
 
 
 @dataclass
@@ -141,14 +138,7 @@ def stageline(
     repo: Repo, *args: str, user: str | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
     extra = {"STAGELINE_USER": user} if user else {}
-    return subprocess.run(
-        [sys.executable, "-m", "stageline", *args],
-        cwd=repo.path,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=environ(**extra),
-    )
+    return cli.stageline(repo.path, *args, env=extra, timeout=timeout)
 
 
 def start_run(repo: Repo, *args: str, user: str = "alice") -> subprocess.Popen[str]:

@@ -24,6 +24,7 @@ import pytest
 import stageline
 from stageline.cli.demo import BROKEN_MESSAGE, PORTS, find_example, preferred_ports, prepare
 from stageline.errors import RunError
+from tests.support.git import git
 
 STAGES = [
     ("build", []),
@@ -92,11 +93,6 @@ def health(url: str) -> dict[str, str] | None:
             return json.loads(reply.read())
     except (urllib.error.URLError, OSError):
         return None
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True)
-    return done.stdout.strip()
 
 
 @contextmanager

@@ -4,22 +4,18 @@ repository in a temp dir, `python -m stageline` as a subprocess, the local execu
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support import cli
+from tests.support.git import git
+
 pytestmark = pytest.mark.slow
 
 IDENTITY = ["-c", "user.name=Alice", "-c", "user.email=alice@example.com"]
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True)
-    return done.stdout.strip()
 
 
 def make_repo(root: Path, files: dict[str, str], branch: str = "main") -> Path:
@@ -42,16 +38,7 @@ def make_repo(root: Path, files: dict[str, str], branch: str = "main") -> Path:
 def stageline(
     repo: Path, *args: str, timeout: float = 120, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if k != "STAGELINE_HOME"}
-    environ.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "stageline", *args],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=environ,
-    )
+    return cli.stageline(repo, *args, env=env, timeout=timeout)
 
 
 def run_json(repo: Path, *args: str) -> tuple[int, dict[str, Any]]:
