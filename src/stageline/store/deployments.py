@@ -125,6 +125,35 @@ def _one(cls: type[T], row: Row[Any] | None) -> T | None:
     return None if row is None else _rows(cls, [row])[0]
 
 
+def _insert(store: Store, table: Table, values: dict[str, Any]) -> int:
+    with store.transaction() as conn:
+        key = conn.execute(insert(table).values(**values)).inserted_primary_key
+        return int(key[0])  # type: ignore[index]
+
+
+def _update(store: Store, table: Table, row_id: int, values: dict[str, Any]) -> None:
+    with store.transaction() as conn:
+        conn.execute(update(table).where(table.c.id == row_id).values(values))
+
+
+def _get(store: Store, table: Table, cls: type[T], row_id: int) -> T | None:
+    with store.transaction() as conn:
+        return _one(cls, conn.execute(select(table).where(table.c.id == row_id)).first())
+
+
+def _listed(
+    store: Store, table: Table, cls: type[T], repo_path: str | None, environment: str | None
+) -> list[T]:
+    """Rows of `table` (of one repository and environment when given), oldest first."""
+    stmt = select(table).order_by(table.c.id)
+    if repo_path is not None:
+        stmt = stmt.where(table.c.repo_path == repo_path)
+    if environment is not None:
+        stmt = stmt.where(table.c.environment == environment)
+    with store.transaction() as conn:
+        return _rows(cls, conn.execute(stmt))
+
+
 # -- deployments ---------------------------------------------------------------------------
 
 
@@ -135,14 +164,11 @@ def create_deployment(store: Store, **values: Any) -> int:
     values.setdefault("approved_by", [])
     values.setdefault("contexts", {})
     values.setdefault("kind", "deploy")
-    with store.transaction() as conn:
-        key = conn.execute(insert(_deployments).values(**values)).inserted_primary_key
-        return int(key[0])  # type: ignore[index]
+    return _insert(store, _deployments, values)
 
 
 def update_deployment(store: Store, deployment_id: int, **values: Any) -> None:
-    with store.transaction() as conn:
-        conn.execute(update(_deployments).where(_deployments.c.id == deployment_id).values(values))
+    _update(store, _deployments, deployment_id, values)
 
 
 def finish_deployment(store: Store, deployment_id: int, status: str, reason: str | None) -> None:
@@ -176,22 +202,14 @@ def finish_deployment(store: Store, deployment_id: int, status: str, reason: str
 
 
 def get_deployment(store: Store, deployment_id: int) -> DeploymentRow | None:
-    with store.transaction() as conn:
-        row = conn.execute(select(_deployments).where(_deployments.c.id == deployment_id)).first()
-    return _one(DeploymentRow, row)
+    return _get(store, _deployments, DeploymentRow, deployment_id)
 
 
 def list_deployments(
     store: Store, repo_path: str | None = None, environment: str | None = None
 ) -> list[DeploymentRow]:
     """Deployments (of one repository and environment when given), oldest first."""
-    stmt = select(_deployments).order_by(_deployments.c.id)
-    if repo_path is not None:
-        stmt = stmt.where(_deployments.c.repo_path == repo_path)
-    if environment is not None:
-        stmt = stmt.where(_deployments.c.environment == environment)
-    with store.transaction() as conn:
-        return _rows(DeploymentRow, conn.execute(stmt))
+    return _listed(store, _deployments, DeploymentRow, repo_path, environment)
 
 
 def deployment_of_job(store: Store, run_id: int, job_key: str) -> DeploymentRow | None:
@@ -355,13 +373,11 @@ def open_gate(
 
 
 def update_gate(store: Store, gate_id: int, **values: Any) -> None:
-    with store.transaction() as conn:
-        conn.execute(update(_gates).where(_gates.c.id == gate_id).values(values))
+    _update(store, _gates, gate_id, values)
 
 
 def get_gate(store: Store, gate_id: int) -> GateRow | None:
-    with store.transaction() as conn:
-        return _one(GateRow, conn.execute(select(_gates).where(_gates.c.id == gate_id)).first())
+    return _get(store, _gates, GateRow, gate_id)
 
 
 def gates_of_run(store: Store, run_id: int, status: str | None = None) -> list[GateRow]:
@@ -453,32 +469,21 @@ def create_rollback(store: Store, **values: Any) -> int:
     values.setdefault("started_at", time.time())
     values.setdefault("pid", os.getpid())
     values.setdefault("host", HOST)
-    with store.transaction() as conn:
-        key = conn.execute(insert(_rollbacks).values(**values)).inserted_primary_key
-        return int(key[0])  # type: ignore[index]
+    return _insert(store, _rollbacks, values)
 
 
 def update_rollback(store: Store, rollback_id: int, **values: Any) -> None:
-    with store.transaction() as conn:
-        conn.execute(update(_rollbacks).where(_rollbacks.c.id == rollback_id).values(values))
+    _update(store, _rollbacks, rollback_id, values)
 
 
 def get_rollback(store: Store, rollback_id: int) -> RollbackRow | None:
-    with store.transaction() as conn:
-        row = conn.execute(select(_rollbacks).where(_rollbacks.c.id == rollback_id)).first()
-    return _one(RollbackRow, row)
+    return _get(store, _rollbacks, RollbackRow, rollback_id)
 
 
 def list_rollbacks(
     store: Store, repo_path: str | None = None, environment: str | None = None
 ) -> list[RollbackRow]:
-    stmt = select(_rollbacks).order_by(_rollbacks.c.id)
-    if repo_path is not None:
-        stmt = stmt.where(_rollbacks.c.repo_path == repo_path)
-    if environment is not None:
-        stmt = stmt.where(_rollbacks.c.environment == environment)
-    with store.transaction() as conn:
-        return _rows(RollbackRow, conn.execute(stmt))
+    return _listed(store, _rollbacks, RollbackRow, repo_path, environment)
 
 
 def interrupted_rollbacks(
