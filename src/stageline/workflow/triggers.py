@@ -9,6 +9,7 @@ by `workflow.filters.check`, which also decides whether an event matches.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from stageline.errors import Position
@@ -260,28 +261,31 @@ class Triggers:
                 f.error(entry, "a schedule entry needs `cron`")
         return crons
 
-    def _inputs(self, node: Node, what: str) -> MappingNode | None:
+    def _declared(self, node: Node, where: str, kind: str) -> Iterator[tuple[str, Node]]:
+        """Each `<id>: value` of an inputs/outputs/secrets block (null: none), its id checked."""
         if isinstance(node, ScalarNode) and node.tag == NULL:
-            return None
-        return self.f.mapping(node, what)
+            return
+        mapping = self.f.mapping(node, where)
+        for name, key_node, value in self.f.items(mapping) if mapping else ():
+            if not _ID.match(name):
+                self.f.error(
+                    key_node,
+                    f"invalid {kind} id '{name}'",
+                    "ids start with a letter or '_' and contain only letters, digits, '-' and '_'",
+                )
+            yield name, value
 
-    def _input_id(self, key_node: Node, name: str, what: str) -> None:
-        if not _ID.match(name):
-            self.f.error(
-                key_node,
-                f"invalid {what} id '{name}'",
-                "ids start with a letter or '_' and contain only letters, digits, '-' and '_'",
-            )
+    def _specs(self, node: Node, where: str, kind: str) -> Iterator[tuple[str, MappingNode]]:
+        """Each declared input or output whose definition is a mapping."""
+        for name, value in self._declared(node, where, kind):
+            spec = self.f.mapping(value, f"{kind}s.{name}")
+            if spec is not None:
+                yield name, spec
 
     def _dispatch_inputs(self, node: Node) -> dict[str, Any]:
         f = self.f
         found: dict[str, Any] = {}
-        mapping = self._inputs(node, "on.workflow_dispatch.inputs")
-        for name, key_node, value in f.items(mapping) if mapping else ():
-            self._input_id(key_node, name, "input")
-            spec = f.mapping(value, f"inputs.{name}")
-            if spec is None:
-                continue
+        for name, spec in self._specs(node, "on.workflow_dispatch.inputs", "input"):
             config: dict[str, Any] = {}
             for key, _, item in f.entries(spec, _DISPATCH_INPUT_KEYS, f"input '{name}'"):
                 config[key] = f.plain(item, None)
@@ -318,12 +322,7 @@ class Triggers:
     def _call_inputs(self, node: Node) -> dict[str, Any]:
         f = self.f
         found: dict[str, Any] = {}
-        mapping = self._inputs(node, "on.workflow_call.inputs")
-        for name, key_node, value in f.items(mapping) if mapping else ():
-            self._input_id(key_node, name, "input")
-            spec = f.mapping(value, f"inputs.{name}")
-            if spec is None:
-                continue
+        for name, spec in self._specs(node, "on.workflow_call.inputs", "input"):
             config: dict[str, Any] = {}
             for key, _, item in f.entries(spec, _CALL_INPUT_KEYS, f"input '{name}'"):
                 expr = "on.workflow_call.inputs.<input_id>.default" if key == "default" else None
@@ -342,12 +341,7 @@ class Triggers:
     def _call_outputs(self, node: Node) -> dict[str, Any]:
         f = self.f
         found: dict[str, Any] = {}
-        mapping = self._inputs(node, "on.workflow_call.outputs")
-        for name, key_node, value in f.items(mapping) if mapping else ():
-            self._input_id(key_node, name, "output")
-            spec = f.mapping(value, f"outputs.{name}")
-            if spec is None:
-                continue
+        for name, spec in self._specs(node, "on.workflow_call.outputs", "output"):
             config: dict[str, Any] = {}
             for key, _, item in f.entries(spec, ("description", "value"), f"output '{name}'"):
                 expr = "on.workflow_call.outputs.<output_id>.value" if key == "value" else None
@@ -360,9 +354,7 @@ class Triggers:
     def _call_secrets(self, node: Node) -> dict[str, Any]:
         f = self.f
         found: dict[str, Any] = {}
-        mapping = self._inputs(node, "on.workflow_call.secrets")
-        for name, key_node, value in f.items(mapping) if mapping else ():
-            self._input_id(key_node, name, "secret")
+        for name, value in self._declared(node, "on.workflow_call.secrets", "secret"):
             config: dict[str, Any] = {}
             if not (isinstance(value, ScalarNode) and value.tag == NULL):
                 spec = f.mapping(value, f"secrets.{name}")
