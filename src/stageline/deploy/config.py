@@ -324,17 +324,10 @@ class _Builder:
     def rules(
         self, value: Any, where: Position, owner: str, teams: dict[str, list[str]]
     ) -> list[ApprovalRule]:
-        if not isinstance(value, CommentedSeq):
-            self.r.error(where, f"{owner}.rules must be a list, got {describe(value)}")
-            return []
         rules: list[ApprovalRule] = []
-        for index, item in enumerate(value):
-            at = self.r.item_pos(value, index)
-            what = f"{owner}.rules[{index}]"
-            node = self.r.mapping(item, at, what)
-            if node is None:
-                continue
-            self.r.check_keys(node, _RULE_KEYS, what, required=["reviewers"], where=at)
+        for what, at, node in self.r.mappings(
+            value, where, f"{owner}.rules", _RULE_KEYS, ["reviewers"]
+        ):
             rule = ApprovalRule(at, positions=self.r.positions(node))
             rule.reviewers = self.r.field(node, "reviewers", self.r.strings, what, [])
             rule.required = self.r.field(
@@ -493,17 +486,8 @@ class _Builder:
         from stageline.notify.events import EVENTS, pattern_matches_any
         from stageline.notify.routing import check_url
 
-        if not isinstance(value, CommentedSeq):
-            self.r.error(where, f"notifications must be a list, got {describe(value)}")
-            return []
         routes: list[NotificationRoute] = []
-        for index, item in enumerate(value):
-            at = self.r.item_pos(value, index)
-            what = f"notifications[{index}]"
-            node = self.r.mapping(item, at, what)
-            if node is None:
-                continue
-            self.r.check_keys(node, _ROUTE_KEYS, what, required=["url"], where=at)
+        for what, at, node in self.r.mappings(value, where, "notifications", _ROUTE_KEYS, ["url"]):
             route = NotificationRoute(at, positions=self.r.positions(node))
             route.url = self.r.field(node, "url", self.r.string, what, "")
             problem = check_url(route.url) if route.url else None

@@ -11,7 +11,7 @@ found.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -105,6 +105,22 @@ class Reader:
             return value
         self.error(where, f"{what} must be a mapping, got {describe(value)}")
         return None
+
+    def mappings(
+        self, value: Any, where: Position, what: str, keys: Iterable[str], required: Iterable[str]
+    ) -> Iterator[tuple[str, Position, CommentedMap]]:
+        """Each item of the list `value` that is a mapping, its keys checked, as (its name
+        in messages, its position, it); a value that is not a list is reported."""
+        if not isinstance(value, CommentedSeq):
+            self.error(where, f"{what} must be a list, got {describe(value)}")
+            return
+        for index, item in enumerate(value):
+            at = self.item_pos(value, index)
+            name = f"{what}[{index}]"
+            node = self.mapping(item, at, name)
+            if node is not None:
+                self.check_keys(node, keys, name, required=required, where=at)
+                yield name, at, node
 
     def check_keys(
         self,
