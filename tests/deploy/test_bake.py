@@ -10,7 +10,7 @@ import pytest
 
 from stageline.executors.fake import FakeExecutor, Script
 from stageline.runs.states import Conclusion
-from stageline.store import Store, open_store
+from stageline.store import Store
 from stageline.store import deployments as store_deploys
 from tests.deploy.harness import (
     ROUTE,
@@ -24,12 +24,6 @@ from tests.deploy.harness import (
 )
 from tests.deploy.servers import Service, serve
 from tests.engine.conftest import job
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with open_store(tmp_path / "home") as opened:
-        yield opened
 
 
 @pytest.fixture

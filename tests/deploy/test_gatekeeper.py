@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from stageline.executors.fake import FakeExecutor, Script
 from stageline.runs.states import Conclusion
@@ -32,12 +29,6 @@ GATED = """environments:
       rules:
         - {reviewers: [bob, carol], required: 2}
 """
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with open_store(tmp_path / "home") as opened:
-        yield opened
 
 
 async def decide_when_waiting(home: Path, *decisions: tuple[str, str]) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,16 +14,10 @@ from stageline.deploy.rollback import pick_target, roll_back
 from stageline.errors import StagelineError
 from stageline.executors.local import LocalExecutor
 from stageline.runs.states import Conclusion
-from stageline.store import Store, open_store
+from stageline.store import Store
 from stageline.store import deployments as store_deploys
 from tests.deploy.harness import deploy_job, deploy_plan, git_repo, hooks_for, run_sync
 from tests.engine.conftest import step
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with open_store(tmp_path / "home") as opened:
-        yield opened
 
 
 def deploy_twice(tmp_path: Path, store: Store, config: str) -> tuple[Path, list[str]]:

@@ -3,7 +3,6 @@ bookkeeping (auto-approvals, failed deploy jobs) and its order towards notificat
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,16 +12,10 @@ from stageline.engine import events as ev
 from stageline.errors import WorkflowError
 from stageline.executors.fake import FakeExecutor
 from stageline.notify.delivery import RetryPolicy
-from stageline.store import Store, open_store
+from stageline.store import Store
 from stageline.store import deployments as store_deploys
 from stageline.store.runs import NewJob, NewRun, create_run
 from tests.deploy.harness import ROUTE, Sent
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with open_store(tmp_path / "home") as opened:
-        yield opened
 
 
 def test_an_invalid_config_stops_before_any_run(tmp_path: Path, store: Store) -> None:
