@@ -168,12 +168,12 @@ def _inputs_with_defaults(workflow: Workflow, event: Event) -> dict[str, Any]:
 
 
 def _check_uses(plan: Plan, root: Path, action_dirs: list[str]) -> list[Diagnostic]:
-    from stageline.runner.actions import check_uses
-
     problems = []
     for job in plan.jobs:
         for step in job.steps:
             if step.uses:
+                from stageline.runner.actions import check_uses  # only when a step uses one
+
                 message = check_uses(step.uses, str(root), action_dirs)
                 if message:
                     problems.append(Diagnostic(step.position, message))

@@ -8,8 +8,23 @@ dataclasses in `stageline.runner.contract`.
 
 from __future__ import annotations
 
-from stageline.runner.actions import check_uses
+from typing import TYPE_CHECKING, Any
+
 from stageline.runner.job import run_job
 from stageline.runner.workspace import fast_work_root, remove_tree
+
+if TYPE_CHECKING:
+    from stageline.runner.actions import check_uses
+
+
+def __getattr__(name: str) -> Any:
+    """`check_uses` loads the built-in actions on first use: a workflow of `run:` steps
+    never needs them."""
+    if name == "check_uses":
+        from stageline.runner.actions import check_uses
+
+        return check_uses
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["check_uses", "fast_work_root", "remove_tree", "run_job"]

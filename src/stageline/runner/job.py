@@ -29,7 +29,6 @@ from stageline.runner.contexts import (
     runner_context,
 )
 from stageline.runner.contract import Annotation, JobRequest, JobResult, JobSink, StepResult
-from stageline.runner.globs import hash_files
 from stageline.runner.logs import NullLog, StepLog
 from stageline.runner.masking import Masker
 from stageline.runner.process import ProcessGroups
@@ -121,6 +120,8 @@ def _new_state(
 
 
 def _hash_files(workspace: str, patterns: Any) -> str:
+    from stageline.runner.globs import hash_files  # only for `hashFiles()`
+
     return hash_files(list(patterns), workspace)
 
 
