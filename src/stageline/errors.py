@@ -6,7 +6,7 @@ Tree::
     ├── ExpressionError         lexing, parsing or evaluating a ${{ }} expression
     ├── WorkflowError           a workflow file is invalid; carries every Diagnostic of the file
     ├── ConfigError             .stageline.yml or a CLI option is invalid
-    ├── RunError                a run cannot start or continue (no matching workflow, unknown run id, ...)
+    ├── RunError                a run cannot start or continue (no matching workflow, unknown run)
     └── StoreError              the record cannot be read or written
 
 A `Position` is 1-based (line and column), like every editor and GitHub's own
