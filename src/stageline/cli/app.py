@@ -180,7 +180,7 @@ def _fast_run() -> bool:
     if values is None:
         return False
     try:
-        code = run.run(**values)
+        run.run(**values)
     except typer.Exit as done:
         sys.exit(done.exit_code)
     except KeyboardInterrupt:  # as Typer: exit 130
@@ -191,8 +191,6 @@ def _fast_run() -> bool:
     except BrokenPipeError:  # as Typer: a closed stdout ends the command quietly
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (flushed at exit, never closed)
         sys.exit(1)
-    if isinstance(code, int) and code:
-        sys.exit(code)
     sys.exit(0)
 
 

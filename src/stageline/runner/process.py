@@ -36,7 +36,9 @@ if sys.version_info < (3, 12):  # 3.12 deprecates child watchers (and uses pidfd
         the step's own process. Unlike 3.11's `PidfdChildWatcher` it is bound to no loop,
         so every event loop of the process can start children."""
 
-        def add_child_handler(self, pid: int, callback: Callable[..., Any], *args: Any) -> None:
+        def add_child_handler(  # type: ignore[override]
+            self, pid: int, callback: Callable[..., Any], *args: Any
+        ) -> None:
             loop = asyncio.get_running_loop()
             pidfd = os.pidfd_open(pid)
             loop.add_reader(pidfd, self._reap, loop, pid, pidfd, callback, args)

@@ -281,7 +281,8 @@ def remove_small_tree(path: str, limit: int = 256) -> bool:
     """Remove `path` now if it holds at most `limit` entries, and say so; leave a bigger
     tree alone (False) for `remove_tree` in a worker thread. A job's directory is
     usually a few files, which cost less to remove than a hand-off to a thread."""
-    dirs, files = [path], []
+    dirs: list[str] = [path]
+    files: list[str] = []
     try:
         for directory in dirs:  # grows while it is walked: breadth first
             with os.scandir(directory) as entries:

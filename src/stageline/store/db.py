@@ -182,7 +182,8 @@ def _migrate(conn: Connection) -> None:
 
 
 def _is_empty(raw: sqlite3.Connection) -> bool:
-    return raw.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+    count: int = raw.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    return count == 0
 
 
 def _create_fresh(conn: Connection) -> None:

@@ -77,7 +77,8 @@ def _select(
 
 def list_runs(store: Store, *, repo_path: str | None = None, limit: int = 50) -> list[RunRecord]:
     """The newest runs first (of one repository when `repo_path` is given)."""
-    where, params = "", (limit,)
+    where = ""
+    params: tuple[Any, ...] = (limit,)
     if repo_path is not None:
         where, params = "WHERE repo_path = ? ", (repo_path, limit)
     with store.write() as cur:
@@ -86,6 +87,10 @@ def list_runs(store: Store, *, repo_path: str | None = None, limit: int = 50) ->
 
 
 _JOB_COLUMNS = [f for f in JobRecord.__slots__ if f != "steps"]
+
+
+def _columns(**values: Any) -> dict[str, Any]:
+    return values
 
 
 def _step(job_key: str, **values: Any) -> tuple[str, StepRecord]:
@@ -109,7 +114,7 @@ def get_run(store: Store, run_id: int) -> RunDetail:
         sql = "FROM jobs WHERE run_id = ? ORDER BY position, id"
         jobs = [
             JobRecord(**values, steps=steps.get(values["key"], []))
-            for values in _select(cur, dict, _JOB_COLUMNS, sql, key)
+            for values in _select(cur, _columns, _JOB_COLUMNS, sql, key)
         ]
         sql = "FROM annotations WHERE run_id = ? ORDER BY id"
         annotations = _select(cur, AnnotationRecord, AnnotationRecord.__slots__, sql, key)

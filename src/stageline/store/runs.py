@@ -95,14 +95,21 @@ def create_run(store: Store, new: NewRun, jobs: Iterable[NewJob], log_root: str)
             "plan": new.plan,
         }
         cur.execute(*insert_sql("runs", run_row))
-        run_id = cur.lastrowid
+        assert cur.lastrowid is not None
+        run_id: int = cur.lastrowid
         log_dir = os.path.join(log_root, str(run_id))
         cur.execute("UPDATE runs SET log_dir = ? WHERE id = ?", (log_dir, run_id))
         rows = [_job_row(run_id, i, job, now) for i, job in enumerate(jobs)]
         if rows:
             sql, _ = insert_sql("jobs", rows[0])
             cur.executemany(sql, [tuple(_sql_value(c, v) for c, v in r.items()) for r in rows])
-        event = {"run_id": run_id, "job_key": None, "kind": "run.queued", "data": {}, "at": now}
+        event: dict[str, Any] = {
+            "run_id": run_id,
+            "job_key": None,
+            "kind": "run.queued",
+            "data": {},
+            "at": now,
+        }
         cur.execute(*insert_sql("events", event))
     return int(run_id), int(number)
 
