@@ -76,3 +76,51 @@ def test_typer_still_reports_what_it_refuses(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "--parallel" in done.stderr
+
+
+_WORKFLOW = """on: push
+jobs:
+  one:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo hi
+"""
+_PROBE = """
+import atexit, json, sys
+heavy = ("sqlalchemy", "alembic", "rich", "pydantic", "httpx", "apprise", "stageline.deploy")
+out = sys.argv[1]
+def report():
+    loaded = sorted({m for m in sys.modules for h in heavy if m == h or m.startswith(h + ".")})
+    with open(out, "w") as f:
+        json.dump(loaded, f)
+atexit.register(report)
+sys.argv = ["stageline", "run", "--json"]
+from stageline.cli.app import main
+main()
+"""
+
+
+def _git(repo: Path, *args: str) -> None:
+    identity = ["-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    subprocess.run(["git", *identity, *args], cwd=repo, check=True, capture_output=True)
+
+
+def test_a_plain_run_loads_no_orm_no_terminal_ui_and_no_delivery(tmp_path: Path) -> None:
+    """What start-up is made of: none of these on a run of `run:` steps, store existing."""
+    repo = tmp_path / "repo"
+    (repo / ".github/workflows").mkdir(parents=True)
+    (repo / ".github/workflows/ci.yml").write_text(_WORKFLOW)
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "ci")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STAGELINE")}
+    env.pop("FORCE_COLOR", None)
+    env.pop("TTY_COMPATIBLE", None)
+    command = [sys.executable, "-c", _PROBE, str(tmp_path / "loaded.json")]
+    first = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    assert "sqlalchemy" in (tmp_path / "loaded.json").read_text()  # it created the store
+    again = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    assert (tmp_path / "loaded.json").read_text() == "[]"
+    assert '"conclusion": "success"' in again.stdout
