@@ -31,10 +31,8 @@ def deployments(
     """List deployments (newest first): status, commit, run, who triggered and approved."""
     import json
 
-    from rich.console import Console
-    from rich.table import Table
-
     from stageline.cli.approvals import open_repo
+    from stageline.cli.tables import print_table
     from stageline.store import deployments as store_deploys
 
     with open_repo() as repo:
@@ -46,25 +44,26 @@ def deployments(
     if not rows:
         print("no deployments")
         return
-    table = Table(box=None, header_style="bold")
-    for column in ("ID", "ENV", "STATUS", "COMMIT", "RUN", "BY", "APPROVED", "FINISHED", "NOTE"):
-        table.add_column(column)
+    table: list[list[str]] = []
     for r in rows:
         note = r.reason or ""
         if r.kind == "rollback":
             note = f"rollback: restores #{r.restores} in place of #{r.replaces}. {note}"
-        table.add_row(
-            str(r.id),
-            r.environment,
-            r.status,
-            r.sha[:7],
-            str(r.run_id or "-"),
-            r.triggered_by,
-            ", ".join(r.approved_by),
-            f"{r.finished_at:%Y-%m-%d %H:%M:%S}" if r.finished_at else "-",
-            note.strip(),
+        table.append(
+            [
+                str(r.id),
+                r.environment,
+                r.status,
+                r.sha[:7],
+                str(r.run_id or "-"),
+                r.triggered_by,
+                ", ".join(r.approved_by),
+                f"{r.finished_at:%Y-%m-%d %H:%M:%S}" if r.finished_at else "-",
+                note.strip(),
+            ]
         )
-    Console(soft_wrap=True).print(table)
+    columns = ("ID", "ENV", "STATUS", "COMMIT", "RUN", "BY", "APPROVED", "FINISHED", "NOTE")
+    print_table(columns, table)
 
 
 def environments(json_output: _Json = False) -> None:

@@ -113,9 +113,7 @@ def runs(
     """List the newest runs of this repository."""
     import json
 
-    from rich.console import Console
-    from rich.table import Table
-
+    from stageline.cli.tables import print_table
     from stageline.store import jsonable, list_runs
 
     with _open() as store:
@@ -123,23 +121,24 @@ def runs(
     if json_output:
         print(json.dumps([jsonable(r) for r in records], indent=2))
         return
-    table = Table(box=None, header_style="bold")
-    for column in ("ID", "#", "WORKFLOW", "EVENT", "REF", "STATE", "STARTED", "TOOK", "NOTE"):
-        table.add_column(column)
+    table: list[list[str]] = []
     for r in records:
         note = r.waiting_for if r.status in ("waiting", "pending") else (r.reason or "")
-        table.add_row(
-            str(r.id),
-            str(r.number),
-            r.workflow,
-            r.event,
-            r.ref.removeprefix("refs/heads/") or r.sha[:12],
-            _state(r.status, r.conclusion),
-            _when(r.started_at or r.created_at),
-            _took(r.started_at, r.finished_at),
-            note or "",
+        table.append(
+            [
+                str(r.id),
+                str(r.number),
+                r.workflow,
+                r.event,
+                r.ref.removeprefix("refs/heads/") or r.sha[:12],
+                _state(r.status, r.conclusion),
+                _when(r.started_at or r.created_at),
+                _took(r.started_at, r.finished_at),
+                note or "",
+            ]
         )
-    Console(soft_wrap=True).print(table)
+    columns = ("ID", "#", "WORKFLOW", "EVENT", "REF", "STATE", "STARTED", "TOOK", "NOTE")
+    print_table(columns, table)
 
 
 def show(run: _RunArg, json_output: _Json = False) -> None:
