@@ -10,4 +10,4 @@ def test_off_a_terminal_a_row_stays_on_one_line(capsys: pytest.CaptureFixture[st
     print_table(("ID", "ENV", "NOTE"), [["4", "staging", note]])
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2
-    assert lines[1].split(None, 2) == ["4", "staging", note]
+    assert lines[1].rstrip().split(None, 2) == ["4", "staging", note]
