@@ -432,3 +432,52 @@ def test_a_hook_that_raises_fails_its_job_and_the_run_still_ends(store: Store) -
     assert reasons["deploy"][0] == "failure" and "config unreadable" in reasons["deploy"][1]
     assert reasons["build"][0] == "failure" and "monitor crashed" in reasons["build"][1]
     assert out.conclusion is C.FAILURE
+
+
+class TwoReasonGate(HoldingGate):
+    """Holds with one reason, then (on `again`) with another, as a bake window that
+    turns into a rollback does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.again = asyncio.Event()
+        self.held_again = asyncio.Event()
+
+    async def admit(self, hold: Hold) -> Decision:
+        hold.wait("first reason")
+        self.held.set()
+        await self.again.wait()
+        hold.wait("second reason")
+        self.held_again.set()
+        await self.open.wait()
+        return Decision(True)
+
+
+def test_a_new_reason_for_the_same_hold_reaches_the_run(store: Store) -> None:
+    from stageline.plan.model import PlannedEnvironment
+
+    gate = TwoReasonGate()
+    deploy = job("deploy", environment=PlannedEnvironment("staging"))
+
+    async def main() -> list[str | None]:
+        scheduler = Scheduler(
+            store,
+            FakeExecutor(),
+            RunSpec(plan=plan(deploy), repo_dir="."),
+            slots=Slots(4),
+            gatekeeper=gate,
+        )
+        task = asyncio.create_task(scheduler.run())
+        seen = []
+        await gate.held.wait()
+        await asyncio.sleep(0)
+        seen.append(get_run(store, scheduler.run_id).run.waiting_for)
+        gate.again.set()
+        await gate.held_again.wait()
+        await asyncio.sleep(0)
+        seen.append(get_run(store, scheduler.run_id).run.waiting_for)
+        gate.open.set()
+        await task
+        return seen
+
+    assert asyncio.run(main()) == ["deploy: first reason", "deploy: second reason"]

@@ -655,6 +655,8 @@ class Scheduler:
         self.recorder.job(key, status=S.WAITING, waiting_for=waiting_for)
         if job.status is not S.WAITING:
             self._transition(key, S.WAITING)
+        elif self._run_status is S.WAITING:  # a new reason for the same hold: say it on the run too
+            self.recorder.run(waiting_for=self._run_waiting_for())
         self.recorder.event("job.waiting", key, {"waiting_for": waiting_for})
         self._emit(
             ev.JobWaiting(
@@ -759,19 +761,23 @@ class Scheduler:
         if target is not self._run_status:
             self._set_run_status(target)
 
+    def _run_waiting_for(self) -> str:
+        """The run's `waiting_for`: what its first waiting job waits for."""
+        return next(
+            (
+                f"{j.planned.name}: {j.waiting_for}"
+                for j in self._jobs.values()
+                if j.status is S.WAITING
+            ),
+            "",
+        )
+
     def _set_run_status(self, target: Status) -> None:
         assert self.recorder is not None
         run_transition(self._run_status, target)
         self._run_status = target
         if target is S.WAITING:
-            text = next(
-                (
-                    f"{j.planned.name}: {j.waiting_for}"
-                    for j in self._jobs.values()
-                    if j.status is S.WAITING
-                ),
-                "",
-            )
+            text = self._run_waiting_for()
             self.recorder.run(status=target, waiting_for=text)
             self._emit(ev.RunWaiting(run_id=str(self.run_id), waiting_for=text))
         else:
