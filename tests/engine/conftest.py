@@ -14,25 +14,11 @@ from stageline.engine.scheduler import RunOutcome, RunSpec, Scheduler, Slots
 from stageline.executors.fake import FakeExecutor
 from stageline.plan.model import Event, Plan, PlannedJob, PlannedStep
 from stageline.store import Store, open_store
+from tests.support.plans import planned_step
 
 
 def step(index: int = 0, run: str = "true", **kw: Any) -> PlannedStep:
-    values: dict[str, Any] = {
-        "index": index,
-        "id": None,
-        "name": None,
-        "if_": None,
-        "run": run,
-        "shell": None,
-        "uses": None,
-        "with_": {},
-        "env": {},
-        "working_directory": None,
-        "continue_on_error": False,
-        "timeout_minutes": None,
-    }
-    values.update(kw)
-    return PlannedStep(**values)
+    return planned_step(index, run, **kw)
 
 
 def job(job_id: str, needs: list[str] | None = None, **kw: Any) -> PlannedJob:

@@ -13,6 +13,7 @@ from typing import Any
 from stageline.plan.model import PlannedJob, PlannedStep
 from stageline.runner.contract import Annotation, JobRequest, JobResult, StepResult
 from stageline.runner.job import run_job
+from tests.support.plans import planned_step
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "t",
@@ -87,22 +88,7 @@ class RecordingSink:
 
 
 def step(index: int, run: str | None = None, **fields: Any) -> PlannedStep:
-    values: dict[str, Any] = {
-        "index": index,
-        "id": None,
-        "name": None,
-        "if_": None,
-        "run": run,
-        "shell": None,
-        "uses": None,
-        "with_": {},
-        "env": {},
-        "working_directory": None,
-        "continue_on_error": False,
-        "timeout_minutes": None,
-    }
-    values.update(fields)
-    return PlannedStep(**values)
+    return planned_step(index, run, **fields)
 
 
 def job(*steps: PlannedStep, key: str = "build", **fields: Any) -> PlannedJob:
