@@ -158,11 +158,12 @@ def show(run: _RunArg, json_output: _Json = False) -> None:
 def _print_detail(detail: RunDetail) -> None:
     import json
 
-    from rich.console import Console
     from rich.table import Table
 
+    from stageline.cli.tables import record_console
+
     r = detail.run
-    console = Console(soft_wrap=True, highlight=False)
+    console = record_console(highlight=False)
     console.print(f"[bold]run {r.id}[/] #{r.number} {r.workflow} ({r.workflow_path})")
     console.print(f"  {r.event} {r.ref or '-'} {r.sha[:12]} by {r.actor or '-'}")
     console.print(

@@ -13,11 +13,16 @@ from rich.console import Console
 from rich.table import Table
 
 
+def record_console(*, highlight: bool = True) -> Console:
+    """A console for records: the terminal's width on a TTY, unbounded elsewhere."""
+    width = None if sys.stdout.isatty() else 10_000
+    return Console(soft_wrap=True, width=width, highlight=highlight)
+
+
 def print_table(columns: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
     table = Table(box=None, header_style="bold")
     for column in columns:
         table.add_column(column)
     for row in rows:
         table.add_row(*row)
-    width = None if sys.stdout.isatty() else 10_000
-    Console(soft_wrap=True, width=width).print(table)
+    record_console().print(table)
