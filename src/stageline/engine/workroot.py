@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 from stageline.runner import fast_work_root, remove_tree
+from stageline.store.queries import pid_alive
 
 PREFIX = "stageline-run-"
 
@@ -43,17 +44,8 @@ def reap(directory: str) -> list[str]:
                 continue
             pid = entry.name[len(PREFIX) :].split("-", 1)[0]
             with contextlib.suppress(OSError, ValueError):
-                if entry.stat(follow_symlinks=False).st_uid == os.getuid() and not _alive(int(pid)):
+                mine = entry.stat(follow_symlinks=False).st_uid == os.getuid()
+                if mine and not pid_alive(int(pid)):
                     remove_tree(entry.path)
                     removed.append(entry.path)
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -24,6 +24,7 @@ from stageline.runs.states import ACTIVE_STATUSES
 from stageline.store.db import Store
 from stageline.store.deploy_models import Deployment, Gate, GateDecision, Rollback
 from stageline.store.models import EventRow, Run
+from stageline.store.queries import pid_alive
 from stageline.store.runs import HOST
 
 _deployments: Table = Deployment.__table__  # type: ignore[assignment]
@@ -311,13 +312,7 @@ def _alive(run: Any, now: float) -> bool:
 def _process_alive(pid: int | None, host: str | None) -> bool:
     if pid is None or host != HOST:
         return host is not None and host != HOST  # another machine: assume alive
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid_alive(pid)
 
 
 def run_alive(store: Store, run_id: int) -> bool:

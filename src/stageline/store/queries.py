@@ -139,7 +139,8 @@ def run_state(store: Store, run_id: int) -> tuple[str, str | None]:
     return row[0], row[1]
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` exists on this host (one we may not signal counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -158,7 +159,7 @@ def orphan_reason(run: RunRecord, now: float | None = None) -> str | None:
     if run.status not in ACTIVE_STATUSES or run.status == Status.WAITING:
         return None
     now = time.time() if now is None else now
-    if run.host == HOST and run.pid is not None and not _pid_alive(run.pid):
+    if run.host == HOST and run.pid is not None and not pid_alive(run.pid):
         return f"the stageline process (pid {run.pid} on {run.host}) ended before the run finished"
     beat = run.heartbeat_at or run.created_at
     age = now - beat.timestamp()
