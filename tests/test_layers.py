@@ -25,6 +25,7 @@ LAYERS = [
     ["executors", "store", "notify"],
     ["engine"],
     ["deploy"],
+    ["app"],  # the operations users perform: the CLI, the demo and the server call them
     ["cli", "server"],
 ]
 for depth, layer in enumerate(LAYERS):

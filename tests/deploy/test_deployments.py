@@ -1,5 +1,5 @@
 """Deployment records from real runs: who, what commit, when; later successes make older
-ones inactive; metrics read them back through `load_deployments`."""
+ones inactive; metrics read them back as pure records (`records.to_record`)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from stageline.deploy.dora import compute
-from stageline.deploy.records import load_deployments
-from stageline.errors import StoreError
+from stageline.deploy.records import to_record
 from stageline.executors.fake import FakeExecutor
 from stageline.runs.states import Conclusion
 from stageline.store import deployments as store_deploys
@@ -50,14 +49,11 @@ def test_records_carry_the_commit_the_actor_and_the_timings(
     assert second.commit_time == datetime.fromisoformat(committed).astimezone(UTC)
     assert second.created_at <= second.started_at <= second.finished_at  # type: ignore[operator]
 
-    records = load_deployments(repo, "staging")
+    with open_store(store_home(repo)) as store:
+        records = [
+            to_record(r) for r in store_deploys.list_deployments(store, str(repo), "staging")
+        ]
     assert [(r.id, r.status) for r in records] == [("1", "inactive"), ("2", "success")]
     assert records[1].commit_time == second.commit_time
     metrics = compute(records, until=datetime.now(UTC), environment="staging")
     assert (metrics.deployments, metrics.failed_deployments) == (2, 0)
-
-
-def test_without_a_store_there_are_no_records_yet(tmp_path: Path) -> None:
-    repo, _ = git_repo(tmp_path / "repo")
-    with pytest.raises(StoreError, match="no deployment records yet"):
-        load_deployments(repo)

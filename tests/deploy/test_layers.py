@@ -14,8 +14,9 @@ def test_imports_stay_in_their_layer() -> None:
     code = (
         "import sys, json\n"
         "import stageline.durations, stageline.notify\n"
-        "import stageline.deploy.config, stageline.deploy.approvals, stageline.deploy.branches\n"
+        "import stageline.deploy.config, stageline.deploy.gates, stageline.deploy.branches\n"
         "import stageline.deploy.monitors, stageline.deploy.lint, stageline.deploy.dora\n"
+        "import stageline.deploy.records, stageline.deploy.reviewers\n"
         "print(json.dumps(sorted(m for m in ('sqlalchemy', 'fastapi', 'apprise',"
         " 'stageline.engine', 'stageline.store') if m in sys.modules)))\n"
     )

@@ -4,7 +4,8 @@ The demo copies `examples/webapp` (found next to the installed package: the READ
 installs Stageline from a checkout with `pip install -e .`) into a new temp directory,
 writes the service ports it picked into the copy's `.stageline.yml` (the monitors probe
 them), makes it a git repository with one commit on `main`, and tells a story in two
-runs of its workflow, each run the way `stageline run` does it:
+runs of its workflow, each through the services `stageline run` calls (`app.runs`),
+with its views:
 
 1. the release ships: build, lint and unit tests → integration and e2e tests →
    staging (deploy, then its health monitor's bake window) → approval (automatic) →
@@ -46,7 +47,6 @@ if TYPE_CHECKING:
 
     from rich.console import Console
 
-    from stageline.store import Store
     from stageline.store.deployments import DeploymentRow
 
 #: The example project, relative to the source checkout holding `src/stageline`.
@@ -333,26 +333,23 @@ class Story:
         )
 
     def run_pipeline(self) -> tuple[int, dict[str, Any]]:
-        """Run the demo's workflow through `stageline run` itself (in this process), then
-        read its record back; progress goes to stderr when stdout is for the JSON document."""
-        from stageline.cli import run as run_command
+        """Run the demo's workflow through the services `stageline run` calls, with its
+        views, then read its record back; progress goes to stderr when stdout is for the
+        JSON document."""
+        from stageline.app import runs
         from stageline.cli.records import run_document
-        from stageline.store import get_run, list_runs
+        from stageline.cli.run import observers, print_log_hints, print_notes
+        from stageline.engine.setup import RunOptions
 
-        variables = [f"{key}={value}" for key, value in self.setup.variables().items()]
-        try:
-            with in_repo(self.setup), contextlib.redirect_stdout(self.progress):
-                run_command.run(workflow=WORKFLOW, var=variables)
-            code = 0
-        except typer.Exit as done:  # how `stageline run` reports a run that did not succeed
-            code = done.exit_code
-        document: dict[str, Any] = {}
-        with open_record(self.setup) as store:
-            runs = list_runs(store, repo_path=str(self.setup.repo), limit=1) if store else []
-            if store and runs:
-                document = run_document(get_run(store, runs[0].id))
+        options = RunOptions(cwd=self.setup.repo, workflow=WORKFLOW, vars=self.setup.variables())
+        with contextlib.redirect_stdout(self.progress):
+            prepared = runs.prepare(options)
+            print_notes(prepared)
+            finished = runs.start(prepared, observer_for=observers(prepared), prompt=True)
+            print_log_hints(finished.runs)
+        document = run_document(finished.runs[0]) if finished.runs else {}
         self.runs.append(document)
-        return code, document
+        return finished.exit_code, document
 
     @property
     def progress(self) -> TextIO:
@@ -360,13 +357,14 @@ class Story:
 
     def epilogue(self, keep: bool, stopped: list[str]) -> None:
         """The deployments table, where the record and logs are, what is left running."""
-        from stageline.cli.deploys import deployments as deployments_command
+        from stageline.cli.deploys import print_deployments
 
         setup, console = self.setup, self.console
-        if deployments(setup):
+        records = deployments(setup)
+        if records:
             console.print("\n[bold]deployments[/] (stageline deployments)")
-            with in_repo(setup), contextlib.redirect_stdout(self.progress):
-                deployments_command()
+            with contextlib.redirect_stdout(self.progress):
+                print_deployments(records[::-1])
         home = record_home(setup)
         console.print(f"\nrecord: {home}")
         for document in self.runs:
@@ -415,47 +413,26 @@ def cause(setup: DemoSetup, env_name: str) -> str:
     return f" (the broken one answered 500: {errors[-1]}, see {log})" if errors else ""
 
 
-@contextlib.contextmanager
-def in_repo(setup: DemoSetup) -> Iterator[None]:
-    """Stand in the demo's repository, as the commands run there expect."""
-    previous = Path.cwd()
-    os.chdir(setup.repo)
-    try:
-        yield
-    finally:
-        os.chdir(previous)
-
-
 def record_home(setup: DemoSetup) -> Path:
     from stageline.store import store_home
 
     return store_home(setup.repo)
 
 
-@contextlib.contextmanager
-def open_record(setup: DemoSetup) -> Iterator[Store | None]:
-    """The demo repository's store, or None before anything was recorded."""
-    from stageline.store import open_store
-
-    home = record_home(setup)
-    if not (home / "stageline.db").exists():
-        yield None
-        return
-    with open_store(home) as store:
-        yield store
-
-
 def deployments(setup: DemoSetup) -> list[DeploymentRow]:
-    """The demo repository's deployment records, oldest first."""
-    from stageline.store import deployments as store_deploys
+    """The demo repository's deployment records, oldest first (none before any run)."""
+    from stageline.app import context, deploys
 
-    with open_record(setup) as store:
-        return store_deploys.list_deployments(store, str(setup.repo)) if store else []
+    try:
+        return deploys.deployments(setup.repo)[::-1]
+    except context.NoRecordError:
+        return []
 
 
 def rollback_ids(setup: DemoSetup) -> list[int]:
-    from stageline.store import deployments as store_deploys
+    from stageline.app import context, deploys
 
-    with open_record(setup) as store:
-        rows = store_deploys.list_rollbacks(store, str(setup.repo)) if store else []
-    return [row.id for row in rows]
+    try:
+        return deploys.rollback_ids(setup.repo)
+    except context.NoRecordError:
+        return []

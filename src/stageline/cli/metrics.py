@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -29,15 +29,11 @@ def metrics(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Deployment frequency, lead time for changes, change failure rate, time to restore."""
-    from stageline.deploy.dora import compute
-    from stageline.deploy.records import load_deployments
+    from stageline.app import deploys
     from stageline.durations import parse_duration
 
-    now = datetime.now(UTC)
-    start = now - parse_duration(since) if since else None
-    records = load_deployments(Path.cwd(), environment)
-    names = [environment] if environment else sorted({r.environment for r in records})
-    results = [compute(records, until=now, since=start, environment=name) for name in names]
+    window = parse_duration(since) if since else None
+    results = deploys.metrics(Path.cwd(), environment, since=window)
     if as_json:
         print(json.dumps([m.to_dict() for m in results], indent=2))
     else:

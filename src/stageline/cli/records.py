@@ -1,9 +1,8 @@
 """`stageline runs`, `show` and `logs`: read the record of past and running runs.
 
 The record is the store of the repository you stand in (`.stageline/`, or
-`$STAGELINE_HOME`). Listing or showing first completes runs whose process is
-gone (an orphan gets conclusion failure or cancelled and a reason), so the
-record never claims a dead run is still going.
+`$STAGELINE_HOME`), read through `app.reads` (which first completes runs whose
+process is gone, so the record never claims a dead run is still going).
 """
 
 from __future__ import annotations
@@ -14,27 +13,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
-    from stageline.store import RunDetail, Store
+    from stageline.store import RunDetail
 
 _RunArg = Annotated[int, typer.Argument(help="Run id (see `stageline runs`).", show_default=False)]
 _Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-
-
-def _open() -> Store:
-    from stageline.engine.gitinfo import git
-    from stageline.errors import RunError
-    from stageline.store import open_store, reap_orphans, store_home
-
-    cwd = Path.cwd()
-    top = git(cwd, "rev-parse", "--show-toplevel")
-    home = store_home(top or cwd)
-    if not (home / "stageline.db").exists():
-        raise RunError(
-            f"no runs recorded yet (no store at {home})", hint="start one: stageline run"
-        )
-    store = open_store(home)
-    reap_orphans(store)
-    return store
 
 
 def _iso(value: Any) -> str | None:
@@ -113,11 +95,11 @@ def runs(
     """List the newest runs of this repository."""
     import json
 
+    from stageline.app import reads
     from stageline.cli.tables import print_table
-    from stageline.store import jsonable, list_runs
+    from stageline.store import jsonable
 
-    with _open() as store:
-        records = list_runs(store, limit=limit)
+    records = reads.runs(Path.cwd(), limit=limit)
     if json_output:
         print(json.dumps([jsonable(r) for r in records], indent=2))
         return
@@ -145,10 +127,9 @@ def show(run: _RunArg, json_output: _Json = False) -> None:
     """Show one run: its jobs and steps, annotations, what it waits for, and why it ended."""
     import json
 
-    from stageline.store import get_run
+    from stageline.app import reads
 
-    with _open() as store:
-        detail = get_run(store, run)
+    detail = reads.run(Path.cwd(), run)
     if json_output:
         print(json.dumps(run_document(detail, steps=True), indent=2))
         return
@@ -221,36 +202,12 @@ def logs(
 ) -> None:
     """Print a run's step logs, in job and step order."""
     import sys
-    import time
 
-    from stageline.errors import RunError
-    from stageline.store import get_run, reap_orphans
-    from stageline.store.logs import LogTail
+    from stageline.app import reads
 
-    tails: dict[str, LogTail] = {}
-    headers: set[str] = set()
-    with _open() as store:
-        while True:
-            detail = get_run(store, run)
-            chosen = [j for j in detail.jobs if job is None or job in (j.job_id, j.key, j.name)]
-            if job is not None and not chosen and detail.run.status == "completed":
-                names = ", ".join(j.key for j in detail.jobs)
-                raise RunError(f"run {run} has no job {job!r}", hint=f"jobs: {names}")
-            finished = detail.run.status == "completed"
-            for record in chosen:
-                for step in record.steps:
-                    if not step.log_path:
-                        continue
-                    tail = tails.setdefault(step.log_path, LogTail(Path(step.log_path)))
-                    done = finished or step.status == "completed"
-                    lines = list(tail.read(final=done))
-                    if lines and step.log_path not in headers:
-                        headers.add(step.log_path)
-                        print(f"== {record.name} / {step.name} ==", flush=True)
-                    for line in lines:
-                        sys.stdout.write(line + "\n")
-                    sys.stdout.flush()
-            if not follow or finished:
-                return
-            time.sleep(0.2)
-            reap_orphans(store)
+    for chunk in reads.logs(Path.cwd(), run, job, follow=follow):
+        if chunk.first:
+            print(f"== {chunk.job} / {chunk.step} ==", flush=True)
+        for line in chunk.lines:
+            sys.stdout.write(line + "\n")
+        sys.stdout.flush()

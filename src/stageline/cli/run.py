@@ -9,46 +9,19 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 if TYPE_CHECKING:
+    from stageline.app.runs import ObserverFor
+    from stageline.engine.events import Observer
     from stageline.engine.scheduler import RunSpec
+    from stageline.engine.setup import Prepared
+    from stageline.store import RunDetail
 
 _Many = Annotated[list[str] | None, typer.Option(show_default=False)]
-
-#: Actions that never involve delivery (`hmarr/auto-approve-action` records an approval;
-#: a local or vendored action may use it inside).
-_PLAIN_ACTIONS = frozenset(
-    {
-        "actions/checkout",
-        "actions/upload-artifact",
-        "actions/download-artifact",
-        "actions/cache",
-        "actions/cache/restore",
-        "actions/cache/save",
-    }
-)
-
-
-def _needs_delivery(specs: Sequence[RunSpec], root: Path) -> bool:
-    """Whether the runs need `deploy.wiring` (gates, deployments, auto-approvals,
-    notifications): only with a `.stageline.yml`, a job with an `environment`, or an
-    action that could approve. Without them its hooks do nothing, and loading them
-    costs more than a short run."""
-    if (root / ".stageline.yml").exists():
-        return True
-    for spec in specs:
-        for job in spec.plan.jobs:
-            if job.environment is not None:
-                return True
-            for step in job.steps:
-                if step.uses and step.uses.split("@")[0].strip().lower() not in _PLAIN_ACTIONS:
-                    return True
-    return False
 
 
 def _may_be_terminal() -> bool:
@@ -135,17 +108,11 @@ def run(
     ] = False,
 ) -> None:
     """Run workflows locally, job by job, as GitHub would; every run is recorded."""
-    import asyncio
     import json
 
+    from stageline.app import runs
     from stageline.cli.records import run_document
-    from stageline.engine.events import Observer
-    from stageline.engine.execute import execute
-    from stageline.engine.lineprinter import LinePrinter
-    from stageline.engine.scheduler import default_parallel
-    from stageline.engine.setup import RunOptions, parse_pairs, prepare
-    from stageline.executors import get_executor
-    from stageline.store import get_run, open_store, store_home
+    from stageline.engine.setup import RunOptions, parse_pairs
 
     options = RunOptions(
         cwd=Path.cwd(),
@@ -164,9 +131,39 @@ def run(
         matrix=parse_pairs(matrix or [], "--matrix", ":"),
         keep_workspaces=keep_workspaces,
     )
-    prepared = prepare(options)
+    prepared = runs.prepare(options)
+    print_notes(prepared)
+    finished = runs.start(
+        prepared,
+        parallel=parallel,
+        observer_for=observers(prepared, json_output=json_output),
+        prompt=not json_output,
+    )
+    if json_output:
+        documents = [run_document(d) for d in finished.runs]
+        document = documents[0] if len(documents) == 1 else {"runs": documents}
+        print(json.dumps(document, indent=2))
+    else:
+        print_log_hints(finished.runs)
+    if finished.exit_code:
+        raise typer.Exit(finished.exit_code)
+
+
+def print_notes(prepared: Prepared) -> None:
+    """What was decided for each workflow file (to stderr, before the runs start)."""
     for note in prepared.notes:
         print(note, file=sys.stderr, flush=True)
+
+
+def print_log_hints(details: list[RunDetail]) -> None:
+    for detail in details:
+        print(f"logs: {detail.run.log_dir}  (stageline logs {detail.run.id})", file=sys.stderr)
+
+
+def observers(prepared: Prepared, *, json_output: bool = False) -> ObserverFor:
+    """A run's terminal view: none for `--json`; the live view on a terminal when one run
+    runs; else lines on stdout (prefixed with the run when several run)."""
+    from stageline.engine.lineprinter import LinePrinter
 
     several = len(prepared.specs) > 1
 
@@ -182,38 +179,4 @@ def run(
 
         return make_observer(Console(), prepared.specs[0].plan, fallback=printer)
 
-    with open_store(store_home(prepared.facts.root)) as store:
-        executor = get_executor("local")
-        hooks = None
-        if _needs_delivery(prepared.specs, prepared.facts.root):
-            from stageline.deploy.wiring import is_interactive, wire
-
-            interactive = not json_output and is_interactive()
-            hooks = wire(
-                store, prepared.facts.root, executor, prepared.specs, interactive=interactive
-            )
-        try:
-            execution = asyncio.run(
-                execute(
-                    prepared.specs,
-                    store,
-                    executor,
-                    parallel=parallel or default_parallel(),
-                    observer_for=hooks.observing(observer_for) if hooks else observer_for,
-                    gatekeeper=hooks.gatekeeper if hooks else None,
-                    after_job=hooks.after_job if hooks else None,
-                )
-            )
-        finally:
-            if hooks is not None:
-                hooks.close()
-        details = [get_run(store, o.run_id) for o in execution.outcomes]
-    if json_output:
-        documents = [run_document(d) for d in details]
-        document = documents[0] if len(documents) == 1 else {"runs": documents}
-        print(json.dumps(document, indent=2))
-    else:
-        for detail in details:
-            print(f"logs: {detail.run.log_dir}  (stageline logs {detail.run.id})", file=sys.stderr)
-    if execution.exit_code:
-        raise typer.Exit(execution.exit_code)
+    return observer_for

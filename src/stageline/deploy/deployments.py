@@ -14,11 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from stageline.deploy.records import DeploymentRecord
 from stageline.deploy.runtime import DeployRuntime, sleep_or_cancel
 from stageline.engine.hooks import Hold
 from stageline.store import deployments as store_deploys
-from stageline.store.deployments import DeploymentRow
 
 
 def jsonable_contexts(contexts: Mapping[str, Any]) -> dict[str, Any]:
@@ -127,33 +125,9 @@ def finish(
     )
 
 
-def to_record(row: DeploymentRow) -> DeploymentRecord:
-    """A store row as the pure record metrics and `deployments` read."""
-    return DeploymentRecord(
-        id=str(row.id),
-        environment=row.environment,
-        sha=row.sha,
-        commit_time=row.commit_time or row.created_at,
-        ref=row.ref,
-        run_id=str(row.run_id or ""),
-        job=row.job_key,
-        triggered_by=row.triggered_by,
-        status=row.status,  # type: ignore[arg-type]
-        created_at=row.created_at,
-        approved_by=tuple(row.approved_by),
-        url=row.url,
-        started_at=row.started_at,
-        finished_at=row.finished_at,
-        kind=row.kind,  # type: ignore[arg-type]
-        replaces=str(row.replaces) if row.replaces else None,
-        restores=str(row.restores) if row.restores else None,
-    )
-
-
 __all__ = [
     "approvers",
     "finish",
     "jsonable_contexts",
     "queue_and_start",
-    "to_record",
 ]

@@ -9,8 +9,8 @@ For a job with `environment: X`, in order:
    to X in the run waits on the same gate and is let through by the same decision).
    The gate is a row in the store; decisions come from any process (`stageline
    approve/reject`, the prompt of an interactive `stageline run`) and are read back
-   every `DeployRuntime.poll` seconds, one indexed query per gate. `deploy.gates.
-   gate_state` decides (rules, self-review, wait timer, timeout → on_timeout,
+   every `DeployRuntime.poll` seconds, one indexed query per gate.
+   `gates.gate_state` decides (rules, self-review, wait timer, timeout → on_timeout,
    `auto_approve`); reminders due are announced once each. A resumed run re-enters
    its gate with the decisions recorded so far and its original request time;
 4. the deployment queue: the job's deployment record is created and waits until no
@@ -34,10 +34,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stageline.deploy import deployments
-from stageline.deploy.approvals import AUTO, Decision, GateState, evaluate_gate
 from stageline.deploy.branches import branch_refusal
 from stageline.deploy.config import EnvironmentConfig
-from stageline.deploy.gates import GateRequest, gate_state
+from stageline.deploy.gates import (
+    AUTO,
+    Decision,
+    GateRequest,
+    GateState,
+    evaluate_gate,
+    gate_state,
+)
 from stageline.deploy.rollback import complete
 from stageline.deploy.runtime import DeployRuntime, now, sleep_or_cancel
 from stageline.engine import hooks
@@ -76,7 +82,7 @@ class EnvironmentGatekeeper:
         self.rt = rt
         #: Who answers the interactive prompt (None: no prompt).
         self.identity = identity
-        #: Who started the runs, as reviewers are named (`wiring.who_am_i`); the run's
+        #: Who started the runs, as reviewers are named (`reviewers.who_am_i`); the run's
         #: `github.actor` when unknown. prevent_self_review refuses their approval.
         self.starter = starter
         self._gates: dict[tuple[int, str], _SharedGate] = {}

@@ -1,27 +1,285 @@
-"""An environment's gate as the engine asks about it: branch policy, then approvals.
+"""An environment's gate, from a hold to a decision: pure functions, no clock, no I/O.
 
-`gate_state` is the one call the engine's Gatekeeper hook needs before a job with
-`environment: X` starts (and again whenever a decision is recorded or `wake_at`
-passes): the branch policy refuses at once; otherwise the approval rules decide,
-with `auto_approve` evaluated over the run's contexts. `resolve_reviewer` names
-who is deciding from another terminal (``--as``, ``STAGELINE_USER``, git's
-``user.email`` mapped under ``users:``).
+The engine's gatekeeper (`gatekeeper.EnvironmentGatekeeper`) opens one gate per run
+and environment, records every decision (who, approve/reject, when, comment) in the
+store and asks `gate_state` what the gate is now: the branch policy refuses at once;
+otherwise the approval rules decide, with `auto_approve` evaluated over the run's
+contexts. Another process's decision, a resume after a crash and a test are the same
+call. `review_refusal` is the rule a decision from outside (`stageline approve`, the
+server) is checked against before it is recorded.
+
+The rules, where GitHub (one rule) and GitLab (several) informed them:
+
+* every rule must be met; a rule is met when `required` distinct reviewers on it
+  approved; ``@team`` expands to the team's members; one approval counts for every
+  rule its reviewer is on;
+* a decision by someone on no rule does not count (it is kept, with the reason);
+* with `prevent_self_review`, the run's triggering actor cannot approve (rejecting
+  is still allowed: stopping one's own deploy is always safe);
+* any reject by a reviewer on a rule rejects the gate at once;
+* `auto_approve` true approves the gate as ``auto``; one that cannot be evaluated
+  rejects it (as ``policy``, like a branch the policy refuses): a gate never opens
+  by mistake;
+* the timeout counts from the request; when it passes undecided, `on_timeout`
+  decides (as ``timeout``); decisions recorded after it do not count;
+* the wait timer also counts from the request: an approved gate stays pending
+  until it passes (a reject does not wait);
+* reminders are due every `remind_every` after the request while pending.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Literal
 
-from stageline.deploy.approvals import Decision, GateState, auto_approves, evaluate_gate
 from stageline.deploy.branches import branch_refusal
-from stageline.deploy.config import StagelineConfig
-from stageline.errors import ConfigError, ExpressionError
+from stageline.deploy.config import ApprovalConfig, ApprovalRule, StagelineConfig
+from stageline.durations import format_duration
+from stageline.errors import ExpressionError
 
-#: The decider recorded when the branch policy or a broken auto_approve refuses.
+Verdict = Literal["approve", "reject"]
+GateStatus = Literal["pending", "approved", "rejected"]
+
+#: The names recorded as deciders when no person decided: `auto_approve` (or
+#: hmarr/auto-approve-action), `on_timeout`, and the branch policy or a broken `auto_approve`.
+AUTO = "auto"
+TIMEOUT = "timeout"
 POLICY = "policy"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One recorded review. `at` is timezone-aware UTC."""
+
+    reviewer: str
+    verdict: Verdict
+    at: datetime
+    comment: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RuleProgress:
+    reviewers: tuple[str, ...]
+    required: int
+    approved_by: tuple[str, ...]
+
+    @property
+    def met(self) -> bool:
+        return len(self.approved_by) >= self.required
+
+    def describe(self) -> str:
+        who = ", ".join(self.reviewers)
+        done = f" (approved: {', '.join(self.approved_by)})" if self.approved_by else ""
+        return f"{len(self.approved_by)} of {self.required} from {who}{done}"
+
+
+@dataclass(frozen=True, slots=True)
+class IgnoredDecision:
+    decision: Decision
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class GateState:
+    """Where a gate stands at `now`, and when it may change without a new decision."""
+
+    status: GateStatus
+    #: One sentence: what the gate waits for, or why it was decided.
+    reason: str
+    #: Who decided: the approvers that counted, the rejecting reviewer, AUTO or TIMEOUT.
+    decided_by: tuple[str, ...] = ()
+    comment: str | None = None
+    timed_out: bool = False
+    rules: tuple[RuleProgress, ...] = ()
+    ignored: tuple[IgnoredDecision, ...] = ()
+    wait_until: datetime | None = None
+    expires_at: datetime | None = None
+    #: How many reminders should have been sent by now (the engine sends the difference).
+    reminders_due: int = 0
+    next_reminder_at: datetime | None = None
+
+    @property
+    def wake_at(self) -> datetime | None:
+        """The earliest time the state changes on its own (timer, timeout, reminder)."""
+        if self.status != "pending":
+            return None
+        times = [t for t in (self.wait_until, self.expires_at, self.next_reminder_at) if t]
+        return min(times) if times else None
+
+
+def expand(reviewers: Sequence[str], teams: Mapping[str, Sequence[str]]) -> tuple[str, ...]:
+    """Reviewer names with ``@team`` replaced by its members, each once, in order."""
+    people: list[str] = []
+    for reviewer in reviewers:
+        members = teams.get(reviewer[1:], ()) if reviewer.startswith("@") else (reviewer,)
+        people.extend(m for m in members if m not in people)
+    return tuple(people)
+
+
+def review_refusal(
+    approval: ApprovalConfig | None,
+    teams: Mapping[str, Sequence[str]],
+    *,
+    actor: str,
+    reviewer: str,
+    verdict: Verdict,
+) -> str | None:
+    """Why `reviewer`'s decision would not count, or None when it would.
+
+    A decision from outside (`app.gates.decide`) is checked before it is recorded,
+    to say so at once; `evaluate_gate` applies the same rule to what is recorded.
+    """
+    rules = approval.rules if approval else []
+    if not rules:
+        return "this environment requires no approval"
+    if not any(reviewer in expand(rule.reviewers, teams) for rule in rules):
+        return f"{reviewer} is not a reviewer of any approval rule"
+    if verdict == "approve" and approval and approval.prevent_self_review and reviewer == actor:
+        return f"{reviewer} triggered the run and self-review is not allowed"
+    return None
+
+
+def evaluate_gate(
+    approval: ApprovalConfig | None,
+    teams: Mapping[str, Sequence[str]],
+    *,
+    actor: str,
+    requested_at: datetime,
+    now: datetime,
+    decisions: Sequence[Decision] = (),
+    auto_approved: bool = False,
+) -> GateState:
+    """The gate's state at `now` given everything recorded since `requested_at`."""
+    if approval is None:
+        return GateState("approved", "no approval required")
+    wait_until = requested_at + approval.wait_timer if approval.wait_timer else None
+    expires_at = requested_at + approval.timeout
+    timing: dict[str, Any] = {"wait_until": wait_until, "expires_at": expires_at}
+
+    counted, ignored = _sort_decisions(approval, teams, actor, decisions, expires_at)
+    progress = _progress(approval.rules, teams, counted)
+    rejection = next((d for d in counted if d.verdict == "reject"), None)
+    if rejection:
+        return GateState(
+            "rejected",
+            f"rejected by {rejection.reviewer}",
+            (rejection.reviewer,),
+            rejection.comment,
+            rules=progress,
+            ignored=ignored,
+            **timing,
+        )
+
+    if auto_approved:
+        decided: tuple[str, ...] = (AUTO,)
+        reason = "approved automatically (auto_approve)"
+    elif not approval.rules:
+        decided, reason = (), "no reviewers required"
+    elif all(rule.met for rule in progress):
+        counting = {p for rule in progress for p in rule.approved_by}
+        decided = tuple(dict.fromkeys(d.reviewer for d in counted if d.reviewer in counting))
+        reason = f"approved by {', '.join(decided)}"
+    elif now >= expires_at:
+        waited = format_duration(approval.timeout)
+        if approval.on_timeout == "reject":
+            return GateState(
+                "rejected",
+                f"timed out after {waited} without approval",
+                (TIMEOUT,),
+                timed_out=True,
+                rules=progress,
+                ignored=ignored,
+                **timing,
+            )
+        decided, reason = (TIMEOUT,), f"approved on timeout after {waited} (on_timeout: approve)"
+    else:
+        missing = "; ".join(rule.describe() for rule in progress if not rule.met)
+        due, next_at = _reminders(approval.remind_every, requested_at, expires_at, now)
+        return GateState(
+            "pending",
+            f"waiting for approval: {missing}",
+            rules=progress,
+            ignored=ignored,
+            reminders_due=due,
+            next_reminder_at=next_at,
+            **timing,
+        )
+
+    timed_out = decided == (TIMEOUT,)
+    if wait_until is not None and now < wait_until:
+        return GateState(
+            "pending",
+            f"{reason}; wait timer until {wait_until.isoformat(timespec='seconds')}",
+            decided,
+            timed_out=timed_out,
+            rules=progress,
+            ignored=ignored,
+            **timing,
+        )
+    return GateState(
+        "approved", reason, decided, timed_out=timed_out, rules=progress, ignored=ignored, **timing
+    )
+
+
+def _sort_decisions(
+    approval: ApprovalConfig,
+    teams: Mapping[str, Sequence[str]],
+    actor: str,
+    decisions: Sequence[Decision],
+    expires_at: datetime,
+) -> tuple[list[Decision], tuple[IgnoredDecision, ...]]:
+    """Split decisions (in time order) into those that count and those that don't."""
+    counted: list[Decision] = []
+    ignored: list[IgnoredDecision] = []
+    for decision in sorted(decisions, key=lambda d: d.at):
+        refusal = review_refusal(
+            approval, teams, actor=actor, reviewer=decision.reviewer, verdict=decision.verdict
+        )
+        if refusal is None and decision.at > expires_at:
+            refusal = "recorded after the approval timed out"
+        if refusal:
+            ignored.append(IgnoredDecision(decision, refusal))
+        else:
+            counted.append(decision)
+    return counted, tuple(ignored)
+
+
+def _progress(
+    rules: Sequence[ApprovalRule], teams: Mapping[str, Sequence[str]], counted: list[Decision]
+) -> tuple[RuleProgress, ...]:
+    approvers = list(dict.fromkeys(d.reviewer for d in counted if d.verdict == "approve"))
+    result = []
+    for rule in rules:
+        eligible = expand(rule.reviewers, teams)
+        result.append(
+            RuleProgress(
+                tuple(rule.reviewers), rule.required, tuple(a for a in approvers if a in eligible)
+            )
+        )
+    return tuple(result)
+
+
+def _reminders(
+    every: timedelta | None, requested_at: datetime, expires_at: datetime, now: datetime
+) -> tuple[int, datetime | None]:
+    """(reminders due by now, when the next one falls) — none at or after the timeout."""
+    if not every:
+        return 0, None
+    last = math.ceil((expires_at - requested_at) / every) - 1  # the last before expiry
+    due = min(int((now - requested_at) // every), last)
+    following = requested_at + every * (due + 1)
+    return max(due, 0), following if following < expires_at else None
+
+
+def auto_approves(expression: str, contexts: Mapping[str, Any]) -> bool:
+    """Evaluate an environment's `auto_approve` over the run's contexts (needs, github,
+    vars, ...) with `if:` semantics; raises ExpressionError for a bad expression."""
+    from stageline.expressions import evaluate_condition
+
+    return bool(evaluate_condition(expression, dict(contexts)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,32 +325,20 @@ def gate_state(
     )
 
 
-def resolve_reviewer(
-    config: StagelineConfig,
-    *,
-    explicit: str | None,
-    environ: Mapping[str, str],
-    git_email: str | None,
-) -> str:
-    """Who is deciding: ``--as``, else ``STAGELINE_USER``, else git's user.email mapped
-    under ``users:`` in `.stageline.yml`."""
-    if explicit:
-        return explicit
-    if environ.get("STAGELINE_USER"):
-        return environ["STAGELINE_USER"]
-    if git_email:
-        user = config.user_for_email(git_email)
-        if user:
-            return user
-        raise ConfigError(
-            f"git user.email {git_email} is not mapped to a user",
-            hint=f"add users: {{{git_email}: <name>}} to .stageline.yml, or pass --as NAME",
-        )
-    raise ConfigError(
-        "cannot tell who you are",
-        hint="pass --as NAME, set STAGELINE_USER, or map git's user.email under users: "
-        "in .stageline.yml",
-    )
-
-
-__all__ = ["POLICY", "GateRequest", "gate_state", "resolve_reviewer"]
+__all__ = [
+    "AUTO",
+    "POLICY",
+    "TIMEOUT",
+    "Decision",
+    "GateRequest",
+    "GateState",
+    "GateStatus",
+    "IgnoredDecision",
+    "RuleProgress",
+    "Verdict",
+    "auto_approves",
+    "evaluate_gate",
+    "expand",
+    "gate_state",
+    "review_refusal",
+]

@@ -6,16 +6,19 @@ it `restores`). Times are timezone-aware UTC; `commit_time` is the committer dat
 of `sha`. Status follows GitHub's deployment states: a later success marks older
 successful records of the environment ``inactive``, so ``inactive`` also means
 "was deployed successfully".
+
+Pure: `to_record` turns a store row into a record, and nothing here imports the store,
+so metrics load without it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from stageline.errors import StoreError
+if TYPE_CHECKING:
+    from stageline.store.deployments import DeploymentRow
 
 DeploymentStatus = Literal["queued", "in_progress", "success", "failure", "rolled_back", "inactive"]
 DeploymentKind = Literal["deploy", "rollback"]
@@ -49,32 +52,27 @@ class DeploymentRecord:
     restores: str | None = None
 
 
-def load_deployments(repo_dir: Path, environment: str | None = None) -> list[DeploymentRecord]:
-    """The repository's deployment records (of `environment`, or all), oldest first,
-    from its store (StoreError when the repository has no store yet)."""
-    import subprocess
-
-    from stageline.deploy.deployments import to_record
-    from stageline.store import open_store, store_home
-    from stageline.store.deployments import list_deployments
-
-    done = subprocess.run(
-        ["git", "rev-parse", "--show-toplevel"],
-        cwd=repo_dir,
-        capture_output=True,
-        text=True,
-        check=False,
+def to_record(row: DeploymentRow) -> DeploymentRecord:
+    """A store row as the pure record metrics and `deployments` read."""
+    return DeploymentRecord(
+        id=str(row.id),
+        environment=row.environment,
+        sha=row.sha,
+        commit_time=row.commit_time or row.created_at,
+        ref=row.ref,
+        run_id=str(row.run_id or ""),
+        job=row.job_key,
+        triggered_by=row.triggered_by,
+        status=row.status,  # type: ignore[arg-type]
+        created_at=row.created_at,
+        approved_by=tuple(row.approved_by),
+        url=row.url,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        kind=row.kind,  # type: ignore[arg-type]
+        replaces=str(row.replaces) if row.replaces else None,
+        restores=str(row.restores) if row.restores else None,
     )
-    root = Path(done.stdout.strip()) if done.returncode == 0 else Path(repo_dir).resolve()
-    home = store_home(root)
-    if not (home / "stageline.db").exists():
-        raise StoreError(
-            "no deployment records yet",
-            hint=f"deployments are recorded when a run deploys to an environment (store: {home})",
-        )
-    with open_store(home) as store:
-        rows = list_deployments(store, str(root), environment)
-    return [to_record(row) for row in rows]
 
 
 __all__ = [
@@ -84,5 +82,5 @@ __all__ = [
     "DeploymentKind",
     "DeploymentRecord",
     "DeploymentStatus",
-    "load_deployments",
+    "to_record",
 ]

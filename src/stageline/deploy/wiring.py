@@ -30,7 +30,7 @@ from stageline.deploy import deployments
 from stageline.deploy.bake import BakeWindow
 from stageline.deploy.config import StagelineConfig, load_config
 from stageline.deploy.gatekeeper import EnvironmentGatekeeper
-from stageline.deploy.identity import who_am_i
+from stageline.deploy.reviewers import who_am_i
 from stageline.deploy.runtime import POLL_S, DeployRuntime
 from stageline.engine import events as ev
 from stageline.engine.scheduler import RunSpec

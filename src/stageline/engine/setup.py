@@ -76,6 +76,40 @@ def read_dotenv(path: Path, what: str) -> dict[str, str]:
     return {k: v or "" for k, v in dotenv_values(path).items()}
 
 
+@dataclass(frozen=True, slots=True)
+class RunEnvironment:
+    """What a job gets from the repository and the command line besides its plan."""
+
+    secrets: dict[str, str] = field(repr=False)
+    extra_env: dict[str, str]
+    action_dirs: list[str]
+
+
+def run_environment(
+    root: Path,
+    *,
+    secret_file: Path | None = None,
+    env_file: Path | None = None,
+    secrets: Mapping[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> RunEnvironment:
+    """Secrets, extra environment and action directories as `stageline run` gives its
+    jobs: the dotenv files (default `.secrets` and `.env` of the repository, read when
+    present), then the command line's pairs over them. A resume and a rollback, which
+    re-run jobs of an earlier run, rebuild them here the same way."""
+    found_secrets: dict[str, str] = {}
+    secrets_path = secret_file or (root / ".secrets")
+    if secret_file or secrets_path.is_file():
+        found_secrets.update(read_dotenv(secrets_path, "secret file"))
+    found_secrets.update(secrets or {})
+    found_env: dict[str, str] = {}
+    env_path = env_file or (root / ".env")
+    if env_file or env_path.is_file():
+        found_env.update(read_dotenv(env_path, "env file"))
+    found_env.update(env or {})
+    return RunEnvironment(found_secrets, found_env, [str(root / ".stageline" / "actions")])
+
+
 def _full_ref(ref: str) -> str:
     if ref.startswith("refs/"):
         return ref
@@ -198,17 +232,14 @@ def prepare(options: RunOptions) -> Prepared:
 
     facts = git_facts(options.cwd)
     event = build_event(options, facts)
-    secrets = {}
-    secret_file = options.secret_file or (facts.root / ".secrets")
-    if options.secret_file or secret_file.is_file():
-        secrets.update(read_dotenv(secret_file, "secret file"))
-    secrets.update(options.secrets)
-    extra_env = {}
-    env_file = options.env_file or (facts.root / ".env")
-    if options.env_file or env_file.is_file():
-        extra_env.update(read_dotenv(env_file, "env file"))
-    extra_env.update(options.env)
-    action_dirs = [str(facts.root / ".stageline" / "actions")]
+    given = run_environment(
+        facts.root,
+        secret_file=options.secret_file,
+        env_file=options.env_file,
+        secrets=options.secrets,
+        env=options.env,
+    )
+    secrets, extra_env, action_dirs = given.secrets, given.extra_env, given.action_dirs
 
     selected: list[Workflow] = []
     notes: list[str] = []

@@ -1,0 +1,90 @@
+"""Opening a repository's record: the one function every operation goes through.
+
+`open` finds the repository `repo_dir` stands in (git's top level, else the
+directory itself), opens its store and yields a `Context`. Reading or deciding needs
+a record that exists (`NoRecordError` otherwise); starting a run creates it. The
+repository's `.stageline.yml` loads on first use of `Context.config`, so a plain run
+does not load `stageline.deploy`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from stageline.errors import ConfigError, RunError
+
+if TYPE_CHECKING:
+    from stageline.deploy.config import StagelineConfig
+    from stageline.store import Store
+
+
+class NoRecordError(RunError):
+    """The repository has no record yet (nothing was ever run there)."""
+
+
+@dataclass(slots=True)
+class Context:
+    """An open repository: its root, its store, and its `.stageline.yml` (on demand)."""
+
+    root: Path
+    store: Store
+    _config: StagelineConfig | None = field(default=None, repr=False)
+
+    @property
+    def config(self) -> StagelineConfig:
+        if self._config is None:
+            from stageline.deploy.config import load_config
+
+            self._config = load_config(self.root)
+        return self._config
+
+
+def repo_root(repo_dir: str | Path) -> Path:
+    """The top of the git repository `repo_dir` is in, or `repo_dir` outside one."""
+    from stageline.engine.gitinfo import git
+
+    top = git(Path(repo_dir), "rev-parse", "--show-toplevel")
+    return Path(top) if top else Path(repo_dir)
+
+
+@contextmanager
+def open(
+    repo_dir: str | Path,
+    database_url: str | None = None,
+    *,
+    create: bool = False,
+    reap: bool = False,
+) -> Iterator[Context]:
+    """The record of the repository at `repo_dir`.
+
+    `create`: make the store when there is none (starting a run); otherwise a missing
+    one is a `NoRecordError`. `reap`: first complete runs whose process is gone, so
+    what is read never claims a dead run is still going. `database_url` names a
+    store other than the repository's SQLite file; none is available yet.
+    """
+    from stageline.store import open_store, store_home
+
+    if database_url is not None:
+        raise ConfigError(
+            f"cannot open {database_url}: only the local SQLite store is available",
+            hint="leave out the database URL to use the repository's .stageline/",
+        )
+    root = repo_root(repo_dir)
+    home = store_home(root)
+    if not create and not (home / "stageline.db").exists():
+        raise NoRecordError(
+            f"no runs recorded yet (no store at {home})", hint="start one: stageline run"
+        )
+    with open_store(home) as store:
+        if reap:
+            from stageline.store import reap_orphans
+
+            reap_orphans(store)
+        yield Context(root, store)
+
+
+__all__ = ["Context", "NoRecordError", "open", "repo_root"]

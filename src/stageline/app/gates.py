@@ -1,0 +1,113 @@
+"""Deciding a waiting gate from outside the run's process (a terminal, the server).
+
+The decision is recorded with who, when and the comment; the run's process (which
+polls its gate) acts on it. A run waits on one gate per environment: an *approval*
+gate before a deploy, or a *pause* gate when a monitor check paused its bake window
+(approve continues the deployment, reject rolls it back). A decision that does not
+count (not a reviewer of any rule, or one's own run with ``prevent_self_review``) is
+still recorded, and `decide` then raises saying why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from stageline.app import context
+from stageline.errors import ConfigError, RunError
+
+if TYPE_CHECKING:
+    from stageline.deploy.gates import Verdict
+    from stageline.store.deployments import GateRow, RunInfo
+
+#: What a verdict does, by the kind of gate it decides.
+EFFECTS = {
+    ("approval", "approve"): "approved",
+    ("approval", "reject"): "rejected",
+    ("pause", "approve"): "continued (pause lifted)",
+    ("pause", "reject"): "rolling back (pause rejected)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class GateDecision:
+    """A decision that was recorded and counts."""
+
+    run_id: int
+    environment: str
+    #: ``approval`` or ``pause``.
+    kind: str
+    verdict: Verdict
+    reviewer: str
+    #: What it does to the run, one phrase (see `EFFECTS`).
+    effect: str
+
+
+def decide(
+    repo_dir: str | Path,
+    run: int,
+    verdict: Verdict,
+    *,
+    environment: str | None = None,
+    as_: str | None = None,
+    comment: str | None = None,
+    database_url: str | None = None,
+) -> GateDecision:
+    """Record `verdict` on the gate run `run` (its id) waits on (`environment` chooses
+    when it waits on several), as `as_` or the user this process runs as."""
+    from stageline.deploy.gates import review_refusal
+    from stageline.deploy.reviewers import who_am_i
+    from stageline.store import deployments as store_deploys
+
+    with context.open(repo_dir, database_url) as ctx:
+        config = ctx.config
+        found = store_deploys.find_run(ctx.store, run)
+        if found is None:
+            raise RunError(f"no run {run} in the record", hint="see `stageline runs`")
+        pending = store_deploys.gates_of_run(ctx.store, found.id, status="pending")
+        gate = gate_to_decide(found, pending, environment)
+        reviewer = who_am_i(config, str(ctx.root), as_)
+        refusal = None
+        if gate.kind == "approval":
+            refusal = review_refusal(
+                config.environment(gate.environment).approval,
+                config.teams,
+                actor=gate.actor or found.actor,
+                reviewer=reviewer,
+                verdict=verdict,
+            )
+        store_deploys.record_decision(
+            ctx.store, found.id, gate.id, reviewer, verdict, comment=comment
+        )
+    if refusal:
+        raise ConfigError(
+            f"{reviewer}'s {verdict} of run {found.id} for {gate.environment} was recorded "
+            f"but does not count: {refusal}",
+            hint="reviewers are listed under approval.rules in .stageline.yml",
+        )
+    effect = EFFECTS[(gate.kind, verdict)]
+    return GateDecision(found.id, gate.environment, gate.kind, verdict, reviewer, effect)
+
+
+def gate_to_decide(run: RunInfo, pending: Sequence[GateRow], environment: str | None) -> GateRow:
+    """The one pending gate a decision on `run` applies to: the only one, or the one of
+    `environment`. Raises when there is none, or several and no `environment`."""
+    gates = [g for g in pending if environment is None or g.environment == environment]
+    if not gates:
+        where = f" for environment '{environment}'" if environment else ""
+        raise RunError(
+            f"run {run.id} is not waiting for a decision{where}",
+            hint=f"it is {run.status}" + (f": {run.waiting_for}" if run.waiting_for else ""),
+        )
+    names = sorted({g.environment for g in gates})
+    if len(names) > 1:
+        raise ConfigError(
+            f"run {run.id} waits on several environments: {', '.join(names)}",
+            hint="name one with --env",
+        )
+    return gates[0]
+
+
+__all__ = ["EFFECTS", "GateDecision", "decide", "gate_to_decide"]

@@ -1,0 +1,313 @@
+"""Start, resume and cancel runs.
+
+Starting is two calls, so a face can show what was decided before anything runs:
+`prepare` finds, validates and compiles the workflows (raising before any run
+starts), `start` runs them. `start` and `resume` share one start-up sequence
+(`_drive`): open the record, choose the executor, wire the delivery hooks when the
+runs need them, run the engine in one event loop, close the hooks. Ctrl-C and
+SIGTERM cancel the runs; their record is completed all the same, and the exit code
+says so (128 + the signal number).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from stageline.app import context
+from stageline.errors import RunError
+
+if TYPE_CHECKING:
+    from stageline.engine.events import Observer
+    from stageline.engine.execute import Execution
+    from stageline.engine.scheduler import RunSpec
+    from stageline.engine.setup import Prepared, RunOptions
+    from stageline.store import RunDetail
+
+#: Makes a run's own observer (a terminal view), or None for none.
+ObserverFor = Callable[["RunSpec"], "Observer | None"]
+#: Told what an operation is doing while it does it (one line each).
+Say = Callable[[str], None]
+
+#: Actions that never involve delivery (`hmarr/auto-approve-action` records an approval;
+#: a local or vendored action may use it inside).
+_PLAIN_ACTIONS = frozenset(
+    {
+        "actions/checkout",
+        "actions/upload-artifact",
+        "actions/download-artifact",
+        "actions/cache",
+        "actions/cache/restore",
+        "actions/cache/save",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """Runs that ran to their end here, as recorded."""
+
+    runs: list[RunDetail]
+    #: 0 when every run succeeded, 1 when one did not, 128 + signal when one cancelled them.
+    exit_code: int
+
+
+@dataclass(frozen=True, slots=True)
+class Cancelled:
+    run_id: int
+    #: ``requested``: the run's process stops it (it reads the request on its next
+    #: heartbeat); ``completed``: no process was running it, its record was completed here.
+    how: Literal["requested", "completed"]
+
+
+def prepare(options: RunOptions) -> Prepared:
+    """The runs `options` ask for, validated and compiled, with a note per workflow file
+    saying whether it runs and why (raises before anything runs)."""
+    from stageline.engine.setup import prepare as prepare_runs
+
+    return prepare_runs(options)
+
+
+def start(
+    prepared: Prepared,
+    *,
+    parallel: int | None = None,
+    observer_for: ObserverFor = lambda spec: None,
+    prompt: bool = False,
+    executor: str = "local",
+    database_url: str | None = None,
+) -> Finished:
+    """Run the prepared runs to their end, sharing one `parallel` bound.
+
+    `prompt`: offer approve/reject at the terminal while a gate waits, when there is one.
+    """
+    with context.open(prepared.facts.root, database_url, create=True) as ctx:
+        delivery = needs_delivery(prepared.specs, ctx.root)
+        execution = _drive(
+            ctx,
+            str(ctx.root),
+            prepared.specs,
+            executor=executor,
+            parallel=parallel,
+            observer_for=observer_for,
+            prompt=prompt,
+            delivery=delivery,
+        )
+        return _finished(ctx, execution)
+
+
+def resume(
+    repo_dir: str | Path,
+    run: int,
+    *,
+    vars: dict[str, str] | None = None,
+    secrets: dict[str, str] | None = None,
+    env: dict[str, str] | None = None,
+    observer_for: ObserverFor = lambda spec: None,
+    prompt: bool = False,
+    say: Say = lambda text: None,
+    executor: str = "local",
+    database_url: str | None = None,
+) -> Finished:
+    """Continue run `run` (its id), whose process stopped while it waited, to its end.
+
+    Its recorded plan runs again under the same id: completed jobs keep their results,
+    a waiting gate is re-entered with the decisions recorded so far. What the run got
+    from the command line is not recorded: `vars`, `secrets` and `env` give it again
+    (over `.env` and `.secrets`, read as `stageline run` reads them).
+    """
+    from stageline.engine.resume import resumable
+    from stageline.store import deployments as store_deploys
+
+    with context.open(repo_dir, database_url) as ctx:
+        found = store_deploys.find_run(ctx.store, run)
+        if found is None:
+            raise RunError(f"no run {run} in the record", hint="see `stageline runs`")
+        resumable(ctx.store, found.id)
+        spec = _resumed_spec(ctx.root, found.repo_path, found.plan, vars, secrets, env)
+        say(f"resuming run {found.id} (#{found.number})")
+        execution = _drive(
+            ctx,
+            found.repo_path,
+            [spec],
+            executor=executor,
+            parallel=None,
+            observer_for=observer_for,
+            prompt=prompt,
+            delivery=True,
+            resume_id=found.id,
+        )
+        return _finished(ctx, execution)
+
+
+def cancel(
+    repo_dir: str | Path,
+    run: int,
+    *,
+    reason: str = "cancelled on request",
+    database_url: str | None = None,
+) -> Cancelled:
+    """Stop run `run` (its id): ask its process, or complete its record as cancelled when
+    no process runs it (a run left waiting at a gate, say)."""
+    from stageline.runs.states import ACTIVE_STATUSES, Conclusion
+    from stageline.store import deployments as store_deploys
+    from stageline.store.runs import finish_orphan, request_cancel
+
+    with context.open(repo_dir, database_url, reap=True) as ctx:
+        found = store_deploys.find_run(ctx.store, run)
+        if found is None:
+            raise RunError(f"no run {run} in the record", hint="see `stageline runs`")
+        if found.status not in ACTIVE_STATUSES:
+            raise RunError(f"run {found.id} has ended; nothing to cancel")
+        if store_deploys.run_alive(ctx.store, found.id) and request_cancel(
+            ctx.store, found.id, reason
+        ):
+            return Cancelled(found.id, "requested")
+        finish_orphan(ctx.store, found.id, reason, Conclusion.CANCELLED)
+        return Cancelled(found.id, "completed")
+
+
+def needs_delivery(specs: Sequence[RunSpec], root: Path) -> bool:
+    """Whether the runs need `deploy.wiring` (gates, deployments, auto-approvals,
+    notifications): only with a `.stageline.yml`, a job with an `environment`, or an
+    action that could approve. Without them its hooks do nothing, and loading them
+    costs more than a short run."""
+    if (root / ".stageline.yml").exists():
+        return True
+    for spec in specs:
+        for job in spec.plan.jobs:
+            if job.environment is not None:
+                return True
+            for step in job.steps:
+                if step.uses and step.uses.split("@")[0].strip().lower() not in _PLAIN_ACTIONS:
+                    return True
+    return False
+
+
+def _drive(
+    ctx: context.Context,
+    repo_dir: str,
+    specs: list[RunSpec],
+    *,
+    executor: str,
+    parallel: int | None,
+    observer_for: ObserverFor,
+    prompt: bool,
+    delivery: bool,
+    resume_id: int | None = None,
+) -> Execution:
+    """The one start-up sequence (see module doc): new runs, or the resume of one."""
+    import asyncio
+
+    from stageline.engine.scheduler import default_parallel
+    from stageline.executors import get_executor
+
+    chosen = get_executor(executor)
+    bound = parallel or default_parallel()
+    hooks = None
+    if delivery:
+        from stageline.deploy.wiring import is_interactive, wire
+
+        interactive = prompt and is_interactive()
+        hooks = wire(ctx.store, repo_dir, chosen, specs, config=ctx.config, interactive=interactive)
+    observe = hooks.observing(observer_for) if hooks is not None else observer_for
+    gatekeeper = hooks.gatekeeper if hooks is not None else None
+    after_job = hooks.after_job if hooks is not None else None
+    try:
+        if resume_id is None:
+            from stageline.engine.execute import execute
+
+            return asyncio.run(
+                execute(
+                    specs,
+                    ctx.store,
+                    chosen,
+                    parallel=bound,
+                    observer_for=observe,
+                    gatekeeper=gatekeeper,
+                    after_job=after_job,
+                )
+            )
+        from stageline.engine.resume import resume_run
+
+        return asyncio.run(
+            resume_run(
+                ctx.store,
+                chosen,
+                specs[0],
+                resume_id,
+                parallel=bound,
+                observer=observe(specs[0]),
+                gatekeeper=gatekeeper,
+                after_job=after_job,
+            )
+        )
+    finally:
+        if hooks is not None:
+            hooks.close()
+
+
+def _finished(ctx: context.Context, execution: Execution) -> Finished:
+    from stageline.store import get_run
+
+    details = [get_run(ctx.store, outcome.run_id) for outcome in execution.outcomes]
+    return Finished(details, execution.exit_code)
+
+
+def _resumed_spec(
+    root: Path,
+    repo_path: str,
+    recorded: dict[str, object],
+    vars: dict[str, str] | None,
+    secrets: dict[str, str] | None,
+    env: dict[str, str] | None,
+) -> RunSpec:
+    """The run's spec as `stageline run` would build it today from its recorded event;
+    when the workflow changed since (or no longer compiles), its recorded plan as is."""
+    from stageline.engine.scheduler import RunSpec
+    from stageline.engine.setup import RunOptions, run_environment
+    from stageline.errors import StagelineError
+    from stageline.plan.model import plan_from_dict
+
+    plan = plan_from_dict(recorded)
+    options = RunOptions(
+        cwd=root,
+        workflow=plan.workflow_path,
+        event=plan.event.name,
+        ref=plan.event.ref or None,
+        actor=plan.event.actor or None,
+        inputs={k: str(v) for k, v in plan.event.inputs.items()},
+        vars=dict(vars or {}),
+        env=dict(env or {}),
+        secrets=dict(secrets or {}),
+    )
+    try:
+        base = prepare(options).specs[0]
+        contexts, given = base.contexts, (base.secrets, base.extra_env, base.action_dirs)
+    except StagelineError:
+        contexts = {"vars": dict(options.vars), "inputs": plan.event.inputs, "env": plan.env}
+        found = run_environment(root, secrets=options.secrets, env=options.env)
+        given = (found.secrets, found.extra_env, found.action_dirs)
+    return RunSpec(
+        plan=plan,
+        repo_dir=repo_path,
+        contexts=contexts,
+        secrets=given[0],
+        extra_env=given[1],
+        action_dirs=given[2],
+    )
+
+
+__all__ = [
+    "Cancelled",
+    "Finished",
+    "ObserverFor",
+    "Say",
+    "cancel",
+    "needs_delivery",
+    "prepare",
+    "resume",
+    "start",
+]
