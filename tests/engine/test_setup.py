@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from stageline.engine.gitinfo import git_facts
-from stageline.engine.setup import RunOptions, build_event, parse_pairs, prepare
+from stageline.engine.setup import (
+    RunOptions,
+    build_event,
+    parse_pairs,
+    prepare,
+    run_environment,
+)
 from stageline.errors import ConfigError, RunError, WorkflowError
 
 CI = """\
@@ -158,3 +164,16 @@ def test_secret_and_env_files(tmp_path: Path) -> None:
     assert spec.extra_env == {"REGION": "eu", "X": "1"}
     with pytest.raises(ConfigError, match="does not exist"):
         prepare(RunOptions(cwd=root, secret_file=root / "missing"))
+
+
+def test_run_environment_is_what_a_run_gives_its_jobs(tmp_path: Path) -> None:
+    """A resume or a rollback rebuilds it without a workflow: the repository's files, then
+    the pairs given; action directories under `.stageline/actions`."""
+    assert run_environment(tmp_path) == run_environment(tmp_path, secrets={}, env={})
+    (tmp_path / ".secrets").write_text("TOKEN=abc\n")
+    (tmp_path / ".env").write_text("REGION=eu\n")
+    (tmp_path / "other.env").write_text("REGION=us\n")
+    given = run_environment(tmp_path, env_file=tmp_path / "other.env", secrets={"X": "1"})
+    assert (given.secrets, given.extra_env) == ({"TOKEN": "abc", "X": "1"}, {"REGION": "us"})
+    assert given.action_dirs == [str(tmp_path / ".stageline" / "actions")]
+    assert "abc" not in repr(given)

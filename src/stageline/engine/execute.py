@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from stageline.engine import events as ev
@@ -46,7 +46,6 @@ async def execute(
     after_job: AfterJob | None = None,
 ) -> Execution:
     """Run every spec concurrently, sharing one `--parallel` bound."""
-    loop = asyncio.get_running_loop()
     slots = Slots(parallel)
     schedulers = [
         Scheduler(
@@ -60,6 +59,13 @@ async def execute(
         )
         for spec in specs
     ]
+    return await run_all(schedulers)
+
+
+async def run_all(schedulers: Sequence[Scheduler]) -> Execution:
+    """Run the schedulers' runs to their end in this loop; SIGINT/SIGTERM cancel them all
+    (see module doc). A resumed run's scheduler runs through here as a new one does."""
+    loop = asyncio.get_running_loop()
     received: list[int] = []
 
     def on_signal(signum: int) -> None:
