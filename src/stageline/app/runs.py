@@ -161,12 +161,12 @@ def cancel(
             raise RunError(f"no run {run} in the record", hint="see `stageline runs`")
         if found.status not in ACTIVE_STATUSES:
             raise RunError(f"run {found.id} has ended; nothing to cancel")
-        if store_deploys.run_alive(ctx.store, found.id) and request_cancel(
-            ctx.store, found.id, reason
-        ):
-            return Cancelled(found.id, "requested")
-        finish_orphan(ctx.store, found.id, reason, Conclusion.CANCELLED)
-        return Cancelled(found.id, "completed")
+        if not store_deploys.run_alive(ctx.store, found.id):
+            finish_orphan(ctx.store, found.id, reason, Conclusion.CANCELLED)
+            return Cancelled(found.id, "completed")
+        if not request_cancel(ctx.store, found.id, reason):  # it ended meanwhile
+            raise RunError(f"run {found.id} has ended; nothing to cancel")
+        return Cancelled(found.id, "requested")
 
 
 def needs_delivery(specs: Sequence[RunSpec], root: Path) -> bool:
