@@ -104,6 +104,8 @@ def test_local_ports_bundle_one_run_s_directories(tmp_path: Path) -> None:
     dirs = LocalDirs("r", "w", str(tmp_path / "a"), str(tmp_path / "c"), str(tmp_path / "l"))
     ports = local_ports(dirs, "abc")
     assert isinstance(ports, JobPorts)
-    assert isinstance(ports.artifacts, ArtifactDir) and ports.artifacts.directory == dirs.artifacts_dir
+    assert (
+        isinstance(ports.artifacts, ArtifactDir) and ports.artifacts.directory == dirs.artifacts_dir
+    )
     assert isinstance(ports.cache, CacheDir) and ports.cache.directory == dirs.cache_dir
     assert isinstance(ports.logs, LogDir) and ports.logs.directory == dirs.log_dir

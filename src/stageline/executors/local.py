@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from stageline.errors import RunError
-from stageline.executors.base import Admissions, CancelToken, JobRequest, JobResult, JobSink
+from stageline.executors.base import (
+    HEARTBEAT_S,
+    Admissions,
+    CancelToken,
+    JobRequest,
+    JobResult,
+    JobSink,
+)
 from stageline.runner import run_job
 from stageline.runner.job import DEFAULT_KILL_GRACE
 from stageline.runner.places import local_ports
@@ -15,13 +22,16 @@ class LocalExecutor:
     objects: nothing is serialised on this path.
 
     `kill_grace` is how long a timed-out or cancelled step's process group gets between
-    SIGTERM and SIGKILL.
+    SIGTERM and SIGKILL; `heartbeat_s` how often a running job's sink hears from it.
     """
 
     name = "local"
 
-    def __init__(self, *, kill_grace: float = DEFAULT_KILL_GRACE) -> None:
+    def __init__(
+        self, *, kill_grace: float = DEFAULT_KILL_GRACE, heartbeat_s: float = HEARTBEAT_S
+    ) -> None:
         self.kill_grace = kill_grace
+        self.heartbeat_s = heartbeat_s
         self._admissions = Admissions()
 
     async def start(self) -> None:
@@ -35,4 +45,6 @@ class LocalExecutor:
             raise RunError(f"job '{request.job.key}': the local executor needs `request.local`")
         self._admissions.admit(request)
         ports = local_ports(request.local, request.sha)
-        return await run_job(request, sink, cancel, ports, kill_grace=self.kill_grace)
+        return await run_job(
+            request, sink, cancel, ports, kill_grace=self.kill_grace, heartbeat_s=self.heartbeat_s
+        )

@@ -66,9 +66,10 @@ async def run_job(
     ports: JobPorts,
     *,
     kill_grace: float = DEFAULT_KILL_GRACE,
+    heartbeat_s: float = HEARTBEAT_S,
 ) -> JobResult:
     """Run `request.job` on this machine and report through `sink`."""
-    with heartbeats(sink):
+    with heartbeats(sink, heartbeat_s):
         return await _run_job(request, sink, cancel, ports, kill_grace)
 
 
