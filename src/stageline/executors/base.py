@@ -7,10 +7,11 @@ Lifecycle, driven by the engine (or any other caller)::
     await executor.close()                                   # once, after the last job
 
 `start()` acquires what the executor needs for its life (a connection to a broker, a
-pool of workers); it may raise (nothing reachable), and then no job is sent. `close()`
-must be safe to call even if `start()` failed or was never called, and it returns only
-when no job of this executor is still running; calling it twice is harmless. The local
-and fake executors need neither, and implement both as no-ops.
+pool of workers); it may raise (nothing reachable), and then no job is sent. The caller
+calls `close()` after the last `run_job` it started has returned; `close()` releases what
+`start()` acquired, must be safe to call even if `start()` failed or was never called,
+and calling it twice is harmless. The local and fake executors need neither, and
+implement both as no-ops.
 
 Jobs are identified by `request.identity`, (run id, job key, attempt). **An executor
 accepts each identity once.** A second `run_job` with an identity it has already
