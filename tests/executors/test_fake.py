@@ -35,6 +35,9 @@ class Sink:
     def event(self, name: str, data: dict[str, Any]) -> None:
         self.calls.append(("event", name))
 
+    def heartbeat(self) -> None:
+        self.calls.append(("heartbeat",))
+
 
 def request(**kw: Any) -> JobRequest:
     planned = job("build", steps=[step(0, "make"), step(1, "make test")], **kw)
@@ -42,13 +45,8 @@ def request(**kw: Any) -> JobRequest:
         run_id="1",
         job=planned,
         contexts={},
-        repo_dir=".",
         sha="a" * 40,
         ref="refs/heads/main",
-        work_root="w",
-        artifacts_dir="a",
-        cache_dir="c",
-        log_dir="l",
     )
 
 

@@ -13,6 +13,8 @@ from typing import Any
 from stageline.plan.model import PlannedJob, PlannedStep
 from stageline.runner.contract import Annotation, JobRequest, JobResult, StepResult
 from stageline.runner.job import run_job
+from stageline.runner.places import LocalDirs, local_ports
+from stageline.runner.ports import JobPorts
 from tests.support.plans import planned_step
 
 GIT_ENV = {
@@ -80,6 +82,9 @@ class RecordingSink:
     def event(self, name: str, data: dict[str, Any]) -> None:
         self.calls.append(("event", (name, data)))
 
+    def heartbeat(self) -> None:
+        self.calls.append(("heartbeat", None))
+
     def lines(self, index: int | None = None) -> list[str]:
         return [v[1] for k, v in self.calls if k == "log" and (index is None or v[0] == index)]
 
@@ -130,26 +135,39 @@ def request(tmp: Path, repo: Path, planned: PlannedJob, **fields: Any) -> JobReq
         "matrix": {},
         "strategy": {},
     }
-    values: dict[str, Any] = {
-        "run_id": "run-1",
-        "job": planned,
-        "contexts": contexts,
+    dirs: dict[str, Any] = {
         "repo_dir": str(repo),
-        "sha": sha,
-        "ref": f"refs/heads/{branch}",
         "work_root": str(tmp / "work"),
         "artifacts_dir": str(tmp / "artifacts"),
         "cache_dir": str(tmp / "cache"),
         "log_dir": str(tmp / "logs"),
+        "action_dirs": [],
     }
-    values.update(fields)
-    return JobRequest(**values)
+    values: dict[str, Any] = {
+        "run_id": "run-1",
+        "job": planned,
+        "contexts": contexts,
+        "sha": sha,
+        "ref": f"refs/heads/{branch}",
+    }
+    for name, value in fields.items():
+        (dirs if name in dirs else values)[name] = value
+    return JobRequest(**values, local=LocalDirs(**dirs))
+
+
+def dirs(req: JobRequest) -> LocalDirs:
+    assert req.local is not None
+    return req.local
+
+
+def ports(req: JobRequest) -> JobPorts:
+    return local_ports(dirs(req), req.sha)
 
 
 def run(req: JobRequest, cancel: asyncio.Event | None = None) -> tuple[JobResult, RecordingSink]:
     sink = RecordingSink()
 
     async def go() -> JobResult:
-        return await run_job(req, sink, cancel or asyncio.Event(), kill_grace=1.0)
+        return await run_job(req, sink, cancel or asyncio.Event(), ports(req), kill_grace=1.0)
 
     return asyncio.run(go()), sink

@@ -11,7 +11,7 @@ import pytest
 from stageline.runner.contract import JobResult
 from stageline.runner.job import run_job
 from stageline.runs.states import Conclusion
-from tests.runner.helpers import RecordingSink, git, job, make_repo, request, run, step
+from tests.runner.helpers import RecordingSink, git, job, make_repo, ports, request, run, step
 from tests.runner.test_process import alive
 
 
@@ -127,7 +127,7 @@ def test_cancel_kills_the_running_step_and_skips_the_rest(tmp_path: Path) -> Non
 
     async def go() -> JobResult:
         cancel = asyncio.Event()
-        task = asyncio.create_task(run_job(req, sink, cancel, kill_grace=1.0))
+        task = asyncio.create_task(run_job(req, sink, cancel, ports(req), kill_grace=1.0))
         while "started" not in sink.lines(0):
             await asyncio.sleep(0.01)
         cancel.set()
@@ -201,7 +201,8 @@ def test_two_jobs_in_parallel_do_not_share_files(tmp_path: Path) -> None:
 
     async def go() -> tuple[JobResult, JobResult]:
         return await asyncio.gather(
-            run_job(one, sinks[0], asyncio.Event()), run_job(two, sinks[1], asyncio.Event())
+            run_job(one, sinks[0], asyncio.Event(), ports(one)),
+            run_job(two, sinks[1], asyncio.Event(), ports(two)),
         )
 
     asyncio.run(go())

@@ -2,13 +2,14 @@ from pathlib import Path
 
 from stageline.runner.logs import NullLog, StepLog
 from stageline.runner.masking import Masker
+from stageline.runner.places import LogFile
 from tests.runner.helpers import RecordingSink
 
 
 def test_lines_are_masked_then_appended_and_sent(tmp_path: Path) -> None:
     sink = RecordingSink()
     path = tmp_path / "job/0.log"
-    log = StepLog(str(path), 0, sink, Masker(["pw"]))
+    log = StepLog(LogFile(str(path)), 0, sink, Masker(["pw"]))
     log.write("the pw is here")
     assert path.read_text() == "the *** is here\n"  # on disk before the step ends
     log.write("two\nlines")
@@ -25,15 +26,18 @@ def test_lines_are_masked_then_appended_and_sent(tmp_path: Path) -> None:
     assert sink.lines(0) == ["the *** is here", "two", "lines"]
 
 
-def test_log_is_append_only(tmp_path: Path) -> None:
+def test_log_is_append_only_and_its_size_known_once_closed(tmp_path: Path) -> None:
     path = tmp_path / "1.log"
     path.write_text("earlier\n")
-    log = StepLog(str(path), 1, RecordingSink(), Masker())
+    log = StepLog(LogFile(str(path)), 1, RecordingSink(), Masker())
+    assert (log.path, log.size) == (str(path), None)
     log.write("later")
     log.close()
+    log.close()  # harmless twice
     assert path.read_text() == "earlier\nlater\n"
+    assert log.size == path.stat().st_size
 
 
 def test_null_log_writes_nothing() -> None:
     NullLog().write("dropped")  # no file, no sink: nothing to observe but no error
-    assert NullLog().path == ""
+    assert (NullLog().path, NullLog().size) == ("", None)

@@ -5,10 +5,11 @@ from stageline.runner.commands import CommandProcessor
 from stageline.runner.contexts import Evaluator
 from stageline.runner.logs import NullLog
 from stageline.runner.masking import Masker
+from stageline.runner.places import local_ports
 from stageline.runner.process import ProcessGroups
 from stageline.runner.state import JobState, Scope
 from stageline.runner.workspace import Workspace
-from tests.runner.helpers import RecordingSink, job, make_repo, request
+from tests.runner.helpers import RecordingSink, dirs, job, make_repo, request
 
 
 def make_state(tmp: Path) -> JobState:
@@ -19,6 +20,7 @@ def make_state(tmp: Path) -> JobState:
     return JobState(
         request=req,
         sink=RecordingSink(),
+        ports=local_ports(dirs(req), req.sha),
         ws=ws,
         masker=masker,
         processor=CommandProcessor(masker),

@@ -34,6 +34,7 @@ from stageline.deploy.config import EnvironmentConfig
 from stageline.deploy.runtime import DeployRuntime
 from stageline.errors import StagelineError
 from stageline.executors.base import Annotation, JobRequest, StepResult
+from stageline.runner.places import LocalDirs
 from stageline.runs.states import Conclusion
 from stageline.store import deployments as store_deploys
 from stageline.store.deployments import DeploymentRow, RollbackRow
@@ -319,6 +320,9 @@ class _Sink:
     def event(self, name: str, data: dict[str, Any]) -> None:
         pass
 
+    def heartbeat(self) -> None:
+        pass
+
 
 async def _redeploy(
     rt: DeployRuntime,
@@ -351,16 +355,19 @@ async def _redeploy(
         run_id=str(target.run_id),
         job=job,
         contexts=contexts,
-        repo_dir=rt.repo_dir,
         sha=target.sha,
         ref=target.ref,
-        work_root=str(rt.home / "work" / name),
-        artifacts_dir=str(rt.home / "artifacts" / str(target.run_id)),
-        cache_dir=str(rt.home / "cache"),
-        log_dir=str(rt.home / "logs" / "rollbacks" / str(rollback.id)),
-        action_dirs=list(rt.action_dirs),
+        attempt=rollback.id + 1,  # a new attempt of a finished job (1 was the run's)
         secrets=dict(rt.secrets),
         extra_env={**rt.extra_env, **variables},
+        local=LocalDirs(
+            repo_dir=rt.repo_dir,
+            work_root=str(rt.home / "work" / name),
+            artifacts_dir=str(rt.home / "artifacts" / str(target.run_id)),
+            cache_dir=str(rt.home / "cache"),
+            log_dir=str(rt.home / "logs" / "rollbacks" / str(rollback.id)),
+            action_dirs=list(rt.action_dirs),
+        ),
     )
     sink = _Sink()
     result = await rt.executor.run_job(request, sink, asyncio.Event())

@@ -55,6 +55,7 @@ from stageline.errors import StagelineError
 from stageline.executors.base import Executor, JobRequest, JobResult
 from stageline.plan.model import Plan, PlannedJob
 from stageline.runner import remove_tree
+from stageline.runner.places import LocalDirs
 from stageline.runs.rules import (
     aggregate_result,
     effective_result,
@@ -597,21 +598,24 @@ class Scheduler:
     def _request(self, job: _Job) -> JobRequest:
         home = self.store.home
         run = str(self.run_id)
-        return JobRequest(
-            run_id=run,
-            job=job.planned,
-            contexts=dict(job.runnable_contexts or {}),
+        local = LocalDirs(
             repo_dir=self.spec.repo_dir,
-            sha=self.plan.event.sha,
-            ref=self.plan.event.ref,
             work_root=self._work(),
             artifacts_dir=str(home / "artifacts" / run),
             cache_dir=str(home / "cache"),
             log_dir=self._log_dir,
             action_dirs=list(self.spec.action_dirs),
+        )
+        return JobRequest(
+            run_id=run,
+            job=job.planned,
+            contexts=dict(job.runnable_contexts or {}),
+            sha=self.plan.event.sha,
+            ref=self.plan.event.ref,
             secrets=dict(self.spec.secrets),
             extra_env=dict(self.spec.extra_env),
             keep_workspace=self.spec.keep_workspaces,
+            local=local,
         )
 
     def _work(self) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections import deque
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -50,12 +49,6 @@ class RecordingSink:
             )
 
     def step_finished(self, result: StepResult) -> None:
-        size = None
-        if result.log_path:
-            try:
-                size = os.path.getsize(result.log_path)
-            except OSError:
-                size = None
         started = result.index in self._started
         values: dict[str, Any] = {
             "outcome": result.outcome,
@@ -63,7 +56,7 @@ class RecordingSink:
             "exit_code": result.exit_code,
             "finished_at": result.finished_at,
             "log_path": result.log_path,
-            "log_size": size,
+            "log_size": result.log_size,
             "outputs": dict(result.outputs),
         }
         if not started:
@@ -107,6 +100,10 @@ class RecordingSink:
                 line=annotation.line,
             )
         )
+
+    def heartbeat(self) -> None:
+        """Nothing to do in-process: the run's own heartbeat (`Scheduler._beat`) shows
+        this process alive, and so every job it runs."""
 
     def event(self, name: str, data: dict[str, Any]) -> None:
         self._recorder.event(name, self._key, data)

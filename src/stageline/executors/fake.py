@@ -2,10 +2,11 @@
 
 It runs nothing: each job follows a `Script` chosen by the job's key (a matrix
 leg, ``test.2``) or, failing that, its job id. It honours the executor contract
-the engine relies on — sink calls in order, one `step_finished` per step,
-prompt return with `cancelled` when the cancel event is set — and records what
-happened (`started`, `finished`, `peak`) so tests can assert ordering and
-concurrency without timing anything.
+(tests/executors/test_contract.py runs on it) — sink calls in order, one
+`step_finished` per step, heartbeats, prompt return with `cancelled` when the cancel
+token is set, a job sent again refused — and records what happened (`started`,
+`finished`, `peak`) so tests can assert ordering and concurrency without timing
+anything.
 """
 
 from __future__ import annotations
@@ -16,7 +17,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from stageline.executors.base import Annotation, JobRequest, JobResult, JobSink, StepResult
+from stageline.executors.base import (
+    HEARTBEAT_S,
+    Admissions,
+    Annotation,
+    CancelToken,
+    JobRequest,
+    JobResult,
+    JobSink,
+    StepResult,
+)
+from stageline.runner.job import heartbeats
 from stageline.runs.states import Conclusion
 
 C = Conclusion
@@ -48,10 +59,16 @@ class FakeExecutor:
     name = "fake"
 
     def __init__(
-        self, scripts: Mapping[str, Script] | None = None, default: Script | None = None
+        self,
+        scripts: Mapping[str, Script] | None = None,
+        default: Script | None = None,
+        *,
+        heartbeat_s: float = HEARTBEAT_S,
     ) -> None:
         self.scripts = dict(scripts or {})
         self.default = default or Script()
+        self.heartbeat_s = heartbeat_s
+        self._admissions = Admissions()
         self.requests: dict[str, JobRequest] = {}
         self.started: list[str] = []
         self.finished: list[str] = []
@@ -64,7 +81,14 @@ class FakeExecutor:
         job = request.job
         return self.scripts.get(job.key) or self.scripts.get(job.job_id) or self.default
 
-    async def run_job(self, request: JobRequest, sink: JobSink, cancel: asyncio.Event) -> JobResult:
+    async def start(self) -> None:
+        """Nothing to acquire."""
+
+    async def close(self) -> None:
+        """Nothing to release: a job's `run_job` ends with the job."""
+
+    async def run_job(self, request: JobRequest, sink: JobSink, cancel: CancelToken) -> JobResult:
+        self._admissions.admit(request)
         key = request.job.key
         script = self.script_for(request)
         self.requests[key] = request
@@ -77,13 +101,14 @@ class FakeExecutor:
         try:
             if script.fault is not None:
                 raise script.fault
-            return await self._steps(request, script, sink, cancel)
+            with heartbeats(sink, self.heartbeat_s):
+                return await self._steps(request, script, sink, cancel)
         finally:
             self.running.discard(key)
             self.finished.append(key)
 
     async def _steps(
-        self, request: JobRequest, script: Script, sink: JobSink, cancel: asyncio.Event
+        self, request: JobRequest, script: Script, sink: JobSink, cancel: CancelToken
     ) -> JobResult:
         names = [s.display_name for s in request.job.steps] or ["Run fake"]
         results: list[StepResult] = []
@@ -124,7 +149,7 @@ class FakeExecutor:
         )
 
     @staticmethod
-    async def _wait(script: Script, cancel: asyncio.Event) -> bool:
+    async def _wait(script: Script, cancel: CancelToken) -> bool:
         """Run the job's time; False when cancelled first."""
         if cancel.is_set():
             return False

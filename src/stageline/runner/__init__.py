@@ -2,8 +2,10 @@
 
 Public surface: `run_job` (what executors call), `check_uses` (the engine's pre-run check
 of every `uses:`), `remove_tree` (robust removal of a run's work root), `fast_work_root`
-(a memory-backed place for work roots) and the contract
-dataclasses in `stageline.runner.contract`.
+(a memory-backed place for work roots), the contract dataclasses in
+`stageline.runner.contract`, the ports a job needs from its machine in
+`stageline.runner.ports` and their local implementations in `stageline.runner.places`
+(ADR 0003).
 """
 
 from __future__ import annotations

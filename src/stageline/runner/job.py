@@ -1,10 +1,12 @@
 """Run one job: workspace, steps in order, post steps, outputs, cleanup.
 
-`run_job` is what executors call. It keeps the executor contract (see
-`stageline.executors.base`): a failure of the job is a `JobResult`, never an exception;
-the workspace and every process the job started are gone when it returns (the workspace
-stays with `keep_workspace`); `step_finished` is reported once per step, skipped ones
-included (a skipped step gets no `step_started`). Post steps that actions register
+`run_job` is what executors call, with the `JobPorts` of the machine it runs on (the
+local executor's come from `stageline.runner.places`). It keeps the executor contract
+(see `stageline.executors.base`): a failure of the job is a `JobResult`, never an
+exception; the workspace and every process the job started are gone when it returns (the
+workspace stays with `keep_workspace`); `step_finished` is reported once per step,
+skipped ones included (a skipped step gets no `step_started`); `sink.heartbeat()` is
+called every `HEARTBEAT_S` while the job runs. Post steps that actions register
 (``Post <name>``) are reported with indices after the job's last step.
 """
 
@@ -13,8 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import os
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from stageline.errors import StagelineError
@@ -28,9 +30,18 @@ from stageline.runner.contexts import (
     host_env,
     runner_context,
 )
-from stageline.runner.contract import Annotation, JobRequest, JobResult, JobSink, StepResult
+from stageline.runner.contract import (
+    HEARTBEAT_S,
+    Annotation,
+    CancelToken,
+    JobRequest,
+    JobResult,
+    JobSink,
+    StepResult,
+)
 from stageline.runner.logs import NullLog, StepLog
 from stageline.runner.masking import Masker
+from stageline.runner.ports import JobPorts
 from stageline.runner.process import ProcessGroups
 from stageline.runner.state import DEFAULT_JOB_TIMEOUT_MINUTES, JobState, Scope, StepOutcome
 from stageline.runner.steps import StepSetupError, execute
@@ -51,29 +62,56 @@ def _debug(request: JobRequest) -> bool:
 async def run_job(
     request: JobRequest,
     sink: JobSink,
-    cancel: asyncio.Event,
+    cancel: CancelToken,
+    ports: JobPorts,
     *,
     kill_grace: float = DEFAULT_KILL_GRACE,
+    heartbeat_s: float = HEARTBEAT_S,
 ) -> JobResult:
     """Run `request.job` on this machine and report through `sink`."""
+    with heartbeats(sink, heartbeat_s):
+        return await _run_job(request, sink, cancel, ports, kill_grace)
+
+
+async def _run_job(
+    request: JobRequest, sink: JobSink, cancel: CancelToken, ports: JobPorts, kill_grace: float
+) -> JobResult:
     masker = Masker(v for v in request.secrets.values() if v)
     try:
-        snapshot = await workspaces.snapshot(request.repo_dir, request.sha, request.work_root)
-        ws = await workspaces.create_async(snapshot, request.work_root, request.job.key)
+        ws = await ports.workspaces.create(request.job.key)
     except workspaces.WorkspaceError as err:
         return _setup_failure(request, sink, f"cannot prepare the workspace: {err}")
     groups = ProcessGroups(kill_grace=kill_grace)
     state: JobState | None = None
     try:
-        state = _new_state(request, sink, cancel, ws, masker, groups)
+        state = _new_state(request, sink, cancel, ports, ws, masker, groups)
         return await _run(state)
     finally:
         await groups.kill_all()
         if state is not None:
             for log in state.logs:
                 log.close()
-        if not request.keep_workspace and not workspaces.remove_small_tree(ws.root):
-            await asyncio.to_thread(workspaces.remove_tree, ws.root)
+        if not request.keep_workspace:
+            await ports.workspaces.remove(ws)
+
+
+@contextlib.contextmanager
+def heartbeats(sink: JobSink, interval: float = HEARTBEAT_S) -> Iterator[None]:
+    """Call `sink.heartbeat()` every `interval` seconds inside the block (one timer on
+    the running loop: nothing per line or per step)."""
+    loop = asyncio.get_running_loop()
+    handle: asyncio.TimerHandle
+
+    def beat() -> None:
+        nonlocal handle
+        handle = loop.call_later(interval, beat)
+        sink.heartbeat()
+
+    handle = loop.call_later(interval, beat)
+    try:
+        yield
+    finally:
+        handle.cancel()
 
 
 def _setup_failure(request: JobRequest, sink: JobSink, message: str) -> JobResult:
@@ -90,14 +128,15 @@ def _setup_failure(request: JobRequest, sink: JobSink, message: str) -> JobResul
 def _new_state(
     request: JobRequest,
     sink: JobSink,
-    cancel: asyncio.Event,
+    cancel: CancelToken,
+    ports: JobPorts,
     ws: workspaces.Workspace,
     masker: Masker,
     groups: ProcessGroups,
 ) -> JobState:
     debug = _debug(request)
     github = github_context(request, ws, "")
-    github["event_path"] = event_file(github, request.work_root)
+    github["event_path"] = event_file(github, ports.workspaces.run_root)
     runner = runner_context(ws, debug)
     base_env = {**host_env(), "CI": "true", **request.extra_env}
     workflow_env = {str(k): _text(v) for k, v in (request.contexts.get("env") or {}).items()}
@@ -105,6 +144,7 @@ def _new_state(
     return JobState(
         request=request,
         sink=sink,
+        ports=ports,
         ws=ws,
         masker=masker,
         processor=CommandProcessor(masker, debug=debug),
@@ -185,11 +225,6 @@ def _skip(state: JobState, index: int, name: str) -> StepResult:
     return result
 
 
-def _log_path(state: JobState, index: int) -> str:
-    slug = workspaces.job_slug(state.request.job.key)
-    return os.path.join(state.request.log_dir, slug, f"{index}.log")
-
-
 def _step_name(state: JobState, step: PlannedStep, contexts: dict[str, Any]) -> str:
     name = step.display_name
     if step.name and "${{" in step.name:
@@ -213,7 +248,7 @@ async def _run_step(
         scope = Scope(index=step.index, log=log, steps=steps_ctx)
         state.error(scope, f"step '{name}': the condition '{step.if_}' failed: {message}")
         state.failed = True
-        return _finish(state, step, name, StepOutcome.failed(), False, log.path, time.time())
+        return _finish(state, step, name, StepOutcome.failed(), False, log, time.time())
     if not run:
         if step.id:
             steps_ctx[step.id] = {"outputs": {}, "outcome": "skipped", "conclusion": "skipped"}
@@ -235,11 +270,12 @@ async def _run_step(
             "outcome": outcome.outcome.value,
             "conclusion": conclusion.value,
         }
-    return _finish(state, step, name, outcome, continue_on_error, log.path, started)
+    return _finish(state, step, name, outcome, continue_on_error, log, started)
 
 
 def _open_log(state: JobState, index: int, name: str) -> StepLog:
-    log = StepLog(_log_path(state, index), index, state.sink, state.masker)
+    file = state.ports.logs.open(state.request.job.key, index)
+    log = StepLog(file, index, state.sink, state.masker)
     state.logs.append(log)
     state.sink.step_started(index, name)
     return log
@@ -257,14 +293,14 @@ def _finish(
     name: str,
     outcome: StepOutcome,
     continue_on_error: bool,
-    log_path: str,
+    log: StepLog,
     started: float,
 ) -> StepResult:
     conclusion = _conclusion(outcome.outcome, continue_on_error)
     if conclusion == Conclusion.FAILURE:
         state.failed = True
-    for log in state.logs:  # only the finished step's log is open at this point
-        log.close()
+    for each in state.logs:  # only the finished step's log is open at this point
+        each.close()
     state.logs.clear()
     result = StepResult(
         index=step.index,
@@ -275,7 +311,8 @@ def _finish(
         exit_code=outcome.exit_code,
         started_at=started,
         finished_at=time.time(),
-        log_path=log_path,
+        log_path=log.path,
+        log_size=log.size,
         summary=outcome.summary,
     )
     state.sink.step_finished(result)
@@ -309,7 +346,7 @@ async def _run_post_steps(
         pseudo = PlannedStep(
             index, None, post.name, None, None, None, None, {}, {}, None, False, None
         )
-        results.append(_finish(state, pseudo, post.name, outcome, False, log.path, started))
+        results.append(_finish(state, pseudo, post.name, outcome, False, log, started))
     return results
 
 

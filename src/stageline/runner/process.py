@@ -22,7 +22,10 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from stageline.runner.contract import CancelToken
 
 DRAIN_AFTER_EXIT = 0.2
 
@@ -192,7 +195,7 @@ async def run_process(
     on_line: Callable[[str], None],
     on_late_line: Callable[[str], None],
     groups: ProcessGroups,
-    cancel: asyncio.Event,
+    cancel: CancelToken,
     deadline: float | None,
 ) -> ProcessOutcome:
     """Run `argv` until it exits, `deadline` (loop time) passes or `cancel` is set."""

@@ -11,10 +11,11 @@ from typing import Any
 
 from stageline.runner.commands import CommandProcessor
 from stageline.runner.contexts import Evaluator, default_env, step_env
-from stageline.runner.contract import Annotation, JobRequest, JobSink
+from stageline.runner.contract import Annotation, CancelToken, JobRequest, JobSink
 from stageline.runner.files import StepFiles
 from stageline.runner.logs import StepLog
 from stageline.runner.masking import Masker
+from stageline.runner.ports import JobPorts
 from stageline.runner.process import ProcessGroups
 from stageline.runner.workspace import Workspace
 from stageline.runs.states import Conclusion
@@ -72,6 +73,7 @@ class PostStep:
 class JobState:
     request: JobRequest
     sink: JobSink
+    ports: JobPorts
     ws: Workspace
     masker: Masker
     processor: CommandProcessor
@@ -81,7 +83,7 @@ class JobState:
     runner: dict[str, Any]
     base_env: dict[str, str]
     workflow_env: dict[str, str]
-    cancel: asyncio.Event
+    cancel: CancelToken
     deadline: float
     job_env: dict[str, str] = field(default_factory=dict)
     added_env: dict[str, str] = field(default_factory=dict)

@@ -1,11 +1,9 @@
 """actions/cache: key matching as GitHub's cache documentation describes it."""
 
-import time
 from pathlib import Path
 from typing import Any
 
 from stageline.plan.model import PlannedStep
-from stageline.runner.actions.cache import lookup, save_entry, version_of
 from stageline.runs.states import Conclusion
 from tests.runner.helpers import job, make_repo, request, run, step
 
@@ -44,23 +42,6 @@ def test_miss_then_save_in_post_step_then_exact_hit(tmp_path: Path) -> None:
     result, sink = run(request(tmp_path, repo, second))
     assert sink.lines(1)[1:] == ["hit=true", "built"]
     assert len(result.steps) == 2  # exact hit: no save step
-
-
-def test_restore_keys_match_by_prefix_newest_first(tmp_path: Path) -> None:
-    cache_dir, ws = tmp_path / "cache", tmp_path / "ws"
-    (ws / "deps").mkdir(parents=True)
-    version = version_of(["deps"])
-    for key in ["linux-npm-aaa", "linux-npm-bbb", "linux-other"]:
-        (ws / "deps/which").write_text(key)
-        assert save_entry(str(cache_dir), version, key, ["deps"], str(ws)) == 1
-        time.sleep(0.01)
-    assert save_entry(str(cache_dir), version, "linux-npm-aaa", ["deps"], str(ws)) is None
-    hit = lookup(str(cache_dir), version, "linux-npm-zzz", ["linux-npm-", "linux-"])
-    assert hit is not None and hit.key == "linux-npm-bbb"
-    hit = lookup(str(cache_dir), version, "linux-npm-aaa", ["linux-"])
-    assert hit is not None and hit.key == "linux-npm-aaa"
-    assert lookup(str(cache_dir), version_of(["other"]), "linux-npm-aaa", ["linux-"]) is None
-    assert lookup(str(cache_dir), version, "mac-npm", ["mac-"]) is None
 
 
 def test_partial_hit_restores_but_reports_false_and_saves(tmp_path: Path) -> None:

@@ -120,7 +120,7 @@ async def run_uses(
 ) -> StepOutcome:
     """Run the action of a `uses:` step."""
     assert step.uses is not None
-    found = resolve(step.uses, state.ws.workspace, state.request.action_dirs)
+    found = resolve(step.uses, state.ws.workspace, state.ports.workspaces.action_dirs)
     if isinstance(found, str):
         state.error(scope, found, title="Action not available")
         return StepOutcome.failed()

@@ -1,9 +1,7 @@
-"""`actions/upload-artifact` and `actions/download-artifact`, stored under the run's
-artifacts directory and shared by all its jobs.
-
-Layout: ``<artifacts_dir>/<name>/files/...`` plus ``<name>/artifact.json`` (name, job,
-step, size, file count, retention days, creation time). An artifact appears atomically
-(staged, then renamed), so a concurrent download never sees half of one.
+"""`actions/upload-artifact` and `actions/download-artifact`, kept in the run's
+`ArtifactStore` and shared by all its jobs (locally a directory, see
+`stageline.runner.places`). An artifact appears atomically, so a concurrent download
+never sees half of one.
 
 Upload follows upload-artifact's rules: ``path`` is one or more patterns (``!`` excludes);
 the root of the artifact is the least common ancestor of the search paths (the literal
@@ -15,27 +13,18 @@ unless ``overwrite: true``; v3 and earlier add files to an existing artifact.
 
 from __future__ import annotations
 
-import asyncio
 import fnmatch
-import json
 import os
-import shutil
-import tempfile
 import time
-from typing import Any
 
 from stageline.runner.actions.call import ActionCall
 from stageline.runner.globs import match_files, parse_patterns
+from stageline.runner.ports import ArtifactError
 from stageline.runner.state import StepOutcome
-from stageline.runner.workspace import remove_tree
 from stageline.runs.states import Conclusion
 
 FORBIDDEN = set('":<>|*?\r\n\\/')
 MAX_RETENTION = 90
-
-
-class ArtifactError(Exception):
-    pass
 
 
 def artifact_root(patterns_text: str, workspace: str) -> str:
@@ -59,46 +48,6 @@ def collect(patterns_text: str, workspace: str, include_hidden: bool) -> tuple[s
         if include_hidden or not _hidden(relative):
             files.append(relative)
     return root, files
-
-
-def store(
-    artifacts_dir: str,
-    name: str,
-    root: str,
-    files: list[str],
-    meta: dict[str, Any],
-    merge: bool,
-    overwrite: bool,
-) -> dict[str, Any]:
-    """Write the artifact atomically; return its metadata."""
-    os.makedirs(artifacts_dir, exist_ok=True)
-    final = os.path.join(artifacts_dir, name)
-    staging = tempfile.mkdtemp(prefix=f".{name}.", dir=artifacts_dir)
-    try:
-        target = os.path.join(staging, "files")
-        if merge and os.path.isdir(os.path.join(final, "files")):
-            shutil.copytree(os.path.join(final, "files"), target, symlinks=False)
-        os.makedirs(target, exist_ok=True)
-        size = 0
-        for relative in files:
-            dest = os.path.join(target, relative)
-            os.makedirs(os.path.dirname(dest), exist_ok=True)
-            shutil.copyfile(os.path.join(root, relative), dest)
-            size += os.path.getsize(dest)
-        meta = {**meta, "files": sum(len(f) for _, _, f in os.walk(target)), "size": size}
-        with open(os.path.join(staging, "artifact.json"), "w", encoding="utf-8") as f:
-            json.dump(meta, f)
-        if os.path.exists(final):
-            if not (merge or overwrite):
-                raise ArtifactError(
-                    f"an artifact with the name '{name}' already exists in this run; "
-                    "use another name or `overwrite: true`"
-                )
-            remove_tree(final)
-        os.rename(staging, final)
-    finally:
-        remove_tree(staging)
-    return meta
 
 
 async def upload(call: ActionCall) -> StepOutcome:
@@ -146,62 +95,40 @@ async def upload(call: ActionCall) -> StepOutcome:
         "created_at": time.time(),
     }
     try:
-        meta = await asyncio.to_thread(
-            store,
-            state.request.artifacts_dir,
-            name,
-            root,
-            files,
-            meta,
-            not modern,
-            call.flag("overwrite", False),
+        meta, directory = await state.ports.artifacts.upload(
+            name, root, files, meta, not modern, call.flag("overwrite", False)
         )
     except ArtifactError as err:
         state.error(call.scope, f"upload-artifact: {err}")
         return StepOutcome.failed()
-    directory = os.path.join(state.request.artifacts_dir, name)
     call.log(f"Uploaded artifact '{name}': {len(files)} file(s), {meta['size']} bytes")
     state.sink.event("artifact.uploaded", {**meta, "path": directory})
     return StepOutcome(Conclusion.SUCCESS, outputs={"artifact-id": name, "artifact-url": directory})
 
 
-def _names(artifacts_dir: str) -> list[str]:
-    if not os.path.isdir(artifacts_dir):
-        return []
-    return sorted(
-        n
-        for n in os.listdir(artifacts_dir)
-        if not n.startswith(".") and os.path.isfile(os.path.join(artifacts_dir, n, "artifact.json"))
-    )
-
-
-def _copy_into(source: str, dest: str) -> None:
-    shutil.copytree(source, dest, dirs_exist_ok=True)
-
-
 async def download(call: ActionCall) -> StepOutcome:
     state = call.state
-    artifacts_dir = state.request.artifacts_dir
+    artifacts = state.ports.artifacts
     name = call.input("name")
     dest = call.workspace_path(call.input("path") or ".")
     if name:
-        source = os.path.join(artifacts_dir, name, "files")
-        if name not in _names(artifacts_dir):
+        if name not in await artifacts.names():
             state.error(
                 call.scope,
                 "download-artifact: Unable to download artifact(s): "
                 f"Artifact not found for name: {name}",
             )
             return StepOutcome.failed()
-        await asyncio.to_thread(_copy_into, source, dest)
+        await artifacts.download(name, dest)
         call.log(f"Downloaded artifact '{name}' to {dest}")
         return StepOutcome(Conclusion.SUCCESS, outputs={"download-path": dest})
     pattern = call.input("pattern")
     merge = call.flag("merge-multiple", False)
-    names = [n for n in _names(artifacts_dir) if not pattern or fnmatch.fnmatchcase(n, pattern)]
+    found = await artifacts.names()
+    names = [n for n in found if not pattern or fnmatch.fnmatchcase(n, pattern)]
     for each in names:
         target = dest if merge else os.path.join(dest, each)
-        await asyncio.to_thread(_copy_into, os.path.join(artifacts_dir, each, "files"), target)
+        await artifacts.download(each, target)
         call.log(f"Downloaded artifact '{each}' to {target}")
     if not names:
         call.log("No artifacts to download.")
