@@ -64,8 +64,11 @@ async def execute(
 
 async def run_all(schedulers: Sequence[Scheduler]) -> Execution:
     """Run the schedulers' runs to their end in this loop; SIGINT/SIGTERM cancel them all
-    (see module doc). A resumed run's scheduler runs through here as a new one does."""
+    (see module doc). A resumed run's scheduler runs through here as a new one does.
+    Each executor is started before the first job and closed after the last (its
+    lifecycle, `executors.base`), whatever happens meanwhile."""
     loop = asyncio.get_running_loop()
+    executors = list({id(s.executor): s.executor for s in schedulers}.values())
     received: list[int] = []
 
     def on_signal(signum: int) -> None:
@@ -77,8 +80,12 @@ async def run_all(schedulers: Sequence[Scheduler]) -> Execution:
     for signum in SIGNALS:
         loop.add_signal_handler(signum, on_signal, signum)
     try:
+        for executor in executors:
+            await executor.start()
         outcomes = await asyncio.gather(*(s.run() for s in schedulers))
     finally:
+        for executor in executors:
+            await executor.close()
         for signum in SIGNALS:
             loop.remove_signal_handler(signum)
     return Execution(list(outcomes), received[0] if received else None)
