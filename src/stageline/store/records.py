@@ -1,4 +1,8 @@
-"""What the store hands out: plain, immutable records (never ORM rows)."""
+"""What goes in and out of the store: plain, immutable records (never ORM rows).
+
+The ports (`store.ports`) speak only these types, so every implementation returns
+the same values and a caller never sees a backend's row type.
+"""
 
 from __future__ import annotations
 
@@ -129,3 +133,146 @@ class RunDetail:
     jobs: list[JobRecord]
     annotations: list[AnnotationRecord]
     artifacts: list[ArtifactRecord]
+
+
+# -- what a caller hands in ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """A job row to create (a planned job or one matrix leg)."""
+
+    key: str
+    job_id: str
+    name: str
+    needs: list[str]
+    matrix: dict[str, Any] | None = None
+    environment: str | None = None
+    concurrency_group: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewRun:
+    repo_path: str
+    repository: str
+    workflow: str
+    workflow_path: str
+    event: str
+    ref: str
+    sha: str
+    actor: str
+    plan: dict[str, Any]
+    concurrency_group: str | None = None
+
+
+# -- run-level answers ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Controls:
+    """What other processes asked of a run: stop it, or stop some of its jobs."""
+
+    cancel_run: str | None
+    cancel_jobs: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class GroupMember:
+    """An active run or job in a concurrency group."""
+
+    run_id: int
+    number: int
+    job_pk: int | None
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """What resume, approvals and rollbacks need of a run (cheaper than `RunDetail`)."""
+
+    id: int
+    number: int
+    repo_path: str
+    status: str
+    actor: str
+    ref: str
+    sha: str
+    plan: dict[str, Any]
+    waiting_for: str | None
+
+
+# -- delivery ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentRow:
+    id: int
+    repo_path: str
+    environment: str
+    kind: str
+    run_id: int | None
+    job_key: str
+    sha: str
+    ref: str
+    commit_time: datetime | None
+    triggered_by: str
+    approved_by: list[str]
+    status: str
+    url: str | None
+    reason: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    replaces: int | None
+    restores: int | None
+    contexts: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class GateRow:
+    id: int
+    run_id: int
+    environment: str
+    kind: str
+    deployment_id: int
+    status: str
+    actor: str
+    reason: str | None
+    decided_by: list[str]
+    requested_at: datetime
+    decided_at: datetime | None
+    reminders_sent: int
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRow:
+    id: int
+    run_id: int
+    gate_id: int | None
+    reviewer: str
+    verdict: str
+    comment: str | None
+    at: datetime
+    source_job: str | None
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RollbackRow:
+    id: int
+    repo_path: str
+    environment: str
+    run_id: int | None
+    job_key: str
+    replaces: int | None
+    restores: int | None
+    deployment_id: int | None
+    method: str
+    trigger: str
+    requested_by: str
+    status: str
+    reason: str | None
+    pid: int | None
+    host: str | None
+    started_at: datetime
+    finished_at: datetime | None
