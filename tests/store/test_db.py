@@ -61,7 +61,7 @@ def _schema(conn: Connection) -> list[tuple[str, list[str]]]:
 def test_migrations_build_exactly_the_models_and_the_fresh_schema(tmp_path: Path) -> None:
     engine = create_engine(f"sqlite:///{tmp_path / 'migrated.db'}")
     with engine.connect() as conn:
-        db._migrate(conn)  # every migration, in order, from an empty file
+        db.migrate(conn)  # every migration, in order, from an empty file
         conn.commit()
         context = MigrationContext.configure(conn)
         assert compare_metadata(context, Base.metadata) == []

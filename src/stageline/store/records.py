@@ -203,6 +203,11 @@ class RunInfo:
 
 # -- delivery ------------------------------------------------------------------------------
 
+#: Deployment statuses that still hold (or wait for) their environment.
+UNFINISHED = ("queued", "in_progress")
+#: Deployment statuses that reached their environment.
+SUCCEEDED = ("success", "inactive")
+
 
 @dataclass(frozen=True, slots=True)
 class DeploymentRow:

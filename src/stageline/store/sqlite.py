@@ -42,6 +42,7 @@ from stageline.store.records import (
     RunRecord,
     StepRecord,
 )
+from stageline.store.rows import event_row, job_row, run_row, step_row
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
@@ -206,48 +207,6 @@ def _select(
     return out
 
 
-def job_row(run_id: int, position: int, job: NewJob, now: float) -> dict[str, Any]:
-    """A new job's columns (both backends create jobs from these)."""
-    return {
-        "run_id": run_id,
-        "key": job.key,
-        "job_id": job.job_id,
-        "name": job.name,
-        "position": position,
-        "needs": job.needs,
-        "matrix": job.matrix,
-        "environment": job.environment,
-        "concurrency_group": job.concurrency_group,
-        "status": Status.QUEUED,
-        "outputs": {},
-        "created_at": now,
-    }
-
-
-def run_row(new: NewRun, number: int, now: float) -> dict[str, Any]:
-    """A new run's columns (both backends create runs from these)."""
-    return {
-        "number": number,
-        "attempt": 1,
-        "repo_path": new.repo_path,
-        "repository": new.repository,
-        "workflow": new.workflow,
-        "workflow_path": new.workflow_path,
-        "event": new.event,
-        "ref": new.ref,
-        "sha": new.sha,
-        "actor": new.actor,
-        "status": Status.QUEUED,
-        "created_at": now,
-        "pid": os.getpid(),
-        "host": liveness.HOST,
-        "heartbeat_at": now,
-        "concurrency_group": new.concurrency_group,
-        "log_dir": "",
-        "plan": new.plan,
-    }
-
-
 def _columns(**values: Any) -> dict[str, Any]:
     return values
 
@@ -287,8 +246,7 @@ class SQLiteRunStore:
             if rows:
                 sql, _ = insert_sql("jobs", rows[0])
                 cur.executemany(sql, [tuple(to_sqlite(c, v) for c, v in r.items()) for r in rows])
-            event = {"run_id": run_id, "job_key": None, "kind": "run.queued", "data": {}, "at": now}
-            cur.execute(*insert_sql("events", event))
+            cur.execute(*insert_sql("events", event_row(run_id, "run.queued", None, None)))
         return run_id, number
 
     def recorder(
@@ -605,21 +563,3 @@ _KEYS = {
     "jobs": "run_id = ? AND key = ?",
     "steps": "run_id = ? AND job_key = ? AND number = ?",
 }
-
-
-def step_row(run_id: int, job_key: str, number: int, name: str, at: float) -> dict[str, Any]:
-    return {
-        "run_id": run_id,
-        "job_key": job_key,
-        "number": number,
-        "name": name,
-        "status": Status.IN_PROGRESS,
-        "started_at": at,
-        "outputs": {},
-    }
-
-
-def event_row(
-    run_id: int, kind: str, job_key: str | None, data: dict[str, Any] | None
-) -> dict[str, Any]:
-    return {"run_id": run_id, "job_key": job_key, "kind": kind, "data": data or {}, "at": time.time()}
