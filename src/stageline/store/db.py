@@ -98,8 +98,14 @@ def _create_fresh(conn: Connection) -> None:
 def open_store(home: str | Path, url: str | None = None) -> Store:
     """Open (creating and migrating as needed) the record for `home` (see the module doc)."""
     home = Path(home)
-    url = url or os.environ.get(DATABASE_URL_ENV) or None
-    if url is not None:
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise StoreError(f"cannot create the store directory {home}: {err}") from err
+    _ignore_in_git(home)
+    if url is None:
+        url = os.environ.get(DATABASE_URL_ENV)
+    if url:
         from stageline.store.postgres import open_postgres
 
         return open_postgres(home, url)
@@ -107,12 +113,7 @@ def open_store(home: str | Path, url: str | None = None) -> Store:
 
 
 def open_sqlite(home: Path) -> SQLiteStore:
-    """The SQLite file under `home`, at `HEAD_REVISION`."""
-    try:
-        home.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise StoreError(f"cannot create the store directory {home}: {err}") from err
-    _ignore_in_git(home)
+    """The SQLite file under `home` (an existing directory), at `HEAD_REVISION`."""
     try:
         store = SQLiteStore(home, connect(home / DB_NAME))
     except sqlite3.Error as err:

@@ -213,17 +213,17 @@ class CoreRunStore:
             conn.execute(
                 update(_runs)
                 .where(_runs.c.id == run_id, _runs.c.status.in_(_ACTIVE))
-                .values(done, conclusion=str(conclusion), reason=reason, waiting_for=None)
+                .values(**done, conclusion=str(conclusion), reason=reason, waiting_for=None)
             )
             conn.execute(
                 update(_jobs)
                 .where(_jobs.c.run_id == run_id, _jobs.c.status != _COMPLETED)
-                .values(done, conclusion=cancelled, reason=reason, waiting_for=None)
+                .values(**done, conclusion=cancelled, reason=reason, waiting_for=None)
             )
             conn.execute(
                 update(_steps)
                 .where(_steps.c.run_id == run_id, _steps.c.status != _COMPLETED)
-                .values(done, outcome=cancelled, conclusion=cancelled)
+                .values(**done, outcome=cancelled, conclusion=cancelled)
             )
             data = {"reason": reason, "conclusion": str(conclusion)}
             conn.execute(insert(_events).values(event_row(run_id, "run.orphaned", None, data)))
