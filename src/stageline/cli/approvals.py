@@ -50,13 +50,13 @@ def open_repo() -> Iterator[Repo]:
     from stageline.deploy.config import load_config
     from stageline.engine.gitinfo import git
     from stageline.errors import RunError
-    from stageline.store import open_store, store_home
+    from stageline.store import has_record, open_store, store_home
 
     cwd = Path.cwd()
     top = git(cwd, "rev-parse", "--show-toplevel")
     root = Path(top) if top else cwd
     home = store_home(root)
-    if not (home / "stageline.db").exists():
+    if not has_record(home):
         raise RunError(
             f"no runs recorded yet (no store at {home})", hint="start one: stageline run"
         )

@@ -23,12 +23,12 @@ _Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 def _open() -> Store:
     from stageline.engine.gitinfo import git
     from stageline.errors import RunError
-    from stageline.store import open_store, reap_orphans, store_home
+    from stageline.store import has_record, open_store, reap_orphans, store_home
 
     cwd = Path.cwd()
     top = git(cwd, "rev-parse", "--show-toplevel")
     home = store_home(top or cwd)
-    if not (home / "stageline.db").exists():
+    if not has_record(home):
         raise RunError(
             f"no runs recorded yet (no store at {home})", hint="start one: stageline run"
         )

@@ -55,7 +55,7 @@ def load_deployments(repo_dir: Path, environment: str | None = None) -> list[Dep
     import subprocess
 
     from stageline.deploy.deployments import to_record
-    from stageline.store import open_store, store_home
+    from stageline.store import has_record, open_store, store_home
     from stageline.store.deployments import list_deployments
 
     done = subprocess.run(
@@ -67,7 +67,7 @@ def load_deployments(repo_dir: Path, environment: str | None = None) -> list[Dep
     )
     root = Path(done.stdout.strip()) if done.returncode == 0 else Path(repo_dir).resolve()
     home = store_home(root)
-    if not (home / "stageline.db").exists():
+    if not has_record(home):
         raise StoreError(
             "no deployment records yet",
             hint=f"deployments are recorded when a run deploys to an environment (store: {home})",

@@ -15,7 +15,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from stageline.store.db import HEAD_REVISION, open_store, store_home
+    from stageline.store.db import HEAD_REVISION, has_record, open_store, store_home
     from stageline.store.ports import DeploymentStore, Recorder, RunStore, Store
     from stageline.store.queries import (
         get_run,
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     )
 
 _HOMES = {
-    "db": ("HEAD_REVISION", "open_store", "store_home"),
+    "db": ("HEAD_REVISION", "has_record", "open_store", "store_home"),
     "ports": ("DeploymentStore", "Recorder", "RunStore", "Store"),
     "queries": ("get_run", "list_runs", "reap_orphans", "run_events", "run_state"),
     "records": (
@@ -101,6 +101,7 @@ __all__ = [
     "Store",
     "create_run",
     "get_run",
+    "has_record",
     "heartbeat",
     "jsonable",
     "list_runs",

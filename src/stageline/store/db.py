@@ -112,6 +112,12 @@ def open_store(home: str | Path, url: str | None = None) -> Store:
     return open_sqlite(home)
 
 
+def has_record(home: str | Path) -> bool:
+    """Whether there is a record to read: a database URL is set, or `home` has the SQLite
+    file (read commands say "nothing recorded yet" instead of creating an empty one)."""
+    return bool(os.environ.get(DATABASE_URL_ENV)) or (Path(home) / DB_NAME).exists()
+
+
 def open_sqlite(home: Path) -> SQLiteStore:
     """The SQLite file under `home` (an existing directory), at `HEAD_REVISION`."""
     try:
