@@ -171,3 +171,15 @@ def _file_lock(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+__all__ = [
+    "DATABASE_URL_ENV",
+    "HEAD_REVISION",
+    "Store",
+    "has_record",
+    "migrate",
+    "open_sqlite",
+    "open_store",
+    "store_home",
+]
