@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from stageline.store.liveness import STALE_AFTER_S
-from stageline.store.ports import Store
-from stageline.store.records import (
+from stageline.store.deploy_records import (
     SUCCEEDED,
     UNFINISHED,
     DecisionRow,
     DeploymentRow,
     GateRow,
     RollbackRow,
+)
+from stageline.store.liveness import STALE_AFTER_S
+from stageline.store.ports import Store
+from stageline.store.records import (
     RunInfo,
 )
 

@@ -19,23 +19,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from stageline.runs.states import Conclusion
 from stageline.store.records import (
     Controls,
-    DecisionRow,
-    DeploymentRow,
     EventRecord,
-    GateRow,
     GroupMember,
     NewJob,
     NewRun,
-    RollbackRow,
     RunDetail,
     RunInfo,
     RunRecord,
 )
+
+if TYPE_CHECKING:
+    from stageline.store.deploy_records import DecisionRow, DeploymentRow, GateRow, RollbackRow
 
 
 class Recorder(Protocol):

@@ -37,26 +37,29 @@ from sqlalchemy.sql.dml import Delete, Insert, Update
 from stageline.runs.states import ACTIVE_STATUSES, Conclusion, Status
 from stageline.store import liveness
 from stageline.store.deploy_models import Deployment, Gate, GateDecision, Rollback
-from stageline.store.models import Annotation, Artifact, EventRow, Job, Run, Step
-from stageline.store.records import (
+from stageline.store.deploy_records import (
     SUCCEEDED,
     UNFINISHED,
+    DecisionRow,
+    DeploymentRow,
+    GateRow,
+    RollbackRow,
+)
+from stageline.store.models import Annotation, Artifact, EventRow, Job, Run, Step
+from stageline.store.records import (
     AnnotationRecord,
     ArtifactRecord,
     Controls,
-    DecisionRow,
-    DeploymentRow,
     EventRecord,
-    GateRow,
     GroupMember,
     JobRecord,
     NewJob,
     NewRun,
-    RollbackRow,
     RunDetail,
     RunInfo,
     RunRecord,
     StepRecord,
+    no_run,
 )
 from stageline.store.rows import event_row, job_row, run_row, step_row
 
@@ -243,8 +246,6 @@ class CoreRunStore:
             return _rows(RunRecord, conn.execute(stmt))
 
     def get_run(self, run_id: int) -> RunDetail:
-        from stageline.store.sqlite import no_run
-
         with self._tx() as conn:
             run = _one(RunRecord, conn.execute(select(_runs).where(_runs.c.id == run_id)).first())
             if run is None:
@@ -285,8 +286,6 @@ class CoreRunStore:
             )
 
     def run_state(self, run_id: int) -> tuple[str, str | None]:
-        from stageline.store.sqlite import no_run
-
         with self._tx() as conn:
             row = conn.execute(
                 select(_runs.c.status, _runs.c.conclusion).where(_runs.c.id == run_id)

@@ -24,7 +24,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from stageline.errors import RunError, StoreError
+from stageline.errors import StoreError
 from stageline.runs.states import ACTIVE_STATUSES, Conclusion, Status
 from stageline.store import liveness
 from stageline.store.columns import from_sqlite, sqlite_time, to_sqlite
@@ -41,6 +41,7 @@ from stageline.store.records import (
     RunInfo,
     RunRecord,
     StepRecord,
+    no_run,
 )
 from stageline.store.rows import event_row, job_row, run_row, step_row
 
@@ -443,10 +444,6 @@ class SQLiteRunStore:
             )
             event = {"run_id": run_id, "kind": "run.resumed", "data": {}, "at": now}
             cur.execute(*insert_sql("events", event))
-
-
-def no_run(where: str, run_id: int, hint: str | None = "see `stageline runs`") -> RunError:
-    return RunError(f"no run {run_id} in the record at {where}", hint=hint)
 
 
 class SQLiteRecorder:
