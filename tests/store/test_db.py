@@ -191,3 +191,28 @@ def test_the_migrations_build_exactly_the_models_on_postgresql(tmp_path: Path) -
         engine.dispose()
     assert kinds == ["timestamp with time zone"]
     assert version == db.HEAD_REVISION
+
+
+def test_the_timestamps_migration_goes_back_to_text_and_forth(tmp_path: Path) -> None:
+    from alembic import command
+
+    from stageline.store.records import NewRun
+
+    with open_store(tmp_path) as store:
+        new = NewRun("/r", "o/r", "CI", "ci.yml", "push", "", "", "", {})
+        run_id, _ = store.runs.create_run(new, [], "L")
+        created = store.runs.get_run(run_id).run.created_at
+    engine = create_engine(f"sqlite:///{tmp_path / 'stageline.db'}")
+    with engine.connect() as conn:
+        config = Config()
+        config.set_main_option("script_location", str(Path(db.__file__).parent / "migrations"))
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0002")
+        conn.commit()
+        text = conn.exec_driver_sql("SELECT created_at FROM runs").scalar()
+    engine.dispose()
+    assert len(text) == len("2026-12-03 08:00:00.000000")  # SQLAlchemy's text form
+    assert abs((datetime.fromisoformat(text).replace(tzinfo=UTC) - created).total_seconds()) <= 1e-6
+    with open_store(tmp_path) as store:  # upgraded again on open
+        again = store.runs.get_run(run_id).run.created_at
+    assert abs((again - created).total_seconds()) <= 1e-6

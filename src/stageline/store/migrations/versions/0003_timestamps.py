@@ -50,7 +50,9 @@ def downgrade() -> None:
         return
     for table, columns in TIMES.items():
         for column in columns:
+            # SQLAlchemy's text form: microseconds, six digits
             op.execute(
-                f"UPDATE {table} SET {column} = strftime('%Y-%m-%d %H:%M:%f', {column}, "
-                f"'unixepoch') WHERE typeof({column}) IN ('real', 'integer')"
+                f"UPDATE {table} SET {column} = strftime('%Y-%m-%d %H:%M:%S', {column}, "
+                f"'unixepoch') || printf('.%06d', ({column} - CAST({column} AS INTEGER)) "
+                f"* 1000000) WHERE typeof({column}) IN ('real', 'integer')"
             )
