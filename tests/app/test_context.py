@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from stageline.app import context
-from stageline.errors import ConfigError
+from stageline.errors import StoreError
+from tests.support.postgres import fresh_database
 
 
 def test_reading_needs_a_record_and_running_creates_it(repo: Path) -> None:
@@ -33,7 +34,23 @@ def test_the_config_loads_on_first_use(repo: Path) -> None:
         assert ctx.config is ctx.config
 
 
-def test_only_the_local_store_opens_for_now(repo: Path) -> None:
-    url = "postgresql+psycopg://localhost/x"
-    with pytest.raises(ConfigError, match="only the local SQLite store"), context.open(repo, url):
+@pytest.mark.services
+def test_a_database_url_opens_that_store_and_writes_no_local_file(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("STAGELINE_DATABASE_URL", raising=False)
+    with fresh_database() as url:
+        # No record exists locally, yet reading works: the shared store is the record.
+        with context.open(repo, url) as ctx:
+            assert ctx.store.runs.list_runs(repo_path=str(repo)) == []
+            assert "postgresql" in ctx.store.where
+        monkeypatch.setenv("STAGELINE_DATABASE_URL", url)
+        with context.open(repo) as ctx:
+            assert "postgresql" in ctx.store.where
+    assert not (repo / ".stageline" / "stageline.db").exists()
+
+
+def test_an_unreachable_database_is_a_one_line_store_error(repo: Path) -> None:
+    url = "postgresql+psycopg://postgres@127.0.0.1:1/nothing"
+    with pytest.raises(StoreError, match="cannot open the record"), context.open(repo, url):
         pass

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
@@ -61,7 +63,7 @@ def _schema(conn: Connection) -> list[tuple[str, list[str]]]:
 def test_migrations_build_exactly_the_models_and_the_fresh_schema(tmp_path: Path) -> None:
     engine = create_engine(f"sqlite:///{tmp_path / 'migrated.db'}")
     with engine.connect() as conn:
-        db._migrate(conn)  # every migration, in order, from an empty file
+        db.migrate(conn)  # every migration, in order, from an empty file
         conn.commit()
         context = MigrationContext.configure(conn)
         assert compare_metadata(context, Base.metadata) == []
@@ -141,3 +143,76 @@ def test_an_older_store_is_upgraded_by_the_migrations(tmp_path: Path) -> None:
         revision = store.conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
         store.conn.rollback()
     assert revision == db.HEAD_REVISION
+
+
+def test_the_timestamps_migration_turns_text_times_into_seconds(tmp_path: Path) -> None:
+    from alembic import command
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'stageline.db'}")
+    with engine.connect() as conn:
+        config = Config()
+        config.set_main_option("script_location", str(Path(db.__file__).parent / "migrations"))
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0002")  # times were text then
+        conn.exec_driver_sql(
+            "INSERT INTO runs (number, attempt, repo_path, repository, workflow, workflow_path, "
+            "event, ref, sha, actor, status, created_at, started_at, log_dir, plan) VALUES "
+            "(1, 1, '/r', 'o/r', 'CI', 'ci.yml', 'push', '', '', '', 'completed', "
+            "'2026-11-28 20:16:36.205261', '2026-11-28 20:16:37', '', '{}')"
+        )
+        conn.commit()
+    engine.dispose()
+    with open_store(tmp_path) as store:
+        stored = store.raw.execute("SELECT created_at, finished_at FROM runs").fetchone()
+        run = store.runs.get_run(1).run
+    assert isinstance(stored[0], float) and stored[1] is None  # seconds, no text
+    assert run.created_at == datetime(2026, 11, 28, 20, 16, 36, 205261, tzinfo=UTC)
+    assert run.started_at == datetime(2026, 11, 28, 20, 16, 37, tzinfo=UTC)
+
+
+@pytest.mark.services
+def test_the_migrations_build_exactly_the_models_on_postgresql(tmp_path: Path) -> None:
+    from tests.support.postgres import fresh_database
+
+    with fresh_database() as url:
+        open_store(tmp_path, url).close()  # every migration, in order, on an empty database
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+            kinds = (
+                conn.exec_driver_sql(
+                    "SELECT DISTINCT data_type FROM information_schema.columns "
+                    "WHERE column_name IN ('created_at', 'at', 'heartbeat_at')"
+                )
+                .scalars()
+                .all()
+            )
+            version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+        engine.dispose()
+    assert kinds == ["timestamp with time zone"]
+    assert version == db.HEAD_REVISION
+
+
+def test_the_timestamps_migration_goes_back_to_text_and_forth(tmp_path: Path) -> None:
+    from alembic import command
+
+    from stageline.store.records import NewRun
+
+    with open_store(tmp_path) as store:
+        new = NewRun("/r", "o/r", "CI", "ci.yml", "push", "", "", "", {})
+        run_id, _ = store.runs.create_run(new, [], "L")
+        created = store.runs.get_run(run_id).run.created_at
+    engine = create_engine(f"sqlite:///{tmp_path / 'stageline.db'}")
+    with engine.connect() as conn:
+        config = Config()
+        config.set_main_option("script_location", str(Path(db.__file__).parent / "migrations"))
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0002")
+        conn.commit()
+        text = conn.exec_driver_sql("SELECT created_at FROM runs").scalar()
+    engine.dispose()
+    assert len(text) == len("2026-12-03 08:00:00.000000")  # SQLAlchemy's text form
+    assert abs((datetime.fromisoformat(text).replace(tzinfo=UTC) - created).total_seconds()) <= 1e-6
+    with open_store(tmp_path) as store:  # upgraded again on open
+        again = store.runs.get_run(run_id).run.created_at
+    assert abs((again - created).total_seconds()) <= 1e-6

@@ -9,13 +9,14 @@ does not load `stageline.deploy`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from stageline.errors import ConfigError, RunError
+from stageline.errors import RunError
 
 if TYPE_CHECKING:
     from stageline.deploy.config import StagelineConfig
@@ -63,23 +64,20 @@ def open(
 
     `create`: make the store when there is none (starting a run); otherwise a missing
     one is a `NoRecordError`. `reap`: first complete runs whose process is gone, so
-    what is read never claims a dead run is still going. `database_url` names a
-    store other than the repository's SQLite file; none is available yet.
+    what is read never claims a dead run is still going. `database_url` (else
+    `$STAGELINE_DATABASE_URL`) names a shared store, e.g. PostgreSQL, instead of the
+    repository's SQLite file; step logs stay under the repository's `.stageline/`.
     """
-    from stageline.store import open_store, store_home
+    from stageline.store import DATABASE_URL_ENV, DB_NAME, open_store, store_home
 
-    if database_url is not None:
-        raise ConfigError(
-            f"cannot open {database_url}: only the local SQLite store is available",
-            hint="leave out the database URL to use the repository's .stageline/",
-        )
+    url = database_url or os.environ.get(DATABASE_URL_ENV) or None
     root = repo_root(repo_dir)
     home = store_home(root)
-    if not create and not (home / "stageline.db").exists():
+    if url is None and not create and not (home / DB_NAME).exists():
         raise NoRecordError(
             f"no runs recorded yet (no store at {home})", hint="start one: stageline run"
         )
-    with open_store(home) as store:
+    with open_store(home, url) as store:
         if reap:
             from stageline.store import reap_orphans
 

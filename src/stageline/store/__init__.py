@@ -1,8 +1,9 @@
-"""The record: an embedded SQLite store (SQLAlchemy 2 + Alembic) and step log files.
+"""The record: runs and deployments in SQLite or PostgreSQL, and step log files.
 
-Public surface: open a store with `open_store(store_home(repo))`, create runs and
-record their transitions through `store.runs`, read them back as plain records
-through `store.queries`. ORM models stay inside this package.
+Public surface: open a store with `open_store(store_home(repo))` (or a PostgreSQL
+URL, see `store.db`), then use its ports, `store.runs` (`RunStore`) and
+`store.deployments` (`DeploymentStore`), which speak the plain records of
+`store.records`. ORM models stay inside this package.
 
 The names below load on first use (PEP 562): the run path works on the stdlib
 `sqlite3` module, and importing this package must not pull in SQLAlchemy.
@@ -14,7 +15,14 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from stageline.store.db import HEAD_REVISION, Store, open_store, store_home
+    from stageline.store.db import (
+        DATABASE_URL_ENV,
+        DB_NAME,
+        HEAD_REVISION,
+        open_store,
+        store_home,
+    )
+    from stageline.store.ports import DeploymentStore, Recorder, RunStore, Store
     from stageline.store.queries import (
         get_run,
         list_runs,
@@ -44,7 +52,8 @@ if TYPE_CHECKING:
     )
 
 _HOMES = {
-    "db": ("HEAD_REVISION", "Store", "open_store", "store_home"),
+    "db": ("DATABASE_URL_ENV", "DB_NAME", "HEAD_REVISION", "open_store", "store_home"),
+    "ports": ("DeploymentStore", "Recorder", "RunStore", "Store"),
     "queries": ("get_run", "list_runs", "reap_orphans", "run_events", "run_state"),
     "records": (
         "AnnotationRecord",
@@ -80,17 +89,22 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "DATABASE_URL_ENV",
+    "DB_NAME",
     "HEAD_REVISION",
     "AnnotationRecord",
     "ArtifactRecord",
     "Controls",
+    "DeploymentStore",
     "EventRecord",
     "JobRecord",
     "NewJob",
     "NewRun",
+    "Recorder",
     "RunDetail",
     "RunRecord",
     "RunRecorder",
+    "RunStore",
     "StepRecord",
     "Store",
     "create_run",

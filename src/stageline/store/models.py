@@ -5,43 +5,56 @@ Only the store package touches these classes: repository functions (`store.runs`
 engine. Writes on the hot path go through the tables' Core statements
 (`Model.__table__`) because per-job bookkeeping must stay around a millisecond.
 
-Times are timezone-aware UTC (`UTCDateTime`); JSON columns hold plain data.
+Times are timestamps (`UTCDateTime`), read back as aware UTC datetimes; JSON columns
+hold plain data. Which columns are which is pinned to `store.columns` by a test.
 A change here needs an Alembic migration in `store/migrations/versions`.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from stageline.store.columns import epoch, moment
+
+
+class _UnixSeconds(sqlite.DATETIME):
+    """SQLite's `DATETIME` column holding Unix seconds as they are (no text formatting)."""
+
+    def bind_processor(self, dialect: Dialect) -> None:
+        return None
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> None:
+        return None
 
 
 class UTCDateTime(TypeDecorator[datetime]):
-    """Stores UTC, returns aware datetimes; accepts `time.time()` floats too."""
+    """A timestamp: `timestamptz` on PostgreSQL, Unix seconds on SQLite (`store.columns`).
+
+    Accepts `time.time()` floats and datetimes; returns aware UTC datetimes.
+    """
 
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return _UnixSeconds()  # type: ignore[no-untyped-call]
+        return dialect.type_descriptor(DateTime(timezone=True))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> float | datetime | None:
         if value is None:
             return None
-        moment: datetime
-        if isinstance(value, int | float):
-            moment = datetime.fromtimestamp(value, UTC)
-        else:
-            moment = value if value.tzinfo else value.replace(tzinfo=UTC)
-        moment = moment.astimezone(UTC)
-        return moment.replace(tzinfo=None) if dialect.name == "sqlite" else moment
+        return epoch(value) if dialect.name == "sqlite" else moment(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        moment: datetime = value
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        return None if value is None else moment(value)
 
 
 class Base(DeclarativeBase):

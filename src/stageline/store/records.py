@@ -1,10 +1,16 @@
-"""What the store hands out: plain, immutable records (never ORM rows)."""
+"""What goes in and out of the store: plain, immutable records (never ORM rows).
+
+The ports (`store.ports`) speak only these types, so every implementation returns
+the same values and a caller never sees a backend's row type.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
+
+from stageline.errors import RunError
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -129,3 +135,74 @@ class RunDetail:
     jobs: list[JobRecord]
     annotations: list[AnnotationRecord]
     artifacts: list[ArtifactRecord]
+
+
+# -- what a caller hands in ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """A job row to create (a planned job or one matrix leg)."""
+
+    key: str
+    job_id: str
+    name: str
+    needs: list[str]
+    matrix: dict[str, Any] | None = None
+    environment: str | None = None
+    concurrency_group: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewRun:
+    repo_path: str
+    repository: str
+    workflow: str
+    workflow_path: str
+    event: str
+    ref: str
+    sha: str
+    actor: str
+    plan: dict[str, Any]
+    concurrency_group: str | None = None
+
+
+# -- run-level answers ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Controls:
+    """What other processes asked of a run: stop it, or stop some of its jobs."""
+
+    cancel_run: str | None
+    cancel_jobs: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class GroupMember:
+    """An active run or job in a concurrency group."""
+
+    run_id: int
+    number: int
+    job_pk: int | None
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """What resume, approvals and rollbacks need of a run (cheaper than `RunDetail`)."""
+
+    id: int
+    number: int
+    repo_path: str
+    status: str
+    actor: str
+    ref: str
+    sha: str
+    plan: dict[str, Any]
+    waiting_for: str | None
+
+
+def no_run(where: str, run_id: int, hint: str | None = "see `stageline runs`") -> RunError:
+    """The error every store raises for a run it does not hold."""
+    return RunError(f"no run {run_id} in the record at {where}", hint=hint)
