@@ -183,9 +183,10 @@ class RunState:
             if record is None or key not in state.jobs:
                 continue
             state.ready(key, expand=False)  # its ancestry, contexts, continue-on-error
-            effects = state.complete(
-                key, Conclusion(record.conclusion), record.reason, dict(record.outputs or {})
-            )
+            conclusion = Conclusion(record.conclusion)
+            if state.jobs[key].contexts is not None or conclusion is C.SUCCESS:
+                state.transition(key, S.IN_PROGRESS)  # it was admitted and ran
+            effects = state.complete(key, conclusion, record.reason, dict(record.outputs or {}))
             state.kept.add(key)
             todo.extend(effects.ready)
             state._pending.stop.extend(effects.stop)
