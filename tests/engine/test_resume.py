@@ -62,9 +62,7 @@ def record(store: Store, run_id: int) -> dict[str, Any]:
     detail = get_run(store, run_id)
     return {
         "run": (detail.run.status, detail.run.conclusion, detail.run.reason),
-        "jobs": {
-            j.key: (j.status, j.conclusion, j.outputs, j.reason) for j in detail.jobs
-        },
+        "jobs": {j.key: (j.status, j.conclusion, j.outputs, j.reason) for j in detail.jobs},
     }
 
 
@@ -92,9 +90,7 @@ def test_a_continue_on_error_expression_counts_after_a_resume(store: Store) -> N
 def test_a_skip_before_an_always_job_still_skips_its_dependents_after_a_resume(
     store: Store,
 ) -> None:
-    the_plan = plan(
-        job("a", if_="false"), job("b", ["a"], if_="always()"), job("c", ["b"])
-    )
+    the_plan = plan(job("a", if_="false"), job("b", ["a"], if_="always()"), job("c", ["b"]))
     executor = FakeExecutor()
     first = run_plan(store, the_plan, executor)
     second = run_plan(store, the_plan, executor)

@@ -183,7 +183,7 @@ class RunState:
             if record is None or key not in state.jobs:
                 continue
             state.ready(key, expand=False)  # its ancestry, contexts, continue-on-error
-            conclusion = Conclusion(record.conclusion)
+            conclusion = Conclusion(str(record.conclusion))
             if state.jobs[key].contexts is not None or conclusion is C.SUCCESS:
                 state.transition(key, S.IN_PROGRESS)  # it was admitted and ran
             effects = state.complete(key, conclusion, record.reason, dict(record.outputs or {}))

@@ -148,13 +148,6 @@ def run_transition(
     return rule
 
 
-def effective_result(conclusion: Conclusion, continue_on_error: bool) -> Conclusion:
-    """How a finished job counts for its dependents and the run."""
-    if conclusion is C.FAILURE and continue_on_error:
-        return C.SUCCESS
-    return conclusion
-
-
 def aggregate_result(results: Iterable[Conclusion]) -> Conclusion:
     """One result for a job's matrix legs (`needs.<id>.result`)."""
     seen = set(results)
