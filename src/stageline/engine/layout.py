@@ -53,7 +53,9 @@ class RunLayout:
     def work_root(self) -> str:
         """The run's work root, chosen (and on tmpfs created) on first use."""
         if self._work_root is None:
-            self._work_root = run_work_root(self.home, self.run_id, keep=self.keep_workspaces)
+            self._work_root = run_work_root(
+                self.disk_work_root, self.run_id, keep=self.keep_workspaces
+            )
         return self._work_root
 
     def cleanup(self) -> None:
