@@ -138,7 +138,11 @@ class RunState:
             self._add(job)
         self.unrunnable = unrunnable(plan.jobs)
         for job in plan.jobs:
-            needed = set(job.needs) & set(self.legs) if job.job_id not in self.unrunnable else set()
+            needed = (
+                {n for n in job.needs if n in self.legs}
+                if job.job_id not in self.unrunnable
+                else set()
+            )
             self.needs_left[job.key] = len(needed)
             for job_id in needed:
                 self.dependents.setdefault(job_id, []).append(job.key)
@@ -518,15 +522,16 @@ def unrunnable(jobs: Iterable[PlannedJob]) -> dict[str, str]:
     needs: dict[str, set[str]] = {}
     for job in jobs:
         needs.setdefault(job.job_id, set()).update(job.needs)
+    known = set(needs)  # `wanted - needs.keys()` would build this set once per job
     broken = {
-        job_id: f"needs unknown job(s): {', '.join(sorted(wanted - needs.keys()))}"
+        job_id: f"needs unknown job(s): {', '.join(sorted(wanted - known))}"
         for job_id, wanted in needs.items()
-        if wanted - needs.keys()
+        if not wanted <= known
     }
-    left = {j: len(wanted & needs.keys()) for j, wanted in needs.items()}
+    left = {j: len(wanted & known) for j, wanted in needs.items()}
     users: dict[str, list[str]] = {}
     for job_id, wanted in needs.items():
-        for need in wanted & needs.keys():
+        for need in wanted & known:
             users.setdefault(need, []).append(job_id)
     done: set[str] = set()
     ready = [j for j, count in left.items() if not count]
