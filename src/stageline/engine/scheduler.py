@@ -162,6 +162,7 @@ class Scheduler:
         self.state: RunState
         self.layout: RunLayout
         self.recording: Recording
+        self._created = False
         self._early_cancel: str | None = None
         self._cancels: dict[str, asyncio.Event] = {}
         self._done = asyncio.Event()
@@ -178,7 +179,7 @@ class Scheduler:
 
     def cancel(self, reason: str) -> None:
         """Stop the run: running jobs get their cancel event, unstarted ones end now."""
-        if not hasattr(self, "state"):
+        if not self._created:  # asked before the run exists: it stops as soon as it does
             self._early_cancel = self._early_cancel or reason
             return
         if self.state.cancelled is not None or self._done.is_set():
@@ -270,6 +271,7 @@ class Scheduler:
             self.store.home, self.run_id, keep_workspaces=self.spec.keep_workspaces
         )
         self.recording = Recording(self.store, self.run_id, self.observer, self.cancel)
+        self._created = True
         if self._early_cancel is not None:
             self.state.cancelled = self.state.cancelled or self._early_cancel
 
