@@ -167,7 +167,8 @@ def test_a_failed_need_makes_the_status_failure() -> None:
 
 
 def test_a_false_if_skips_the_job() -> None:
-    job = Readying(needs=[], status="failure", evaluate_if=lambda status: status == "success")
+    job = Readying(needs=[], evaluate_if=lambda status: status == "success")
+    job.status = "failure"
     SkipWhenIfIsFalse.then(job)
     assert job.end == (C.SKIPPED, None)
 

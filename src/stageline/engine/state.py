@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from stageline.engine.context import evaluate_if, evaluate_value, needs_context, truthy
@@ -44,25 +43,29 @@ S = Status
 Ending = tuple[str, Conclusion, str | None]
 
 
-@dataclass(slots=True)
 class Effects:
-    """What follows one change of a `RunState`, for the scheduler to carry out."""
+    """What follows one change of a `RunState`, for the scheduler to carry out.
 
-    #: Jobs whose needs are now all done: call `RunState.ready` on each.
-    ready: list[str] = field(default_factory=list)
-    #: Jobs asked to stop (their executor or holding phase must see it).
-    stop: list[str] = field(default_factory=list)
-    #: Jobs to complete now, unstarted.
-    end: list[Ending] = field(default_factory=list)
-    #: Jobs admitted to run (contexts evaluated): hold or queue them.
-    admitted: list[str] = field(default_factory=list)
-    #: A deferred matrix's legs, replacing the job `replaced`.
-    legs: list[PlannedJob] = field(default_factory=list)
-    replaced: str | None = None
-    #: The reason a completion is recorded with (a rule may supply one).
-    reason: str | None = None
-    #: The run's new status when this change moved it.
-    run_status: Status | None = None
+    (A plain class, not a dataclass: creating a dataclass costs start-up time.)"""
+
+    __slots__ = ("admitted", "end", "legs", "ready", "reason", "replaced", "run_status", "stop")
+
+    def __init__(self, reason: str | None = None) -> None:
+        #: Jobs whose needs are now all done: call `RunState.ready` on each.
+        self.ready: list[str] = []
+        #: Jobs asked to stop (their executor or holding phase must see it).
+        self.stop: list[str] = []
+        #: Jobs to complete now, unstarted.
+        self.end: list[Ending] = []
+        #: Jobs admitted to run (contexts evaluated): hold or queue them.
+        self.admitted: list[str] = []
+        #: A deferred matrix's legs, replacing the job `replaced`.
+        self.legs: list[PlannedJob] = []
+        self.replaced: str | None = None
+        #: The reason a completion is recorded with (a rule may supply one).
+        self.reason = reason
+        #: The run's new status when this change moved it.
+        self.run_status: Status | None = None
 
 
 class JobState:

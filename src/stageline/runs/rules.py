@@ -28,7 +28,7 @@ jobs' effective results.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 from stageline.errors import StagelineError
@@ -188,22 +188,32 @@ def job_status(ancestors_succeeded: bool, ancestor_failed: bool, run_cancelled: 
 # -- what follows: when a job is ready ---------------------------------------------------
 
 
-@dataclass(slots=True)
 class Readying:
     """A queued job whose needs are all done, as the ready policy sees it. The rules
-    fill `ancestry`, `status` and, when the job must not run, `end`."""
+    fill `ancestry`, `status` and, when the job must not run, `end`.
 
-    #: Per need: its (aggregated) result and its own ancestry (succeeded, failed).
-    needs: Sequence[tuple[Conclusion, tuple[bool, bool]]]
-    #: Why the run was cancelled, if it was.
-    run_cancelled: str | None = None
-    #: Why the job's needs can never be met (an unknown job, a cycle), if so.
-    unrunnable: str | None = None
-    #: The job's `if:` under a status string; raises `StagelineError` when invalid.
-    evaluate_if: Callable[[str], bool] = lambda status: status == "success"
-    ancestry: tuple[bool, bool] = (True, False)
-    status: str = "success"
-    end: tuple[Conclusion, str | None] | None = None
+    `needs`: per need, its (aggregated) result and its own ancestry (succeeded,
+    failed); `run_cancelled`: why the run was cancelled, if it was; `unrunnable`:
+    why the job's needs can never be met (an unknown job, a cycle), if so;
+    `evaluate_if`: the job's `if:` under a status string, raising `StagelineError`
+    when invalid. (Plain classes here: a dataclass costs start-up time.)"""
+
+    __slots__ = ("ancestry", "end", "evaluate_if", "needs", "run_cancelled", "status", "unrunnable")
+
+    def __init__(
+        self,
+        needs: Sequence[tuple[Conclusion, tuple[bool, bool]]],
+        run_cancelled: str | None = None,
+        unrunnable: str | None = None,
+        evaluate_if: Callable[[str], bool] = lambda status: status == "success",
+    ) -> None:
+        self.needs = needs
+        self.run_cancelled = run_cancelled
+        self.unrunnable = unrunnable
+        self.evaluate_if = evaluate_if
+        self.ancestry: tuple[bool, bool] = (True, False)
+        self.status = "success"
+        self.end: tuple[Conclusion, str | None] | None = None
 
 
 class ReadyRule:
@@ -297,24 +307,41 @@ def decide_ready(job: Readying) -> Readying:
 # -- what follows: when a job completes --------------------------------------------------
 
 
-@dataclass(slots=True)
 class Completion:
     """A job's completion as the completion policy sees it. The rules fill `result`
-    (how it counts for dependents and the run), `reason` and `cancel_siblings`."""
+    (how it counts for dependents and the run), `reason` and `cancel_siblings`.
 
-    source: Status
-    conclusion: Conclusion
-    reason: str | None = None
-    continue_on_error: bool = False
-    #: How many legs its matrix has (1 for a plain job).
-    legs: int = 1
-    #: The leg's `fail-fast`, evaluated only when a rule asks.
-    fail_fast: Callable[[], bool] = lambda: True
-    result: Conclusion = field(init=False)
-    cancel_siblings: bool = False
+    `legs`: how many legs its matrix has (1 for a plain job); `fail_fast`: the
+    leg's `fail-fast`, evaluated only when a rule asks."""
 
-    def __post_init__(self) -> None:
-        self.result = self.conclusion
+    __slots__ = (
+        "cancel_siblings",
+        "conclusion",
+        "continue_on_error",
+        "fail_fast",
+        "legs",
+        "reason",
+        "result",
+        "source",
+    )
+
+    def __init__(
+        self,
+        source: Status,
+        conclusion: Conclusion,
+        reason: str | None = None,
+        continue_on_error: bool = False,
+        legs: int = 1,
+        fail_fast: Callable[[], bool] = lambda: True,
+    ) -> None:
+        self.source = source
+        self.conclusion = conclusion
+        self.reason = reason
+        self.continue_on_error = continue_on_error
+        self.legs = legs
+        self.fail_fast = fail_fast
+        self.result = conclusion
+        self.cancel_siblings = False
 
 
 class CompletionRule:
