@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
+from stageline.engine.concurrency import enabled, group_name
 from stageline.engine.scheduler import RunOutcome, RunSpec, Scheduler, Slots
 from stageline.executors.fake import FakeExecutor, Script
 from stageline.plan.model import Plan
@@ -122,3 +123,17 @@ def test_job_level_groups_serialise_jobs_across_runs(store: Store) -> None:
     one, two = asyncio.run(main())
     assert one.conclusion is two.conclusion is C.SUCCESS
     assert executor.started.count("deploy") == 2
+
+
+def test_a_group_name_is_evaluated_and_unevaluable_text_names_itself() -> None:
+    scope = {"github": {"ref": "refs/heads/main"}}
+    assert group_name("deploy-${{ github.ref }}", scope) == "deploy-refs/heads/main"
+    assert group_name("${{ nope( }}", scope) == "${{ nope( }}"
+    assert group_name("${{ '' }}", scope) is None
+    assert group_name(None, scope) is None
+
+
+def test_cancel_in_progress_that_cannot_be_evaluated_is_false() -> None:
+    assert enabled("${{ github.ref == 'refs/heads/main' }}", {"github": {"ref": "refs/heads/main"}})
+    assert not enabled("${{ nope( }}", {})
+    assert not enabled(False, {})

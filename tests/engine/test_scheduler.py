@@ -389,8 +389,8 @@ def test_a_full_disk_cancels_the_run_instead_of_running_unrecorded(store: Store)
         release.set()  # c ends, b starts and reports more than the disk holds
         with pytest.raises(StoreError, match="full"):
             await task
-        assert scheduler._cancelled is not None
-        assert scheduler._cancelled.startswith("the record cannot be written")
+        assert scheduler.state.cancelled is not None
+        assert scheduler.state.cancelled.startswith("the record cannot be written")
         assert not executor.running  # everything was stopped
 
     asyncio.run(main())

@@ -21,16 +21,16 @@ def shm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_a_run_works_in_a_private_directory_of_the_fast_root(shm: Path, tmp_path: Path) -> None:
-    root = workroot.run_work_root(tmp_path / "home", 7, keep=False)
+    root = workroot.run_work_root(tmp_path / "home" / "work" / "7", 7, keep=False)
     assert Path(root).parent == shm and Path(root).is_dir()
     assert Path(root).name.startswith(f"{workroot.PREFIX}{os.getpid()}-7-")
     assert (Path(root).stat().st_mode & 0o777) == 0o700
-    other = workroot.run_work_root(tmp_path / "home", 7, keep=False)
+    other = workroot.run_work_root(tmp_path / "home" / "work" / "7", 7, keep=False)
     assert other != root
 
 
 def test_kept_workspaces_stay_in_the_store(shm: Path, tmp_path: Path) -> None:
-    root = workroot.run_work_root(tmp_path / "home", 7, keep=True)
+    root = workroot.run_work_root(tmp_path / "home" / "work" / "7", 7, keep=True)
     assert root == str(tmp_path / "home" / "work" / "7")
     assert list(shm.iterdir()) == []
 
@@ -39,7 +39,9 @@ def test_without_a_fast_root_the_store_is_used(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(workroot, "fast_work_root", lambda: None)
-    assert workroot.run_work_root(tmp_path, 3, keep=False) == str(tmp_path / "work" / "3")
+    assert workroot.run_work_root(tmp_path / "work" / "3", 3, keep=False) == str(
+        tmp_path / "work" / "3"
+    )
 
 
 def test_directories_of_processes_that_are_gone_are_removed(shm: Path) -> None:

@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import pytest
 
+from stageline.errors import StagelineError
 from stageline.runs.rules import (
+    COMPLETION_POLICY,
     JOB_RULES,
+    READY_POLICY,
     RUN_RULES,
+    CancelOnceRunIsCancelled,
+    Completion,
+    ConcludeRun,
+    CountContinueOnErrorAsSuccess,
+    FailFastCancelsUnfinishedLegs,
+    FailWhenNeedsCannotBeMet,
+    InheritAncestry,
     InvalidTransition,
+    Readying,
+    SkipWhenIfIsFalse,
     aggregate_result,
-    effective_result,
+    decide_completion,
+    decide_ready,
     job_status,
     job_transition,
     run_conclusion,
@@ -102,13 +115,6 @@ def test_rule_names_are_unique() -> None:
     assert len(names) == len(set(names))
 
 
-def test_continue_on_error_failure_counts_as_success() -> None:
-    # GitHub: `needs.<job>.result` of a failed continue-on-error job is 'success'.
-    assert effective_result(C.FAILURE, True) is C.SUCCESS
-    assert effective_result(C.FAILURE, False) is C.FAILURE
-    assert effective_result(C.CANCELLED, True) is C.CANCELLED
-
-
 def test_matrix_legs_aggregate_into_one_result() -> None:
     assert aggregate_result([C.SUCCESS, C.FAILURE, C.CANCELLED]) is C.FAILURE
     assert aggregate_result([C.SUCCESS, C.CANCELLED]) is C.CANCELLED
@@ -127,3 +133,107 @@ def test_job_status_for_if_conditions() -> None:
     assert job_status(False, True, False) == "failure"
     assert job_status(False, False, False) == "failure"  # a skipped ancestor
     assert job_status(True, False, True) == "cancelled"
+
+
+# -- what follows a transition: one rule, one transition each ----------------------------
+
+OK = (True, False)
+
+
+def test_a_cancelled_run_cancels_a_ready_job_even_with_always() -> None:
+    job = Readying(needs=[], run_cancelled="received SIGINT", evaluate_if=lambda s: True)
+    CancelOnceRunIsCancelled.then(job)
+    assert job.end == (C.CANCELLED, "received SIGINT")
+    assert C.CANCELLED in CancelOnceRunIsCancelled.CONCLUSIONS
+    assert {S.QUEUED} == CancelOnceRunIsCancelled.FROM_STATES
+
+
+def test_needs_that_can_never_be_met_fail_the_job() -> None:
+    job = Readying(needs=[], unrunnable="its needs form a cycle")
+    FailWhenNeedsCannotBeMet.then(job)
+    assert job.end == (C.FAILURE, "its needs form a cycle")
+
+
+def test_a_job_inherits_its_needs_ancestry() -> None:
+    job = Readying(needs=[(C.SUCCESS, OK), (C.SUCCESS, (False, False))])  # a skip further up
+    InheritAncestry.then(job)
+    assert (job.ancestry, job.status, job.end) == ((False, False), "failure", None)
+
+
+def test_a_failed_need_makes_the_status_failure() -> None:
+    job = Readying(needs=[(C.FAILURE, OK)])
+    InheritAncestry.then(job)
+    assert (job.ancestry, job.status) == ((False, True), "failure")
+
+
+def test_a_false_if_skips_the_job() -> None:
+    job = Readying(needs=[], evaluate_if=lambda status: status == "success")
+    job.status = "failure"
+    SkipWhenIfIsFalse.then(job)
+    assert job.end == (C.SKIPPED, None)
+
+
+def test_an_if_that_cannot_be_evaluated_fails_the_job() -> None:
+    def broken(status: str) -> bool:
+        raise StagelineError("unknown function 'nope'")
+
+    job = Readying(needs=[], evaluate_if=broken)
+    SkipWhenIfIsFalse.then(job)
+    assert job.end == (C.FAILURE, "if: unknown function 'nope'")
+
+
+def test_the_ready_policy_stops_at_the_first_rule_that_ends_the_job() -> None:
+    evaluated: list[str] = []
+
+    def record(status: str) -> bool:
+        evaluated.append(status)
+        return True
+
+    cancelled = decide_ready(Readying(needs=[], run_cancelled="stop", evaluate_if=record))
+    assert cancelled.end == (C.CANCELLED, "stop") and not evaluated
+    admitted = decide_ready(Readying(needs=[(C.SKIPPED, OK)], evaluate_if=record))
+    assert admitted.end is None and evaluated == ["failure"]
+    assert READY_POLICY[0] is CancelOnceRunIsCancelled
+
+
+def test_continue_on_error_counts_a_failure_as_success() -> None:
+    done = Completion(S.IN_PROGRESS, C.FAILURE, continue_on_error=True)
+    assert CountContinueOnErrorAsSuccess.applies(done)
+    CountContinueOnErrorAsSuccess.then(done)
+    assert (done.conclusion, done.result) == (C.FAILURE, C.SUCCESS)
+    assert done.reason == "failed (continue-on-error: the run goes on)"
+
+
+def test_continue_on_error_leaves_a_cancel_alone() -> None:
+    done = decide_completion(Completion(S.IN_PROGRESS, C.CANCELLED, continue_on_error=True))
+    assert done.result is C.CANCELLED
+
+
+def test_a_failed_leg_with_fail_fast_cancels_its_siblings() -> None:
+    done = Completion(S.IN_PROGRESS, C.FAILURE, legs=3, fail_fast=lambda: True)
+    assert FailFastCancelsUnfinishedLegs.applies(done)
+    FailFastCancelsUnfinishedLegs.then(done)
+    assert done.cancel_siblings
+
+
+@pytest.mark.parametrize(
+    "done",
+    [
+        Completion(S.IN_PROGRESS, C.FAILURE, legs=3, fail_fast=lambda: False),
+        Completion(S.IN_PROGRESS, C.FAILURE, legs=1),
+        Completion(S.IN_PROGRESS, C.FAILURE, legs=3, continue_on_error=True),
+    ],
+    ids=["fail-fast false", "not a matrix", "continue-on-error"],
+)
+def test_fail_fast_leaves_the_siblings_alone(done: Completion) -> None:
+    assert not decide_completion(done).cancel_siblings
+
+
+def test_the_completion_policy_counts_continue_on_error_before_fail_fast() -> None:
+    assert (CountContinueOnErrorAsSuccess, FailFastCancelsUnfinishedLegs) == COMPLETION_POLICY
+
+
+def test_a_run_concludes_from_its_jobs_effective_results() -> None:
+    assert S.WAITING in ConcludeRun.FROM_STATES
+    assert ConcludeRun.then([C.SUCCESS, C.SKIPPED], cancelled=False) is C.SUCCESS
+    assert ConcludeRun.then([C.CANCELLED], cancelled=False) is C.CANCELLED

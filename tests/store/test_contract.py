@@ -202,11 +202,15 @@ def test_resume_takes_the_run_over_and_forgets_unfinished_work(store: Store) -> 
     store.runs.reset_unfinished(
         run_id, keep={"test", "matrix.1"}, planned={"test", "deploy", "matrix"}
     )
-    store.runs.mark_run_resumed(run_id)
+    store.runs.mark_run_resumed(run_id, 2)
     detail = store.runs.get_run(run_id)
     assert [(j.key, len(j.steps)) for j in detail.jobs] == [("test", 1), ("deploy", 0)]
     assert [n.message for n in detail.annotations] == ["test"]
-    assert (detail.run.pid, detail.run.cancel_requested) == (os.getpid(), None)
+    assert (detail.run.pid, detail.run.cancel_requested, detail.run.attempt) == (
+        os.getpid(),
+        None,
+        2,
+    )
     assert store.runs.run_events(run_id)[-1].kind == "run.resumed"
 
 

@@ -5,6 +5,12 @@ Public surface:
 * `scheduler.Scheduler` — one run of one `Plan` (see its module docstring for how
   a job moves from queued to completed); `RunSpec` is what it needs besides the
   plan, `Slots` the `--parallel` bound shared by the runs of one process.
+* `state.RunState` — what a run knows, as plain data (no asyncio, no store); the
+  scheduler applies events to it, records and dispatches. `RunState.from_record`
+  rebuilds it for `resume.resume_run`, which then runs the same `Scheduler`.
+* `layout.RunLayout` (a run's log, artifact, cache and work paths),
+  `concurrency` (groups, through the store), `recording.Recording` (record, then
+  tell observers; a record that cannot be written cancels the run).
 * `execute.execute` — several runs in one event loop, with SIGINT/SIGTERM
   cancelling them cleanly (exit code 128 + signal).
 * `setup.prepare` — from the repository and the command line to `RunSpec`s,

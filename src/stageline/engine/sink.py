@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from collections import deque
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from stageline.engine import events as ev
+from stageline.engine.recording import Recording
 from stageline.executors.base import Annotation, StepResult
-
-if TYPE_CHECKING:
-    from stageline.engine.scheduler import Scheduler
 
 #: Lines kept per job for the failure summary (`JobFinished.tail`).
 TAIL_LINES = 12
@@ -19,32 +17,32 @@ TAIL_LINES = 12
 class RecordingSink:
     """One per running job. Calls are cheap: a queued write and an event object."""
 
-    __slots__ = ("_key", "_run", "_scheduler", "_started", "tail")
+    __slots__ = ("_key", "_recording", "_run", "_started", "tail")
 
-    def __init__(self, scheduler: Scheduler, key: str) -> None:
-        self._scheduler = scheduler
+    def __init__(self, recording: Recording, key: str) -> None:
+        self._recording = recording
         self._key = key
-        self._run = str(scheduler.run_id)
+        self._run = str(recording.run_id)
         self._started: dict[int, float] = {}
         self.tail: deque[str] = deque(maxlen=TAIL_LINES)
 
     @property
     def _recorder(self) -> Any:
-        return self._scheduler.recorder
+        return self._recording.recorder
 
     def step_started(self, index: int, name: str) -> None:
         now = datetime.now(UTC).timestamp()
         self._started[index] = now
         self.tail.clear()
         self._recorder.step_started(self._key, index, name, now)
-        self._scheduler._emit(
+        self._recording.emit(
             ev.StepStarted(run_id=self._run, job_key=self._key, index=index, name=name)
         )
 
     def log(self, index: int, line: str) -> None:
         self.tail.append(line)
-        if self._scheduler.observer is not None:
-            self._scheduler._emit(
+        if self._recording.observer is not None:
+            self._recording.emit(
                 ev.LogLine(run_id=self._run, job_key=self._key, step_index=index, line=line)
             )
 
@@ -67,7 +65,7 @@ class RecordingSink:
         self._recorder.step_finished(self._key, result.index, started, **values)
         begun = result.started_at or self._started.get(result.index)
         duration = (result.finished_at or 0) - begun if begun and result.finished_at else 0.0
-        self._scheduler._emit(
+        self._recording.emit(
             ev.StepFinished(
                 run_id=self._run,
                 job_key=self._key,
@@ -90,7 +88,7 @@ class RecordingSink:
             line=annotation.line,
             col=annotation.col,
         )
-        self._scheduler._emit(
+        self._recording.emit(
             ev.AnnotationAdded(
                 run_id=self._run,
                 job_key=self._key,
@@ -119,4 +117,4 @@ class RecordingSink:
                 size=data.get("size"),
                 expires_at=expires,
             )
-        self._scheduler._emit(ev.Custom(run_id=self._run, job_key=self._key, name=name, data=data))
+        self._recording.emit(ev.Custom(run_id=self._run, job_key=self._key, name=name, data=data))

@@ -22,17 +22,17 @@ from stageline.store.queries import pid_alive
 PREFIX = "stageline-run-"
 
 
-def run_work_root(home: Path, run_id: int, *, keep: bool) -> str:
-    """The work root of run `run_id` of the store at `home` (created when on tmpfs)."""
-    disk = str(home / "work" / str(run_id))
+def run_work_root(disk: Path, run_id: int, *, keep: bool) -> str:
+    """The work root of run `run_id`: a new private directory on tmpfs, or `disk`
+    (`RunLayout.disk_work_root`) when workspaces are kept or tmpfs has no room."""
     fast = None if keep else fast_work_root()
     if fast is None:
-        return disk
+        return str(disk)
     reap(fast)
     try:
         return tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-{run_id}-", dir=fast)
     except OSError:
-        return disk
+        return str(disk)
 
 
 def reap(directory: str) -> list[str]:

@@ -159,8 +159,8 @@ def reset_unfinished(store: Store, run_id: int, keep: set[str], planned: set[str
     store.runs.reset_unfinished(run_id, keep, planned)
 
 
-def mark_run_resumed(store: Store, run_id: int) -> None:
-    store.runs.mark_run_resumed(run_id)
+def mark_run_resumed(store: Store, run_id: int, attempt: int) -> None:
+    store.runs.mark_run_resumed(run_id, attempt)
 
 
 __all__ = [

@@ -329,14 +329,18 @@ class CoreRunStore:
             if gone:
                 conn.execute(delete(_jobs).where(_jobs.c.run_id == run_id, _jobs.c.key.in_(gone)))
 
-    def mark_run_resumed(self, run_id: int) -> None:
+    def mark_run_resumed(self, run_id: int, attempt: int) -> None:
         now = time.time()
         with self._tx() as conn:
             conn.execute(
                 update(_runs)
                 .where(_runs.c.id == run_id)
                 .values(
-                    pid=os.getpid(), host=liveness.HOST, heartbeat_at=now, cancel_requested=None
+                    pid=os.getpid(),
+                    host=liveness.HOST,
+                    heartbeat_at=now,
+                    cancel_requested=None,
+                    attempt=attempt,
                 )
             )
             conn.execute(insert(_events).values(event_row(run_id, "run.resumed", None, None)))

@@ -434,13 +434,13 @@ class SQLiteRunStore:
                     [(run_id, k) for k in victims],
                 )
 
-    def mark_run_resumed(self, run_id: int) -> None:
+    def mark_run_resumed(self, run_id: int, attempt: int) -> None:
         now = time.time()
         with self.store.write() as cur:
             cur.execute(
-                "UPDATE runs SET pid = ?, host = ?, heartbeat_at = ?, cancel_requested = NULL "
-                "WHERE id = ?",
-                (os.getpid(), liveness.HOST, now, run_id),
+                "UPDATE runs SET pid = ?, host = ?, heartbeat_at = ?, cancel_requested = NULL, "
+                "attempt = ? WHERE id = ?",
+                (os.getpid(), liveness.HOST, now, attempt, run_id),
             )
             event = {"run_id": run_id, "kind": "run.resumed", "data": {}, "at": now}
             cur.execute(*insert_sql("events", event))
