@@ -1,6 +1,7 @@
 """The article's multi-stage workflow recorded into PostgreSQL: `STAGELINE_DATABASE_URL`
-points `stageline run` at a fresh database, and `stageline runs` / `show` read it back
-from there (no SQLite file is written; step logs stay files under the store's home)."""
+(or `--database-url`) points `stageline run` at a fresh database, and `stageline runs` /
+`show` / `logs` read it back from there (no SQLite file is written; step logs stay files
+under the store's home)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ import pytest
 
 from stageline.store import open_store
 from tests.e2e.test_multi_stage_example import ORDER, jobs_of, make_repo
+from tests.e2e.test_run_cli import make_repo as make_cli_repo
+from tests.support.cli import stageline as cli
 from tests.support.postgres import fresh_database
 
 pytestmark = [
@@ -74,3 +77,31 @@ def test_an_unreachable_database_is_one_line_and_no_traceback(tmp_path: Path) ->
     assert done.returncode != 0
     assert "Traceback" not in done.stderr + done.stdout
     assert "cannot open the record at postgresql+psycopg://postgres@127.0.0.1:9/none" in done.stderr
+
+
+def test_the_database_url_option_records_and_reads_without_the_environment(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """`--database-url` on each command, STAGELINE_DATABASE_URL unset."""
+    repo = make_plain_repo(tmp_path / "app")
+    done = cli(repo, "run", "--json", "--database-url", pg_url)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not (repo / ".stageline" / "stageline.db").exists()
+
+    without = cli(repo, "runs")
+    assert without.returncode == 1 and "no runs recorded yet" in without.stderr
+
+    listed = cli(repo, "runs", "--json", "--database-url", pg_url)
+    assert [r["conclusion"] for r in json.loads(listed.stdout)] == ["success"]
+    shown = cli(repo, "show", "1", "--json", "--database-url", pg_url)
+    assert [j["job_id"] for j in json.loads(shown.stdout)["jobs"]] == ["hello"]
+    logs = cli(repo, "logs", "1", "--database-url", pg_url)
+    assert "hello from postgres" in logs.stdout
+
+
+def make_plain_repo(path: Path) -> Path:
+    workflow = (
+        "on: push\njobs:\n  hello:\n    runs-on: ubuntu-latest\n"
+        "    steps:\n      - run: echo hello from postgres\n"
+    )
+    return make_cli_repo(path, {".github/workflows/ci.yml": workflow})

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from stageline.cli.options import DatabaseUrl
+
 if TYPE_CHECKING:
     from stageline.deploy.gates import Verdict
 
@@ -33,22 +35,47 @@ _As = Annotated[
 _Comment = Annotated[str | None, typer.Option("--comment", "-m", help="Why.")]
 
 
-def approve(run: _RunArg, env: _Env = None, as_: _As = None, comment: _Comment = None) -> None:
+def approve(
+    run: _RunArg,
+    env: _Env = None,
+    as_: _As = None,
+    comment: _Comment = None,
+    database_url: DatabaseUrl = None,
+) -> None:
     """Approve a run's deployment to an environment (or continue a paused one)."""
-    _decide(run, env, as_, comment, "approve")
+    _decide(run, env, as_, comment, "approve", database_url)
 
 
-def reject(run: _RunArg, env: _Env = None, as_: _As = None, comment: _Comment = None) -> None:
+def reject(
+    run: _RunArg,
+    env: _Env = None,
+    as_: _As = None,
+    comment: _Comment = None,
+    database_url: DatabaseUrl = None,
+) -> None:
     """Reject a run's deployment to an environment (or roll back a paused one)."""
-    _decide(run, env, as_, comment, "reject")
+    _decide(run, env, as_, comment, "reject", database_url)
 
 
 def _decide(
-    run: int, env: str | None, as_: str | None, comment: str | None, verdict: Verdict
+    run: int,
+    env: str | None,
+    as_: str | None,
+    comment: str | None,
+    verdict: Verdict,
+    database_url: str | None,
 ) -> None:
     from stageline.app import gates
 
-    done = gates.decide(Path.cwd(), run, verdict, environment=env, as_=as_, comment=comment)
+    done = gates.decide(
+        Path.cwd(),
+        run,
+        verdict,
+        environment=env,
+        as_=as_,
+        comment=comment,
+        database_url=database_url,
+    )
     print(f"run {done.run_id} → {done.environment}: {done.effect} by {done.reviewer}")
 
 

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from stageline.cli.options import DatabaseUrl
+
 if TYPE_CHECKING:
     from datetime import datetime
 
@@ -26,13 +28,14 @@ def deployments(
         str | None, typer.Argument(help="Only this environment.", show_default=False)
     ] = None,
     json_output: _Json = False,
+    database_url: DatabaseUrl = None,
 ) -> None:
     """List deployments (newest first): status, commit, run, who triggered and approved."""
     import json
 
     from stageline.app import deploys
 
-    rows = deploys.deployments(Path.cwd(), environment)
+    rows = deploys.deployments(Path.cwd(), environment, database_url=database_url)
     if json_output:
         print(json.dumps([describe(r) for r in rows], indent=2))
         return
@@ -68,13 +71,13 @@ def print_deployments(rows: list[DeploymentRow]) -> None:
     print_table(columns, table)
 
 
-def environments(json_output: _Json = False) -> None:
+def environments(json_output: _Json = False, database_url: DatabaseUrl = None) -> None:
     """Environments: their rules and what is deployed there now."""
     import json
 
     from stageline.app import deploys
 
-    found = deploys.environments(Path.cwd())
+    found = deploys.environments(Path.cwd(), database_url=database_url)
     if json_output:
         print(json.dumps([asdict(e) for e in found], indent=2))
         return
@@ -99,11 +102,14 @@ def rollback(
         int | None, typer.Option("--to", help="Restore this deployment (default: the previous).")
     ] = None,
     as_: Annotated[str | None, typer.Option("--as", help="Roll back as this user.")] = None,
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Roll an environment back to an earlier deployment."""
     from stageline.app import deploys
 
-    done = deploys.rollback(Path.cwd(), environment, to=to, as_=as_, say=print)
+    done = deploys.rollback(
+        Path.cwd(), environment, to=to, as_=as_, say=print, database_url=database_url
+    )
     print(done.reason)
 
 

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from stageline.cli.options import DatabaseUrl
+
 if TYPE_CHECKING:
     from stageline.deploy.dora import DoraMetrics
 
@@ -27,13 +29,14 @@ def metrics(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Deployment frequency, lead time for changes, change failure rate, time to restore."""
     from stageline.app import deploys
     from stageline.durations import parse_duration
 
     window = parse_duration(since) if since else None
-    results = deploys.metrics(Path.cwd(), environment, since=window)
+    results = deploys.metrics(Path.cwd(), environment, since=window, database_url=database_url)
     if as_json:
         print(json.dumps([m.to_dict() for m in results], indent=2))
     else:

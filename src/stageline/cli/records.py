@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from stageline.cli.options import DatabaseUrl
+
 if TYPE_CHECKING:
     from stageline.store import RunDetail
 
@@ -91,6 +93,7 @@ def _took(start: Any, end: Any) -> str:
 def runs(
     json_output: _Json = False,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many runs.")] = 20,
+    database_url: DatabaseUrl = None,
 ) -> None:
     """List the newest runs of this repository."""
     import json
@@ -99,7 +102,7 @@ def runs(
     from stageline.cli.tables import print_table
     from stageline.store import jsonable
 
-    records = reads.runs(Path.cwd(), limit=limit)
+    records = reads.runs(Path.cwd(), limit=limit, database_url=database_url)
     if json_output:
         print(json.dumps([jsonable(r) for r in records], indent=2))
         return
@@ -123,13 +126,13 @@ def runs(
     print_table(columns, table)
 
 
-def show(run: _RunArg, json_output: _Json = False) -> None:
+def show(run: _RunArg, json_output: _Json = False, database_url: DatabaseUrl = None) -> None:
     """Show one run: its jobs and steps, annotations, what it waits for, and why it ended."""
     import json
 
     from stageline.app import reads
 
-    detail = reads.run(Path.cwd(), run)
+    detail = reads.run(Path.cwd(), run, database_url=database_url)
     if json_output:
         print(json.dumps(run_document(detail, steps=True), indent=2))
         return
@@ -199,13 +202,14 @@ def logs(
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="Keep printing until the run completes.")
     ] = False,
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Print a run's step logs, in job and step order."""
     import sys
 
     from stageline.app import reads
 
-    for chunk in reads.logs(Path.cwd(), run, job, follow=follow):
+    for chunk in reads.logs(Path.cwd(), run, job, follow=follow, database_url=database_url):
         if chunk.first:
             print(f"== {chunk.job} / {chunk.step} ==", flush=True)
         for line in chunk.lines:

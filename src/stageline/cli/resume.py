@@ -14,6 +14,8 @@ from typing import Annotated
 
 import typer
 
+from stageline.cli.options import DatabaseUrl
+
 
 def resume(
     run: Annotated[int, typer.Argument(help="Run id (see `stageline runs`).", show_default=False)],
@@ -27,6 +29,7 @@ def resume(
         list[str] | None,
         typer.Option("--env", help="Extra environment variable KEY=VALUE (repeatable)."),
     ] = None,
+    database_url: DatabaseUrl = None,
 ) -> int:
     """Continue a run that was stopped while it waited (a gate, a bake window, a rollback)."""
     import sys
@@ -44,6 +47,7 @@ def resume(
         observer_for=lambda spec: LinePrinter(sys.stdout),
         prompt=True,
         say=lambda text: print(text, file=sys.stderr, flush=True),
+        database_url=database_url,
     )
     if finished.exit_code:
         raise typer.Exit(finished.exit_code)

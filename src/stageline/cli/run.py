@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from stageline.cli.options import DatabaseUrl
+
 if TYPE_CHECKING:
     from stageline.app.runs import ObserverFor
     from stageline.engine.events import Observer
@@ -106,6 +108,7 @@ def run(
     keep_workspaces: Annotated[
         bool, typer.Option("--keep-workspaces", help="Keep each job's workspace after the run.")
     ] = False,
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Run workflows locally, job by job, as GitHub would; every run is recorded."""
     import json
@@ -138,6 +141,7 @@ def run(
         parallel=parallel,
         observer_for=observers(prepared, json_output=json_output),
         prompt=not json_output,
+        database_url=database_url,
     )
     if json_output:
         documents = [run_document(d) for d in finished.runs]
