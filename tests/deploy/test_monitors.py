@@ -50,6 +50,14 @@ def test_a_healthy_window_passes(service: Service) -> None:
     assert all(r.ok and r.failures == 0 for r in seen)
 
 
+def test_a_window_shorter_than_its_setup_still_probes_once(service: Service) -> None:
+    """A window ends only after its first round: on a loaded machine the HTTP client's
+    setup alone may outlast a short window, which must not then pass unprobed."""
+    verdict = run(monitor("1ms", health(service)))
+    assert verdict.passed and verdict.rounds == 1
+    assert service.count("/health") == 1
+
+
 def test_failures_within_the_limit_are_tolerated(service: Service) -> None:
     service.healthy = False
     verdict = run(monitor("200ms", health(service, failure_limit=1000)))

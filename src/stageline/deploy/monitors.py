@@ -3,7 +3,8 @@
 `watch` is what the engine awaits after a deploy job succeeded (its after-job hook).
 Every check is probed once per round, all checks of a round concurrently; rounds
 start at 0, interval, 2·interval, ... before `duration` is up (a slow round delays
-the next, it never overlaps it), and the window ends at `duration`. A check *trips*
+the next, it never overlaps it), and the window ends at `duration`. The first round
+always runs, so a window never passes unprobed. A check *trips*
 on failure number ``failure_limit + 1`` within the window; then its `on_fail`
 decides: ``observe`` records it and watching goes on, ``pause`` and ``rollback``
 end the window at once with that verdict (rollback wins when both trip in one
@@ -63,12 +64,14 @@ async def watch(
     interval = monitor.interval.total_seconds()
     if interval <= 0:
         raise ValueError("a monitor's interval must be more than 0s")
-    end = loop.time() + monitor.duration.total_seconds()
     failures = {check.name: 0 for check in monitor.checks}
     verdict = MonitorVerdict("passed")
     async with httpx.AsyncClient(transport=transport, follow_redirects=True) as client:
+        # The window opens once the client is ready, and its first round always runs:
+        # a window never passes without a probe, however loaded the machine.
         next_round = loop.time()
-        while next_round < end:
+        end = next_round + monitor.duration.total_seconds()
+        while True:
             await asyncio.sleep(max(0.0, next_round - loop.time()))
             verdict.rounds += 1
             results = await asyncio.gather(
@@ -80,6 +83,8 @@ async def watch(
             now = loop.time()
             while next_round <= now:
                 next_round += interval
+            if next_round >= end:
+                break
     await asyncio.sleep(max(0.0, end - loop.time()))
     return verdict
 
