@@ -118,14 +118,14 @@ def kill(process: subprocess.Popen[str]) -> None:
 def waiting(repo: Path, run: int = 1) -> bool:
     """Whether run `run` is recorded as waiting (read from its store directly)."""
     from stageline.errors import RunError
-    from stageline.store import get_run, open_store
+    from stageline.store import open_store
 
     home = repo / ".stageline"
     if not (home / "stageline.db").exists():
         return False
     with open_store(home) as store:
         try:
-            return get_run(store, run).run.status == "waiting"
+            return store.runs.get_run(run).run.status == "waiting"
         except RunError:
             return False
 

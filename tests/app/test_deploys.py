@@ -9,7 +9,6 @@ import pytest
 
 from stageline.app import deploys
 from stageline.errors import RunError, StoreError
-from stageline.store import deployments as store_deploys
 from stageline.store import open_store
 from tests.app.conftest import make_repo
 
@@ -36,8 +35,7 @@ def repo(tmp_path: Path) -> Path:
     (root / ".env").write_text("FROM_ENV=the .env file\n")
     with open_store(root / ".stageline") as store:
         for status, sha in (("inactive", "1" * 40), ("success", "2" * 40)):
-            store_deploys.create_deployment(
-                store,
+            store.deployments.create_deployment(
                 repo_path=str(root),
                 environment="staging",
                 sha=sha,

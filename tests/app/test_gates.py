@@ -9,9 +9,8 @@ import pytest
 
 from stageline.app import gates
 from stageline.errors import ConfigError, RunError
-from stageline.store import deployments as store_deploys
 from stageline.store import open_store
-from stageline.store.runs import NewJob, NewRun, create_run
+from stageline.store.records import NewJob, NewRun
 from tests.app.conftest import make_repo
 
 CONFIG = """users: {bob@example.com: bob}
@@ -38,12 +37,11 @@ def waiting_run(repo: Path, *environments: str, pause: str | None = None) -> int
     and at a bake window's pause gate of `pause`."""
     with open_store(repo / ".stageline") as store:
         new = NewRun(str(repo), "o/r", "wf", "ci.yml", "push", "refs/heads/main", "abc", "x", {})
-        run_id, _ = create_run(store, new, [NewJob("deploy", "deploy", "deploy", [])], "logs")
+        run_id, _ = store.runs.create_run(new, [NewJob("deploy", "deploy", "deploy", [])], "logs")
         for name in environments:
-            store_deploys.open_gate(store, run_id, name, actor="alice")
+            store.deployments.open_gate(run_id, name, actor="alice")
         if pause is not None:
-            deployment = store_deploys.create_deployment(
-                store,
+            deployment = store.deployments.create_deployment(
                 repo_path=str(repo),
                 environment=pause,
                 run_id=run_id,
@@ -53,8 +51,8 @@ def waiting_run(repo: Path, *environments: str, pause: str | None = None) -> int
                 triggered_by="alice",
                 status="in_progress",
             )
-            store_deploys.open_gate(
-                store, run_id, pause, actor="alice", kind="pause", deployment_id=deployment
+            store.deployments.open_gate(
+                run_id, pause, actor="alice", kind="pause", deployment_id=deployment
             )
     return run_id
 
@@ -63,8 +61,8 @@ def recorded(repo: Path, run_id: int) -> list[tuple[str, str, str | None]]:
     with open_store(repo / ".stageline") as store:
         return [
             (d.reviewer, d.verdict, d.comment)
-            for g in store_deploys.gates_of_run(store, run_id)
-            for d in store_deploys.decisions(store, g.id)
+            for g in store.deployments.gates_of_run(run_id)
+            for d in store.deployments.decisions(g.id)
         ]
 
 

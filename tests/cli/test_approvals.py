@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from stageline.store import deployments as store_deploys
 from stageline.store import open_store
-from stageline.store.runs import NewJob, NewRun, create_run
+from stageline.store.records import NewJob, NewRun
 from tests.support.cli import stageline
 
 CONFIG = """users: {bob@example.com: bob}
@@ -39,19 +38,19 @@ def waiting_run(repo: Path, *environments: str) -> int:
     """A run recorded as waiting at the gates of `environments` (as a killed run leaves it)."""
     with open_store(repo / ".stageline") as store:
         new = NewRun(str(repo), "o/r", "wf", "ci.yml", "push", "refs/heads/main", "abc", "x", {})
-        run_id, _ = create_run(store, new, [NewJob("deploy", "deploy", "deploy", [])], "logs")
+        run_id, _ = store.runs.create_run(new, [NewJob("deploy", "deploy", "deploy", [])], "logs")
         for name in environments:
-            store_deploys.open_gate(store, run_id, name, actor="alice")
+            store.deployments.open_gate(run_id, name, actor="alice")
     return run_id
 
 
 def decisions(repo: Path, run_id: int) -> list[tuple[str, str, str | None]]:
     with open_store(repo / ".stageline") as store:
-        gates = store_deploys.gates_of_run(store, run_id)
+        gates = store.deployments.gates_of_run(run_id)
         return [
             (d.reviewer, d.verdict, d.comment)
             for g in gates
-            for d in store_deploys.decisions(store, g.id)
+            for d in store.deployments.decisions(g.id)
         ]
 
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from stageline.store import deployments as store_deploys
 from stageline.store import open_store
 from tests.support.cli import stageline
 
@@ -33,8 +32,7 @@ def repo(tmp_path: Path) -> Path:
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)
     with open_store(root / ".stageline") as store:
         for status in ("inactive", "success"):
-            store_deploys.create_deployment(
-                store,
+            store.deployments.create_deployment(
                 repo_path=str(root),
                 environment="staging",
                 sha=f"{status[0]}" * 40,
@@ -83,7 +81,7 @@ def test_rollback_refuses_what_it_cannot_do(repo: Path) -> None:
     )
     assert "nothing was changed" in no_run.stderr
     with open_store(repo / ".stageline") as store:
-        [record] = store_deploys.list_rollbacks(store)
+        [record] = store.deployments.list_rollbacks()
         assert (record.status, record.replaces, record.restores) == ("failure", 2, 1)
-        statuses = [d.status for d in store_deploys.list_deployments(store)]
+        statuses = [d.status for d in store.deployments.list_deployments()]
     assert statuses == ["inactive", "success"]  # untouched

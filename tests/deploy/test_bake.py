@@ -11,7 +11,6 @@ import pytest
 from stageline.executors.fake import FakeExecutor, Script
 from stageline.runs.states import Conclusion
 from stageline.store import Store
-from stageline.store import deployments as store_deploys
 from tests.deploy.harness import (
     ROUTE,
     Recorder,
@@ -58,17 +57,17 @@ def test_dependents_wait_for_the_window_and_the_deployment_stays_in_progress(
             sha, deploy_job("staging", "staging"), job("production", ["staging"])
         )
         task = asyncio.ensure_future(run_with(store, repo, the_plan, executor, hooks, recorder))
-        while not (rows := store_deploys.list_deployments(store)) or rows[0].status == "queued":
+        while not (rows := store.deployments.list_deployments()) or rows[0].status == "queued":
             await asyncio.sleep(0.01)
         while "staging" not in executor.finished:
             await asyncio.sleep(0.01)
-        seen.append(store_deploys.list_deployments(store)[0].status)
+        seen.append(store.deployments.list_deployments()[0].status)
         return (await task).conclusion
 
     assert asyncio.run(main()) is Conclusion.SUCCESS
     hooks.close()
     assert seen == ["in_progress"]  # the job ran, the window had not passed
-    [record] = store_deploys.list_deployments(store)
+    [record] = store.deployments.list_deployments()
     assert record.status == "success"
     started = next(e for e in recorder.kinds("job.started") if e.job_key == "production")  # type: ignore[attr-defined]
     assert record.finished_at is not None and started.at >= record.finished_at.timestamp()
@@ -96,7 +95,7 @@ def test_an_observed_failure_is_announced_but_the_deploy_stands(
     )
     hooks.close()
     assert outcome.conclusion is Conclusion.SUCCESS
-    assert store_deploys.list_deployments(store)[0].status == "success"
+    assert store.deployments.list_deployments()[0].status == "success"
     failed = [n for n in sent.items if n.event == "monitor.check_failed"]
     assert len(failed) == 1  # tripped once, on failure number failure_limit + 1
     assert "status 503, expected 200" in failed[0].body
@@ -121,7 +120,7 @@ def test_nothing_to_roll_back_to_fails_the_deploy_and_says_so(
     assert finished.reason.endswith(  # type: ignore[attr-defined]
         "; nothing to roll back to: no earlier successful deployment of staging"
     )
-    [record] = store_deploys.list_deployments(store)
+    [record] = store.deployments.list_deployments()
     assert record.status == "failure"
 
 
@@ -136,7 +135,7 @@ def test_a_failed_deploy_job_fails_its_deployment_before_the_job_is_reported(
         run_with(store, repo, deploy_plan(sha, deploy_job("d", "staging")), executor, hooks)
     )
     hooks.close()
-    [record] = store_deploys.list_deployments(store)
+    [record] = store.deployments.list_deployments()
     assert (record.status, record.reason) == ("failure", "exit 3")
     assert sent.events() == [
         "run.started",

@@ -14,7 +14,6 @@ from stageline.deploy.dora import compute
 from stageline.deploy.records import to_record
 from stageline.executors.fake import FakeExecutor
 from stageline.runs.states import Conclusion
-from stageline.store import deployments as store_deploys
 from stageline.store import open_store, store_home
 from tests.deploy.harness import deploy_job, deploy_plan, git_repo, hooks_for, run_with
 
@@ -36,7 +35,7 @@ def test_records_carry_the_commit_the_actor_and_the_timings(
             outcome = asyncio.run(run_with(store, repo, plan, executor, hooks))
             assert outcome.conclusion is Conclusion.SUCCESS
             hooks.close()
-        first, second = store_deploys.list_deployments(store, str(repo))
+        first, second = store.deployments.list_deployments(str(repo))
     assert (first.status, second.status) == ("inactive", "success")
     assert (second.sha, second.ref, second.run_id, second.job_key) == (
         sha,
@@ -50,9 +49,7 @@ def test_records_carry_the_commit_the_actor_and_the_timings(
     assert second.created_at <= second.started_at <= second.finished_at  # type: ignore[operator]
 
     with open_store(store_home(repo)) as store:
-        records = [
-            to_record(r) for r in store_deploys.list_deployments(store, str(repo), "staging")
-        ]
+        records = [to_record(r) for r in store.deployments.list_deployments(str(repo), "staging")]
     assert [(r.id, r.status) for r in records] == [("1", "inactive"), ("2", "success")]
     assert records[1].commit_time == second.commit_time
     metrics = compute(records, until=datetime.now(UTC), environment="staging")

@@ -10,7 +10,6 @@ from pathlib import Path
 from stageline.executors.fake import FakeExecutor, Script
 from stageline.runs.states import Conclusion
 from stageline.store import Store, open_store
-from stageline.store import deployments as store_deploys
 from tests.deploy.harness import (
     ROUTE,
     Recorder,
@@ -34,10 +33,10 @@ GATED = """environments:
 async def decide_when_waiting(home: Path, *decisions: tuple[str, str]) -> None:
     """Another connection (as `stageline approve` would be) decides once the gate opens."""
     with open_store(home) as other:
-        while not (gates := store_deploys.gates_of_run(other, 1, status="pending")):
+        while not (gates := other.deployments.gates_of_run(1, status="pending")):
             await asyncio.sleep(0.01)
         for reviewer, verdict in decisions:
-            store_deploys.record_decision(other, 1, gates[0].id, reviewer, verdict)
+            other.deployments.record_decision(1, gates[0].id, reviewer, verdict)
 
 
 def test_one_approval_covers_every_job_and_leg_of_the_run(tmp_path: Path, store: Store) -> None:
@@ -66,7 +65,7 @@ def test_one_approval_covers_every_job_and_leg_of_the_run(tmp_path: Path, store:
     assert asyncio.run(main()) is Conclusion.SUCCESS
     hooks.close()
     assert sorted(executor.started) == ["deploy.1", "deploy.2", "smoke", "test"]
-    [gate] = store_deploys.gates_of_run(store, 1)
+    [gate] = store.deployments.gates_of_run(1)
     assert (gate.status, gate.decided_by) == ("approved", ["bob", "carol"])
     waiting = {e.job_key for e in recorder.kinds("job.waiting")}  # type: ignore[attr-defined]
     assert waiting == {"deploy.1", "deploy.2", "smoke"}
@@ -74,7 +73,7 @@ def test_one_approval_covers_every_job_and_leg_of_the_run(tmp_path: Path, store:
     assert events.count("approval.requested") == 1
     assert events.count("approval.granted") == 1
     assert events.count("deployment.succeeded") == 3
-    records = store_deploys.list_deployments(store, str(repo))
+    records = store.deployments.list_deployments(str(repo))
     assert [r.approved_by for r in records] == [["bob", "carol"]] * 3
     # Never two at once in one environment: each started after the previous finished.
     for earlier, later in itertools.pairwise(records):
@@ -105,7 +104,7 @@ def test_deploys_of_two_runs_never_overlap(tmp_path: Path, store: Store) -> None
             )
 
     asyncio.run(main())
-    first, second = store_deploys.list_deployments(store, str(repo))
+    first, second = store.deployments.list_deployments(str(repo))
     assert first.finished_at is not None and second.started_at is not None
     assert second.started_at >= first.finished_at
     assert (first.status, second.status) == ("inactive", "success")
@@ -125,8 +124,8 @@ def test_a_wait_timer_holds_the_job_then_lets_it_through(tmp_path: Path, store: 
     assert outcome.conclusion is Conclusion.SUCCESS
     [waiting] = recorder.kinds("job.waiting")
     assert "wait timer until" in waiting.waiting_for  # type: ignore[attr-defined]
-    [gate] = store_deploys.gates_of_run(store, 1)
-    [record] = store_deploys.list_deployments(store)
+    [gate] = store.deployments.gates_of_run(1)
+    [record] = store.deployments.list_deployments()
     assert gate.decided_at is not None and record.started_at is not None
     assert (record.started_at - gate.requested_at).total_seconds() >= 0.3
 
@@ -149,13 +148,13 @@ def test_cancelling_a_waiting_run_leaves_the_gate_undecided(tmp_path: Path, stor
             after_job=hooks.after_job,
         )
         task = asyncio.ensure_future(scheduler.run())
-        while not store_deploys.gates_of_run(store, 1):
+        while not store.deployments.gates_of_run(1):
             await asyncio.sleep(0.01)
         scheduler.cancel("stopped by the test")
         return (await task).conclusion
 
     assert asyncio.run(main()) is Conclusion.CANCELLED
     assert executor.started == []
-    [gate] = store_deploys.gates_of_run(store, 1)
+    [gate] = store.deployments.gates_of_run(1)
     assert gate.status == "pending"
-    assert store_deploys.list_deployments(store) == []
+    assert store.deployments.list_deployments() == []

@@ -15,7 +15,6 @@ from stageline.errors import StagelineError
 from stageline.executors.local import LocalExecutor
 from stageline.runs.states import Conclusion
 from stageline.store import Store
-from stageline.store import deployments as store_deploys
 from tests.deploy.harness import deploy_job, deploy_plan, git_repo, hooks_for, run_sync
 from tests.engine.conftest import step
 
@@ -51,7 +50,7 @@ def deploy_twice(tmp_path: Path, store: Store, config: str) -> tuple[Path, list[
 def test_redeploy_re_runs_the_old_job_at_its_commit(tmp_path: Path, store: Store) -> None:
     config = "environments:\n  staging:\n"
     repo, (first, second) = deploy_twice(tmp_path, store, config)
-    old, current = store_deploys.list_deployments(store, str(repo))
+    old, current = store.deployments.list_deployments(str(repo))
     hooks = hooks_for(store, repo, config, LocalExecutor())
     env = parse_config(config).environment("staging")
     outcome = asyncio.run(
@@ -69,10 +68,10 @@ def test_redeploy_re_runs_the_old_job_at_its_commit(tmp_path: Path, store: Store
         f"sha={second} rollback=false ctx=false restores=",
         f"sha={first} rollback=true ctx=true restores={old.id}",
     ]
-    rows = store_deploys.list_deployments(store, str(repo))
+    rows = store.deployments.list_deployments(str(repo))
     assert [r.status for r in rows] == ["inactive", "rolled_back", "success"]
     assert (rows[2].kind, rows[2].sha, rows[2].triggered_by) == ("rollback", first, "erin")
-    [record] = store_deploys.list_rollbacks(store)
+    [record] = store.deployments.list_rollbacks()
     assert (record.replaces, record.restores, record.deployment_id) == (
         current.id,
         old.id,
@@ -84,7 +83,7 @@ def test_redeploy_re_runs_the_old_job_at_its_commit(tmp_path: Path, store: Store
 def test_pick_target_refuses_what_cannot_be_restored(tmp_path: Path, store: Store) -> None:
     config = "environments:\n  staging:\n"
     repo, _ = deploy_twice(tmp_path, store, config)
-    old, current = store_deploys.list_deployments(store, str(repo))
+    old, current = store.deployments.list_deployments(str(repo))
     rt = hooks_for(store, repo, config, LocalExecutor()).runtime
     assert pick_target(rt, "staging", current, None).id == old.id  # type: ignore[union-attr]
     with pytest.raises(StagelineError, match="no deployment #99 of environment 'staging'"):
@@ -93,7 +92,7 @@ def test_pick_target_refuses_what_cannot_be_restored(tmp_path: Path, store: Stor
         pick_target(rt, "production", None, old.id)
     with pytest.raises(StagelineError, match="is the one being rolled back"):
         pick_target(rt, "staging", current, current.id)
-    store_deploys.update_deployment(store, old.id, status="failure")
+    store.deployments.update_deployment(old.id, status="failure")
     with pytest.raises(StagelineError, match="cannot be restored: it is failure"):
         pick_target(rt, "staging", current, old.id)
 
@@ -103,7 +102,7 @@ def test_a_failing_rollback_script_is_recorded_as_a_failure(tmp_path: Path, stor
         "environments:\n  staging:\n    rollback: {mode: auto, run: 'echo broken >&2; exit 4'}\n"
     )
     repo, _ = deploy_twice(tmp_path, store, config)
-    _, current = store_deploys.list_deployments(store, str(repo))
+    _, current = store.deployments.list_deployments(str(repo))
     hooks = hooks_for(store, repo, config, LocalExecutor())
     env = parse_config(config).environment("staging")
     outcome = asyncio.run(
@@ -112,7 +111,7 @@ def test_a_failing_rollback_script_is_recorded_as_a_failure(tmp_path: Path, stor
     hooks.close()
     assert not outcome.ok
     assert "echo broken >&2; exit 4 exited with 4 (broken)" in outcome.reason
-    [record] = store_deploys.list_rollbacks(store)
+    [record] = store.deployments.list_rollbacks()
     assert (record.status, record.method) == ("failure", "script")
-    assert store_deploys.list_deployments(store, str(repo))[-1].status == "failure"
-    assert store_deploys.get_deployment(store, current.id).status == "success"  # type: ignore[union-attr]
+    assert store.deployments.list_deployments(str(repo))[-1].status == "failure"
+    assert store.deployments.get_deployment(current.id).status == "success"  # type: ignore[union-attr]

@@ -13,8 +13,7 @@ from stageline.errors import WorkflowError
 from stageline.executors.fake import FakeExecutor
 from stageline.notify.delivery import RetryPolicy
 from stageline.store import Store
-from stageline.store import deployments as store_deploys
-from stageline.store.runs import NewJob, NewRun, create_run
+from stageline.store.records import NewJob, NewRun
 from tests.deploy.harness import ROUTE, Sent
 
 
@@ -34,7 +33,7 @@ def test_the_observer_records_auto_approvals_and_forwards_in_order(
     sent = Sent()
     hooks = wire(store, tmp_path, FakeExecutor(), deliver=sent, retry=RetryPolicy(attempts=1))
     run = NewRun("/repo", "o/r", "wf", "ci.yml", "push", "refs/heads/main", "abc", "alice", {})
-    run_id, _ = create_run(store, run, [NewJob("approval", "approval", "approval", [])], "logs")
+    run_id, _ = store.runs.create_run(run, [NewJob("approval", "approval", "approval", [])], "logs")
     hooks.observer.handle(
         ev.Custom(
             run_id=str(run_id),
@@ -49,7 +48,7 @@ def test_the_observer_records_auto_approvals_and_forwards_in_order(
         )
     )
     hooks.close()
-    [decision] = store_deploys.auto_approvals(store, run_id)
+    [decision] = store.deployments.auto_approvals(run_id)
     assert (decision.reviewer, decision.source_job, decision.comment) == (
         "auto",
         "approval",

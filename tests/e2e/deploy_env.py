@@ -181,10 +181,9 @@ def deployments(repo: Repo, *, cli: bool = False) -> list[dict[str, Any]]:
         return list(reversed(json.loads(done.stdout)))
     from stageline.cli.deploys import describe
     from stageline.store import open_store
-    from stageline.store.deployments import list_deployments
 
     with open_store(repo.path / ".stageline") as store:
-        return [describe(row) for row in list_deployments(store, str(repo.path))]
+        return [describe(row) for row in store.deployments.list_deployments(str(repo.path))]
 
 
 def wait_until(check: Callable[[], Any], timeout: float = 30, what: str = "the condition") -> Any:
@@ -202,7 +201,7 @@ def waiting_job(repo: Repo, run: int = 1) -> dict[str, Any] | None:
     """The run's waiting job once the run shows as waiting (else None). Read from the
     store directly: polling through `stageline show` would cost a process per look."""
     from stageline.errors import RunError
-    from stageline.store import get_run, open_store
+    from stageline.store import open_store
     from stageline.store.records import jsonable
 
     home = repo.path / ".stageline"
@@ -210,7 +209,7 @@ def waiting_job(repo: Repo, run: int = 1) -> dict[str, Any] | None:
         return None
     with open_store(home) as store:
         try:
-            detail = get_run(store, run)
+            detail = store.runs.get_run(run)
         except RunError:  # not created yet
             return None
     if detail.run.status != "waiting":

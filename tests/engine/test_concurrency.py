@@ -13,7 +13,7 @@ from stageline.engine.scheduler import RunOutcome, RunSpec, Scheduler, Slots
 from stageline.executors.fake import FakeExecutor, Script
 from stageline.plan.model import Plan
 from stageline.runs.states import Conclusion
-from stageline.store import Store, get_run
+from stageline.store import Store
 from tests.engine.conftest import job, plan
 
 C = Conclusion
@@ -39,8 +39,10 @@ def test_a_second_run_of_the_group_waits_for_the_first(store: Store) -> None:
         one = asyncio.create_task(first.run())
         await until(lambda: executor.running)
         two = asyncio.create_task(second.run())
-        await until(lambda: second.run_id and get_run(store, second.run_id).run.status == "pending")
-        detail = get_run(store, second.run_id).run
+        await until(
+            lambda: second.run_id and store.runs.get_run(second.run_id).run.status == "pending"
+        )
+        detail = store.runs.get_run(second.run_id).run
         assert detail.waiting_for == f"concurrency group 'deploy-refs/heads/main' (#{first.number})"
         assert executor.started == ["first"]
         release.set()
@@ -67,7 +69,7 @@ def test_cancel_in_progress_cancels_the_running_run(store: Store) -> None:
     one, two = asyncio.run(main())
     assert one.conclusion is C.CANCELLED
     assert two.conclusion is C.SUCCESS
-    reason = get_run(store, one.run_id).run.reason or ""
+    reason = store.runs.get_run(one.run_id).run.reason or ""
     assert reason.startswith(f"cancelled by run #{two.number}")
 
 
@@ -82,7 +84,7 @@ def test_a_newer_run_replaces_the_pending_one(store: Store) -> None:
         await until(lambda: executor.running)
         tasks.append(asyncio.create_task(runs[1].run()))
         await until(
-            lambda: runs[1].run_id and get_run(store, runs[1].run_id).run.status == "pending"
+            lambda: runs[1].run_id and store.runs.get_run(runs[1].run_id).run.status == "pending"
         )
         tasks.append(asyncio.create_task(runs[2].run()))
         await until(lambda: tasks[1].done())
@@ -91,7 +93,9 @@ def test_a_newer_run_replaces_the_pending_one(store: Store) -> None:
 
     a, b, c = asyncio.run(main())
     assert (a.conclusion, b.conclusion, c.conclusion) == (C.SUCCESS, C.CANCELLED, C.SUCCESS)
-    assert get_run(store, b.run_id).run.reason == "superseded by run #3 in concurrency group 'g'"
+    assert (
+        store.runs.get_run(b.run_id).run.reason == "superseded by run #3 in concurrency group 'g'"
+    )
     assert executor.started == ["a", "c"]
 
 
@@ -111,7 +115,7 @@ def test_job_level_groups_serialise_jobs_across_runs(store: Store) -> None:
         two = asyncio.create_task(second.run())
 
         def second_pending() -> bool:
-            jobs = get_run(store, second.run_id).jobs if second.run_id else []
+            jobs = store.runs.get_run(second.run_id).jobs if second.run_id else []
             return any(j.key == "deploy" and j.status == "pending" for j in jobs)
 
         await until(second_pending)

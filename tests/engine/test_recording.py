@@ -8,14 +8,13 @@ import asyncio
 from stageline.engine.events import RunWaiting
 from stageline.engine.recording import Recording
 from stageline.store import Store
-from stageline.store.queries import get_run
-from stageline.store.runs import NewRun, create_run
+from stageline.store.records import NewRun
 from tests.engine.conftest import Recorder
 
 
 def new_run(store: Store) -> int:
     run = NewRun("/repo", "o/r", "wf", "ci.yml", "push", "refs/heads/main", "abc", "alice", {})
-    run_id, _ = create_run(store, run, [], str(store.logs_dir))
+    run_id, _ = store.runs.create_run(run, [], str(store.logs_dir))
     return run_id
 
 
@@ -27,9 +26,9 @@ def test_writes_are_flushed_on_the_next_turn_of_the_loop(store: Store) -> None:
         recording = Recording(store, run_id, observer, lambda reason: None)
         recording.recorder.run(waiting_for="a gate")
         recording.emit(RunWaiting(run_id=str(run_id), waiting_for="a gate"))
-        assert get_run(store, run_id).run.waiting_for is None
+        assert store.runs.get_run(run_id).run.waiting_for is None
         await asyncio.sleep(0)
-        assert get_run(store, run_id).run.waiting_for == "a gate"
+        assert store.runs.get_run(run_id).run.waiting_for == "a gate"
 
     asyncio.run(main())
     assert [e.kind for e in observer.events] == ["run.waiting"]
@@ -51,4 +50,4 @@ def test_a_record_that_cannot_be_written_is_reported_and_kept(store: Store) -> N
 
     asyncio.run(main())
     assert len(reasons) == 1 and reasons[0].startswith("the record cannot be written")
-    assert get_run(store, run_id).run.waiting_for == "a gate"
+    assert store.runs.get_run(run_id).run.waiting_for == "a gate"

@@ -22,7 +22,6 @@ from stageline.executors.fake import FakeExecutor, Script
 from stageline.plan.model import Plan, PlannedJob
 from stageline.runs.states import Conclusion
 from stageline.store import Store, open_store
-from stageline.store.queries import get_run, run_events
 from tests.engine.conftest import job, plan, run_plan
 
 C = Conclusion
@@ -59,7 +58,7 @@ def resume(store: Store, the_plan: Plan, executor: FakeExecutor, run_id: int) ->
 
 
 def record(store: Store, run_id: int) -> dict[str, Any]:
-    detail = get_run(store, run_id)
+    detail = store.runs.get_run(run_id)
     return {
         "run": (detail.run.status, detail.run.conclusion, detail.run.reason),
         "jobs": {j.key: (j.status, j.conclusion, j.outputs, j.reason) for j in detail.jobs},
@@ -69,7 +68,7 @@ def record(store: Store, run_id: int) -> dict[str, Any]:
 def finished_order(store: Store, run_id: int) -> list[str]:
     return [
         e.job_key
-        for e in run_events(store, run_id)
+        for e in store.runs.run_events(run_id)
         if e.kind == "job.finished" and e.job_key is not None
     ]
 
@@ -198,4 +197,4 @@ def test_a_resume_is_the_runs_next_attempt(store: Store) -> None:
     request = executor.requests["b"]
     assert request.attempt == 2
     assert request.contexts["github"]["run_attempt"] == "2"
-    assert get_run(store, done.run_id).run.attempt == 2
+    assert store.runs.get_run(done.run_id).run.attempt == 2

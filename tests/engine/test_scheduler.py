@@ -14,14 +14,14 @@ from stageline.engine.scheduler import RunSpec, Scheduler, Slots
 from stageline.executors.base import JobResult
 from stageline.executors.fake import FakeExecutor, Script
 from stageline.runs.states import Conclusion
-from stageline.store import Store, get_run, run_events
+from stageline.store import Store
 from tests.engine.conftest import Recorder, job, legs, plan, run_plan
 
 C = Conclusion
 
 
 def outcomes(store: Store, run_id: int) -> dict[str, tuple[str, str | None]]:
-    return {j.key: (j.status, j.conclusion) for j in get_run(store, run_id).jobs}
+    return {j.key: (j.status, j.conclusion) for j in store.runs.get_run(run_id).jobs}
 
 
 def test_jobs_start_only_after_everything_they_need(store: Store) -> None:
@@ -33,7 +33,7 @@ def test_jobs_start_only_after_everything_they_need(store: Store) -> None:
     assert order[0] == "a" and order[-1] == "d"
     assert executor.finished.index("b") < order.index("d")
     assert executor.finished.index("c") < order.index("d")
-    detail = get_run(store, out.run_id)
+    detail = store.runs.get_run(out.run_id)
     assert (detail.run.status, detail.run.conclusion) == ("completed", "success")
     assert [j.key for j in detail.jobs] == ["d", "b", "c", "a"]  # plan order
     assert all(j.started_at and j.finished_at for j in detail.jobs)
@@ -107,7 +107,7 @@ def test_continue_on_error_job_fails_but_counts_as_success(store: Store) -> None
         "after": ("completed", "success"),
     }
     assert out.conclusion is C.SUCCESS
-    flaky = get_run(store, out.run_id).jobs[0]
+    flaky = store.runs.get_run(out.run_id).jobs[0]
     assert flaky.reason and "continue-on-error" in flaky.reason
 
 
@@ -124,7 +124,7 @@ def test_needs_context_carries_results_and_outputs(store: Store) -> None:
     out = run_plan(store, plan(job("setup"), job("use", ["setup"])), executor)
     assert out.conclusion is C.SUCCESS
     assert seen == {"setup": {"result": "success", "outputs": {"version": "1.2.3"}}}
-    assert get_run(store, out.run_id).jobs[0].outputs == {"version": "1.2.3"}
+    assert store.runs.get_run(out.run_id).jobs[0].outputs == {"version": "1.2.3"}
 
 
 def test_matrix_outputs_are_merged_for_the_jobs_that_need_them(store: Store) -> None:
@@ -153,7 +153,7 @@ def test_fail_fast_cancels_the_other_legs(store: Store) -> None:
     result = outcomes(store, out.run_id)
     assert result["test.1"] == ("completed", "failure")
     assert result["test.2"] == result["test.3"] == ("completed", "cancelled")
-    assert "fail-fast" in (get_run(store, out.run_id).jobs[1].reason or "")
+    assert "fail-fast" in (store.runs.get_run(out.run_id).jobs[1].reason or "")
 
 
 def test_fail_fast_false_lets_the_other_legs_finish(store: Store) -> None:
@@ -191,7 +191,7 @@ def test_deferred_matrix_is_expanded_from_needs_outputs(store: Store) -> None:
         "windows",
     ]
     assert executor.started[-1] == "done"
-    keys = [j.key for j in get_run(store, out.run_id).jobs]
+    keys = [j.key for j in store.runs.get_run(out.run_id).jobs]
     assert "test" not in keys and {"test.1", "test.2", "test.3"} <= set(keys)
     assert len(rec.kinds("job.queued")) == 3
 
@@ -201,7 +201,7 @@ def test_an_invalid_deferred_matrix_fails_that_job(store: Store) -> None:
     deferred = job("test", ["setup"], deferred_matrix="${{ fromJSON(needs.setup.outputs.matrix) }}")
     out = run_plan(store, plan(job("setup"), deferred), executor)
     assert out.conclusion is C.FAILURE
-    test = next(j for j in get_run(store, out.run_id).jobs if j.key == "test")
+    test = next(j for j in store.runs.get_run(out.run_id).jobs if j.key == "test")
     assert test.conclusion == "failure" and (test.reason or "").startswith("matrix:")
 
 
@@ -209,7 +209,7 @@ def test_an_executor_fault_fails_the_job_with_a_reason(store: Store) -> None:
     executor = FakeExecutor({"a": Script(fault=RuntimeError("disk full"))})
     out = run_plan(store, plan(job("a"), job("b", ["a"])), executor)
     assert out.conclusion is C.FAILURE
-    a = get_run(store, out.run_id).jobs[0]
+    a = store.runs.get_run(out.run_id).jobs[0]
     assert a.conclusion == "failure" and "disk full" in (a.reason or "")
 
 
@@ -228,7 +228,7 @@ def test_cancel_stops_running_jobs_and_completes_the_record(store: Store) -> Non
         return out.run_id
 
     run_id = asyncio.run(main())
-    detail = get_run(store, run_id)
+    detail = store.runs.get_run(run_id)
     assert (detail.run.status, detail.run.conclusion) == ("completed", "cancelled")
     assert detail.run.reason == "received SIGTERM"
     assert {j.key: j.conclusion for j in detail.jobs} == {
@@ -241,7 +241,7 @@ def test_cancel_stops_running_jobs_and_completes_the_record(store: Store) -> Non
 
 
 def test_a_cancel_requested_by_another_process_is_honoured(store: Store) -> None:
-    from stageline.store import open_store, request_cancel
+    from stageline.store import open_store
 
     executor = FakeExecutor(default=Script(hang=True))
 
@@ -253,11 +253,11 @@ def test_a_cancel_requested_by_another_process_is_honoured(store: Store) -> None
         while not executor.running:
             await asyncio.sleep(0.01)
         with open_store(store.home) as other:  # a second connection, as another process has
-            assert request_cancel(other, scheduler.run_id, "cancelled from the CLI")
+            assert other.runs.request_cancel(scheduler.run_id, "cancelled from the CLI")
         return (await task).run_id
 
     run_id = asyncio.run(main())
-    detail = get_run(store, run_id)
+    detail = store.runs.get_run(run_id)
     assert detail.run.conclusion == "cancelled"
     assert detail.run.reason == "cancelled from the CLI"
 
@@ -298,7 +298,7 @@ def test_a_gate_holds_the_job_and_the_run_as_waiting(store: Store) -> None:
         task = asyncio.create_task(scheduler.run())
         await gate.held.wait()
         await asyncio.sleep(0)  # let the recorder flush
-        detail = get_run(store, scheduler.run_id)
+        detail = store.runs.get_run(scheduler.run_id)
         assert detail.run.status == "waiting"
         assert detail.run.waiting_for == "deploy: approval for environment 'production'"
         waiting = {j.key: (j.status, j.waiting_for) for j in detail.jobs}
@@ -309,9 +309,9 @@ def test_a_gate_holds_the_job_and_the_run_as_waiting(store: Store) -> None:
 
     run_id = asyncio.run(main())
     assert outcomes(store, run_id)["deploy"] == ("completed", "success")
-    assert get_run(store, run_id).run.waiting_for is None
+    assert store.runs.get_run(run_id).run.waiting_for is None
     assert [e.kind for e in rec.events].count("job.waiting") == 1
-    assert "run.waiting" in {e.kind for e in run_events(store, run_id)}
+    assert "run.waiting" in {e.kind for e in store.runs.run_events(run_id)}
 
 
 def test_a_refusing_gate_fails_the_job_without_running_it(store: Store) -> None:
@@ -324,7 +324,7 @@ def test_a_refusing_gate_fails_the_job_without_running_it(store: Store) -> None:
     out = run_plan(store, plan(deploy), executor, gatekeeper=gate)
     assert out.conclusion is C.FAILURE
     assert executor.started == []
-    assert get_run(store, out.run_id).jobs[0].reason == "rejected by bob"
+    assert store.runs.get_run(out.run_id).jobs[0].reason == "rejected by bob"
 
 
 def test_after_job_hook_can_turn_success_into_failure(store: Store) -> None:
@@ -339,7 +339,7 @@ def test_after_job_hook_can_turn_success_into_failure(store: Store) -> None:
         "staging": ("completed", "failure"),
         "production": ("completed", "skipped"),
     }
-    assert get_run(store, out.run_id).jobs[0].reason == "health check failed"
+    assert store.runs.get_run(out.run_id).jobs[0].reason == "health check failed"
 
 
 def test_steps_logs_annotations_and_artifacts_are_recorded(store: Store, tmp_path) -> None:
@@ -354,14 +354,14 @@ def test_steps_logs_annotations_and_artifacts_are_recorded(store: Store, tmp_pat
         )
     )
     out = run_plan(store, plan(job("a")), executor, observer=rec)
-    detail = get_run(store, out.run_id)
+    detail = store.runs.get_run(out.run_id)
     assert [(s.name, s.conclusion) for s in detail.jobs[0].steps] == [("Run true", "success")]
     assert [(a.level, a.message, a.file, a.line) for a in detail.annotations] == [
         ("error", "boom", "a.py", 3)
     ]
     assert [(a.name, a.size) for a in detail.artifacts] == [("dist", 5)]
     assert [e.line for e in rec.kinds("log.line")] == ["hello", "world"]
-    kinds = [e.kind for e in run_events(store, out.run_id)]
+    kinds = [e.kind for e in store.runs.run_events(out.run_id)]
     assert kinds[0] == "run.queued" and kinds[-1] == "run.finished"
     assert {"job.started", "job.finished", "artifact.uploaded"} <= set(kinds)
 
@@ -399,7 +399,7 @@ def test_a_full_disk_cancels_the_run_instead_of_running_unrecorded(store: Store)
 def test_a_plan_that_can_never_progress_fails_clearly_instead_of_hanging(store: Store) -> None:
     the_plan = plan(job("a", ["ghost"]), job("b", ["c"]), job("c", ["b"]), job("d"))
     out = run_plan(store, the_plan, FakeExecutor())
-    reasons = {j.key: (j.conclusion, j.reason) for j in get_run(store, out.run_id).jobs}
+    reasons = {j.key: (j.conclusion, j.reason) for j in store.runs.get_run(out.run_id).jobs}
     assert reasons == {
         "a": ("failure", "needs unknown job(s): ghost"),
         "b": ("failure", "its needs form a cycle"),
@@ -428,7 +428,7 @@ def test_a_hook_that_raises_fails_its_job_and_the_run_still_ends(store: Store) -
         gatekeeper=BrokenGate(),
         after_job=BrokenWindow(),
     )
-    reasons = {j.key: (j.conclusion, j.reason) for j in get_run(store, out.run_id).jobs}
+    reasons = {j.key: (j.conclusion, j.reason) for j in store.runs.get_run(out.run_id).jobs}
     assert reasons["deploy"][0] == "failure" and "config unreadable" in reasons["deploy"][1]
     assert reasons["build"][0] == "failure" and "monitor crashed" in reasons["build"][1]
     assert out.conclusion is C.FAILURE
@@ -471,11 +471,11 @@ def test_a_new_reason_for_the_same_hold_reaches_the_run(store: Store) -> None:
         seen = []
         await gate.held.wait()
         await asyncio.sleep(0)
-        seen.append(get_run(store, scheduler.run_id).run.waiting_for)
+        seen.append(store.runs.get_run(scheduler.run_id).run.waiting_for)
         gate.again.set()
         await gate.held_again.wait()
         await asyncio.sleep(0)
-        seen.append(get_run(store, scheduler.run_id).run.waiting_for)
+        seen.append(store.runs.get_run(scheduler.run_id).run.waiting_for)
         gate.open.set()
         await task
         return seen

@@ -84,12 +84,12 @@ def test_store_home_prefers_stageline_home(tmp_path: Path, monkeypatch) -> None:
 OPEN_AND_CREATE = """
 import sys
 from stageline.store import open_store
-from stageline.store.runs import NewJob, NewRun, create_run
+from stageline.store.records import NewJob, NewRun
 store = open_store(sys.argv[1])
 numbers = []
 for _ in range(int(sys.argv[2])):
     new = NewRun("/repo", "o/r", "wf", "ci.yml", "push", "refs/heads/main", "abc", "me", {})
-    run_id, number = create_run(store, new, [NewJob("a", "a", "a", [])], "logs")
+    run_id, number = store.runs.create_run(new, [NewJob("a", "a", "a", [])], "logs")
     numbers.append(number)
 print(" ".join(map(str, numbers)))
 """

@@ -1,7 +1,7 @@
 """The run path's plain-SQL store (stdlib sqlite3) against the SQLAlchemy models.
 
-The models and migrations are the schema's source of truth; `store.runs` and
-`store.queries` write and read with plain SQL. These tests read what the plain
+The models and migrations are the schema's source of truth; `store.sqlite`'s run
+store writes and reads with plain SQL. These tests read what the plain
 path wrote through the models, and check that the run path never loads SQLAlchemy.
 """
 
@@ -17,18 +17,9 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from stageline.store import Store, get_run, open_store, run_events
+from stageline.store import Store, open_store
 from stageline.store.models import Annotation, Artifact, EventRow, Job, Run, Step
-from stageline.store.runs import (
-    NewJob,
-    NewRun,
-    RunRecorder,
-    create_run,
-    finish_orphan,
-    heartbeat,
-    request_cancel,
-    request_job_cancel,
-)
+from stageline.store.records import NewJob, NewRun
 
 NEW = NewRun("/repo", "o/r", "CI", "ci.yml", "push", "refs/heads/main", "abc", "me", {"jobs": []})
 
@@ -37,8 +28,8 @@ def _record(store_dir: Path) -> int:
     """A run with every kind of column written: times, JSON, NULLs, enums."""
     with open_store(store_dir) as store:
         jobs = [NewJob("a", "a", "A", []), NewJob("b.1", "b", "B (x)", ["a"], {"k": "x"}, "prod")]
-        run_id, _ = create_run(store, NEW, jobs, "L")
-        rec = RunRecorder(store, run_id)
+        run_id, _ = store.runs.create_run(NEW, jobs, "L")
+        rec = store.runs.recorder(run_id)
         now = time.time()
         rec.run(status="in_progress", started_at=now)
         rec.job("a", status="in_progress", started_at=now)
@@ -52,9 +43,9 @@ def _record(store_dir: Path) -> int:
         rec.artifact("a", name="dist", path="/x", size=5, expires_at=now + 60)
         rec.event("job.finished", "a", {"conclusion": "success"})
         rec.flush()
-        request_job_cancel(store, _pk(store, run_id, "b.1"), "stop b")
-        assert heartbeat(store, run_id).cancel_jobs == {"b.1": "stop b"}
-        assert request_cancel(store, run_id, "enough")
+        store.runs.request_job_cancel(_pk(store, run_id, "b.1"), "stop b")
+        assert store.runs.heartbeat(run_id).cancel_jobs == {"b.1": "stop b"}
+        assert store.runs.request_cancel(run_id, "enough")
     return run_id
 
 
@@ -68,8 +59,8 @@ def test_what_the_plain_path_writes_reads_back_the_same_through_the_models(
 ) -> None:
     run_id = _record(tmp_path)
     with open_store(tmp_path) as store:
-        detail = get_run(store, run_id)
-        events = run_events(store, run_id)
+        detail = store.runs.get_run(run_id)
+        events = store.runs.run_events(run_id)
         with Session(store.engine) as session:
             run = session.scalars(select(Run).where(Run.id == run_id)).one()
             jobs = session.scalars(select(Job).order_by(Job.position, Job.id)).all()
@@ -107,8 +98,8 @@ def test_what_the_plain_path_writes_reads_back_the_same_through_the_models(
 def test_an_orphan_is_finished_with_its_jobs_and_steps(tmp_path: Path) -> None:
     run_id = _record(tmp_path)
     with open_store(tmp_path) as store:
-        finish_orphan(store, run_id, "gone", "failure")  # type: ignore[arg-type]
-        detail = get_run(store, run_id)
+        store.runs.finish_orphan(run_id, "gone", "failure")  # type: ignore[arg-type]
+        detail = store.runs.get_run(run_id)
     assert (detail.run.status, detail.run.conclusion, detail.run.reason) == (
         "completed",
         "failure",
@@ -123,17 +114,17 @@ def test_an_orphan_is_finished_with_its_jobs_and_steps(tmp_path: Path) -> None:
 
 _RUN_PATH = """
 import json, sys, time
-from stageline.store import get_run, open_store, reap_orphans
-from stageline.store.runs import NewRun, NewJob, RunRecorder, create_run, heartbeat
+from stageline.store import open_store
+from stageline.store.records import NewRun, NewJob
 with open_store(sys.argv[1]) as store:
-    reap_orphans(store)
+    store.runs.reap_orphans()
     run = NewRun("/r", "o/r", "CI", "ci.yml", "push", "refs/heads/main", "abc", "me", {})
-    run_id, _ = create_run(store, run, [NewJob("a", "a", "A", [])], "L")
-    rec = RunRecorder(store, run_id)
+    run_id, _ = store.runs.create_run(run, [NewJob("a", "a", "A", [])], "L")
+    rec = store.runs.recorder(run_id)
     rec.job("a", status="completed", conclusion="success", finished_at=time.time())
     rec.flush()
-    heartbeat(store, run_id)
-    status = get_run(store, run_id).jobs[0].status
+    store.runs.heartbeat(run_id)
+    status = store.runs.get_run(run_id).jobs[0].status
 print(json.dumps({"sqlalchemy": "sqlalchemy" in sys.modules, "status": status}))
 """
 

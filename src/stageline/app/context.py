@@ -79,9 +79,7 @@ def open(
         )
     with open_store(home, url) as store:
         if reap:
-            from stageline.store import reap_orphans
-
-            reap_orphans(store)
+            store.runs.reap_orphans()
         yield Context(root, store)
 
 

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from stageline.deploy.dora import DoraMetrics
     from stageline.deploy.records import DeploymentRecord
     from stageline.store import Store
-    from stageline.store.deployments import DeploymentRow
+    from stageline.store.deploy_records import DeploymentRow
 
 #: How long `rollback` waits for a paused run to roll back.
 FOLLOW_S = 600.0
@@ -59,29 +59,26 @@ def deployments(
     repo_dir: str | Path, environment: str | None = None, *, database_url: str | None = None
 ) -> list[DeploymentRow]:
     """The repository's deployments (of `environment`, or all), newest first."""
-    from stageline.store import deployments as store_deploys
 
     with context.open(repo_dir, database_url) as ctx:
-        rows = store_deploys.list_deployments(ctx.store, str(ctx.root), environment)
+        rows = ctx.store.deployments.list_deployments(str(ctx.root), environment)
     rows.reverse()
     return rows
 
 
 def rollback_ids(repo_dir: str | Path, *, database_url: str | None = None) -> list[int]:
     """The repository's rollbacks, oldest first."""
-    from stageline.store import deployments as store_deploys
 
     with context.open(repo_dir, database_url) as ctx:
-        return [row.id for row in store_deploys.list_rollbacks(ctx.store, str(ctx.root))]
+        return [row.id for row in ctx.store.deployments.list_rollbacks(str(ctx.root))]
 
 
 def environments(repo_dir: str | Path, *, database_url: str | None = None) -> list[Environment]:
     """The environments of `.stageline.yml`, then any others deployed to, in that order."""
-    from stageline.store import deployments as store_deploys
 
     with context.open(repo_dir, database_url) as ctx:
         config = ctx.config
-        rows = store_deploys.list_deployments(ctx.store, str(ctx.root))
+        rows = ctx.store.deployments.list_deployments(str(ctx.root))
     names = list(config.environments)
     names += sorted({r.environment for r in rows} - set(names))
     out: list[Environment] = []
@@ -133,11 +130,10 @@ def deployment_records(
     """The deployments as the pure records DORA reads, oldest first (StoreError when the
     repository has recorded nothing yet)."""
     from stageline.deploy.records import to_record
-    from stageline.store import deployments as store_deploys
 
     try:
         with context.open(repo_dir, database_url) as ctx:
-            rows = store_deploys.list_deployments(ctx.store, str(ctx.root), environment)
+            rows = ctx.store.deployments.list_deployments(str(ctx.root), environment)
     except context.NoRecordError as err:
         from stageline.store import store_home
 
@@ -167,19 +163,17 @@ def rollback(
     from stageline.deploy.wiring import wire
     from stageline.engine.setup import run_environment
     from stageline.executors import get_executor
-    from stageline.store import deployments as store_deploys
 
     with context.open(repo_dir, database_url) as ctx:
         who = _who(ctx, as_)
         pauses = [
             g
-            for g in store_deploys.pending_pauses(ctx.store, environment)
-            if store_deploys.run_alive(ctx.store, g.run_id)
+            for g in ctx.store.deployments.pending_pauses(environment)
+            if ctx.store.runs.run_alive(g.run_id)
         ]
         if pauses:
             gate = pauses[0]
-            store_deploys.record_decision(
-                ctx.store,
+            ctx.store.deployments.record_decision(
                 gate.run_id,
                 gate.id,
                 who,
@@ -195,12 +189,12 @@ def rollback(
         given = run_environment(ctx.root)
         rt.secrets, rt.extra_env, rt.action_dirs = given.secrets, given.extra_env, given.action_dirs
         try:
-            for interrupted in store_deploys.interrupted_rollbacks(
-                ctx.store, repo_path=str(ctx.root), environment=environment
+            for interrupted in ctx.store.deployments.interrupted_rollbacks(
+                repo_path=str(ctx.root), environment=environment
             ):
                 say(f"completing rollback #{interrupted.id}, interrupted earlier")
                 say(asyncio.run(complete(rt, env, interrupted)).reason)
-            rows = store_deploys.list_deployments(ctx.store, str(ctx.root), environment)
+            rows = ctx.store.deployments.list_deployments(str(ctx.root), environment)
             current = next((r for r in reversed(rows) if r.status == "success"), None)
             if current is None:
                 raise RunError(
@@ -233,13 +227,11 @@ def _follow(store: Store, deployment_id: int | None, timeout: float = FOLLOW_S) 
     """Wait until the paused run has rolled `deployment_id` back; how it went."""
     import time
 
-    from stageline.store import deployments as store_deploys
-
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         done = [
             r
-            for r in store_deploys.list_rollbacks(store)
+            for r in store.deployments.list_rollbacks()
             if r.replaces == deployment_id and r.status != "in_progress"
         ]
         if done:

@@ -20,7 +20,8 @@ from stageline.errors import ConfigError, RunError
 
 if TYPE_CHECKING:
     from stageline.deploy.gates import Verdict
-    from stageline.store.deployments import GateRow, RunInfo
+    from stageline.store.deploy_records import GateRow
+    from stageline.store.records import RunInfo
 
 #: What a verdict does, by the kind of gate it decides.
 EFFECTS = {
@@ -59,14 +60,13 @@ def decide(
     when it waits on several), as `as_` or the user this process runs as."""
     from stageline.deploy.gates import review_refusal
     from stageline.deploy.reviewers import who_am_i
-    from stageline.store import deployments as store_deploys
 
     with context.open(repo_dir, database_url) as ctx:
         config = ctx.config
-        found = store_deploys.find_run(ctx.store, run)
+        found = ctx.store.runs.find_run(run)
         if found is None:
             raise RunError(f"no run {run} in the record", hint="see `stageline runs`")
-        pending = store_deploys.gates_of_run(ctx.store, found.id, status="pending")
+        pending = ctx.store.deployments.gates_of_run(found.id, status="pending")
         gate = gate_to_decide(found, pending, environment)
         reviewer = who_am_i(config, str(ctx.root), as_)
         refusal = None
@@ -78,9 +78,7 @@ def decide(
                 reviewer=reviewer,
                 verdict=verdict,
             )
-        store_deploys.record_decision(
-            ctx.store, found.id, gate.id, reviewer, verdict, comment=comment
-        )
+        ctx.store.deployments.record_decision(found.id, gate.id, reviewer, verdict, comment=comment)
     if refusal:
         raise ConfigError(
             f"{reviewer}'s {verdict} of run {found.id} for {gate.environment} was recorded "

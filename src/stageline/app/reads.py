@@ -35,18 +35,16 @@ def runs(
     repo_dir: str | Path, *, limit: int = 20, database_url: str | None = None
 ) -> list[RunRecord]:
     """The repository's newest runs, newest first."""
-    from stageline.store import list_runs
 
     with context.open(repo_dir, database_url, reap=True) as ctx:
-        return list_runs(ctx.store, limit=limit)
+        return ctx.store.runs.list_runs(limit=limit)
 
 
 def run(repo_dir: str | Path, run_id: int, *, database_url: str | None = None) -> RunDetail:
     """One run with its jobs, steps, annotations and artifacts."""
-    from stageline.store import get_run
 
     with context.open(repo_dir, database_url, reap=True) as ctx:
-        return get_run(ctx.store, run_id)
+        return ctx.store.runs.get_run(run_id)
 
 
 def logs(
@@ -61,14 +59,13 @@ def logs(
     `follow`, more as they are written until the run completes."""
     import time
 
-    from stageline.store import get_run, reap_orphans
     from stageline.store.logs import LogTail
 
     tails: dict[str, LogTail] = {}
     started: set[str] = set()
     with context.open(repo_dir, database_url, reap=True) as ctx:
         while True:
-            detail = get_run(ctx.store, run_id)
+            detail = ctx.store.runs.get_run(run_id)
             chosen = [j for j in detail.jobs if job is None or job in (j.job_id, j.key, j.name)]
             finished = detail.run.status == "completed"
             if job is not None and not chosen and finished:
@@ -87,7 +84,7 @@ def logs(
             if not follow or finished:
                 return
             time.sleep(FOLLOW_POLL_S)
-            reap_orphans(ctx.store)
+            ctx.store.runs.reap_orphans()
 
 
 __all__ = ["FOLLOW_POLL_S", "LogLines", "logs", "run", "runs"]

@@ -119,10 +119,9 @@ def resume(
     (over `.env` and `.secrets`, read as `stageline run` reads them).
     """
     from stageline.engine.resume import resumable
-    from stageline.store import deployments as store_deploys
 
     with context.open(repo_dir, database_url) as ctx:
-        found = store_deploys.find_run(ctx.store, run)
+        found = ctx.store.runs.find_run(run)
         if found is None:
             raise RunError(f"no run {run} in the record", hint="see `stageline runs`")
         resumable(ctx.store, found.id)
@@ -152,19 +151,17 @@ def cancel(
     """Stop run `run` (its id): ask its process, or complete its record as cancelled when
     no process runs it (a run left waiting at a gate, say)."""
     from stageline.runs.states import ACTIVE_STATUSES, Conclusion
-    from stageline.store import deployments as store_deploys
-    from stageline.store.runs import finish_orphan, request_cancel
 
     with context.open(repo_dir, database_url, reap=True) as ctx:
-        found = store_deploys.find_run(ctx.store, run)
+        found = ctx.store.runs.find_run(run)
         if found is None:
             raise RunError(f"no run {run} in the record", hint="see `stageline runs`")
         if found.status not in ACTIVE_STATUSES:
             raise RunError(f"run {found.id} has ended; nothing to cancel")
-        if not store_deploys.run_alive(ctx.store, found.id):
-            finish_orphan(ctx.store, found.id, reason, Conclusion.CANCELLED)
+        if not ctx.store.runs.run_alive(found.id):
+            ctx.store.runs.finish_orphan(found.id, reason, Conclusion.CANCELLED)
             return Cancelled(found.id, "completed")
-        if not request_cancel(ctx.store, found.id, reason):  # it ended meanwhile
+        if not ctx.store.runs.request_cancel(found.id, reason):  # it ended meanwhile
             raise RunError(f"run {found.id} has ended; nothing to cancel")
         return Cancelled(found.id, "requested")
 
@@ -250,9 +247,8 @@ def _drive(
 
 
 def _finished(ctx: context.Context, execution: Execution) -> Finished:
-    from stageline.store import get_run
 
-    details = [get_run(ctx.store, outcome.run_id) for outcome in execution.outcomes]
+    details = [ctx.store.runs.get_run(outcome.run_id) for outcome in execution.outcomes]
     return Finished(details, execution.exit_code)
 
 

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
     from rich.console import Console
 
-    from stageline.store.deployments import DeploymentRow
+    from stageline.store.deploy_records import DeploymentRow
 
 #: The example project, relative to the source checkout holding `src/stageline`.
 EXAMPLE = Path("examples") / "webapp"

@@ -18,7 +18,7 @@ from stageline.cli.options import DatabaseUrl
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from stageline.store.deployments import DeploymentRow
+    from stageline.store.deploy_records import DeploymentRow
 
 _Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 

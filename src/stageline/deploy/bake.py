@@ -33,7 +33,7 @@ from stageline.durations import format_duration
 from stageline.engine.hooks import Hold
 from stageline.executors.base import JobResult
 from stageline.runs.states import Conclusion
-from stageline.store import deployments as store_deploys
+from stageline.store.deploy_records import UNFINISHED
 
 
 class BakeWindow:
@@ -121,14 +121,14 @@ class BakeWindow:
     ) -> tuple[str, int | None, str] | None:
         """Wait for a person: (approve | rollback, rollback target, who) or None if cancelled."""
         rt = self.rt
-        gate, created = store_deploys.open_gate(
-            rt.store, hold.run_id, env.name, "pause", deployment_id
+        gate, created = rt.store.deployments.open_gate(
+            hold.run_id, env.name, "pause", deployment_id
         )
         text = (
             f"paused: {verdict.reason}; `stageline approve {hold.run_id} --env {env.name}` "
             f"to continue or `stageline rollback {env.name}`"
         )
-        store_deploys.update_gate(rt.store, gate.id, reason=text)
+        rt.store.deployments.update_gate(gate.id, reason=text)
         if created:
             rt.emit(
                 "approval.requested",
@@ -142,13 +142,12 @@ class BakeWindow:
             )
         hold.wait(text)
         while True:
-            found = store_deploys.decisions(rt.store, gate.id)
+            found = rt.store.deployments.decisions(gate.id)
             if found:
                 decision = found[0]
                 choice = "approve" if decision.verdict == "approve" else "rollback"
                 to = decision.data.get("to") if isinstance(decision.data, dict) else None
-                store_deploys.update_gate(
-                    rt.store,
+                rt.store.deployments.update_gate(
                     gate.id,
                     status="approved" if choice == "approve" else "rejected",
                     decided_by=[decision.reviewer],
@@ -181,7 +180,7 @@ class BakeWindow:
     ) -> JobResult:
         rt = self.rt
         rt.open.pop((hold.run_id, hold.job.key), None)
-        replaced = store_deploys.get_deployment(rt.store, deployment_id)
+        replaced = rt.store.deployments.get_deployment(deployment_id)
         rt.emit(
             "deployment.failed",
             hold.run_id,
@@ -203,9 +202,9 @@ class BakeWindow:
             wait=hold.wait,
         )
         if not outcome.ok and replaced is not None:
-            current = store_deploys.get_deployment(rt.store, replaced.id)
-            if current is not None and current.status in store_deploys.UNFINISHED:
-                store_deploys.finish_deployment(rt.store, replaced.id, "failure", outcome.reason)
+            current = rt.store.deployments.get_deployment(replaced.id)
+            if current is not None and current.status in UNFINISHED:
+                rt.store.deployments.finish_deployment(replaced.id, "failure", outcome.reason)
         return JobResult(
             Conclusion.FAILURE, result.outputs, reason=f"{verdict.reason}; {outcome.reason}"
         )

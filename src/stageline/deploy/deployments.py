@@ -16,7 +16,7 @@ from typing import Any
 
 from stageline.deploy.runtime import DeployRuntime, sleep_or_cancel
 from stageline.engine.hooks import Hold
-from stageline.store import deployments as store_deploys
+from stageline.store.deploy_records import UNFINISHED
 
 
 def jsonable_contexts(contexts: Mapping[str, Any]) -> dict[str, Any]:
@@ -28,7 +28,7 @@ def jsonable_contexts(contexts: Mapping[str, Any]) -> dict[str, Any]:
 
 def approvers(rt: DeployRuntime, run_id: int, environment: str) -> list[str]:
     """Who approved the run's gate for `environment` (empty when it had none)."""
-    for gate in store_deploys.gates_of_run(rt.store, run_id):
+    for gate in rt.store.deployments.gates_of_run(run_id):
         if gate.environment == environment and gate.kind == "approval":
             return list(gate.decided_by)
     return []
@@ -46,15 +46,14 @@ async def queue_and_start(
     name = job.environment.name
     env = rt.config.environment(name)
     github = hold.contexts.get("github") or {}
-    existing = store_deploys.deployment_of_job(rt.store, hold.run_id, job.key)
+    existing = rt.store.deployments.deployment_of_job(hold.run_id, job.key)
     url = job.environment.url or env.url
-    if existing is not None and existing.status in store_deploys.UNFINISHED:
+    if existing is not None and existing.status in UNFINISHED:
         deployment_id = existing.id
-        store_deploys.update_deployment(rt.store, deployment_id, status="queued")
+        rt.store.deployments.update_deployment(deployment_id, status="queued")
     else:
         sha = str(github.get("sha") or "")
-        deployment_id = store_deploys.create_deployment(
-            rt.store,
+        deployment_id = rt.store.deployments.create_deployment(
             repo_path=rt.repo_dir,
             environment=name,
             run_id=hold.run_id,
@@ -69,7 +68,7 @@ async def queue_and_start(
         )
     said = ""
     while True:
-        blocker = store_deploys.claim_environment(rt.store, deployment_id)
+        blocker = rt.store.deployments.claim_environment(deployment_id)
         if blocker is None:
             break
         text = (
@@ -81,12 +80,12 @@ async def queue_and_start(
             said = text
             (wait or hold.wait)(text)
         if await sleep_or_cancel(rt.poll, hold.cancel):
-            store_deploys.finish_deployment(
-                rt.store, deployment_id, "failure", "cancelled before it started"
+            rt.store.deployments.finish_deployment(
+                deployment_id, "failure", "cancelled before it started"
             )
             return None
     rt.open[(hold.run_id, job.key)] = deployment_id
-    row = store_deploys.get_deployment(rt.store, deployment_id)
+    row = rt.store.deployments.get_deployment(deployment_id)
     assert row is not None
     rt.emit(
         "deployment.started",
@@ -109,8 +108,8 @@ def finish(
     deployment_id = rt.open.pop((run_id, job_key), None)
     if deployment_id is None:
         return
-    store_deploys.finish_deployment(rt.store, deployment_id, status, reason)
-    row = store_deploys.get_deployment(rt.store, deployment_id)
+    rt.store.deployments.finish_deployment(deployment_id, status, reason)
+    row = rt.store.deployments.get_deployment(deployment_id)
     assert row is not None
     kind = "deployment.succeeded" if status == "success" else "deployment.failed"
     rt.emit(

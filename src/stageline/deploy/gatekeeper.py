@@ -48,8 +48,7 @@ from stageline.deploy.rollback import complete
 from stageline.deploy.runtime import DeployRuntime, now, sleep_or_cancel
 from stageline.engine import hooks
 from stageline.errors import StagelineError
-from stageline.store import deployments as store_deploys
-from stageline.store.deployments import GateRow
+from stageline.store.deploy_records import GateRow
 
 
 @dataclass(slots=True)
@@ -92,8 +91,8 @@ class EnvironmentGatekeeper:
         assert hold.job.environment is not None
         rt = self.rt
         env = rt.config.environment(hold.job.environment.name)
-        for rollback in store_deploys.interrupted_rollbacks(
-            rt.store, run_id=hold.run_id, job_key=hold.job.key
+        for rollback in rt.store.deployments.interrupted_rollbacks(
+            run_id=hold.run_id, job_key=hold.job.key
         ):
             outcome = await complete(rt, env, rollback, wait=hold.wait)
             return hooks.Decision(False, f"interrupted while rolling back; {outcome.reason}")
@@ -143,7 +142,7 @@ class EnvironmentGatekeeper:
         rt = self.rt
         github = hold.contexts.get("github") or {}
         actor = self.starter or str(github.get("triggering_actor") or github.get("actor") or "")
-        gate, created = store_deploys.open_gate(rt.store, hold.run_id, env.name, actor=actor)
+        gate, created = rt.store.deployments.open_gate(hold.run_id, env.name, actor=actor)
         if gate.status in ("approved", "rejected"):  # decided before a resume
             return GateState(gate.status, gate.reason or gate.status, tuple(gate.decided_by))  # type: ignore[arg-type]
         request = GateRequest(
@@ -172,7 +171,7 @@ class EnvironmentGatekeeper:
         prompt: asyncio.Task[None] | None = None
         try:
             while True:
-                for row in store_deploys.decisions(rt.store, gate.id, after=last):
+                for row in rt.store.deployments.decisions(gate.id, after=last):
                     last = row.id
                     if row.verdict in ("approve", "reject"):
                         seen.append(Decision(row.reviewer, row.verdict, row.at, row.comment))  # type: ignore[arg-type]
@@ -182,7 +181,7 @@ class EnvironmentGatekeeper:
                     return state
                 if state.reminders_due > reminded:
                     reminded = state.reminders_due
-                    store_deploys.update_gate(rt.store, gate.id, reminders_sent=reminded)
+                    rt.store.deployments.update_gate(gate.id, reminders_sent=reminded)
                     rt.emit(
                         "approval.reminded",
                         hold.run_id,
@@ -192,7 +191,7 @@ class EnvironmentGatekeeper:
                         reminder=reminded,
                     )
                 if state.reason != shared.text:
-                    store_deploys.update_gate(rt.store, gate.id, reason=state.reason)
+                    rt.store.deployments.update_gate(gate.id, reason=state.reason)
                     shared.tell(state.reason)
                 if prompt is None and rt.prompt is not None and self.identity is not None:
                     prompt = asyncio.ensure_future(self._ask(hold, env, gate))
@@ -236,7 +235,7 @@ class EnvironmentGatekeeper:
 
     def _auto_approver(self, hold: hooks.Hold) -> str | None:
         """The upstream job whose auto-approve step approved this run, if any."""
-        approvals = store_deploys.auto_approvals(self.rt.store, hold.run_id)
+        approvals = self.rt.store.deployments.auto_approvals(hold.run_id)
         if not approvals:
             return None
         upstream = self._upstream(hold.run_id, hold.job.job_id)
@@ -249,7 +248,7 @@ class EnvironmentGatekeeper:
         """Job keys and ids `job_id` needs, transitively (from the recorded plan)."""
         graph = self._ancestors.get(run_id)
         if graph is None:
-            run = store_deploys.find_run(self.rt.store, run_id)
+            run = self.rt.store.runs.find_run(run_id)
             jobs: list[dict[str, Any]] = list((run.plan if run else {}).get("jobs") or [])
             needs = {str(j["job_id"]): {str(n) for n in j.get("needs") or []} for j in jobs}
             keys: dict[str, set[str]] = {}
@@ -273,8 +272,7 @@ class EnvironmentGatekeeper:
         self, hold: hooks.Hold, env: EnvironmentConfig, gate: GateRow, state: GateState
     ) -> None:
         rt = self.rt
-        store_deploys.update_gate(
-            rt.store,
+        rt.store.deployments.update_gate(
             gate.id,
             status=state.status,
             reason=state.reason,
@@ -311,8 +309,7 @@ class EnvironmentGatekeeper:
         verdict = {"a": "approve", "approve": "approve", "r": "reject", "reject": "reject"}
         if answer in verdict:
             with contextlib.suppress(StagelineError):
-                store_deploys.record_decision(
-                    self.rt.store,
+                self.rt.store.deployments.record_decision(
                     hold.run_id,
                     gate.id,
                     reviewer,

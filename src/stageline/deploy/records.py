@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from stageline.store.deployments import DeploymentRow
+    from stageline.store.deploy_records import DeploymentRow
 
 DeploymentStatus = Literal["queued", "in_progress", "success", "failure", "rolled_back", "inactive"]
 DeploymentKind = Literal["deploy", "rollback"]

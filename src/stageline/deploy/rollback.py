@@ -36,9 +36,8 @@ from stageline.errors import StagelineError
 from stageline.executors.base import Annotation, JobRequest, StepResult
 from stageline.runner.places import LocalDirs
 from stageline.runs.states import Conclusion
-from stageline.store import deployments as store_deploys
-from stageline.store.deployments import DeploymentRow, RollbackRow
-from stageline.store.runs import HOST
+from stageline.store.deploy_records import SUCCEEDED, UNFINISHED, DeploymentRow, RollbackRow
+from stageline.store.liveness import HOST
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,16 +56,16 @@ def pick_target(
 ) -> DeploymentRow | None:
     """The deployment to restore: `to` (checked), else the newest good one before `replaces`."""
     if to is None:
-        return store_deploys.last_good(
-            rt.store, rt.repo_dir, environment, before=replaces.id if replaces else None
+        return rt.store.deployments.last_good(
+            rt.repo_dir, environment, before=replaces.id if replaces else None
         )
-    target = store_deploys.get_deployment(rt.store, to)
+    target = rt.store.deployments.get_deployment(to)
     if target is None or target.environment != environment:
         raise StagelineError(
             f"no deployment #{to} of environment '{environment}'",
             hint=f"see `stageline deployments {environment}`",
         )
-    if target.status not in store_deploys.SUCCEEDED:
+    if target.status not in SUCCEEDED:
         raise StagelineError(
             f"deployment #{to} cannot be restored: it is {target.status}",
             hint="choose one that reached the environment (success or inactive)",
@@ -79,18 +78,17 @@ def pick_target(
 def missing_artifacts(rt: DeployRuntime, target: DeploymentRow) -> str | None:
     """Why the restored deployment's job cannot be re-run as it was, or None."""
     from stageline.plan.model import plan_from_dict
-    from stageline.store.queries import get_run
 
     if target.run_id is None:
         return f"deployment #{target.id} has no recorded run to re-run"
-    run = store_deploys.find_run(rt.store, target.run_id)
+    run = rt.store.runs.find_run(target.run_id)
     if run is None or not run.plan:
         return f"the run of deployment #{target.id} is no longer recorded"
     try:
         plan_from_dict(run.plan).job(target.job_key)
     except KeyError:
         return f"job {target.job_key} of run {target.run_id} is not in its recorded plan"
-    gone = [a for a in get_run(rt.store, target.run_id).artifacts if not os.path.exists(a.path)]
+    gone = [a for a in rt.store.runs.get_run(target.run_id).artifacts if not os.path.exists(a.path)]
     if gone:
         names = ", ".join(sorted({a.name for a in gone}))
         return (
@@ -128,8 +126,7 @@ async def roll_back(
         problem = missing_artifacts(rt, target)
         if problem:
             reason = f"cannot roll back {env.name} to deployment #{target.id}: {problem}"
-            store_deploys.create_rollback(
-                rt.store,
+            rt.store.deployments.create_rollback(
                 repo_path=rt.repo_dir,
                 environment=env.name,
                 run_id=run_id,
@@ -144,8 +141,7 @@ async def roll_back(
                 finished_at=time.time(),
             )
             return RollbackOutcome(False, f"{reason}; nothing was changed")
-    deployment_id = store_deploys.create_deployment(
-        rt.store,
+    deployment_id = rt.store.deployments.create_deployment(
         repo_path=rt.repo_dir,
         environment=env.name,
         kind="rollback",
@@ -161,8 +157,7 @@ async def roll_back(
         replaces=replaces.id if replaces else None,
         restores=target.id if target else None,
     )
-    rollback_id = store_deploys.create_rollback(
-        rt.store,
+    rollback_id = rt.store.deployments.create_rollback(
         repo_path=rt.repo_dir,
         environment=env.name,
         run_id=run_id,
@@ -174,7 +169,7 @@ async def roll_back(
         trigger=trigger,
         requested_by=requested_by,
     )
-    rollback = store_deploys.get_rollback(rt.store, rollback_id)
+    rollback = rt.store.deployments.get_rollback(rollback_id)
     assert rollback is not None
     rt.emit(
         "rollback.started",
@@ -199,7 +194,7 @@ async def complete(
     wait: Callable[[str], None] | None = None,
 ) -> RollbackOutcome:
     """Do (or finish, after an interruption) the rollback `rollback` and record the end."""
-    store_deploys.update_rollback(rt.store, rollback.id, pid=os.getpid(), host=HOST)
+    rt.store.deployments.update_rollback(rollback.id, pid=os.getpid(), host=HOST)
     target = _deployment(rt, rollback.restores)
     replaced = _deployment(rt, rollback.replaces)
     what = f"deployment #{target.id} ({_short(target.sha)})" if target else "its rollback script"
@@ -221,22 +216,21 @@ async def complete(
         ok, detail = False, f"{type(err).__name__}: {err}"
     if ok:
         if replaced is not None:
-            store_deploys.update_deployment(
-                rt.store, replaced.id, status="rolled_back", finished_at=time.time()
+            rt.store.deployments.update_deployment(
+                replaced.id, status="rolled_back", finished_at=time.time()
             )
         if rollback.deployment_id:
-            store_deploys.finish_deployment(rt.store, rollback.deployment_id, "success", None)
+            rt.store.deployments.finish_deployment(rollback.deployment_id, "success", None)
         reason = f"{env.name} rolled back to {what}" + (
             f" in place of deployment #{replaced.id} ({_short(replaced.sha)})" if replaced else ""
         )
     else:
-        if replaced is not None and replaced.status in store_deploys.UNFINISHED:
-            store_deploys.finish_deployment(rt.store, replaced.id, "failure", detail)
+        if replaced is not None and replaced.status in UNFINISHED:
+            rt.store.deployments.finish_deployment(replaced.id, "failure", detail)
         if rollback.deployment_id:
-            store_deploys.finish_deployment(rt.store, rollback.deployment_id, "failure", detail)
+            rt.store.deployments.finish_deployment(rollback.deployment_id, "failure", detail)
         reason = f"rollback of {env.name} to {what} failed: {detail}"
-    store_deploys.update_rollback(
-        rt.store,
+    rt.store.deployments.update_rollback(
         rollback.id,
         status="success" if ok else "failure",
         reason=reason,
@@ -255,7 +249,7 @@ async def complete(
 
 
 def _deployment(rt: DeployRuntime, deployment_id: int | None) -> DeploymentRow | None:
-    return store_deploys.get_deployment(rt.store, deployment_id) if deployment_id else None
+    return rt.store.deployments.get_deployment(deployment_id) if deployment_id else None
 
 
 def _variables(
@@ -338,7 +332,7 @@ async def _redeploy(
     if rt.executor is None:
         return False, "no executor to re-run the deploy job"
     assert target.run_id is not None
-    run = store_deploys.find_run(rt.store, target.run_id)
+    run = rt.store.runs.find_run(target.run_id)
     assert run is not None
     job = plan_from_dict(run.plan).job(target.job_key)
     variables = _variables(rollback, target, replaced)

@@ -23,7 +23,6 @@ from stageline.deploy.config import StagelineConfig
 from stageline.engine import events as ev
 from stageline.errors import StagelineError
 from stageline.executors.base import Executor
-from stageline.store import deployments as store_deploys
 from stageline.store.db import Store
 
 log = logging.getLogger(__name__)
@@ -58,7 +57,7 @@ class DeployRuntime:
         data = {k: v for k, v in data.items() if v is not None}
         if run_id is not None:
             try:
-                store_deploys.record_event(self.store, run_id, kind, data, job_key)
+                self.store.deployments.record_event(run_id, kind, data, job_key)
             except StagelineError:
                 log.exception("cannot record %s", kind)
         if self.observer is not None:

@@ -38,7 +38,6 @@ from stageline.errors import StagelineError
 from stageline.executors.base import Executor
 from stageline.notify import Notifier, NotifyObserver
 from stageline.notify.delivery import Deliver, RetryPolicy
-from stageline.store import deployments as store_deploys
 from stageline.store.db import Store
 
 log = logging.getLogger(__name__)
@@ -68,8 +67,7 @@ class DeployObserver:
     def _auto_approval(self, event: ev.Custom) -> None:
         run_id = int(event.run_id)
         message = event.data.get("review_message")
-        store_deploys.record_decision(
-            self.rt.store,
+        self.rt.store.deployments.record_decision(
             run_id,
             None,
             "auto",

@@ -16,8 +16,6 @@ from typing import Any
 from stageline.engine.context import evaluate_value, truthy
 from stageline.errors import StagelineError
 from stageline.store import db
-from stageline.store import runs as store_runs
-from stageline.store.queries import reap_orphans
 
 GROUP_POLL_S = 0.2
 
@@ -59,9 +57,9 @@ async def wait_run_turn(
     `stopped()`); else why it must not (a newer run superseded it). `announce` is
     called once, with what the run waits for, if it has to wait."""
     announced = False
-    reap_orphans(store)
+    store.runs.reap_orphans()
     while not stopped():
-        members = store_runs.active_runs_in_group(store, group)
+        members = store.runs.active_runs_in_group(group)
         older = [m for m in members if m.run_id < run_id]
         newer = [m for m in members if m.run_id > run_id]
         if newer:
@@ -70,7 +68,7 @@ async def wait_run_turn(
             return None
         if cancel_older:
             for member in older:
-                store_runs.request_cancel(store, member.run_id, _cancel_note(number, group))
+                store.runs.request_cancel(member.run_id, _cancel_note(number, group))
         if not announced:
             announced = True
             numbers = ", ".join(f"#{m.number}" for m in older)
@@ -90,10 +88,10 @@ async def wait_job_turn(
 ) -> str | None:
     """Wait until no older job of `group` (in any run) is active. None: the job may go
     on (unless `cancel` is set); else why it must not (a newer job superseded it)."""
-    reap_orphans(store)
+    store.runs.reap_orphans()
     asked: set[int] = set()
     while not cancel.is_set():
-        members = store_runs.active_jobs_in_group(store, group)
+        members = store.runs.active_jobs_in_group(group)
         older = [m for m in members if m.job_pk is not None and m.job_pk < job_pk]
         newer = [m for m in members if m.job_pk is not None and m.job_pk > job_pk]
         if newer:
@@ -107,7 +105,7 @@ async def wait_job_turn(
             for member in older:
                 if member.job_pk is not None and member.job_pk not in asked:
                     asked.add(member.job_pk)
-                    store_runs.request_job_cancel(store, member.job_pk, _cancel_note(number, group))
+                    store.runs.request_job_cancel(member.job_pk, _cancel_note(number, group))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(cancel.wait(), GROUP_POLL_S)
     return None

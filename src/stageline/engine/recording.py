@@ -1,9 +1,9 @@
 """Record, then tell: the one step every state change of a run goes through.
 
-`Recording` owns the run's `RunRecorder` and its observer. Writes are queued and
-flushed once per turn of the event loop; a flush that fails (a full disk) keeps
-the writes queued and calls `on_unwritable`, which cancels the run: going on
-unrecorded would break the rule that the store is the source of truth. A fresh
+`Recording` owns the run's `Recorder` (`store.runs.recorder`) and its observer.
+Writes are queued and flushed once per turn of the event loop; a flush that fails
+(a full disk) keeps the writes queued and calls `on_unwritable`, which cancels the
+run: going on unrecorded would break the rule that the store is the source of truth. A fresh
 run and a resumed one use this same path.
 """
 
@@ -16,7 +16,6 @@ from collections.abc import Callable
 from stageline.engine import events as ev
 from stageline.errors import StagelineError
 from stageline.store import db
-from stageline.store import runs as store_runs
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +36,7 @@ class Recording:
         self.run_id = run_id
         self.observer = observer
         self._on_unwritable = on_unwritable
-        self.recorder = store_runs.RunRecorder(store, run_id, lambda _f: loop.call_soon(self.flush))
+        self.recorder = store.runs.recorder(run_id, lambda _f: loop.call_soon(self.flush))
 
     def flush(self) -> None:
         """Write what this turn of the loop recorded (see the module doc on failure)."""

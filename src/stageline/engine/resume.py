@@ -1,6 +1,6 @@
 """Resuming a run whose process stopped while a gate (or a bake window) held it.
 
-A run that waits at a gate outlives its process (`store.queries.orphan_reason`
+A run that waits at a gate outlives its process (`store.liveness.orphan_reason`
 leaves waiting runs alone). `resume_run` continues it in this process, under the
 same run id and number, from its recorded plan:
 
@@ -30,16 +30,14 @@ from stageline.engine.state import RunState
 from stageline.errors import RunError
 from stageline.executors.base import Executor
 from stageline.runs.states import ACTIVE_STATUSES
-from stageline.store import deployments as store_deploys
 from stageline.store.db import Store
-from stageline.store.queries import get_run
 
 
 def resumed_state(store: Store, spec: RunSpec, run_id: int) -> RunState:
     """The state of run `run_id` from its record, as its next attempt; the record of
     every job that runs again is reset and the run is claimed by this process."""
     plan = spec.plan
-    detail = get_run(store, run_id)
+    detail = store.runs.get_run(run_id)
     attempt = detail.run.attempt + 1
     state = RunState.from_record(
         plan,
@@ -52,21 +50,21 @@ def resumed_state(store: Store, spec: RunSpec, run_id: int) -> RunState:
         attempt=attempt,
     )
     planned = {job.key for job in plan.jobs}
-    store_deploys.reset_unfinished(store, run_id, set(state.kept), planned)
-    store_deploys.mark_run_resumed(store, run_id, attempt)
+    store.runs.reset_unfinished(run_id, set(state.kept), planned)
+    store.runs.mark_run_resumed(run_id, attempt)
     return state
 
 
 def resumable(store: Store, run_id: int) -> None:
     """Raise RunError unless run `run_id` can be resumed (active, its process gone)."""
-    detail = get_run(store, run_id)
+    detail = store.runs.get_run(run_id)
     run = detail.run
     if run.status not in ACTIVE_STATUSES:
         raise RunError(
             f"run {run_id} has ended ({run.conclusion}); nothing to resume",
             hint=f"start a new one: stageline run {run.workflow_path}",
         )
-    if store_deploys.run_alive(store, run_id):
+    if store.runs.run_alive(run_id):
         raise RunError(
             f"run {run_id} is still running (pid {run.pid} on {run.host})",
             hint="decide its gate with `stageline approve/reject`, or stop that process first",

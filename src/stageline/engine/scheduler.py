@@ -1,7 +1,7 @@
 """The scheduler: one run of one plan, event-driven over the plan's job graph.
 
 How a job moves (every change checked by `runs.rules` and written through the
-`RunRecorder`, then told to observers):
+`Recorder`, then told to observers):
 
 1. *queued* until every job it needs has finished (all legs of a matrix job);
 2. its `if:` is evaluated with `needs`, `github`, `vars`, `inputs` and the status
@@ -27,8 +27,8 @@ to observers (`engine.recording`), and the jobs it admits are held
 (`engine.concurrency`, the hooks) and dispatched to the executor. A resumed run is
 the same loop over a `RunState.from_record` (`engine.resume`).
 
-Writes are batched per turn of the event loop (`RunRecorder`); the store is read
-only on the heartbeat (`HEARTBEAT_S`, cancel requests) and while a job or run
+Writes are batched per turn of the event loop (`store.ports.Recorder`); the store is
+read only on the heartbeat (`HEARTBEAT_S`, cancel requests) and while a job or run
 waits for its concurrency group (`concurrency.GROUP_POLL_S`).
 """
 
@@ -56,7 +56,8 @@ from stageline.plan.model import Plan, PlannedJob
 from stageline.runner.places import LocalDirs
 from stageline.runs.states import Conclusion, Status
 from stageline.store import db
-from stageline.store import runs as store_runs
+from stageline.store.ports import Recorder
+from stageline.store.records import NewJob, NewRun
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +174,7 @@ class Scheduler:
         self._run_group: str | None = None
 
     @property
-    def recorder(self) -> store_runs.RunRecorder:
+    def recorder(self) -> Recorder:
         return self.recording.recorder
 
     # -- public ------------------------------------------------------------------------
@@ -244,7 +245,7 @@ class Scheduler:
         if self._resumed is not None:
             self.state = self._resumed
         else:
-            new_run = store_runs.NewRun(
+            new_run = NewRun(
                 repo_path=self.spec.repo_dir,
                 repository=event.repository,
                 workflow=plan.workflow_name,
@@ -257,8 +258,8 @@ class Scheduler:
                 concurrency_group=group,
             )
             new_jobs = [self._new_job(j) for j in plan.jobs]
-            self.run_id, self.number = store_runs.create_run(
-                self.store, new_run, new_jobs, str(RunLayout.logs_root(self.store.home))
+            self.run_id, self.number = self.store.runs.create_run(
+                new_run, new_jobs, str(RunLayout.logs_root(self.store.home))
             )
             self.state = RunState(
                 plan,
@@ -277,8 +278,8 @@ class Scheduler:
             self.state.cancelled = self.state.cancelled or self._early_cancel
 
     @staticmethod
-    def _new_job(job: PlannedJob) -> store_runs.NewJob:
-        return store_runs.NewJob(
+    def _new_job(job: PlannedJob) -> NewJob:
+        return NewJob(
             key=job.key,
             job_id=job.job_id,
             name=job.name,
@@ -586,7 +587,7 @@ class Scheduler:
         superseded = await wait_job_turn(
             self.store,
             group,
-            job_pk=store_runs.job_pk(self.store, self.run_id, key),
+            job_pk=self.store.runs.job_pk(self.run_id, key),
             number=self.number,
             cancel_older=enabled(job.planned.concurrency_cancel_in_progress, contexts),
             cancel=cancel,
@@ -606,7 +607,7 @@ class Scheduler:
             return
         self.recording.flush()
         try:
-            controls = store_runs.heartbeat(self.store, self.run_id)
+            controls = self.store.runs.heartbeat(self.run_id)
         except StagelineError:
             log.exception("heartbeat failed")
         else:

@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from stageline.runner import fast_work_root, remove_tree
-from stageline.store.queries import pid_alive
+from stageline.store.liveness import pid_alive
 
 PREFIX = "stageline-run-"
 

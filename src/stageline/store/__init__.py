@@ -23,57 +23,35 @@ if TYPE_CHECKING:
         store_home,
     )
     from stageline.store.ports import DeploymentStore, Recorder, RunStore, Store
-    from stageline.store.queries import (
-        get_run,
-        list_runs,
-        reap_orphans,
-        run_events,
-        run_state,
-    )
     from stageline.store.records import (
         AnnotationRecord,
         ArtifactRecord,
+        Controls,
         EventRecord,
         JobRecord,
+        NewJob,
+        NewRun,
         RunDetail,
         RunRecord,
         StepRecord,
         jsonable,
     )
-    from stageline.store.runs import (
-        Controls,
-        NewJob,
-        NewRun,
-        RunRecorder,
-        create_run,
-        heartbeat,
-        request_cancel,
-        request_job_cancel,
-    )
 
 _HOMES = {
     "db": ("DATABASE_URL_ENV", "DB_NAME", "HEAD_REVISION", "open_store", "store_home"),
     "ports": ("DeploymentStore", "Recorder", "RunStore", "Store"),
-    "queries": ("get_run", "list_runs", "reap_orphans", "run_events", "run_state"),
     "records": (
         "AnnotationRecord",
         "ArtifactRecord",
+        "Controls",
         "EventRecord",
         "JobRecord",
+        "NewJob",
+        "NewRun",
         "RunDetail",
         "RunRecord",
         "StepRecord",
         "jsonable",
-    ),
-    "runs": (
-        "Controls",
-        "NewJob",
-        "NewRun",
-        "RunRecorder",
-        "create_run",
-        "heartbeat",
-        "request_cancel",
-        "request_job_cancel",
     ),
 }
 _MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
@@ -103,20 +81,10 @@ __all__ = [
     "Recorder",
     "RunDetail",
     "RunRecord",
-    "RunRecorder",
     "RunStore",
     "StepRecord",
     "Store",
-    "create_run",
-    "get_run",
-    "heartbeat",
     "jsonable",
-    "list_runs",
     "open_store",
-    "reap_orphans",
-    "request_cancel",
-    "request_job_cancel",
-    "run_events",
-    "run_state",
     "store_home",
 ]

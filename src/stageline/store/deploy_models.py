@@ -1,7 +1,7 @@
 """The delivery tables: deployments, gates, the decisions on them, rollbacks.
 
 Same declarative `Base` as `store.models` (one metadata, one Alembic history).
-Only `store.deployments` touches these classes; it returns plain dataclasses.
+Only `store.sql.SqlDeploymentStore` touches these classes; it returns plain dataclasses.
 
 * `deployments` — one row per job (or matrix leg) that deploys to an environment,
   and one per rollback (``kind="rollback"``). The row keeps what a rollback needs to

@@ -1,7 +1,7 @@
 """The record's tables, as SQLAlchemy 2 declarative models.
 
-Only the store package touches these classes: repository functions (`store.runs`,
-`store.queries`) return plain dataclasses, so no ORM row leaks to the CLI or the
+Only the store package touches these classes: the stores (`store.sqlite`,
+`store.sql`) return plain dataclasses, so no ORM row leaks to the CLI or the
 engine. Writes on the hot path go through the tables' Core statements
 (`Model.__table__`) because per-job bookkeeping must stay around a millisecond.
 
