@@ -1,4 +1,4 @@
-"""Reading runs back, and marking orphaned runs."""
+"""`store.sqlite`: reading runs back, and marking orphaned runs."""
 
 from __future__ import annotations
 

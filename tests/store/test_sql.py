@@ -1,4 +1,4 @@
-"""The delivery tables: the environment lock across processes, gates and decisions,
+"""`store.sql`, the delivery tables: the environment lock across processes, gates and decisions,
 interrupted rollbacks, and forgetting what an interrupted run left behind."""
 
 from __future__ import annotations
