@@ -35,7 +35,7 @@ console.log(`greet-main ${text}`);
 fs.appendFileSync(process.env.GITHUB_OUTPUT, `greeting=${text}\\n`);
 fs.appendFileSync(process.env.GITHUB_STATE, `said=${text}\\n`);
 """
-GREET_POST = 'console.log(`greet-post ${process.env.STATE_said}`);\n'
+GREET_POST = "console.log(`greet-post ${process.env.STATE_said}`);\n"
 WRAP_ACTION = """\
 name: Wrap
 inputs:
@@ -120,7 +120,9 @@ def fixture_actions(server: ActionServer) -> dict[str, str]:
         "acme/greet", {"main.js": GREET_MAIN.replace("greet-main", "greet-main-next")}, "next"
     )
     server.branch("acme/greet", "next")
-    shas["wrap@v2"] = server.publish("acme/wrap", {"action.yml": WRAP_ACTION, "sub/action.yml": WRAP_ACTION})
+    shas["wrap@v2"] = server.publish(
+        "acme/wrap", {"action.yml": WRAP_ACTION, "sub/action.yml": WRAP_ACTION}
+    )
     server.tag("acme/wrap", "v2")
     shas["boxed@v1"] = server.publish("acme/boxed", {"action.yml": DOCKER_ACTION})
     server.tag("acme/boxed", "v1")

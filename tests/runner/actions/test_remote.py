@@ -66,9 +66,12 @@ def test_a_sub_path_and_a_full_url(action_server: ActionServer) -> None:
 
 def test_errors_are_one_line_and_name_the_url(action_server: ActionServer) -> None:
     message = check_uses("acme/greet@v9", "/nonexistent", [])
-    assert message == f"action 'acme/greet@v9': no tag, branch or commit 'v9' in {action_server.url}/acme/greet"
+    url = f"{action_server.url}/acme/greet"
+    assert message == f"action 'acme/greet@v9': no tag, branch or commit 'v9' in {url}"
     message = check_uses("acme/missing@v1", "/nonexistent", []) or ""
-    assert message.startswith(f"cannot fetch action 'acme/missing@v1' from {action_server.url}/acme/missing: ")
+    assert message.startswith(
+        f"cannot fetch action 'acme/missing@v1' from {action_server.url}/acme/missing: "
+    )
     assert "\n" not in message
     action_server.publish("acme/empty", {"README": "no action here"})
     action_server.tag("acme/empty", "v1")

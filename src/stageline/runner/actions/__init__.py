@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,9 +61,10 @@ def resolve(
     *,
     prefer_cache: bool = False,
     cache_only: bool = False,
+    refresh: bool = False,
 ) -> Resolved | str:
     """The action `uses` names, or an error message when it cannot run. A remote action
-    is fetched (see `remote.fetch` for `prefer_cache` and `cache_only`)."""
+    is fetched (see `remote.fetch` for `prefer_cache`, `cache_only` and `refresh`)."""
     uses = uses.strip()
     if "${{" in uses:
         return f"'uses: {uses}': expressions are not allowed in `uses`"
@@ -74,7 +75,7 @@ def resolve(
         problem = local.check_directory(directory, uses)
         return problem or Resolved(uses, directory=directory)
     if _URL.match(uses):
-        return _remote(uses, prefer_cache=prefer_cache, cache_only=cache_only)
+        return _remote(uses, prefer_cache=prefer_cache, cache_only=cache_only, refresh=refresh)
     match = _REMOTE.match(uses)
     if not match:
         return (
@@ -92,17 +93,19 @@ def resolve(
             if problem:
                 return problem
             return Resolved(uses, ref=ref, directory=directory, repository=f"{owner}/{repo}")
-    return _remote(uses, prefer_cache=prefer_cache, cache_only=cache_only)
+    return _remote(uses, prefer_cache=prefer_cache, cache_only=cache_only, refresh=refresh)
 
 
-def _remote(uses: str, *, prefer_cache: bool, cache_only: bool) -> Resolved | str:
+def _remote(uses: str, *, prefer_cache: bool, cache_only: bool, refresh: bool) -> Resolved | str:
     from stageline.runner.actions import remote  # git and the cache only when needed
 
     action = remote.parse(uses)
     if action is None:
         return f"'uses: {uses}' is not a valid action reference: expected OWNER/REPO@REF"
     try:
-        fetched = remote.fetch(action, prefer_cache=prefer_cache, cache_only=cache_only)
+        fetched = remote.fetch(
+            action, prefer_cache=prefer_cache, cache_only=cache_only, refresh=refresh
+        )
     except remote.FetchError as err:
         return str(err)
     problem = local.check_directory(fetched.directory, uses)
@@ -136,6 +139,31 @@ def _check(uses: str, repo_dir: str, action_dirs: Sequence[str], seen: set[str])
         if problem:
             return f"{problem} (used by the action '{uses}')"
     return None
+
+
+def pull(
+    uses: Iterable[str], repo_dir: str, action_dirs: Sequence[str]
+) -> tuple[list[Resolved], list[str]]:
+    """Fetch afresh every remote action `uses` names and every one used inside them
+    (composite actions, local ones included): the actions fetched, and the problems."""
+    fetched: list[Resolved] = []
+    problems: list[str] = []
+    seen: set[str] = set()
+    todo = [(u, "") for u in uses]
+    while todo:
+        name, user = todo.pop(0)
+        if name in seen:
+            continue
+        seen.add(name)
+        found = resolve(name, repo_dir, action_dirs, refresh=True)
+        if isinstance(found, str):
+            problems.append(f"{found} (used by the action '{user}')" if user else found)
+            continue
+        if found.sha:
+            fetched.append(found)
+        if found.directory is not None:
+            todo.extend((inner, name) for inner in local.nested_uses(found.directory))
+    return fetched, problems
 
 
 async def run_uses(
@@ -180,4 +208,4 @@ async def run_uses(
     return await local.run(call, found.directory)
 
 
-__all__ = ["BUILTIN", "Resolved", "check_uses", "resolve", "run_uses"]
+__all__ = ["BUILTIN", "Resolved", "check_uses", "pull", "resolve", "run_uses"]

@@ -182,7 +182,8 @@ def _fetch(bare: Path, action: ActionRef) -> None:
     try:
         done = _git("--git-dir", str(bare), "fetch", "-q", "--prune", action.url, *refspecs)
     except subprocess.TimeoutExpired:
-        raise FetchError(f"cannot fetch action '{action.uses}' from {action.url}: timed out")
+        message = f"cannot fetch action '{action.uses}' from {action.url}: timed out"
+        raise FetchError(message) from None
     if done.returncode:
         raise FetchError(
             f"cannot fetch action '{action.uses}' from {action.url}: {_last(done.stderr)}"
