@@ -141,6 +141,15 @@ def _check(uses: str, repo_dir: str, action_dirs: Sequence[str], seen: set[str])
     return None
 
 
+def container_problem(uses: str, repo_dir: str, action_dirs: Sequence[str]) -> str | None:
+    """The message `run` would give for a container action, when `uses` is one that can be
+    seen without a network (a `docker://` image, a local, vendored or cached action)."""
+    if "${{" in uses:
+        return None
+    found = resolve(uses, repo_dir, action_dirs, cache_only=True)
+    return found if isinstance(found, str) and local.CONTAINER_HINT in found else None
+
+
 def pull(
     uses: Iterable[str], repo_dir: str, action_dirs: Sequence[str]
 ) -> tuple[list[Resolved], list[str]]:
@@ -208,4 +217,4 @@ async def run_uses(
     return await local.run(call, found.directory)
 
 
-__all__ = ["BUILTIN", "Resolved", "check_uses", "pull", "resolve", "run_uses"]
+__all__ = ["BUILTIN", "Resolved", "check_uses", "container_problem", "pull", "resolve", "run_uses"]

@@ -121,18 +121,15 @@ def fetch(
     root = cache_root()
     bare = root / f"{action.key}.git"
     memo = (bare, action.ref)
+    if cache_only and not (bare / "HEAD").is_file():
+        raise _not_cached(action, root)
     with _locked(bare):
         sha = None if refresh else _resolved.get(memo)
         if sha is None and (cache_only or prefer_cache):
             sha = _local_sha(bare, action.ref)
         if sha is None:
             if cache_only:
-                raise FetchError(
-                    f"action '{action.uses}' is not in the action cache ({root}) and "
-                    "Stageline is offline: run `stageline actions pull` first (it fetches "
-                    f"from {action.url}), or vendor it in "
-                    f".stageline/actions/{action.owner}/{action.repo}@{action.ref}/"
-                )
+                raise _not_cached(action, root)
             _fetch(bare, action)
             sha = _local_sha(bare, action.ref)
             if sha is None:
@@ -145,6 +142,14 @@ def fetch(
         if not tree.is_dir():
             _checkout(bare, sha, tree)
     return Fetched(sha, str(tree / action.sub) if action.sub else str(tree))
+
+
+def _not_cached(action: ActionRef, root: Path) -> FetchError:
+    return FetchError(
+        f"action '{action.uses}' is not in the action cache ({root}) and Stageline is "
+        f"offline: run `stageline actions pull` first (it fetches from {action.url}), or "
+        f"vendor it in .stageline/actions/{action.owner}/{action.repo}@{action.ref}/"
+    )
 
 
 @contextmanager
