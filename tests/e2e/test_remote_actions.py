@@ -33,7 +33,10 @@ jobs:
       - uses: acme/greet@{sha}
       - id: wrap
         uses: acme/wrap/sub@v2
-      - run: echo "outputs=${{{{ steps.greet.outputs.greeting }}}}/${{{{ steps.wrap.outputs.greeting }}}}"
+      - run: echo "outputs=$A/$B"
+        env:
+          A: ${{{{ steps.greet.outputs.greeting }}}}
+          B: ${{{{ steps.wrap.outputs.greeting }}}}
 """
 
 
