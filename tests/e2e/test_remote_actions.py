@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.test_run_cli import make_repo, stageline
-from tests.runner.actions.gitserver import ActionServer, fixture_actions, serve
+from tests.runner.actions.gitserver import ActionServer, build, serve
 
 pytestmark = [
     pytest.mark.slow,
@@ -42,8 +42,7 @@ jobs:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[ActionServer]:
-    with serve(tmp_path / "server") as started:
-        started.shas = fixture_actions(started)
+    with serve(build(tmp_path / "server")) as started:
         yield started
 
 
@@ -93,8 +92,7 @@ def test_a_run_fetches_runs_and_records_remote_actions(
 
 def test_offline_after_actions_pull(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "app", {".github/workflows/ci.yml": WORKFLOW.format(sha="v1")})
-    with serve(tmp_path / "server") as server:
-        fixture_actions(server)
+    with serve(build(tmp_path / "server")) as server:
         offline = env(tmp_path, server.url, STAGELINE_OFFLINE="1")
         before = stageline(repo, "run", env=offline)
         assert before.returncode == 1

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.runner.actions.gitserver import ActionServer, fixture_actions, free_port, serve
+from tests.runner.actions.gitserver import ActionServer, build, free_port, serve
 
 
 @pytest.fixture(autouse=True)
@@ -18,11 +18,17 @@ def _hermetic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("STAGELINE_OFFLINE", raising=False)
 
 
+@pytest.fixture(scope="session")
+def _action_repositories(tmp_path_factory: pytest.TempPathFactory) -> ActionServer:
+    return build(tmp_path_factory.mktemp("action-repositories"))
+
+
 @pytest.fixture
-def action_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ActionServer]:
-    """The fixture actions (`acme/greet`, `acme/wrap`, `acme/boxed`) served by git daemon;
-    `server.shas` maps e.g. ``greet@v1`` to its commit."""
-    with serve(tmp_path / "server") as server:
-        server.shas = fixture_actions(server)
+def action_server(
+    _action_repositories: ActionServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ActionServer]:
+    """The fixture actions (`acme/greet`, `acme/wrap`, `acme/boxed`), a copy per test,
+    served by git daemon; `server.shas` maps e.g. ``greet@v1`` to its commit."""
+    with serve(_action_repositories.copy(tmp_path / "server")) as server:
         monkeypatch.setenv("STAGELINE_ACTIONS_URL", server.url)
         yield server

@@ -3,6 +3,7 @@ on 127.0.0.1, so `STAGELINE_ACTIONS_URL=git://127.0.0.1:<port>` fetches them."""
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
 import time
@@ -69,41 +70,56 @@ def git(cwd: Path, *args: str) -> str:
 
 @dataclass
 class ActionServer:
-    """Bare repositories under `base` (`OWNER/REPO.git`), served at `url`."""
+    """Bare repositories under `base` (`OWNER/REPO.git`) with a working copy each under
+    `base/../work`, served at `url` once `serve` runs."""
 
     base: Path
     url: str = ""
-    work: dict[str, Path] = field(default_factory=dict)
     shas: dict[str, str] = field(default_factory=dict)
+
+    def _work(self, name: str) -> Path:
+        return self.base.parent / "work" / name
+
+    def _push(self, name: str, refspec: str) -> None:
+        git(self._work(name), "push", "-q", "--force", str(self.base / f"{name}.git"), refspec)
 
     def publish(self, name: str, files: dict[str, str], message: str = "commit") -> str:
         """Commit `files` to the main branch of `name` (OWNER/REPO) and push; the SHA."""
-        work = self.work.get(name)
-        if work is None:
-            work = self.base.parent / "work" / name
+        work = self._work(name)
+        if not work.is_dir():
             work.mkdir(parents=True)
             git(work, "init", "-q", "-b", "main")
             bare = self.base / f"{name}.git"
             bare.parent.mkdir(parents=True, exist_ok=True)
             git(self.base, "init", "-q", "--bare", str(bare))
-            git(work, "remote", "add", "origin", str(bare))
-            self.work[name] = work
         for path, text in files.items():
             target = work / path
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text)
         git(work, "add", "-A")
         git(work, "commit", "-q", "--allow-empty", "-m", message)
-        git(work, "push", "-q", "--force", "origin", "HEAD:main")
+        self._push(name, "HEAD:refs/heads/main")
         return git(work, "rev-parse", "HEAD")
 
     def tag(self, name: str, tag: str) -> None:
-        work = self.work[name]
-        git(work, "tag", "-f", tag)
-        git(work, "push", "-q", "--force", "origin", f"refs/tags/{tag}")
+        git(self._work(name), "tag", "-f", tag)
+        self._push(name, f"refs/tags/{tag}")
 
     def branch(self, name: str, branch: str) -> None:
-        git(self.work[name], "push", "-q", "--force", "origin", f"HEAD:refs/heads/{branch}")
+        self._push(name, f"HEAD:refs/heads/{branch}")
+
+    def copy(self, root: Path) -> ActionServer:
+        """An independent copy of the repositories under `root` (not served)."""
+        shutil.copytree(self.base.parent, root, symlinks=True)
+        return ActionServer(root / "base", shas=dict(self.shas))
+
+
+def build(root: Path) -> ActionServer:
+    """The fixture actions in repositories under `root` (see `fixture_actions`)."""
+    server = ActionServer(root / "base")
+    server.base.mkdir(parents=True)
+    server.shas = fixture_actions(server)
+    return server
 
 
 def fixture_actions(server: ActionServer) -> dict[str, str]:
@@ -130,10 +146,8 @@ def fixture_actions(server: ActionServer) -> dict[str, str]:
 
 
 @contextmanager
-def serve(root: Path) -> Iterator[ActionServer]:
-    """`git daemon` on 127.0.0.1 exporting the repositories created under `root/base`."""
-    base = root / "base"
-    base.mkdir(parents=True)
+def serve(server: ActionServer) -> Iterator[ActionServer]:
+    """`git daemon` on 127.0.0.1 exporting the server's repositories; sets its url."""
     port = free_port()
     daemon = subprocess.Popen(
         [
@@ -141,10 +155,10 @@ def serve(root: Path) -> Iterator[ActionServer]:
             "daemon",
             "--export-all",
             "--reuseaddr",
-            f"--base-path={base}",
+            f"--base-path={server.base}",
             f"--port={port}",
             "--listen=127.0.0.1",
-            str(base),
+            str(server.base),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -159,7 +173,8 @@ def serve(root: Path) -> Iterator[ActionServer]:
                 if time.monotonic() > deadline or daemon.poll() is not None:
                     raise RuntimeError("git daemon did not start") from None
                 time.sleep(0.05)
-        yield ActionServer(base, f"git://127.0.0.1:{port}")
+        server.url = f"git://127.0.0.1:{port}"
+        yield server
     finally:
         daemon.terminate()
         daemon.wait(timeout=10)

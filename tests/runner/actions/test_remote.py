@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from stageline.runner.actions import check_uses, remote, resolve
+from stageline.runner.actions import check_uses, pull, remote, resolve
 from stageline.runs.states import Conclusion
 from tests.runner.actions.gitserver import ActionServer
 from tests.runner.helpers import job, make_repo, request, run, step
@@ -197,3 +197,26 @@ def test_composite_action_using_another_remote_action(
     assert sink.lines(1)[-1] == "out=hello carol"
     assert [s.name for s in result.steps][2:] == ["Post Run acme/greet@v1"]
     assert {e["uses"] for e in sink.events("action.resolved")} == {"acme/wrap@v2", "acme/greet@v1"}
+
+
+def test_pull_fetches_nested_actions_and_reports_problems(action_server: ActionServer) -> None:
+    fetched, problems = pull(["acme/wrap@v2", "./local", "acme/boxed@v1"], "/nonexistent", [])
+    assert {(f.uses, f.sha) for f in fetched} == {
+        ("acme/wrap@v2", action_server.shas["wrap@v2"]),
+        ("acme/greet@v1", action_server.shas["greet@v1"]),  # used inside acme/wrap
+    }
+    assert len(problems) == 2
+    assert "no action.yml" in problems[0]
+    assert "container actions need a Docker engine" in problems[1]
+
+
+def test_a_checkout_keeps_executable_bits(action_server: ActionServer) -> None:
+    action_server.publish("acme/script", {"action.yml": "runs:\n  using: composite\n  steps: []\n"})
+    work = action_server.base.parent / "work/acme/script"
+    (work / "run.sh").write_text("#!/bin/sh\necho hi\n")
+    (work / "run.sh").chmod(0o755)
+    action_server.publish("acme/script", {})
+    action_server.tag("acme/script", "v1")
+    found = resolve("acme/script@v1", "/x", [])
+    assert not isinstance(found, str), found
+    assert os.access(Path(found.directory or "") / "run.sh", os.X_OK)
