@@ -11,7 +11,7 @@ import pytest
 
 from stageline.runner.actions import check_uses, pull, remote, resolve
 from stageline.runs.states import Conclusion
-from tests.runner.actions.gitserver import ActionServer
+from tests.runner.actions.gitserver import ActionServer, free_port
 from tests.runner.helpers import job, make_repo, request, run, step
 
 needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
@@ -220,3 +220,14 @@ def test_a_checkout_keeps_executable_bits(action_server: ActionServer) -> None:
     found = resolve("acme/script@v1", "/x", [])
     assert not isinstance(found, str), found
     assert os.access(Path(found.directory or "") / "run.sh", os.X_OK)
+
+
+def test_a_cached_full_sha_needs_no_fetch(
+    action_server: ActionServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sha = action_server.shas["greet@v1"]
+    assert check_uses(f"acme/greet@{sha}", "/x", []) is None
+    remote._resolved.clear()
+    monkeypatch.setenv("STAGELINE_ACTIONS_URL", f"git://127.0.0.1:{free_port()}")  # down
+    assert check_uses(f"acme/greet@{sha}", "/x", []) is None
+    assert "cannot fetch" in (check_uses("acme/greet@v1", "/x", []) or "")  # a tag may move

@@ -116,7 +116,8 @@ def fetch(
 ) -> Fetched:
     """The action's commit and directory. A ref this process resolved before keeps its
     commit unless `refresh`; otherwise the ref is fetched, unless offline (or
-    `cache_only`), or `prefer_cache` and the cache resolves it. Raises FetchError."""
+    `cache_only`), or the cache resolves it and it is a full SHA or `prefer_cache`.
+    Raises FetchError."""
     cache_only = cache_only or offline()
     root = cache_root()
     bare = root / f"{action.key}.git"
@@ -125,8 +126,9 @@ def fetch(
         raise _not_cached(action, root)
     with _locked(bare):
         sha = None if refresh else _resolved.get(memo)
-        if sha is None and (cache_only or prefer_cache):
-            sha = _local_sha(bare, action.ref)
+        full_sha = len(action.ref) == 40 and _HEX.match(action.ref) is not None
+        if sha is None and (cache_only or prefer_cache or (full_sha and not refresh)):
+            sha = _local_sha(bare, action.ref)  # a full SHA names the same commit forever
         if sha is None:
             if cache_only:
                 raise _not_cached(action, root)
