@@ -36,7 +36,6 @@ _URL = re.compile(
 )
 _HEX = re.compile(r"^[0-9a-fA-F]{7,40}$")
 _GIT_TIMEOUT_S = 300.0
-_offline = False
 
 
 class FetchError(Exception):
@@ -44,13 +43,16 @@ class FetchError(Exception):
 
 
 def set_offline(value: bool = True) -> None:
-    """Use only the cache in this process (what `stageline run --offline` sets)."""
-    global _offline
-    _offline = value
+    """Use only the cache (what `stageline run --offline` sets): through the environment,
+    so that processes started from this one (executors, nested runs) are offline too."""
+    if value:
+        os.environ["STAGELINE_OFFLINE"] = "1"
+    else:
+        os.environ.pop("STAGELINE_OFFLINE", None)
 
 
 def offline() -> bool:
-    return _offline or os.environ.get("STAGELINE_OFFLINE", "") not in ("", "0", "false")
+    return os.environ.get("STAGELINE_OFFLINE", "") not in ("", "0", "false")
 
 
 def cache_root() -> Path:
