@@ -137,3 +137,24 @@ def test_a_docker_action_fails_before_the_run_and_in_validate(
     checked = stageline(repo, "validate", env=env(tmp_path, server.url))
     assert checked.returncode == 1
     assert f".github/workflows/ci.yml:10:9: error: {message}" in checked.stderr
+
+
+def test_actions_pull_of_given_workflows_reports_problems(
+    tmp_path: Path, server: ActionServer
+) -> None:
+    boxed = WORKFLOW.format(sha="v1").replace("acme/greet@next", "acme/boxed@v1")
+    repo = make_repo(
+        tmp_path / "app",
+        {".github/workflows/ci.yml": WORKFLOW.format(sha="v9"), "other/boxed.yml": boxed},
+    )
+    done = stageline(repo, "actions", "pull", "other/boxed.yml", env=env(tmp_path, server.url))
+    assert done.returncode == 1
+    assert [line.split()[:2] for line in done.stdout.splitlines()] == [
+        ["acme/greet@v1", server.shas["greet@v1"]],
+        ["acme/wrap/sub@v2", server.shas["wrap@v2"]],
+    ]
+    assert "error: action 'acme/boxed@v1': it is a container action" in done.stderr
+    offline = stageline(
+        repo, "actions", "pull", env=env(tmp_path, server.url, STAGELINE_OFFLINE="1")
+    )
+    assert offline.returncode == 2 and "offline" in offline.stderr
