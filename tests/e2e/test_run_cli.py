@@ -142,7 +142,8 @@ def test_an_unknown_action_stops_the_run_before_anything_executes(tmp_path: Path
         "      - id: v\n", "      - uses: someone/unknown-action@v1\n      - id: v\n"
     )
     repo = make_repo(tmp_path / "app", {".github/workflows/ci.yml": workflow})
-    done = stageline(repo, "run")
+    offline = {"STAGELINE_OFFLINE": "1", "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    done = stageline(repo, "run", env=offline)
     assert done.returncode == 1
     assert ".github/workflows/ci.yml:" in done.stderr
     assert "someone/unknown-action@v1" in done.stderr

@@ -134,7 +134,11 @@ def test_unknown_job_and_unknown_workflow(tmp_path: Path) -> None:
         prepare(RunOptions(cwd=root, workflow="nope"))
 
 
-def test_actions_that_cannot_run_here_fail_validation_with_positions(tmp_path: Path) -> None:
+def test_actions_that_cannot_run_here_fail_validation_with_positions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STAGELINE_OFFLINE", "1")  # an action not in the cache: no network
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     text = CI.replace("      - run: echo build\n", "      - uses: acme/deployer@v9\n")
     root = repo(tmp_path, {".github/workflows/ci.yml": text})
     with pytest.raises(WorkflowError) as caught:

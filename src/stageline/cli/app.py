@@ -37,6 +37,7 @@ def _exit_with(code: object) -> None:
 
 def _build_app() -> typer.Typer:
     from stageline.cli import (
+        actions,
         approvals,
         demo,
         deploys,
@@ -71,6 +72,7 @@ def _build_app() -> typer.Typer:
     app.command("deployments")(deploys.deployments)
     app.command("environments")(deploys.environments)
     app.command("rollback")(deploys.rollback)
+    app.add_typer(actions.app, name="actions")
     return app
 
 

@@ -10,9 +10,12 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
+
+if TYPE_CHECKING:
+    from stageline.workflow.model import Workflow
 
 
 def validate(
@@ -54,12 +57,36 @@ def validate(
             continue
         for warning in workflow.warnings:
             print(warning.render(), file=sys.stderr)
+        if _container_actions(workflow, file):
+            failed += 1
+            continue
         jobs = len(workflow.jobs)
         extra = f", {len(workflow.warnings)} warning(s)" if workflow.warnings else ""
         print(f"{shown}: OK ({jobs} job{'s' if jobs != 1 else ''}{extra})")
     if failed:
         print(f"{failed} of {len(files)} workflow file(s) invalid", file=sys.stderr)
     raise typer.Exit(1 if failed else 0)
+
+
+def _container_actions(workflow: Workflow, file: Path) -> bool:
+    """Report the steps that use a container action seen without a network."""
+    from stageline.errors import Diagnostic
+
+    steps = [s for job in workflow.jobs.values() for s in job.steps if s.uses]
+    if not steps:
+        return False
+    from stageline.runner.actions import container_problem
+
+    root = _repository_root(file.resolve().parent) or file.resolve().parent
+    found = False
+    for step in steps:
+        assert step.uses is not None
+        actions = [str(root / ".stageline" / "actions")]
+        problem = container_problem(step.uses, str(root), actions)
+        if problem:
+            found = True
+            print(Diagnostic(step.pos, problem).render(), file=sys.stderr)
+    return found
 
 
 def _files(paths: list[Path]) -> list[Path]:

@@ -20,11 +20,14 @@ def test_builtins_are_accepted_at_any_ref(uses: str, tmp_path: Path) -> None:
     assert check_uses(uses, str(tmp_path), []) is None
 
 
-def test_unknown_action_names_it_and_how_to_vendor(tmp_path: Path) -> None:
+def test_an_action_missing_offline_names_it_and_how_to_get_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STAGELINE_OFFLINE", "1")
     message = check_uses("actions/setup-node@v4", str(tmp_path), [])
     assert message is not None
-    assert "actions/setup-node@v4" in message
-    assert ".stageline/actions/actions/setup-node@v4" in message and "./path" in message
+    assert "actions/setup-node@v4" in message and "stageline actions pull" in message
+    assert ".stageline/actions/actions/setup-node@v4" in message
 
 
 def test_local_and_vendored_actions(tmp_path: Path) -> None:
@@ -42,13 +45,16 @@ def test_local_and_vendored_actions(tmp_path: Path) -> None:
 def test_unsupported_kinds(tmp_path: Path) -> None:
     (tmp_path / "dock").mkdir()
     (tmp_path / "dock/action.yml").write_text("runs:\n  using: docker\n  image: Dockerfile\n")
-    assert "Docker" in (check_uses("./dock", str(tmp_path), []) or "")
-    assert "Docker" in (check_uses("docker://alpine:3", str(tmp_path), []) or "")
+    assert "need a Docker engine" in (check_uses("./dock", str(tmp_path), []) or "")
+    assert "need a Docker engine" in (check_uses("docker://alpine:3", str(tmp_path), []) or "")
     assert "not a valid action reference" in (check_uses("nonsense", str(tmp_path), []) or "")
     assert "expressions" in (check_uses("${{ matrix.a }}@v1", str(tmp_path), []) or "")
 
 
-def test_composite_actions_are_checked_recursively(tmp_path: Path) -> None:
+def test_composite_actions_are_checked_recursively(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STAGELINE_OFFLINE", "1")
     (tmp_path / "outer").mkdir()
     (tmp_path / "outer/action.yml").write_text(
         "runs:\n  using: composite\n  steps:\n    - uses: actions/setup-python@v5\n"

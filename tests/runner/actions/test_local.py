@@ -108,7 +108,10 @@ def test_node_action_in_an_action_dir_with_post_step(tmp_path: Path) -> None:
     assert sink.lines(2)[-1] == "post state=1234"
 
 
-def test_unknown_action_fails_the_step_with_a_hint(tmp_path: Path) -> None:
+def test_unknown_action_fails_the_step_with_a_hint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STAGELINE_OFFLINE", "1")
     repo = make_repo(tmp_path)
     result, _ = run(request(tmp_path, repo, job(step(0, uses="someone/thing@v2"))))
     assert result.conclusion == Conclusion.FAILURE

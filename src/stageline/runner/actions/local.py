@@ -27,6 +27,10 @@ from stageline.runs.states import Conclusion
 
 NODE_RUNTIMES = frozenset({"node12", "node16", "node20", "node24"})
 SUPPORTED = NODE_RUNTIMES | {"composite"}
+CONTAINER_HINT = (
+    "it is a container action, and container actions need a Docker engine, which "
+    "Stageline does not use; run the tool in a `run:` step instead"
+)
 
 
 class ActionFileError(Exception):
@@ -67,11 +71,12 @@ def check_directory(directory: str, uses: str) -> str | None:
         return f"action '{uses}': {err}"
     runs = data["runs"]
     using = str(runs.get("using", "")).lower()
+    if using == "docker":
+        return f"action '{uses}': {CONTAINER_HINT}"
     if using not in SUPPORTED:
-        kind = "Docker" if using == "docker" else f"'{using}'"
         return (
-            f"action '{uses}': {kind} actions are not supported locally (supported: "
-            "composite and node actions)"
+            f"action '{uses}': '{using}' actions are not supported (supported: composite "
+            "and node actions)"
         )
     if using in NODE_RUNTIMES:
         main = runs.get("main")
