@@ -305,8 +305,9 @@ def _resumed_spec(
         base = prepare(options).specs[0]
         contexts, given = base.contexts, (base.secrets, base.extra_env, base.action_dirs)
     except StagelineError:
-        contexts = {"vars": dict(options.vars), "inputs": plan.event.inputs, "env": plan.env}
         found = run_environment(root, secrets=options.secrets, env=options.env)
+        env = {**found.extra_env, **plan.env}
+        contexts = {"vars": dict(options.vars), "inputs": plan.event.inputs, "env": env}
         given = (found.secrets, found.extra_env, found.action_dirs)
     return RunSpec(
         plan=plan,
