@@ -306,8 +306,8 @@ def _resumed_spec(
         contexts, given = base.contexts, (base.secrets, base.extra_env, base.action_dirs)
     except StagelineError:
         found = run_environment(root, secrets=options.secrets, env=options.env)
-        env: dict[str, object] = {**found.extra_env, **plan.env}
-        contexts = {"vars": dict(options.vars), "inputs": plan.event.inputs, "env": env}
+        env_context: dict[str, object] = {**found.extra_env, **plan.env}
+        contexts = {"vars": dict(options.vars), "inputs": plan.event.inputs, "env": env_context}
         given = (found.secrets, found.extra_env, found.action_dirs)
     return RunSpec(
         plan=plan,
