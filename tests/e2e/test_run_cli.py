@@ -330,3 +330,52 @@ def test_workflows_option_and_short_secret(tmp_path: Path) -> None:
     assert document["workflow"] == "Elsewhere"
     logs = stageline(repo, "logs", str(document["run_id"]), "check").stdout
     assert "token=true region=workflow" in logs
+
+
+KEYS = """\
+on: push
+env:
+  ${{ insert }}: ${{ fromJSON('{"FROM_INSERT":"top"}') }}
+jobs:
+  setup:
+    runs-on: ubuntu-latest
+    outputs:
+      axis: ${{ steps.s.outputs.axis }}
+      extra: ${{ steps.s.outputs.extra }}
+    steps:
+      - id: s
+        run: |
+          echo 'axis=flavour' >> "$GITHUB_OUTPUT"
+          echo 'extra={"size": ["s", "m"]}' >> "$GITHUB_OUTPUT"
+  build:
+    needs: setup
+    runs-on: ubuntu-latest
+    strategy:
+      matrix:
+        ${{ needs.setup.outputs.axis }}: [vanilla, mint]
+        ${{ insert }}: ${{ fromJSON(needs.setup.outputs.extra) }}
+    env:
+      ${{ insert }}: ${{ fromJSON(vars.JOB_ENV) }}
+    steps:
+      - uses: ./.github/actions/say
+        with:
+          ${{ insert }}: ${{ fromJSON(format('{{"message":"{0}"}}', matrix.flavour)) }}
+      - run: echo "leg ${{ matrix.flavour }}/${{ matrix.size }} $FROM_INSERT $JOB_INSERT"
+"""
+
+
+def test_expression_keys_and_insert_in_matrix_env_and_with(tmp_path: Path) -> None:
+    files = {".github/workflows/ci.yml": KEYS, ".github/actions/say/action.yml": SAY}
+    repo = make_repo(tmp_path / "app", files)
+    code, document = run_json(repo, "--var", 'JOB_ENV={"JOB_INSERT": "job"}')
+    assert code == 0, document
+    legs = sorted(j["name"] for j in document["jobs"] if j["name"].startswith("build"))
+    assert legs == [
+        "build (mint, m)",
+        "build (mint, s)",
+        "build (vanilla, m)",
+        "build (vanilla, s)",
+    ]
+    logs = stageline(repo, "logs", str(document["run_id"]), "build (mint, s)").stdout
+    assert "action mint" in logs
+    assert "leg mint/s top job" in logs

@@ -306,15 +306,18 @@ def _check_uses(plan: Plan, root: Path, action_dirs: list[str]) -> list[Diagnost
 def _workflow_env(
     plan: Plan, contexts: Mapping[str, Any], given: Mapping[str, str]
 ) -> dict[str, Any]:
-    """The `env` context of the run: the workflow's `env` evaluated, over the `--env` and
-    `--env-file` values (as act layers them: the workflow's own wins on a clash)."""
+    """The `env` context of the run: the workflow's `env` evaluated (expression keys and
+    `${{ insert }}` included), over the `--env` and `--env-file` values (as act layers
+    them: the workflow's own wins on a clash)."""
     from stageline.expressions import evaluate_template
+    from stageline.expressions.mappings import evaluate_keys
 
-    env: dict[str, Any] = dict(given)
-    for key, value in plan.env.items():
-        scope = {**contexts, "env": dict(env)}
-        env[key] = evaluate_template(value, scope) if isinstance(value, str) else value
-    return env
+    scope = {**contexts, "env": dict(given)}
+
+    def value(item: Any) -> Any:
+        return evaluate_template(item, scope) if isinstance(item, str) else item
+
+    return {**given, **evaluate_keys(plan.env, value, value)}
 
 
 @dataclass(slots=True)
