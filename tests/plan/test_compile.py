@@ -296,3 +296,18 @@ def test_matrix_expression_with_an_unknown_context_is_a_positioned_error() -> No
         compile_plan(wf, PUSH)
     assert caught.value.position is not None
     assert caught.value.position.path == PATH
+
+
+def test_a_matrix_key_from_needs_is_deferred_and_named_when_expanded() -> None:
+    key = "${{ needs.setup.outputs.axis }}"
+    wf = workflow(
+        job("setup", outputs={"axis": "${{ steps.s.outputs.axis }}"}),
+        matrix_job("build", {key: ["a", "b"]}, needs=["setup"]),
+    )
+    deferred = compile_plan(wf, PUSH).job("build")
+    assert deferred.deferred_matrix == {key: ["a", "b"]}
+    needs = {"setup": {"outputs": {"axis": "flavour"}, "result": "success"}}
+    legs = expand_deferred(deferred, {"needs": needs}, matrix_filter={"flavour": ["b"]})
+    assert [(leg.key, leg.name, leg.matrix) for leg in legs] == [
+        ("build.2", "build (b)", {"flavour": "b"})
+    ]
