@@ -296,12 +296,12 @@ def test_dryrun_plans_and_prints_without_running_or_recording(tmp_path: Path) ->
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
         ".github/workflows/ci.yml (Habits): would run on push",
-        "  stage 0",
+        "  stage 1",
         "    check",
         "      - announce",
         "      - Run ./.github/actions/say",
         "      - show inputs",
-        "  stage 1",
+        "  stage 2",
         "    test (3.11)",
         "      - py",
     ]
