@@ -182,3 +182,201 @@ def test_runs_lists_newest_first(tmp_path: Path) -> None:
     assert shown.returncode == 0 and "lint" in shown.stdout
     missing = stageline(repo, "show", "999")
     assert missing.returncode == 1 and "no run 999" in missing.stderr
+
+
+ACT_HABITS = """\
+name: Habits
+on:
+  push:
+  workflow_dispatch:
+    inputs:
+      dry: {type: boolean, default: false}
+      count: {type: number, default: 1}
+env:
+  REGION: workflow
+jobs:
+  check:
+    runs-on: ubuntu-latest
+    steps:
+      - name: announce
+        if: env.DEPLOY == 'yes'
+        run: echo "deploy=${{ env.DEPLOY }} region=${{ env.REGION }} file=${{ env.FROM_FILE }}"
+      - uses: ./.github/actions/say
+        with:
+          message: said ${{ env.DEPLOY }}
+      - name: show inputs
+        run: >-
+          echo 'dry=${{ toJSON(inputs.dry) }} count=${{ toJSON(inputs.count) }}
+          event=${{ toJSON(github.event.inputs.dry) }}'
+  test:
+    needs: check
+    runs-on: ubuntu-latest
+    strategy:
+      matrix:
+        py: ["3.10", "3.11", "3.12"]
+    steps:
+      - name: py
+        run: echo "py ${{ matrix.py }}"
+"""
+
+SAY = """\
+name: say
+inputs:
+  message: {required: true}
+runs:
+  using: composite
+  steps:
+    - run: echo "action ${{ inputs.message }}"
+      shell: bash
+"""
+
+
+def habits_repo(tmp_path: Path) -> Path:
+    files = {".github/workflows/ci.yml": ACT_HABITS, ".github/actions/say/action.yml": SAY}
+    return make_repo(tmp_path / "app", files)
+
+
+def test_env_values_are_in_the_env_context_of_if_run_and_with(tmp_path: Path) -> None:
+    repo = habits_repo(tmp_path)
+    (tmp_path / "vars.env").write_text("FROM_FILE=dotenv\nREGION=file\n")
+    done = stageline(
+        repo, "run", "-j", "check", "--env", "DEPLOY=yes", "--env-file", str(tmp_path / "vars.env")
+    )
+    assert done.returncode == 0, done.stderr
+    assert "deploy=yes region=workflow file=dotenv" in done.stdout
+    assert "action said yes" in done.stdout
+
+
+def test_inputs_come_from_the_event_payload_typed_and_input_wins(tmp_path: Path) -> None:
+    repo = habits_repo(tmp_path)
+    payload = tmp_path / "event.json"
+    payload.write_text(json.dumps({"inputs": {"dry": "true", "count": "1"}}))
+    done = stageline(
+        repo, "run", "--event", "workflow_dispatch", "-e", str(payload), "--input", "count=41"
+    )
+    assert done.returncode == 0, done.stderr
+    assert 'dry=true count=41 event="true"' in done.stdout
+    bad = stageline(repo, "run", "--event", "workflow_dispatch", "--input", "dry=maybe")
+    assert bad.returncode == 1
+    assert "input 'dry' is a boolean, got 'maybe'" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
+def test_a_matrix_key_repeated_runs_the_legs_with_any_of_its_values(tmp_path: Path) -> None:
+    repo = habits_repo(tmp_path)
+    code, document = run_json(repo, "--matrix", "py:3.10", "--matrix", "py:3.12")
+    assert code == 0
+    legs = sorted(j["name"] for j in document["jobs"] if j["name"].startswith("test"))
+    assert legs == ["test (3.10)", "test (3.12)"]
+
+
+def test_list_prints_the_jobs_by_stage_and_runs_nothing(tmp_path: Path) -> None:
+    repo = habits_repo(tmp_path)
+    done = stageline(repo, "run", "-l")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    header = "Stage  Job ID  Job name  Workflow name  Workflow file             Events"
+    assert lines[0] == header
+    assert lines[1].split() == [
+        "0",
+        "check",
+        "check",
+        "Habits",
+        ".github/workflows/ci.yml",
+        "push,workflow_dispatch",
+    ]
+    assert lines[2].split()[:3] == ["1", "test", "test"]
+    assert not (repo / ".stageline").exists()
+    pushed = stageline(repo, "run", "--list", "--event", "release")
+    assert pushed.returncode == 1 and "no workflow runs on release" in pushed.stderr
+
+
+def test_dryrun_plans_and_prints_without_running_or_recording(tmp_path: Path) -> None:
+    repo = habits_repo(tmp_path)
+    done = stageline(repo, "run", "-n", "--matrix", "py:3.11")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        ".github/workflows/ci.yml (Habits): would run on push",
+        "  stage 1",
+        "    check",
+        "      - announce",
+        "      - Run ./.github/actions/say",
+        "      - show inputs",
+        "  stage 2",
+        "    test (3.11)",
+        "      - py",
+    ]
+    assert not (repo / ".stageline").exists()
+
+
+def test_graph_prints_the_graph_as_the_graph_command(tmp_path: Path) -> None:
+    repo = habits_repo(tmp_path)
+    done = stageline(repo, "run", "-g")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == stageline(repo, "graph").stdout
+    assert "check" in done.stdout and "test" in done.stdout
+
+
+def test_workflows_option_and_short_secret(tmp_path: Path) -> None:
+    other = (
+        ACT_HABITS.replace("name: Habits", "name: Elsewhere")
+        .replace("deploy=${{ env.DEPLOY }}", "token=${{ secrets.TOKEN == 's3' }}")
+        .replace("env.DEPLOY == 'yes'", "true")
+    )
+    repo = habits_repo(tmp_path)
+    (repo / "flows").mkdir()
+    (repo / "flows/other.yml").write_text(other)
+    code, document = run_json(repo, "-W", "flows", "-j", "check", "-s", "TOKEN=s3")
+    assert code == 0
+    assert document["workflow"] == "Elsewhere"
+    logs = stageline(repo, "logs", str(document["run_id"]), "check").stdout
+    assert "token=true region=workflow" in logs
+
+
+KEYS = """\
+on: push
+env:
+  ${{ insert }}: ${{ fromJSON('{"FROM_INSERT":"top"}') }}
+jobs:
+  setup:
+    runs-on: ubuntu-latest
+    outputs:
+      axis: ${{ steps.s.outputs.axis }}
+      extra: ${{ steps.s.outputs.extra }}
+    steps:
+      - id: s
+        run: |
+          echo 'axis=flavour' >> "$GITHUB_OUTPUT"
+          echo 'extra={"size": ["s", "m"]}' >> "$GITHUB_OUTPUT"
+  build:
+    needs: setup
+    runs-on: ubuntu-latest
+    strategy:
+      matrix:
+        ${{ needs.setup.outputs.axis }}: [vanilla, mint]
+        ${{ insert }}: ${{ fromJSON(needs.setup.outputs.extra) }}
+    env:
+      ${{ insert }}: ${{ fromJSON(vars.JOB_ENV) }}
+    steps:
+      - uses: ./.github/actions/say
+        with:
+          ${{ insert }}: ${{ fromJSON(format('{{"message":"{0}"}}', matrix.flavour)) }}
+      - run: echo "leg ${{ matrix.flavour }}/${{ matrix.size }} $FROM_INSERT $JOB_INSERT"
+"""
+
+
+def test_expression_keys_and_insert_in_matrix_env_and_with(tmp_path: Path) -> None:
+    files = {".github/workflows/ci.yml": KEYS, ".github/actions/say/action.yml": SAY}
+    repo = make_repo(tmp_path / "app", files)
+    code, document = run_json(repo, "--var", 'JOB_ENV={"JOB_INSERT": "job"}')
+    assert code == 0, document
+    legs = sorted(j["name"] for j in document["jobs"] if j["name"].startswith("build"))
+    assert legs == [
+        "build (mint, m)",
+        "build (mint, s)",
+        "build (vanilla, m)",
+        "build (vanilla, s)",
+    ]
+    logs = stageline(repo, "logs", str(document["run_id"]), "build (mint, s)").stdout
+    assert "action mint" in logs
+    assert "leg mint/s top job" in logs

@@ -12,9 +12,12 @@ from stageline.engine.gitinfo import git_facts
 from stageline.engine.setup import (
     RunOptions,
     build_event,
+    list_jobs,
+    parse_matrix,
     parse_pairs,
     prepare,
     run_environment,
+    select,
 )
 from stageline.errors import ConfigError, RunError, WorkflowError
 
@@ -98,7 +101,7 @@ def test_pull_request_and_payload_file(tmp_path: Path) -> None:
 
 def test_prepare_selects_compiles_and_evaluates_env(tmp_path: Path) -> None:
     root = repo(tmp_path, {".github/workflows/ci.yml": CI})
-    prepared = prepare(RunOptions(cwd=root, vars={"SUFFIX": "x"}, matrix={"os": "mac"}))
+    prepared = prepare(RunOptions(cwd=root, vars={"SUFFIX": "x"}, matrix={"os": ["mac"]}))
     (spec,) = prepared.specs
     assert [j.key for j in spec.plan.jobs] == ["build", "test.2"]
     assert spec.contexts["env"] == {"WHO": "Carol-x"}
@@ -181,3 +184,185 @@ def test_run_environment_is_what_a_run_gives_its_jobs(tmp_path: Path) -> None:
     assert (given.secrets, given.extra_env) == ({"TOKEN": "abc", "X": "1"}, {"REGION": "us"})
     assert given.action_dirs == [str(tmp_path / ".stageline" / "actions")]
     assert "abc" not in repr(given)
+
+
+def test_a_matrix_key_given_again_adds_a_value() -> None:
+    assert parse_matrix(["os:linux", "py:3.12", "os:mac"]) == {
+        "os": ["linux", "mac"],
+        "py": ["3.12"],
+    }
+    with pytest.raises(ConfigError, match="--matrix expects KEY:VALUE"):
+        parse_matrix(["os"])
+
+
+def test_repeated_matrix_values_keep_the_legs_with_any_of_them(tmp_path: Path) -> None:
+    text = CI.replace("os: [linux, mac]", "os: [linux, mac, bsd]")
+    root = repo(tmp_path, {".github/workflows/ci.yml": text})
+    (spec,) = prepare(RunOptions(cwd=root, matrix={"os": ["linux", "bsd"]})).specs
+    assert [j.key for j in spec.plan.jobs] == ["build", "test.1", "test.3"]
+
+
+ENV_WORKFLOW = """\
+on: push
+env:
+  REGION: workflow-wins
+jobs:
+  one:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo
+"""
+
+
+def test_env_option_and_env_file_are_in_the_env_context_below_the_workflow_env(
+    tmp_path: Path,
+) -> None:
+    root = repo(tmp_path, {".github/workflows/ci.yml": ENV_WORKFLOW})
+    (root / ".env").write_text("REGION=from-file\nFILE_ONLY=f\n")
+    (spec,) = prepare(RunOptions(cwd=root, env={"NAME": "cli"})).specs
+    assert spec.contexts["env"] == {
+        "REGION": "workflow-wins",
+        "FILE_ONLY": "f",
+        "NAME": "cli",
+    }
+
+
+TYPED = """\
+on:
+  workflow_dispatch:
+    inputs:
+      dry: {type: boolean, default: false}
+      count: {type: number, default: 2}
+      level: {type: choice, options: [low, high], default: low}
+      note: {type: string}
+  workflow_call:
+    inputs:
+      dry: {type: boolean, default: true}
+      ratio: {type: number}
+jobs:
+  one:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo
+"""
+
+
+def test_dispatch_inputs_are_typed_with_defaults_and_read_from_the_payload(
+    tmp_path: Path,
+) -> None:
+    root = repo(tmp_path, {".github/workflows/ci.yml": TYPED})
+    payload = tmp_path / "event.json"
+    payload.write_text(json.dumps({"inputs": {"dry": True, "count": "5", "note": "payload"}}))
+    options = RunOptions(
+        cwd=root,
+        event="workflow_dispatch",
+        event_path=payload,
+        inputs={"note": "cli", "level": "high"},
+    )
+    (spec,) = prepare(options).specs
+    assert spec.contexts["inputs"] == {"dry": True, "count": 5, "level": "high", "note": "cli"}
+    assert spec.plan.event.payload["inputs"] == {
+        "dry": "true",
+        "count": "5",
+        "level": "high",
+        "note": "cli",
+    }
+    (spec,) = prepare(RunOptions(cwd=root, event="workflow_dispatch")).specs
+    assert spec.contexts["inputs"] == {"dry": False, "count": 2, "level": "low"}
+    assert spec.plan.event.payload["inputs"] == {"dry": "false", "count": "2", "level": "low"}
+
+
+def test_workflow_call_inputs_are_typed(tmp_path: Path) -> None:
+    root = repo(tmp_path, {".github/workflows/ci.yml": TYPED})
+    options = RunOptions(cwd=root, event="workflow_call", inputs={"dry": "FALSE", "ratio": "0.5"})
+    (spec,) = prepare(options).specs
+    assert spec.contexts["inputs"] == {"dry": False, "ratio": 0.5}
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"dry": "yes"}, "input 'dry' is a boolean, got 'yes'"),
+        ({"count": "many"}, "input 'count' is a number, got 'many'"),
+        ({"level": "medium"}, "input 'level' must be one of its options, got 'medium'"),
+    ],
+)
+def test_an_input_its_type_refuses_is_a_clear_error(
+    tmp_path: Path, given: dict[str, str], message: str
+) -> None:
+    root = repo(tmp_path, {".github/workflows/ci.yml": TYPED})
+    with pytest.raises(RunError) as caught:
+        prepare(RunOptions(cwd=root, event="workflow_dispatch", inputs=given))
+    assert message in caught.value.message
+    if "level" in given:
+        assert caught.value.hint == "options: low, high"
+
+
+def test_a_missing_payload_file_says_e_is_the_eventpath(tmp_path: Path) -> None:
+    root = repo(tmp_path, {".github/workflows/ci.yml": CI})
+    with pytest.raises(ConfigError) as caught:
+        prepare(RunOptions(cwd=root, event_path=Path("push")))
+    assert caught.value.hint is not None and "--event" in caught.value.hint
+
+
+DEPLOY = """\
+name: Deploy
+on: [push, workflow_dispatch]
+jobs:
+  ship:
+    name: Ship it
+    needs: [check]
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo
+  check:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo
+"""
+
+
+def test_workflows_option_takes_a_file_or_a_directory(tmp_path: Path) -> None:
+    root = repo(
+        tmp_path,
+        {
+            ".github/workflows/ci.yml": CI,
+            "flows/deploy.yml": DEPLOY,
+            "flows/more/other.yaml": DEPLOY.replace("Deploy", "Other"),
+        },
+    )
+    chosen = select(RunOptions(cwd=root, workflows=Path("flows")))
+    assert [w.path for w in chosen.workflows] == ["flows/deploy.yml", "flows/more/other.yaml"]
+    chosen = select(RunOptions(cwd=root / "flows", workflows=Path("deploy.yml")))
+    assert [w.path for w in chosen.workflows] == ["flows/deploy.yml"]
+    chosen = select(RunOptions(cwd=root, workflows=Path("flows"), workflow="other"))
+    assert [w.path for w in chosen.workflows] == ["flows/more/other.yaml"]
+    with pytest.raises(RunError, match="-W nowhere: no such file or directory"):
+        select(RunOptions(cwd=root, workflows=Path("nowhere")))
+
+
+def test_list_jobs_gives_each_job_its_stage(tmp_path: Path) -> None:
+    root = repo(tmp_path, {".github/workflows/ci.yml": CI, ".github/workflows/d.yml": DEPLOY})
+    rows = list_jobs(select(RunOptions(cwd=root, event="pull_request"), every=True))
+    assert [(r.stage, r.job_id, r.name, r.workflow, r.path, r.events) for r in rows] == [
+        (
+            0,
+            "build",
+            "build",
+            "CI",
+            ".github/workflows/ci.yml",
+            ["push", "pull_request", "workflow_dispatch"],
+        ),
+        (0, "check", "check", "Deploy", ".github/workflows/d.yml", ["push", "workflow_dispatch"]),
+        (
+            1,
+            "test",
+            "test",
+            "CI",
+            ".github/workflows/ci.yml",
+            ["push", "pull_request", "workflow_dispatch"],
+        ),
+        (1, "ship", "Ship it", "Deploy", ".github/workflows/d.yml", ["push", "workflow_dispatch"]),
+    ]
+    only_pr = list_jobs(select(RunOptions(cwd=root, event="pull_request")))
+    assert {r.workflow for r in only_pr} == {"CI"}

@@ -135,7 +135,7 @@ def test_matrix_filter_keeps_matching_legs_and_their_indices() -> None:
         matrix_job("lint", {"tool": ["ruff", "mypy"]}),
         job("build"),
     )
-    plan = compile_plan(wf, PUSH, matrix_filter={"os": "ubuntu"})
+    plan = compile_plan(wf, PUSH, matrix_filter={"os": ["ubuntu"]})
     assert [(j.key, j.name, j.strategy_index, j.strategy_total) for j in plan.jobs] == [
         ("test.1", "test (3.11, ubuntu)", 0, 4),
         ("test.3", "test (3.12, ubuntu)", 2, 4),
@@ -147,14 +147,20 @@ def test_matrix_filter_keeps_matching_legs_and_their_indices() -> None:
 
 def test_matrix_filter_compares_values_as_text() -> None:
     wf = workflow(matrix_job("test", {"node": [14, 16], "flag": [True, False]}))
-    plan = compile_plan(wf, PUSH, matrix_filter={"node": "16", "flag": "true"})
+    plan = compile_plan(wf, PUSH, matrix_filter={"node": ["16"], "flag": ["true"]})
     assert [j.matrix for j in plan.jobs] == [{"node": 16, "flag": True}]
+
+
+def test_matrix_filter_with_several_values_for_one_key_keeps_any_of_them() -> None:
+    wf = workflow(matrix_job("test", {"python": ["3.10", "3.11", "3.12"]}))
+    plan = compile_plan(wf, PUSH, matrix_filter={"python": ["3.10", "3.12"]})
+    assert [j.key for j in plan.jobs] == ["test.1", "test.3"]
 
 
 def test_matrix_filter_that_leaves_nothing_says_what_exists() -> None:
     wf = workflow(matrix_job("test", {"os": ["ubuntu", "macos"]}))
     with pytest.raises(RunError) as caught:
-        compile_plan(wf, PUSH, matrix_filter={"os": "windows"})
+        compile_plan(wf, PUSH, matrix_filter={"os": ["windows"]})
     assert "leaves no leg of job 'test'" in caught.value.message
     assert caught.value.hint == "values in this matrix: os: ubuntu, macos"
 
@@ -264,7 +270,7 @@ def test_matrix_from_needs_is_deferred_then_expanded() -> None:
         ("produce-artifacts.3", "produce-artifacts (blue)", {"color": "blue"}),
     ]
     assert all(leg.deferred_matrix is None and leg.strategy_total == 3 for leg in legs)
-    filtered = expand_deferred(deferred, {"needs": needs}, matrix_filter={"color": "green"})
+    filtered = expand_deferred(deferred, {"needs": needs}, matrix_filter={"color": ["green"]})
     assert [leg.key for leg in filtered] == ["produce-artifacts.2"]
 
 
@@ -290,3 +296,18 @@ def test_matrix_expression_with_an_unknown_context_is_a_positioned_error() -> No
         compile_plan(wf, PUSH)
     assert caught.value.position is not None
     assert caught.value.position.path == PATH
+
+
+def test_a_matrix_key_from_needs_is_deferred_and_named_when_expanded() -> None:
+    key = "${{ needs.setup.outputs.axis }}"
+    wf = workflow(
+        job("setup", outputs={"axis": "${{ steps.s.outputs.axis }}"}),
+        matrix_job("build", {key: ["a", "b"]}, needs=["setup"]),
+    )
+    deferred = compile_plan(wf, PUSH).job("build")
+    assert deferred.deferred_matrix == {key: ["a", "b"]}
+    needs = {"setup": {"outputs": {"axis": "flavour"}, "result": "success"}}
+    legs = expand_deferred(deferred, {"needs": needs}, matrix_filter={"flavour": ["b"]})
+    assert [(leg.key, leg.name, leg.matrix) for leg in legs] == [
+        ("build.2", "build (b)", {"flavour": "b"})
+    ]

@@ -11,6 +11,7 @@ from stageline.errors import Position, WorkflowError
 from stageline.workflow.matrix import (
     MAX_COMBINATIONS,
     expand,
+    expand_strategy,
     has_templates,
     leg_name,
     references,
@@ -279,3 +280,27 @@ def test_no_result_matches_an_exclude_entry_unless_included_back(
     assert all(c[key] != value or type(c[key]) is not type(value) for c in combos)
     assert len(combos) == size - size // len(matrix[key])
     assert len({tuple(map(repr, c.values())) for c in combos}) == len(combos)
+
+
+def test_expression_keys_and_insert_are_evaluated_when_the_matrix_is_expanded() -> None:
+    written = {
+        "${{ needs.setup.outputs.axis }}": ["vanilla", "mint"],
+        "${{ insert }}": "${{ fromJSON(needs.setup.outputs.extra) }}",
+        "include": [{"${{ needs.setup.outputs.axis }}": "mint", "hot": True}],
+    }
+    assert has_templates(written) and references(written, "needs")
+    outputs = {"axis": "flavour", "extra": '{"size": ["s"]}'}
+    contexts = {"needs": {"setup": {"outputs": outputs, "result": "success"}}}
+    assert expand_strategy(written, contexts, POS) == [
+        {"flavour": "vanilla", "size": "s"},
+        {"flavour": "mint", "size": "s", "hot": True},
+    ]
+
+
+def test_an_insert_that_redefines_a_key_is_a_positioned_matrix_error() -> None:
+    written = {"size": ["l"], "${{ insert }}": "${{ fromJSON('{\"size\": [1]}') }}"}
+    with pytest.raises(WorkflowError) as caught:
+        expand_strategy(written, {}, POS)
+    (diagnostic,) = caught.value.diagnostics
+    assert diagnostic.position == POS
+    assert diagnostic.message == "in matrix: 'size' is already defined"

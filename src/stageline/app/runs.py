@@ -23,8 +23,9 @@ if TYPE_CHECKING:
     from stageline.engine.events import Observer
     from stageline.engine.execute import Execution
     from stageline.engine.scheduler import RunSpec
-    from stageline.engine.setup import Prepared, RunOptions
+    from stageline.engine.setup import ListedJob, Prepared, RunOptions
     from stageline.store import RunDetail
+    from stageline.workflow.model import Workflow
 
 #: Makes a run's own observer (a terminal view), or None for none.
 ObserverFor = Callable[["RunSpec"], "Observer | None"]
@@ -68,6 +69,23 @@ def prepare(options: RunOptions) -> Prepared:
     from stageline.engine.setup import prepare as prepare_runs
 
     return prepare_runs(options)
+
+
+def list_jobs(options: RunOptions) -> list[ListedJob]:
+    """The jobs of the workflows by stage, as `act -l` lists them: of every workflow
+    when no event is named, else of those the event runs."""
+    from stageline.engine.setup import list_jobs as listing
+    from stageline.engine.setup import select
+
+    named = options.event is not None or options.event_path is not None
+    return listing(select(options, every=not named))
+
+
+def workflows(options: RunOptions) -> list[Workflow]:
+    """The workflows the event runs, loaded and valid (for `--graph`)."""
+    from stageline.engine.setup import select
+
+    return select(options).workflows
 
 
 def start(
@@ -283,8 +301,9 @@ def _resumed_spec(
         base = prepare(options).specs[0]
         contexts, given = base.contexts, (base.secrets, base.extra_env, base.action_dirs)
     except StagelineError:
-        contexts = {"vars": dict(options.vars), "inputs": plan.event.inputs, "env": plan.env}
         found = run_environment(root, secrets=options.secrets, env=options.env)
+        env_context: dict[str, object] = {**found.extra_env, **plan.env}
+        contexts = {"vars": dict(options.vars), "inputs": plan.event.inputs, "env": env_context}
         given = (found.secrets, found.extra_env, found.action_dirs)
     return RunSpec(
         plan=plan,
@@ -302,8 +321,10 @@ __all__ = [
     "ObserverFor",
     "Say",
     "cancel",
+    "list_jobs",
     "needs_delivery",
     "prepare",
     "resume",
     "start",
+    "workflows",
 ]

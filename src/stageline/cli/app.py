@@ -167,7 +167,8 @@ def _convert(kind: type, text: str, info: Any) -> Any:
             return None
         return number
     if kind is Path:
-        if not text or getattr(info, "exists", False) or os.path.isdir(text):
+        refused_dir = not getattr(info, "dir_okay", True) and os.path.isdir(text)
+        if not text or getattr(info, "exists", False) or refused_dir:
             return None
         return Path(text)
     return None

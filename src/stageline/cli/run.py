@@ -20,8 +20,9 @@ if TYPE_CHECKING:
     from stageline.app.runs import ObserverFor
     from stageline.engine.events import Observer
     from stageline.engine.scheduler import RunSpec
-    from stageline.engine.setup import Prepared
+    from stageline.engine.setup import ListedJob, Prepared
     from stageline.store import RunDetail
+    from stageline.workflow.model import Workflow
 
 _Many = Annotated[list[str] | None, typer.Option(show_default=False)]
 
@@ -46,11 +47,25 @@ def run(
         typer.Option("--job", "-j", help="Run this job and what it needs (repeatable)."),
     ] = None,
     event: Annotated[
-        str | None, typer.Option("--event", "-e", help="Event name (default: push).")
+        str | None, typer.Option("--event", help="Event name (default: push).")
     ] = None,
     eventpath: Annotated[
         Path | None,
-        typer.Option("--eventpath", help="JSON event payload (github.event).", dir_okay=False),
+        typer.Option(
+            "--eventpath",
+            "-e",
+            help="JSON event payload (github.event; its `inputs` are the inputs).",
+            dir_okay=False,
+        ),
+    ] = None,
+    workflows: Annotated[
+        Path | None,
+        typer.Option(
+            "--workflows",
+            "-W",
+            help="A workflow file, or a directory of them (default: .github/workflows).",
+            show_default=False,
+        ),
     ] = None,
     ref: Annotated[
         str | None,
@@ -64,14 +79,16 @@ def run(
     ] = None,
     input: Annotated[
         list[str] | None,
-        typer.Option("--input", help="workflow_dispatch input KEY=VALUE (repeatable)."),
+        typer.Option(
+            "--input", help="workflow_dispatch/workflow_call input KEY=VALUE (repeatable)."
+        ),
     ] = None,
     var: Annotated[
         list[str] | None, typer.Option("--var", help="`vars` entry KEY=VALUE (repeatable).")
     ] = None,
     env: Annotated[
         list[str] | None,
-        typer.Option("--env", help="Extra environment variable KEY=VALUE (repeatable)."),
+        typer.Option("--env", help="Environment variable KEY=VALUE, also in `env` (repeatable)."),
     ] = None,
     env_file: Annotated[
         Path | None,
@@ -80,7 +97,7 @@ def run(
         ),
     ] = None,
     secret: Annotated[
-        list[str] | None, typer.Option("--secret", help="Secret KEY=VALUE (repeatable).")
+        list[str] | None, typer.Option("--secret", "-s", help="Secret KEY=VALUE (repeatable).")
     ] = None,
     secret_file: Annotated[
         Path | None,
@@ -90,7 +107,10 @@ def run(
     ] = None,
     matrix: Annotated[
         list[str] | None,
-        typer.Option("--matrix", help="Run only matrix legs with KEY:VALUE (repeatable)."),
+        typer.Option(
+            "--matrix",
+            help="Run only matrix legs with KEY:VALUE (repeatable; one key again: any of them).",
+        ),
     ] = None,
     parallel: Annotated[
         int | None,
@@ -108,6 +128,16 @@ def run(
     keep_workspaces: Annotated[
         bool, typer.Option("--keep-workspaces", help="Keep each job's workspace after the run.")
     ] = False,
+    list_jobs: Annotated[
+        bool, typer.Option("--list", "-l", help="List the jobs by stage; run nothing.")
+    ] = False,
+    dryrun: Annotated[
+        bool,
+        typer.Option("--dryrun", "-n", help="Plan and print what would run; run, record nothing."),
+    ] = False,
+    graph: Annotated[
+        bool, typer.Option("--graph", "-g", help="Print the job graph; run nothing.")
+    ] = False,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Run workflows locally, job by job, as GitHub would; every run is recorded."""
@@ -115,7 +145,7 @@ def run(
 
     from stageline.app import runs
     from stageline.cli.records import run_document
-    from stageline.engine.setup import RunOptions, parse_pairs
+    from stageline.engine.setup import RunOptions, parse_matrix, parse_pairs
 
     options = RunOptions(
         cwd=Path.cwd(),
@@ -131,11 +161,21 @@ def run(
         env_file=env_file,
         secrets=parse_pairs(secret or [], "--secret"),
         secret_file=secret_file,
-        matrix=parse_pairs(matrix or [], "--matrix", ":"),
+        matrix=parse_matrix(matrix or []),
         keep_workspaces=keep_workspaces,
+        workflows=workflows,
     )
+    if list_jobs:
+        print_listing(runs.list_jobs(options))
+        return
+    if graph:
+        print_graphs(runs.workflows(options))
+        return
     prepared = runs.prepare(options)
     print_notes(prepared)
+    if dryrun:
+        print_plans(prepared)
+        return
     finished = runs.start(
         prepared,
         parallel=parallel,
@@ -157,6 +197,46 @@ def print_notes(prepared: Prepared) -> None:
     """What was decided for each workflow file (to stderr, before the runs start)."""
     for note in prepared.notes:
         print(note, file=sys.stderr, flush=True)
+
+
+def print_listing(rows: list[ListedJob]) -> None:
+    """`--list` as act's `-l` prints it: one row per job, by stage, in aligned columns."""
+    table = [["Stage", "Job ID", "Job name", "Workflow name", "Workflow file", "Events"]]
+    for row in rows:
+        events = ",".join(row.events)
+        table.append([str(row.stage), row.job_id, row.name, row.workflow, row.path, events])
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
+    for line in table:
+        print("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
+
+
+def print_graphs(workflows: list[Workflow]) -> None:
+    """`--graph`: each workflow's job graph, as `stageline graph` draws it."""
+    from stageline.workflow import graph as graphs
+
+    for workflow in workflows:
+        if len(workflows) > 1:
+            print(f"{workflow.path}:")
+        sys.stdout.write(graphs.to_text(graphs.job_graph(workflow)))
+
+
+def print_plans(prepared: Prepared) -> None:
+    """`--dryrun`: each run's jobs (matrix legs expanded) and steps, stage by stage
+    (numbered from 1, as `stageline graph` numbers them)."""
+    from stageline.workflow.graph import layers
+
+    for spec in prepared.specs:
+        plan = spec.plan
+        named = f" ({plan.workflow_name})" if plan.workflow_name != plan.workflow_path else ""
+        print(f"{plan.workflow_path}{named}: would run on {plan.event.name}")
+        needs = {job.job_id: list(job.needs) for job in plan.jobs}
+        for stage, job_ids in enumerate(layers(needs), start=1):
+            print(f"  stage {stage}")
+            for job in (j for j in plan.jobs if j.job_id in job_ids):
+                later = " (matrix from needs, expanded when they are done)"
+                print(f"    {job.name}{later if job.deferred_matrix is not None else ''}")
+                for step in job.steps:
+                    print(f"      - {step.display_name}")
 
 
 def print_log_hints(details: list[RunDetail]) -> None:

@@ -120,7 +120,7 @@ class RunSpec:
     secrets: dict[str, str] = field(default_factory=dict, repr=False)
     extra_env: dict[str, str] = field(default_factory=dict)
     action_dirs: list[str] = field(default_factory=list)
-    matrix_filter: dict[str, str] | None = None
+    matrix_filter: dict[str, list[str]] | None = None
     keep_workspaces: bool = False
 
 

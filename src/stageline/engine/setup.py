@@ -8,6 +8,7 @@ every `uses:` is checked against what this machine can run.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,8 +40,11 @@ class RunOptions:
     env_file: Path | None = None
     secrets: dict[str, str] = field(default_factory=dict, repr=False)
     secret_file: Path | None = None
-    matrix: dict[str, str] = field(default_factory=dict)
+    #: `--matrix KEY:VALUE`, each key with the values any of which a leg may have.
+    matrix: dict[str, list[str]] = field(default_factory=dict)
     keep_workspaces: bool = False
+    #: `-W`: a workflow file, or a directory of them, instead of the repository's.
+    workflows: Path | None = None
 
 
 @dataclass(slots=True)
@@ -65,6 +69,15 @@ def parse_pairs(values: Sequence[str], option: str, sep: str = "=") -> dict[str,
             )
         pairs[key.strip()] = rest
     return pairs
+
+
+def parse_matrix(values: Sequence[str]) -> dict[str, list[str]]:
+    """`--matrix KEY:VALUE` options; as in act, a key given again adds a value it may have."""
+    wanted: dict[str, list[str]] = {}
+    for value in values:
+        for key, text in parse_pairs([value], "--matrix", ":").items():
+            wanted.setdefault(key, []).append(text)
+    return wanted
 
 
 def read_dotenv(path: Path, what: str) -> dict[str, str]:
@@ -122,16 +135,37 @@ def _payload(options: RunOptions) -> dict[str, Any]:
     try:
         data = json.loads(options.event_path.read_text())
     except (OSError, ValueError) as err:
-        raise ConfigError(f"cannot read the event payload {options.event_path}: {err}") from err
+        raise ConfigError(
+            f"cannot read the event payload {options.event_path}: {err}",
+            hint="-e is --eventpath (a JSON payload), as in act; the event name is --event",
+        ) from err
     if not isinstance(data, dict):
         raise ConfigError(f"the event payload {options.event_path} is not a JSON object")
     return data
+
+
+def _given_inputs(options: RunOptions, payload: Mapping[str, Any]) -> dict[str, str]:
+    """The inputs as given, in text: the payload's `inputs` object, `--input` over it."""
+    found = payload.get("inputs")
+    given = {}
+    if isinstance(found, Mapping):
+        given = {str(k): _input_text(v) for k, v in found.items()}
+    given.update(options.inputs)
+    return given
+
+
+def _input_text(value: Any) -> str:
+    """An input as `github.event.inputs` gives it (booleans as `true`/`false`)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
 
 
 def build_event(options: RunOptions, facts: GitFacts) -> Event:
     """The triggering event, defaulting to a push of the current branch and commit."""
     name = options.event or "push"
     payload = _payload(options)
+    inputs = _given_inputs(options, payload)
     ref = options.ref or (payload.get("ref") if isinstance(payload.get("ref"), str) else None)
     ref = _full_ref(ref) if ref else facts.ref
     sha = facts.sha
@@ -154,7 +188,7 @@ def build_event(options: RunOptions, facts: GitFacts) -> Event:
             ref = f"refs/pull/{number}/merge"
     elif name == "workflow_dispatch":
         payload.setdefault("ref", ref)
-        payload.setdefault("inputs", dict(options.inputs))
+        payload["inputs"] = dict(inputs)
     return Event(
         name=name,
         ref=ref,
@@ -163,25 +197,40 @@ def build_event(options: RunOptions, facts: GitFacts) -> Event:
         changed_paths=changed_paths(facts.root, sha) if name == "push" else None,
         actor=options.actor or facts.actor,
         repository=facts.repository,
-        inputs=dict(options.inputs),
+        inputs=inputs,
     )
 
 
-def _candidates(root: Path, cwd: Path, workflow: str | None) -> list[Path]:
+def _candidates(root: Path, options: RunOptions) -> list[Path]:
+    """The workflow files to consider: those of the repository, or of `-W` (a file or
+    a directory, searched below as act does), narrowed to the one `workflow` names."""
     from stageline.workflow import find_workflows
 
-    found = find_workflows(root)
+    workflow, cwd = options.workflow, options.cwd
+    if options.workflows is not None:
+        given = options.workflows if options.workflows.is_absolute() else cwd / options.workflows
+        if given.is_file():
+            found = [given.resolve()]
+        elif given.is_dir():
+            found = sorted(p.resolve() for p in given.rglob("*") if p.suffix in (".yml", ".yaml"))
+        else:
+            raise RunError(f"-W {options.workflows}: no such file or directory")
+        where = str(options.workflows)
+    else:
+        found = find_workflows(root)
+        where = str(root / ".github" / "workflows")
     if workflow is None:
         if not found:
             raise RunError(
-                f"no workflow files in {root / '.github' / 'workflows'}",
+                f"no workflow files in {where}",
                 hint="add a workflow file (.yml) there, or name one: stageline run PATH",
             )
         return found
-    for base in (cwd, root):
-        path = (base / workflow).resolve()
-        if path.is_file():
-            return [path]
+    if options.workflows is None:
+        for base in (cwd, root):
+            path = (base / workflow).resolve()
+            if path.is_file():
+                return [path]
     named = [p for p in found if workflow in (p.name, p.stem)]
     if named:
         return named
@@ -189,16 +238,56 @@ def _candidates(root: Path, cwd: Path, workflow: str | None) -> list[Path]:
     raise RunError(f"no workflow {workflow!r}", hint=f"workflows here: {listed}")
 
 
-def _inputs_with_defaults(workflow: Workflow, event: Event) -> dict[str, Any]:
-    trigger = workflow.on.get(event.name)
-    inputs: dict[str, Any] = {}
+_TYPED_INPUTS = ("workflow_dispatch", "workflow_call")
+
+
+def typed_inputs(workflow: Workflow, event: Event) -> dict[str, Any]:
+    """The `inputs` context of `workflow` on `event`: the given inputs over the declared
+    defaults, each typed by its declared `type` as GitHub types them (a boolean's
+    `"true"` is `true`, a number's text a number, a choice one of its options). Only
+    `workflow_dispatch` and `workflow_call` declare inputs; other events pass the given
+    ones through as text. Raises `RunError` for a value its type refuses."""
+    trigger = workflow.on.get(event.name) if event.name in _TYPED_INPUTS else None
     spec = trigger.config.get("inputs") if trigger is not None else None
-    if isinstance(spec, Mapping):
-        for name, config in spec.items():
-            if isinstance(config, Mapping) and "default" in config:
-                inputs[str(name)] = config["default"]
+    declared = spec if isinstance(spec, Mapping) else {}
+    inputs: dict[str, Any] = {}
+    for name, config in declared.items():
+        if isinstance(config, Mapping) and config.get("default") is not None:
+            inputs[str(name)] = config["default"]
     inputs.update(event.inputs)
+    for name, value in inputs.items():
+        config = declared.get(name)
+        if isinstance(config, Mapping):
+            inputs[name] = _typed(workflow, name, value, config)
     return inputs
+
+
+def _typed(workflow: Workflow, name: str, value: Any, config: Mapping[str, Any]) -> Any:
+    kind = str(config.get("type") or "string")
+    text = _input_text(value)
+    where = f"{workflow.path}: input {name!r}"
+    if kind == "boolean":
+        if isinstance(value, bool):
+            return value
+        if text.lower() in ("true", "false"):
+            return text.lower() == "true"
+        raise RunError(f"{where} is a boolean, got {text!r}", hint="give true or false")
+    if kind == "number":
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return value
+        try:
+            number = float(text)
+        except ValueError:
+            raise RunError(f"{where} is a number, got {text!r}") from None
+        return int(number) if number.is_integer() and "." not in text else number
+    if kind == "choice":
+        options = [_input_text(o) for o in config.get("options") or []]
+        if text not in options:
+            raise RunError(
+                f"{where} must be one of its options, got {text!r}",
+                hint="options: " + ", ".join(options),
+            )
+    return text if kind in ("string", "choice", "environment") else value
 
 
 def _check_uses(plan: Plan, root: Path, action_dirs: list[str]) -> list[Diagnostic]:
@@ -214,44 +303,53 @@ def _check_uses(plan: Plan, root: Path, action_dirs: list[str]) -> list[Diagnost
     return problems
 
 
-def _workflow_env(plan: Plan, contexts: Mapping[str, Any]) -> dict[str, Any]:
+def _workflow_env(
+    plan: Plan, contexts: Mapping[str, Any], given: Mapping[str, str]
+) -> dict[str, Any]:
+    """The `env` context of the run: the workflow's `env` evaluated (expression keys and
+    `${{ insert }}` included), over the `--env` and `--env-file` values (as act layers
+    them: the workflow's own wins on a clash)."""
     from stageline.expressions import evaluate_template
+    from stageline.expressions.mappings import evaluate_keys
 
-    env: dict[str, Any] = {}
-    for key, value in plan.env.items():
-        scope = {**contexts, "env": dict(env)}
-        env[key] = evaluate_template(value, scope) if isinstance(value, str) else value
-    return env
+    scope = {**contexts, "env": dict(given)}
+
+    def value(item: Any) -> Any:
+        return evaluate_template(item, scope) if isinstance(item, str) else item
+
+    return {**given, **evaluate_keys(plan.env, value, value)}
 
 
-def prepare(options: RunOptions) -> Prepared:
-    """Find, validate, match and compile the workflows to run (raises before any run)."""
-    from stageline.plan.compile import compile_plan, event_contexts
+@dataclass(slots=True)
+class Selected:
+    """The workflow files that take part, loaded and valid, before any plan."""
+
+    facts: GitFacts
+    event: Event
+    workflows: list[Workflow]
+    notes: list[str]
+
+
+def select(options: RunOptions, *, every: bool = False) -> Selected:
+    """Find, load and validate the workflows to run, and match them against the event
+    (raises before any run). `every` keeps every workflow whatever its `on:` (as
+    `act -l` lists them when no event is named)."""
     from stageline.workflow import load_workflow
     from stageline.workflow.filters import matches
 
     facts = git_facts(options.cwd)
     event = build_event(options, facts)
-    given = run_environment(
-        facts.root,
-        secret_file=options.secret_file,
-        env_file=options.env_file,
-        secrets=options.secrets,
-        env=options.env,
-    )
-    secrets, extra_env, action_dirs = given.secrets, given.extra_env, given.action_dirs
-
     selected: list[Workflow] = []
     notes: list[str] = []
     errors: list[Diagnostic] = []
-    for path in _candidates(facts.root, options.cwd, options.workflow):
+    for path in _candidates(facts.root, options):
         shown = _relative(path, facts.root)
         try:
             workflow = load_workflow(shown, text=_read(path))
         except WorkflowError as err:
             errors.extend(err.diagnostics)
             continue
-        runs, reason = matches(workflow, event)
+        runs, reason = (True, "listed") if every else matches(workflow, event)
         notes.append(f"{shown}: {reason}")
         if runs and (not options.jobs or all(j in workflow.jobs for j in options.jobs)):
             selected.append(workflow)
@@ -266,16 +364,35 @@ def prepare(options: RunOptions) -> Prepared:
             f"no workflow runs on {event.name} to {branch}:\n  " + "\n  ".join(notes),
             hint="choose another event or ref (--event, --ref), or name a workflow",
         )
+    return Selected(facts, event, selected, notes)
 
+
+def prepare(options: RunOptions) -> Prepared:
+    """Select the workflows to run and compile their plans (raises before any run)."""
+    from stageline.plan.compile import compile_plan, event_contexts
+
+    chosen = select(options)
+    facts, event, selected, notes = chosen.facts, chosen.event, chosen.workflows, chosen.notes
+    given = run_environment(
+        facts.root,
+        secret_file=options.secret_file,
+        env_file=options.env_file,
+        secrets=options.secrets,
+        env=options.env,
+    )
+    secrets, extra_env, action_dirs = given.secrets, given.extra_env, given.action_dirs
+    errors: list[Diagnostic] = []
     specs: list[RunSpec] = []
     for workflow in selected:
-        base = event_contexts(event)
-        base["github"].update(_github_extras(event))
-        base["inputs"] = _inputs_with_defaults(workflow, event)
+        inputs = typed_inputs(workflow, event)
+        own = _dispatched(event, inputs)
+        base = event_contexts(own)
+        base["github"].update(_github_extras(own))
+        base["inputs"] = inputs
         base["vars"] = dict(options.vars)
         plan = compile_plan(
             workflow,
-            event,
+            own,
             contexts=base,
             only_jobs=options.jobs or None,
             matrix_filter=options.matrix or None,
@@ -287,7 +404,7 @@ def prepare(options: RunOptions) -> Prepared:
         contexts: dict[str, Any] = {"vars": base["vars"], "inputs": base["inputs"]}
         try:
             contexts["env"] = _workflow_env(
-                plan, {**contexts, "github": base["github"], "secrets": secrets}
+                plan, {**contexts, "github": base["github"], "secrets": secrets}, extra_env
             )
         except StagelineError as err:
             errors.append(Diagnostic(workflow.at("env"), f"in env: {err.message}"))
@@ -307,6 +424,51 @@ def prepare(options: RunOptions) -> Prepared:
     if errors:
         raise WorkflowError(errors)
     return Prepared(facts, event, specs, notes)
+
+
+@dataclass(frozen=True, slots=True)
+class ListedJob:
+    """One row of `stageline run --list` (act's `-l` table)."""
+
+    stage: int
+    job_id: str
+    name: str
+    workflow: str
+    path: str
+    events: list[str]
+
+
+def list_jobs(selected: Selected) -> list[ListedJob]:
+    """Every job of the selected workflows with its stage (its layer in the graph of
+    `needs`, from 0), ordered by stage as `act -l` orders them."""
+    from stageline.workflow.graph import layers
+
+    rows: list[ListedJob] = []
+    for workflow in selected.workflows:
+        needs = {job_id: list(job.needs) for job_id, job in workflow.jobs.items()}
+        for stage, job_ids in enumerate(layers(needs)):
+            for job_id in job_ids:
+                job = workflow.jobs[job_id]
+                rows.append(
+                    ListedJob(
+                        stage,
+                        job_id,
+                        job.name or job_id,
+                        workflow.display_name,
+                        workflow.path,
+                        list(workflow.on),
+                    )
+                )
+    return sorted(rows, key=lambda row: row.stage)
+
+
+def _dispatched(event: Event, inputs: Mapping[str, Any]) -> Event:
+    """A `workflow_dispatch` event as this workflow sees it: `github.event.inputs` has
+    every input, defaults included, as text (as GitHub gives them)."""
+    if event.name != "workflow_dispatch":
+        return event
+    payload = {**event.payload, "inputs": {k: _input_text(v) for k, v in inputs.items()}}
+    return dataclasses.replace(event, payload=payload)
 
 
 def _github_extras(event: Event) -> dict[str, Any]:

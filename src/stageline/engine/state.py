@@ -111,7 +111,7 @@ class RunState:
         number: int,
         contexts: Mapping[str, Any],
         github: Mapping[str, Any],
-        matrix_filter: Mapping[str, str] | None = None,
+        matrix_filter: Mapping[str, list[str]] | None = None,
         attempt: int = 1,
     ) -> None:
         self.plan = plan
@@ -162,7 +162,7 @@ class RunState:
         *,
         contexts: Mapping[str, Any],
         github: Mapping[str, Any],
-        matrix_filter: Mapping[str, str] | None = None,
+        matrix_filter: Mapping[str, list[str]] | None = None,
         attempt: int = 1,
     ) -> RunState:
         """The state of recorded run `run` (its plan and job rows), to resume it.

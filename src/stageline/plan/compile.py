@@ -5,7 +5,7 @@ What is decided here, once, before anything runs:
 * which jobs take part (`only_jobs` plus everything they need, transitively);
 * matrix legs, expanded with GitHub's rules (`workflow.matrix`) and named as GitHub
   names them (``test (3.11, ubuntu)``), optionally narrowed by `matrix_filter`
-  (``--matrix os:ubuntu``);
+  (``--matrix os:ubuntu``; a key with several values keeps a leg with any of them);
 * run defaults (workflow ``defaults.run`` overridden key by key by the job's).
 
 What is left for run time: every other expression (``if:``, env, ``with:``, ``run:``,
@@ -40,7 +40,7 @@ def compile_plan(
     *,
     contexts: Mapping[str, Any] | None = None,
     only_jobs: Collection[str] | None = None,
-    matrix_filter: Mapping[str, str] | None = None,
+    matrix_filter: Mapping[str, list[str]] | None = None,
 ) -> Plan:
     """The plan for running `workflow` on `event`.
 
@@ -75,7 +75,7 @@ def expand_deferred(
     job: PlannedJob,
     contexts: Mapping[str, Any],
     *,
-    matrix_filter: Mapping[str, str] | None = None,
+    matrix_filter: Mapping[str, list[str]] | None = None,
 ) -> list[PlannedJob]:
     """The legs of a job planned with `deferred_matrix`, now that `contexts` (with
     ``needs``) exist. Raises `WorkflowError` when the evaluated matrix is invalid."""
@@ -129,7 +129,7 @@ def _plan_job(
     workflow: Workflow,
     job: Job,
     contexts: Mapping[str, Any],
-    matrix_filter: Mapping[str, str] | None,
+    matrix_filter: Mapping[str, list[str]] | None,
 ) -> list[PlannedJob]:
     base = _base(workflow, job)
     strategy = job.strategy
@@ -152,7 +152,7 @@ def _plan_job(
 def _legs(
     base: PlannedJob,
     combos: list[dict[str, Any]],
-    matrix_filter: Mapping[str, str] | None,
+    matrix_filter: Mapping[str, list[str]] | None,
     contexts: Mapping[str, Any],
 ) -> list[PlannedJob]:
     """One planned job per kept combination. A `name:` with expressions is evaluated per
@@ -209,20 +209,20 @@ def _evaluate_name(
         return None
 
 
-def _wanted(combo: Mapping[str, Any], matrix_filter: Mapping[str, str] | None) -> bool:
+def _wanted(combo: Mapping[str, Any], matrix_filter: Mapping[str, list[str]] | None) -> bool:
     if not matrix_filter:
         return True
     return all(
-        key not in combo or matrices.display(combo[key]) == value
-        for key, value in matrix_filter.items()
+        key not in combo or matrices.display(combo[key]) in values
+        for key, values in matrix_filter.items()
     )
 
 
-def _filter_text(matrix_filter: Mapping[str, str]) -> str:
-    return " ".join(f"{k}:{v}" for k, v in matrix_filter.items())
+def _filter_text(matrix_filter: Mapping[str, list[str]]) -> str:
+    return " ".join(f"{k}:{v}" for k, values in matrix_filter.items() for v in values)
 
 
-def _available(combos: list[dict[str, Any]], matrix_filter: Mapping[str, str]) -> str:
+def _available(combos: list[dict[str, Any]], matrix_filter: Mapping[str, list[str]]) -> str:
     parts = []
     for key in matrix_filter:
         values = dict.fromkeys(matrices.display(c[key]) for c in combos if key in c)

@@ -246,10 +246,20 @@ class Evaluator:
     def mapping(
         self, value: Mapping[str, Any] | str, contexts: Mapping[str, Any], status: str
     ) -> dict[str, str]:
-        """An ``env:``/``with:`` mapping (or one expression yielding a mapping) as strings."""
+        """An ``env:``/``with:`` mapping (or one expression yielding a mapping) as strings;
+        expression keys and ``${{ insert }}`` as GitHub evaluates them."""
         if isinstance(value, str):
             result = self.template(value, contexts, status)
             if not isinstance(result, Mapping):
                 raise ValueError(f"expected a mapping, got {to_text(result)!r}")
             value = result
-        return {str(k): self.text(v, contexts, status) for k, v in value.items()}
+        if not any(isinstance(k, str) and "${{" in k for k in value):
+            return {str(k): self.text(v, contexts, status) for k, v in value.items()}
+        from stageline.expressions.mappings import evaluate_keys
+
+        return evaluate_keys(
+            value,
+            lambda text: self.template(text, contexts, status),
+            lambda item: self.text(item, contexts, status),
+            to_text,
+        )

@@ -228,7 +228,7 @@ def with_inputs(
     state: JobState, step: PlannedStep, contexts: Mapping[str, Any], status: str
 ) -> dict[str, str]:
     """The step's `with:` inputs, evaluated."""
-    return {k: state.evaluator.text(v, contexts, status) for k, v in step.with_.items()}
+    return state.evaluator.mapping(step.with_, contexts, status)
 
 
 __all__ = ["execute", "run_command", "run_script", "to_text", "with_inputs"]

@@ -12,7 +12,10 @@
    ``include`` are never extended by later entries.
 4. More than 256 resulting combinations is an error.
 
-`expand` works on evaluated values; `expand_strategy` evaluates ``${{ }}`` first.
+`expand` works on evaluated values; `expand_strategy` evaluates ``${{ }}`` first, in
+keys too (``${{ needs.setup.outputs.axis }}: [a, b]``), and merges ``${{ insert }}``
+(`stageline.expressions.mappings`); a matrix that reads ``needs`` is expanded when they
+are done.
 """
 
 from __future__ import annotations
@@ -210,7 +213,14 @@ def _evaluate(value: Any, contexts: Mapping[str, Any]) -> Any:
 
         return evaluate_template(value, contexts)
     if isinstance(value, Mapping):
-        return {k: _evaluate(v, contexts) for k, v in value.items()}
+        from stageline.expressions import evaluate_template
+        from stageline.expressions.mappings import evaluate_keys
+
+        return evaluate_keys(
+            value,
+            lambda text: evaluate_template(text, contexts),
+            lambda item: _evaluate(item, contexts),
+        )
     if isinstance(value, list):
         return [_evaluate(v, contexts) for v in value]
     return value

@@ -198,7 +198,7 @@ async def run_uses(
             {"uses": found.uses, "sha": found.sha, "url": found.url, "step": step.index},
         )
     status = "success" if not scope.failed and state.status == "success" else state.status
-    inputs = {k: state.evaluator.text(v, contexts, status) for k, v in step.with_.items()}
+    inputs = state.evaluator.mapping(step.with_, contexts, status)
     call = ActionCall(
         state=state,
         scope=scope,
