@@ -107,6 +107,10 @@ def test_offline_after_actions_pull(tmp_path: Path) -> None:
     done = stageline(repo, "run", env=offline)  # the server is gone
     assert done.returncode == 0, done.stderr
     assert "outputs=hello dave/hello wrapped" in stageline(repo, "logs", "1").stdout
+    # The flag does what the variable does; the server is still gone.
+    flagged = stageline(repo, "run", "--offline", env=env(tmp_path, server.url))
+    assert flagged.returncode == 0, flagged.stderr
+    assert "outputs=hello dave/hello wrapped" in stageline(repo, "logs", "2").stdout
 
 
 def test_an_unknown_ref_stops_the_run_with_one_line(tmp_path: Path, server: ActionServer) -> None:

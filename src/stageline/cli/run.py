@@ -138,6 +138,13 @@ def run(
     graph: Annotated[
         bool, typer.Option("--graph", "-g", help="Print the job graph; run nothing.")
     ] = False,
+    offline: Annotated[
+        bool,
+        typer.Option(
+            "--offline",
+            help="Use only cached actions (see `stageline actions pull`); $STAGELINE_OFFLINE=1.",
+        ),
+    ] = False,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Run workflows locally, job by job, as GitHub would; every run is recorded."""
@@ -147,6 +154,10 @@ def run(
     from stageline.cli.records import run_document
     from stageline.engine.setup import RunOptions, parse_matrix, parse_pairs
 
+    if offline:
+        from stageline.runner.actions.remote import set_offline
+
+        set_offline()
     options = RunOptions(
         cwd=Path.cwd(),
         workflow=workflow,
