@@ -88,6 +88,17 @@ class Fields:
             hint = f"did you mean '{guess}'?" if guess else f"valid keys: {', '.join(allowed)}"
             self.error(key_node, f"unknown key '{key}' in {where}", hint)
 
+    def known_keys(self, node: MappingNode, allowed: Collection[str], where: str) -> None:
+        """Report the keys of `node` that are not in `allowed` (values read elsewhere)."""
+        for _ in self.entries(node, allowed, where):
+            pass
+
+    def not_empty(self, node: Node, what: str) -> None:
+        """Report an empty string or list where GitHub requires at least one item."""
+        blank = isinstance(node, ScalarNode) and node.tag == STR and not str(node.value).strip()
+        if blank or (isinstance(node, SequenceNode) and not node.value):
+            self.error(node, f"`{what}` cannot be empty")
+
     def items(self, node: MappingNode) -> Iterator[tuple[str, ScalarNode, Node]]:
         return self.source.items(node)
 
@@ -111,6 +122,12 @@ class Fields:
         if expr_key is not None:
             self.exprs.template(node, text, expr_key)
         return text
+
+    def optional_string(self, node: Node, what: str, expr_key: str | None = None) -> str | None:
+        """A string, or None for an empty value (``name:``), which GitHub reads as unset."""
+        if isinstance(node, ScalarNode) and node.tag == NULL:
+            return None
+        return self.string(node, what, expr_key)
 
     def condition(self, node: Node, what: str, expr_key: str) -> str | None:
         """An ``if:``: a string expression, or a literal boolean/number as written."""
@@ -214,7 +231,16 @@ class Fields:
             self.wrong(node, what, expected)
             return None
         found: dict[str, Scalar] = {}
-        for name, _, value_node in self.items(node):
+        folded: dict[str, str] = {}
+        for name, name_node, value_node in self.items(node):
+            twin = folded.setdefault(name.lower(), name)
+            if key == "env" and twin != name:
+                self.error(
+                    name_node,
+                    f"environment variable '{name}' differs only in case from '{twin}' "
+                    f"in the same `{what}`",
+                    "GitHub treats env names without regard to case; keep one of them",
+                )
             value = self.scalar(value_node, f"{what}.{name}", expr_key)
             positions[f"{key}.{name}"] = self.pos(value_node)
             found[name] = value

@@ -64,8 +64,8 @@ def resolve(uses: str, workspace: str, action_dirs: Sequence[str]) -> Resolved |
             f"'uses: {uses}': Docker actions are not supported by the local executor; "
             "run the tool in a `run:` step instead"
         )
-    if uses.startswith("./") or uses.startswith("../") or uses == ".":
-        directory = os.path.normpath(os.path.join(workspace, uses))
+    if uses.startswith(("./", "../", "$/")) or uses == ".":  # $/: the workflow's own repo
+        directory = os.path.normpath(os.path.join(workspace, uses.removeprefix("$/")))
         problem = local.check_directory(directory, uses)
         return problem or Resolved(uses, directory=directory)
     match = _REMOTE.match(uses)
