@@ -168,6 +168,25 @@ def test_empty_runs_on_and_needs_are_rejected(body: str, needle: str, message: s
     assert error_at(text, needle, message) in rendered(text)
 
 
+def test_an_empty_needs_or_label_is_reported_once() -> None:
+    """Not also as a job named '' or a foreign runner label."""
+    text = """\
+        on: push
+        jobs:
+          a:
+            runs-on: x
+            steps: [{run: x}]
+          b:
+            needs: ''
+            runs-on: [x, '']
+            steps: [{run: x}]
+        """
+    assert rendered(text) == [
+        error_at(text, "''", "`jobs.b.needs` cannot be empty"),
+        error_at(text, "''", "`jobs.b.runs-on[1]` cannot be empty", occurrence=2),
+    ]
+
+
 def test_empty_types_are_rejected() -> None:
     text = """\
         on:
@@ -175,6 +194,8 @@ def test_empty_types_are_rejected() -> None:
             types: []
           issues:
             types: []
+          release:
+            types: ''
         jobs:
           a:
             runs-on: x
@@ -183,6 +204,7 @@ def test_empty_types_are_rejected() -> None:
     assert rendered(text) == [
         error_at(text, "[]", "`on.pull_request.types` cannot be empty"),
         error_at(text, "[]", "`on.issues.types` cannot be empty", occurrence=2),
+        error_at(text, "''", "`on.release.types` cannot be empty"),
     ]
 
 

@@ -164,8 +164,8 @@ class Builder:
             elif key == "permissions":
                 job.permissions = self._permissions(value, what)
             elif key == "needs":
-                job.needs = f.strings(value, what, positions, "needs", f"{_J}.needs") or []
-                f.not_empty(value, what)
+                needs = f.strings(value, what, positions, "needs", f"{_J}.needs", non_empty=True)
+                job.needs = needs or []
             elif key == "if":
                 job.if_ = f.condition(value, what, f"{_J}.if")
             elif key == "runs-on":
@@ -239,15 +239,13 @@ class Builder:
                 if key == "group":
                     value["group"] = f.string(item, f"{what}.group", expr)
                 else:
-                    value["labels"] = f.strings(item, f"{what}.labels", {}, "labels", expr) or []
-                    labels = value["labels"]
-                    f.not_empty(item, f"{what}.labels")
+                    found = f.strings(item, f"{what}.labels", {}, "labels", expr, non_empty=True)
+                    value["labels"] = labels = found or []
             if not value:
                 f.error(node, "`runs-on` needs `group` or `labels`")
         else:
-            value = f.strings(node, what, {}, "runs-on", expr)
+            value = f.strings(node, what, {}, "runs-on", expr, non_empty=True)
             labels = value or []
-            f.not_empty(node, what)
             if isinstance(value, list) and len(value) == 1 and isinstance(node, ScalarNode):
                 value = value[0]
         foreign = [

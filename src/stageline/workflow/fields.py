@@ -93,12 +93,6 @@ class Fields:
         for _ in self.entries(node, allowed, where):
             pass
 
-    def not_empty(self, node: Node, what: str) -> None:
-        """Report an empty string or list where GitHub requires at least one item."""
-        blank = isinstance(node, ScalarNode) and node.tag == STR and not str(node.value).strip()
-        if blank or (isinstance(node, SequenceNode) and not node.value):
-            self.error(node, f"`{what}` cannot be empty")
-
     def items(self, node: MappingNode) -> Iterator[tuple[str, ScalarNode, Node]]:
         return self.source.items(node)
 
@@ -189,24 +183,38 @@ class Fields:
         positions: dict[str, Position],
         key: str,
         expr_key: str | None = None,
+        *,
+        non_empty: bool = False,
     ) -> list[str] | None:
-        """A string or a list of strings; item positions go to ``positions[key[i]]``."""
+        """A string or a list of strings; item positions go to ``positions[key[i]]``.
+        With `non_empty`, an empty list or string is reported and left out, as GitHub
+        rejects them there."""
         if isinstance(node, ScalarNode) and node.tag != NULL:
             text = self.string(node, what, expr_key)
-            if text is None:
+            if text is None or (non_empty and self._blank(node, text, what)):
                 return None
             positions[f"{key}[0]"] = self.pos(node)
             return [text]
         if not isinstance(node, SequenceNode):
             self.wrong(node, what, "a string or a list of strings")
             return None
+        if non_empty and not node.value:
+            self.error(node, f"`{what}` cannot be empty")
         found: list[str] = []
         for index, item in enumerate(node.value):
             text = self.string(item, f"{what}[{index}]", expr_key)
+            if non_empty and text is not None and self._blank(item, text, f"{what}[{index}]"):
+                continue
             if text is not None:
                 positions[f"{key}[{index}]"] = self.pos(item)
                 found.append(text)
         return found
+
+    def _blank(self, node: Node, text: str, what: str) -> bool:
+        if text.strip():
+            return False
+        self.error(node, f"`{what}` cannot be empty")
+        return True
 
     def env(
         self,

@@ -212,10 +212,10 @@ class Triggers:
         for key, _, value in f.entries(mapping, allowed, f"on.{name}"):
             positions[key] = f.pos(value)
             if key in _FILTERS or key in ("types", "workflows", "names", "versions"):
-                items = f.strings(value, f"on.{name}.{key}", positions, key, _ON)
+                what = f"on.{name}.{key}"
+                items = f.strings(value, what, positions, key, _ON, non_empty=key == "types")
                 config[key] = items
                 if key == "types" and items is not None:
-                    f.not_empty(value, f"on.{name}.types")
                     self._types(name, items, positions)
                 if key in _FILTERS or key == "types":
                     setattr(trigger, key.replace("-", "_"), items)
@@ -280,10 +280,11 @@ class Triggers:
     def _timezone(self, node: Node) -> None:
         f = self.f
         text = f.string(node, "timezone")
-        f.not_empty(node, "timezone")
-        if not text or not text.strip():
+        if text is None:
             return
-        if not _known_zone(text):
+        if not text.strip():
+            f.error(node, "`timezone` cannot be empty")
+        elif not _known_zone(text):
             f.error(node, f"unknown time zone '{text}'", "use an IANA name such as Europe/London")
 
     def _declared(self, node: Node, where: str, kind: str) -> Iterator[tuple[str, Node]]:
