@@ -415,12 +415,12 @@ class Builder:
         f = self.f
         if not isinstance(node, MappingNode):
             return f.plain(node, expr)
+        special = {"credentials": f"{row}.credentials", "env": f"{row}.env.<env_id>"}
         found: dict[str, Any] = {}
         for key, _, value in f.entries(node, keys, where):
             if key == "credentials" and isinstance(value, MappingNode):
                 f.known_keys(value, CREDENTIALS_KEYS, f"the credentials of {where}")
-            expr_key = {"credentials": f"{row}.credentials", "env": f"{row}.env.<env_id>"}
-            found[key] = f.plain(value, expr_key.get(key, expr))
+            found[key] = f.plain(value, special.get(key, expr))
         return found
 
     def _job_secrets(self, node: Node, what: str) -> None:
