@@ -76,3 +76,23 @@ def test_missing_shell_program_is_reported(tmp_path: Path) -> None:
         prepare("no-such-shell {0}", "x", str(tmp_path), PATH)
     with pytest.raises(ShellError, match="'python' was not found"):
         prepare("python", "x", str(tmp_path), str(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("written", "kind"), [("BASH", "bash"), ("Sh", "sh"), ("Python", "python")]
+)
+def test_shell_names_are_compared_ignoring_case(tmp_path: Path, written: str, kind: str) -> None:
+    """GitHub's runner takes `shell: BASH` as bash, with bash's own command line."""
+    folded = prepare(written, "print(1)" if kind == "python" else "echo 1", str(tmp_path), PATH)
+    plain = prepare(kind, "", str(tmp_path), PATH)
+    assert folded.argv[:-1] == plain.argv[:-1]
+    assert Path(folded.script_path).suffix == Path(plain.script_path).suffix
+    assert _run(folded.argv).stdout == "1\n"
+
+
+def test_powershell_in_another_case_is_powershell(tmp_path: Path) -> None:
+    if shutil.which("pwsh") is None:
+        with pytest.raises(ShellError, match="'pwsh' was not found"):
+            prepare("PWSH", "Write-Output 1", str(tmp_path), PATH)
+        return
+    assert prepare("PWSH", "Write-Output 1", str(tmp_path), PATH).script_path.endswith(".ps1")

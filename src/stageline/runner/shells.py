@@ -81,6 +81,7 @@ def _command(shell: str | None, path: str) -> tuple[str, str, list[str]]:
 
 def prepare(shell: str | None, script: str, temp_dir: str, path: str) -> Prepared:
     """Write `script` to a new file in `temp_dir` and build the command that runs it."""
+    shell = shell.lower() if shell and shell.lower() in BUILTIN else shell  # as GitHub's runner
     kind, program, templates = _command(shell, path)
     custom = bool(shell) and shell not in BUILTIN
     os.makedirs(temp_dir, exist_ok=True)  # a previous step may have removed it

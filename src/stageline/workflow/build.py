@@ -30,7 +30,10 @@ from stageline.workflow.model import (
 from stageline.workflow.triggers import Triggers
 from stageline.workflow.yamlsrc import NULL, MappingNode, Node, ScalarNode, Source
 
-WORKFLOW_KEYS = ("name", "run-name", "on", "permissions", "env", "defaults", "concurrency", "jobs")
+WORKFLOW_KEYS = (
+    "name", "description", "run-name", "on", "permissions", "env", "defaults", "concurrency",
+    "jobs",
+)  # fmt: skip
 JOB_KEYS = (
     "name", "permissions", "needs", "if", "runs-on", "snapshot", "environment", "concurrency",
     "outputs", "env", "defaults", "steps", "timeout-minutes", "strategy", "continue-on-error",
@@ -50,13 +53,26 @@ _STEPS_ONLY = ("runs-on", "steps", "environment", "outputs", "env", "defaults", 
 
 _ID = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
 _ID_HINT = "ids start with a letter or '_' and contain only letters, digits, '-' and '_'"
+ENVIRONMENT_KEYS = ("name", "url", "deployment")
+CONCURRENCY_KEYS = ("group", "cancel-in-progress", "queue")
+STRATEGY_KEYS = ("matrix", "fail-fast", "max-parallel")
+DEFAULTS_RUN_KEYS = ("shell", "working-directory")
+RUNS_ON_KEYS = ("group", "labels")
+CONTAINER_KEYS = ("image", "options", "env", "ports", "volumes", "credentials")
+SERVICE_KEYS = (*CONTAINER_KEYS, "entrypoint", "command")
+CREDENTIALS_KEYS = ("username", "password")
+QUEUE_MODES = ("single", "max")
 _SHELLS = ("bash", "pwsh", "python", "sh", "cmd", "powershell")
-_PERMISSION_SCOPES = (
-    "actions", "attestations", "checks", "contents", "deployments", "discussions", "id-token",
-    "issues", "models", "packages", "pages", "pull-requests", "repository-projects",
-    "security-events", "statuses",
-)  # fmt: skip
-_PERMISSION_LEVELS = ("read", "write", "none")
+_ANY = ("read", "write", "none")
+#: Each scope of `permissions:` and the levels GitHub's schema allows for it.
+PERMISSIONS: dict[str, tuple[str, ...]] = {
+    "actions": _ANY, "artifact-metadata": _ANY, "attestations": _ANY, "checks": _ANY,
+    "code-quality": _ANY, "contents": _ANY, "copilot-requests": ("write", "none"),
+    "deployments": _ANY, "discussions": _ANY, "drives": _ANY, "id-token": ("write", "none"),
+    "issues": _ANY, "models": ("read", "none"), "packages": _ANY, "pages": _ANY,
+    "pull-requests": _ANY, "repository-projects": _ANY, "security-events": _ANY,
+    "statuses": _ANY, "vulnerability-alerts": ("read", "none"),
+}  # fmt: skip
 _LOCAL_LABELS = ("self-hosted", "linux", "x64", "arm64")
 _J = "jobs.<job_id>"
 _S = "jobs.<job_id>.steps"
@@ -91,9 +107,11 @@ class Builder:
             seen.add(key)
             positions[key] = f.pos(value)
             if key == "name":
-                workflow.name = f.string(value, "name")
+                workflow.name = f.optional_string(value, "name")
+            elif key == "description":
+                f.optional_string(value, "description")
             elif key == "run-name":
-                workflow.run_name = f.string(value, "run-name", "run-name")
+                workflow.run_name = f.optional_string(value, "run-name", "run-name")
             elif key == "on":
                 workflow.on = Triggers(f).read(value)
             elif key == "permissions":
@@ -142,11 +160,12 @@ class Builder:
             positions[key] = f.pos(value)
             what = f"jobs.{job_id}.{key}"
             if key == "name":
-                job.name = f.string(value, what, f"{_J}.name")
+                job.name = f.optional_string(value, what, f"{_J}.name")
             elif key == "permissions":
                 job.permissions = self._permissions(value, what)
             elif key == "needs":
-                job.needs = f.strings(value, what, positions, "needs", f"{_J}.needs") or []
+                needs = f.strings(value, what, positions, "needs", f"{_J}.needs", non_empty=True)
+                job.needs = needs or []
             elif key == "if":
                 job.if_ = f.condition(value, what, f"{_J}.if")
             elif key == "runs-on":
@@ -216,16 +235,16 @@ class Builder:
         value: Any = None
         if isinstance(node, MappingNode):
             value = {}
-            for key, _, item in f.entries(node, ("group", "labels"), "runs-on"):
+            for key, _, item in f.entries(node, RUNS_ON_KEYS, "runs-on"):
                 if key == "group":
                     value["group"] = f.string(item, f"{what}.group", expr)
                 else:
-                    value["labels"] = f.strings(item, f"{what}.labels", {}, "labels", expr) or []
-                    labels = value["labels"]
+                    found = f.strings(item, f"{what}.labels", {}, "labels", expr, non_empty=True)
+                    value["labels"] = labels = found or []
             if not value:
                 f.error(node, "`runs-on` needs `group` or `labels`")
         else:
-            value = f.strings(node, what, {}, "runs-on", expr)
+            value = f.strings(node, what, {}, "runs-on", expr, non_empty=True)
             labels = value or []
             if isinstance(value, list) and len(value) == 1 and isinstance(node, ScalarNode):
                 value = value[0]
@@ -254,13 +273,15 @@ class Builder:
         if mapping is None:
             return None
         has_name = False
-        for key, _, value in f.entries(mapping, ("name", "url"), "environment"):
+        for key, _, value in f.entries(mapping, ENVIRONMENT_KEYS, "environment"):
             ref.positions[key] = f.pos(value)
             if key == "name":
                 has_name = True
                 ref.name = f.string(value, f"{what}.name", f"{_J}.environment") or ""
-            else:
-                ref.url = f.string(value, f"{what}.url", f"{_J}.environment.url")
+            elif key == "url":
+                ref.url = f.optional_string(value, f"{what}.url", f"{_J}.environment.url")
+            elif not (isinstance(value, ScalarNode) and isinstance(f.source.scalar(value), bool)):
+                f.wrong(value, f"{what}.deployment", "true or false")
         if not has_name:
             f.error(node, "`environment` needs a `name`")
         return ref
@@ -275,11 +296,15 @@ class Builder:
         if mapping is None:
             return None
         has_group = False
-        for key, _, value in f.entries(mapping, ("group", "cancel-in-progress"), "concurrency"):
+        for key, _, value in f.entries(mapping, CONCURRENCY_KEYS, "concurrency"):
             result.positions[key] = f.pos(value)
             if key == "group":
                 has_group = True
                 result.group = f.string(value, f"{what}.group", expr) or ""
+            elif key == "queue":
+                mode = f.string(value, f"{what}.queue")
+                if mode is not None and mode not in QUEUE_MODES:
+                    f.error(value, f"`{what}.queue` must be single or max, got '{mode}'")
             else:
                 flag = f.flag(value, f"{what}.cancel-in-progress", expr)
                 result.cancel_in_progress = False if flag is None else flag
@@ -311,9 +336,9 @@ class Builder:
             if run_map is None:
                 continue
             defaults = RunDefaults(f.pos(run))
-            for key, _, value in f.entries(run_map, ("shell", "working-directory"), f"{what}.run"):
+            for key, _, value in f.entries(run_map, DEFAULTS_RUN_KEYS, f"{what}.run"):
                 defaults.positions[key] = f.pos(value)
-                text = f.string(value, f"{what}.run.{key}", expr)
+                text = f.optional_string(value, f"{what}.run.{key}", expr)
                 if key == "shell":
                     defaults.shell = text
                     self._shell(value, text)
@@ -328,7 +353,7 @@ class Builder:
         if mapping is None:
             return None
         strategy = Strategy(f.pos(node))
-        for key, _, value in f.entries(mapping, ("matrix", "fail-fast", "max-parallel"), what):
+        for key, _, value in f.entries(mapping, STRATEGY_KEYS, what):
             strategy.positions[key] = f.pos(value)
             if key == "fail-fast":
                 flag = f.flag(value, f"{what}.fail-fast", expr)
@@ -365,7 +390,7 @@ class Builder:
             "`container` is not supported yet: the job's steps run on this machine, "
             "not in the container",
         )
-        return self._image(node, f"{_J}.container", f"{_J}.container")
+        return self._image(node, f"{_J}.container", f"{_J}.container", CONTAINER_KEYS)
 
     def _services(self, node: Node, what: str) -> dict[str, Any]:
         f = self.f
@@ -377,17 +402,26 @@ class Builder:
         )
         row = f"{_J}.services.<service_id>"
         return {
-            name: self._image(value, f"{_J}.services", row) for name, _, value in f.items(mapping)
+            name: self._image(value, f"{_J}.services", row, SERVICE_KEYS, f"service '{name}'")
+            for name, _, value in f.items(mapping)
         }
 
-    def _image(self, node: Node, expr: str, row: str) -> Any:
-        """A container or service as written: an image name or a mapping whose
-        ``credentials`` and ``env`` take the contexts GitHub allows there."""
+    def _image(
+        self, node: Node, expr: str, row: str, keys: tuple[str, ...], where: str = "container"
+    ) -> Any:
+        """A container or service as written: an image name or a mapping of the keys
+        GitHub knows, whose ``credentials`` and ``env`` take the contexts GitHub
+        allows there."""
         f = self.f
         if not isinstance(node, MappingNode):
             return f.plain(node, expr)
         special = {"credentials": f"{row}.credentials", "env": f"{row}.env.<env_id>"}
-        return {key: f.plain(value, special.get(key, expr)) for key, _, value in f.items(node)}
+        found: dict[str, Any] = {}
+        for key, _, value in f.entries(node, keys, where):
+            if key == "credentials" and isinstance(value, MappingNode):
+                f.known_keys(value, CREDENTIALS_KEYS, f"the credentials of {where}")
+            found[key] = f.plain(value, special.get(key, expr))
+        return found
 
     def _job_secrets(self, node: Node, what: str) -> None:
         f = self.f
@@ -412,12 +446,16 @@ class Builder:
         if mapping is None:
             return None
         result: dict[str, str] = {}
-        for scope, _, value in f.entries(mapping, _PERMISSION_SCOPES, what):
+        for scope, _, value in f.entries(mapping, PERMISSIONS, what):
             level = f.string(value, f"{what}.{scope}", f"{_J}.permissions")
             if level is None:
                 continue
-            if level not in _PERMISSION_LEVELS:
-                f.error(value, f"permission '{scope}' must be read, write or none, got '{level}'")
+            allowed = PERMISSIONS[scope]
+            if level not in allowed:
+                f.error(
+                    value,
+                    f"permission '{scope}' must be {_either(allowed)}, got '{level}'",
+                )
             result[scope] = level
         return result
 
@@ -467,14 +505,14 @@ class Builder:
             elif key == "if":
                 step.if_ = f.condition(value, at, f"{_S}.if")
             elif key == "name":
-                step.name = f.string(value, at, f"{_S}.name")
+                step.name = f.optional_string(value, at, f"{_S}.name")
             elif key == "uses":
                 step.uses = f.string(value, at, f"{_S}.uses")
                 self._uses(value, step.uses)
             elif key == "run":
                 step.run = f.string(value, at, f"{_S}.run")
             elif key == "shell":
-                step.shell = f.string(value, at, f"{_S}.shell")
+                step.shell = f.optional_string(value, at, f"{_S}.shell")
                 self._shell(value, step.shell)
             elif key == "with":
                 env = f.env(value, "with", at, f"{_S}.with", positions, allow_expression=False)
@@ -482,7 +520,7 @@ class Builder:
             elif key == "env":
                 step.env = f.env(value, "env", at, f"{_S}.env", positions) or {}
             elif key == "working-directory":
-                step.working_directory = f.string(value, at, f"{_S}.working-directory")
+                step.working_directory = f.optional_string(value, at, f"{_S}.working-directory")
             elif key == "continue-on-error":
                 step.continue_on_error = f.flag(value, at, f"{_S}.continue-on-error") or False
             else:
@@ -518,7 +556,7 @@ class Builder:
                 f.error(present[key], f"`{key}` cannot be used in a step with {kind}")
 
     def _uses(self, node: Node, uses: str | None) -> None:
-        if uses is None or uses.startswith(("./", "docker://")):
+        if uses is None or uses.startswith(("./", "$/", "docker://")):
             return
         name, at, ref = uses.partition("@")
         if not at or not ref or name.count("/") < 1 or not all(name.split("/")):
@@ -530,13 +568,18 @@ class Builder:
             )
 
     def _shell(self, node: Node, shell: str | None) -> None:
-        if shell is None or is_expression(shell) or shell in _SHELLS or "{0}" in shell:
+        if shell is None or is_expression(shell) or shell.lower() in _SHELLS or "{0}" in shell:
             return
         self.f.error(
             node,
             f"unknown shell '{shell}'",
             f"use one of {', '.join(_SHELLS)}, or a custom command with {{0}} for the script",
         )
+
+
+def _either(words: tuple[str, ...]) -> str:
+    """``a, b or c``."""
+    return f"{', '.join(words[:-1])} or {words[-1]}"
 
 
 _REQUIRED = {

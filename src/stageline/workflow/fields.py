@@ -88,6 +88,11 @@ class Fields:
             hint = f"did you mean '{guess}'?" if guess else f"valid keys: {', '.join(allowed)}"
             self.error(key_node, f"unknown key '{key}' in {where}", hint)
 
+    def known_keys(self, node: MappingNode, allowed: Collection[str], where: str) -> None:
+        """Report the keys of `node` that are not in `allowed` (values read elsewhere)."""
+        for _ in self.entries(node, allowed, where):
+            pass
+
     def items(self, node: MappingNode) -> Iterator[tuple[str, ScalarNode, Node]]:
         return self.source.items(node)
 
@@ -111,6 +116,12 @@ class Fields:
         if expr_key is not None:
             self.exprs.template(node, text, expr_key)
         return text
+
+    def optional_string(self, node: Node, what: str, expr_key: str | None = None) -> str | None:
+        """A string, or None for an empty value (``name:``), which GitHub reads as unset."""
+        if isinstance(node, ScalarNode) and node.tag == NULL:
+            return None
+        return self.string(node, what, expr_key)
 
     def condition(self, node: Node, what: str, expr_key: str) -> str | None:
         """An ``if:``: a string expression, or a literal boolean/number as written."""
@@ -172,24 +183,38 @@ class Fields:
         positions: dict[str, Position],
         key: str,
         expr_key: str | None = None,
+        *,
+        non_empty: bool = False,
     ) -> list[str] | None:
-        """A string or a list of strings; item positions go to ``positions[key[i]]``."""
+        """A string or a list of strings; item positions go to ``positions[key[i]]``.
+        With `non_empty`, an empty list or string is reported and left out, as GitHub
+        rejects them there."""
         if isinstance(node, ScalarNode) and node.tag != NULL:
             text = self.string(node, what, expr_key)
-            if text is None:
+            if text is None or (non_empty and self._blank(node, text, what)):
                 return None
             positions[f"{key}[0]"] = self.pos(node)
             return [text]
         if not isinstance(node, SequenceNode):
             self.wrong(node, what, "a string or a list of strings")
             return None
+        if non_empty and not node.value:
+            self.error(node, f"`{what}` cannot be empty")
         found: list[str] = []
         for index, item in enumerate(node.value):
             text = self.string(item, f"{what}[{index}]", expr_key)
+            if non_empty and text is not None and self._blank(item, text, f"{what}[{index}]"):
+                continue
             if text is not None:
                 positions[f"{key}[{index}]"] = self.pos(item)
                 found.append(text)
         return found
+
+    def _blank(self, node: Node, text: str, what: str) -> bool:
+        if text.strip():
+            return False
+        self.error(node, f"`{what}` cannot be empty")
+        return True
 
     def env(
         self,
@@ -214,7 +239,16 @@ class Fields:
             self.wrong(node, what, expected)
             return None
         found: dict[str, Scalar] = {}
-        for name, _, value_node in self.items(node):
+        folded: dict[str, str] = {}
+        for name, name_node, value_node in self.items(node):
+            twin = folded.setdefault(name.lower(), name)
+            if key == "env" and twin != name:
+                self.error(
+                    name_node,
+                    f"environment variable '{name}' differs only in case from '{twin}' "
+                    f"in the same `{what}`",
+                    "GitHub treats env names without regard to case; keep one of them",
+                )
             value = self.scalar(value_node, f"{what}.{name}", expr_key)
             positions[f"{key}.{name}"] = self.pos(value_node)
             found[name] = value

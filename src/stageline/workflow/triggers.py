@@ -62,6 +62,7 @@ EVENTS: tuple[str, ...] = tuple(
             "project_column",
             "public",
             "pull_request",
+            "pull_request_comment",
             "pull_request_review",
             "pull_request_review_comment",
             "pull_request_target",
@@ -83,6 +84,8 @@ _EVENT_KEYS: dict[str, tuple[str, ...]] = {
     "pull_request": _PR_KEYS,
     "pull_request_target": _PR_KEYS,
     "workflow_run": ("types", "workflows", "branches", "branches-ignore"),
+    "merge_group": ("types", "branches", "branches-ignore"),
+    "image_version": ("types", "names", "versions"),
     "workflow_dispatch": ("inputs",),
     "workflow_call": ("inputs", "outputs", "secrets"),
 }
@@ -108,9 +111,10 @@ _PR_TYPES = [
     "demilestoned",
     "enqueued",
     "dequeued",
+    "stacked",
 ]
 #: Activity types we check (GitHub's lists); other events accept any name.
-_TYPES: dict[str, list[str]] = {
+ACTIVITY_TYPES: dict[str, list[str]] = {
     "pull_request": _PR_TYPES,
     "pull_request_target": _PR_TYPES,
     "workflow_run": ["completed", "requested", "in_progress"],
@@ -124,12 +128,20 @@ _TYPES: dict[str, list[str]] = {
         "released",
     ],
 }
-_DISPATCH_INPUT_KEYS = ("description", "required", "default", "type", "options")
-_DISPATCH_TYPES = ("string", "boolean", "choice", "number", "environment")
-_CALL_INPUT_KEYS = ("description", "required", "default", "type")
-_CALL_TYPES = ("boolean", "number", "string")
+SCHEDULE_KEYS = ("cron", "timezone")
+DISPATCH_INPUT_KEYS = ("description", "required", "default", "type", "options")
+DISPATCH_TYPES = ("string", "boolean", "choice", "number", "environment")
+CALL_INPUT_KEYS = ("description", "required", "default", "type")
+CALL_TYPES = ("boolean", "number", "string")
+CALL_OUTPUT_KEYS = ("description", "value")
+CALL_SECRET_KEYS = ("description", "required")
 _ID = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
 _ON = "on"
+
+
+def event_keys(event: str) -> tuple[str, ...]:
+    """The keys that `on.<event>` may have."""
+    return _EVENT_KEYS.get(event, () if event in _NO_TYPES else ("types",))
 
 
 class Triggers:
@@ -194,13 +206,14 @@ class Triggers:
         mapping = f.mapping(node, f"on.{name}")
         if mapping is None:
             return trigger
-        allowed = _EVENT_KEYS.get(name, () if name in _NO_TYPES else ("types",))
+        allowed = event_keys(name)
         config: dict[str, Any] = {}
         positions = trigger.positions
         for key, _, value in f.entries(mapping, allowed, f"on.{name}"):
             positions[key] = f.pos(value)
-            if key in _FILTERS or key in ("types", "workflows"):
-                items = f.strings(value, f"on.{name}.{key}", positions, key, _ON)
+            if key in _FILTERS or key in ("types", "workflows", "names", "versions"):
+                what = f"on.{name}.{key}"
+                items = f.strings(value, what, positions, key, _ON, non_empty=key == "types")
                 config[key] = items
                 if key == "types" and items is not None:
                     self._types(name, items, positions)
@@ -222,7 +235,7 @@ class Triggers:
         return trigger
 
     def _types(self, event: str, types: list[str], positions: dict[str, Position]) -> None:
-        known = _TYPES.get(event)
+        known = ACTIVITY_TYPES.get(event)
         if known is None:
             return
         for index, name in enumerate(types):
@@ -247,7 +260,10 @@ class Triggers:
             if mapping is None:
                 continue
             found = False
-            for _, _, value in f.entries(mapping, ("cron",), "a schedule entry"):
+            for key, _, value in f.entries(mapping, SCHEDULE_KEYS, "a schedule entry"):
+                if key == "timezone":
+                    self._timezone(value)
+                    continue
                 found = True
                 text = f.string(value, "cron", _ON)
                 if text is None:
@@ -260,6 +276,16 @@ class Triggers:
             if not found:
                 f.error(entry, "a schedule entry needs `cron`")
         return crons
+
+    def _timezone(self, node: Node) -> None:
+        f = self.f
+        text = f.string(node, "timezone")
+        if text is None:
+            return
+        if not text.strip():
+            f.error(node, "`timezone` cannot be empty")
+        elif not _known_zone(text):
+            f.error(node, f"unknown time zone '{text}'", "use an IANA name such as Europe/London")
 
     def _declared(self, node: Node, where: str, kind: str) -> Iterator[tuple[str, Node]]:
         """Each `<id>: value` of an inputs/outputs/secrets block (null: none), its id checked."""
@@ -287,51 +313,63 @@ class Triggers:
         found: dict[str, Any] = {}
         for name, spec in self._specs(node, "on.workflow_dispatch.inputs", "input"):
             config: dict[str, Any] = {}
-            for key, _, item in f.entries(spec, _DISPATCH_INPUT_KEYS, f"input '{name}'"):
+            nodes: dict[str, Node] = {}
+            for key, _, item in f.entries(spec, DISPATCH_INPUT_KEYS, f"input '{name}'"):
+                nodes[key] = item
                 config[key] = f.plain(item, None)
-                if key == "type" and config[key] not in _DISPATCH_TYPES:
+                if key == "type" and config[key] not in DISPATCH_TYPES:
                     f.error(
                         item,
                         f"unknown input type {config[key]!r}",
-                        f"valid types: {', '.join(_DISPATCH_TYPES)}",
+                        f"valid types: {', '.join(DISPATCH_TYPES)}",
                     )
                 elif key == "required" and not isinstance(config[key], bool):
                     f.wrong(item, f"inputs.{name}.required", "true or false")
                 elif key == "options" and not (isinstance(config[key], list) and config[key]):
                     f.wrong(item, f"inputs.{name}.options", "a non-empty list")
-            self._choice(spec, name, config)
+            self._choice(spec, name, config, nodes)
             found[name] = config
         return found
 
-    def _choice(self, spec: MappingNode, name: str, config: dict[str, Any]) -> None:
+    def _choice(
+        self, spec: MappingNode, name: str, config: dict[str, Any], nodes: dict[str, Node]
+    ) -> None:
+        """GitHub's rules tying an input's `type`, `options` and `default` together,
+        each reported at the value that breaks it."""
         kind = config.get("type", "string")
         options = config.get("options")
         if kind == "choice" and options is None:
-            self.f.error(spec, f"choice input '{name}' needs `options`")
+            self.f.error(nodes["type"], f"choice input '{name}' needs `options`")
         elif kind != "choice" and options is not None:
-            self.f.error(spec, f"`options` is only valid for inputs of type choice ('{name}')")
+            self.f.error(
+                nodes["options"], f"`options` is only valid for inputs of type choice ('{name}')"
+            )
         elif kind == "choice" and "default" in config and isinstance(options, list):
             default = config["default"]
-            if default not in options:
+            if str(default) not in [str(option) for option in options]:
                 self.f.error(
-                    spec, f"default {default!r} of input '{name}' is not one of its options"
+                    nodes["default"],
+                    f"default {default!r} of input '{name}' is not one of its options",
+                    f"options: {', '.join(str(option) for option in options)}",
                 )
         if kind == "boolean" and not isinstance(config.get("default", False), bool):
-            self.f.error(spec, f"default of boolean input '{name}' must be true or false")
+            self.f.error(
+                nodes["default"], f"default of boolean input '{name}' must be true or false"
+            )
 
     def _call_inputs(self, node: Node) -> dict[str, Any]:
         f = self.f
         found: dict[str, Any] = {}
         for name, spec in self._specs(node, "on.workflow_call.inputs", "input"):
             config: dict[str, Any] = {}
-            for key, _, item in f.entries(spec, _CALL_INPUT_KEYS, f"input '{name}'"):
+            for key, _, item in f.entries(spec, CALL_INPUT_KEYS, f"input '{name}'"):
                 expr = "on.workflow_call.inputs.<input_id>.default" if key == "default" else None
                 config[key] = f.plain(item, expr)
-                if key == "type" and config[key] not in _CALL_TYPES:
+                if key == "type" and config[key] not in CALL_TYPES:
                     f.error(
                         item,
                         f"unknown input type {config[key]!r}",
-                        f"valid types: {', '.join(_CALL_TYPES)}",
+                        f"valid types: {', '.join(CALL_TYPES)}",
                     )
             if "type" not in config:
                 f.error(spec, f"input '{name}' of workflow_call needs a `type`")
@@ -343,7 +381,7 @@ class Triggers:
         found: dict[str, Any] = {}
         for name, spec in self._specs(node, "on.workflow_call.outputs", "output"):
             config: dict[str, Any] = {}
-            for key, _, item in f.entries(spec, ("description", "value"), f"output '{name}'"):
+            for key, _, item in f.entries(spec, CALL_OUTPUT_KEYS, f"output '{name}'"):
                 expr = "on.workflow_call.outputs.<output_id>.value" if key == "value" else None
                 config[key] = f.string(item, f"outputs.{name}.{key}", expr)
             if "value" not in config:
@@ -358,12 +396,26 @@ class Triggers:
             config: dict[str, Any] = {}
             if not (isinstance(value, ScalarNode) and value.tag == NULL):
                 spec = f.mapping(value, f"secrets.{name}")
-                for key, _, item in (
-                    f.entries(spec, ("description", "required"), "a secret") if (spec) else ()
-                ):
+                for key, _, item in f.entries(spec, CALL_SECRET_KEYS, "a secret") if (spec) else ():
                     config[key] = f.plain(item, None)
             found[name] = config
         return found
+
+
+def _known_zone(name: str) -> bool:
+    """Whether `name` is an IANA time zone; True when this host has no time zone
+    database to tell (never a false error)."""
+    from zoneinfo import ZoneInfo  # only workflows that name a time zone pay for it
+
+    try:
+        ZoneInfo(name)
+    except (ValueError, KeyError, OSError):
+        try:
+            ZoneInfo("UTC")
+        except (KeyError, OSError):
+            return True
+        return False
+    return True
 
 
 # --- cron -----------------------------------------------------------------------------

@@ -61,3 +61,14 @@ def test_composite_actions_are_checked_recursively(
     )
     message = check_uses("./outer", str(tmp_path), [])
     assert message is not None and "actions/setup-python@v5" in message and "./outer" in message
+
+
+def test_the_self_repository_form_is_the_workflows_own_repository(tmp_path: Path) -> None:
+    """`uses: $/PATH` names an action in the workflow's own repository, which here
+    is the checkout the run uses."""
+    (tmp_path / ".github/actions/build").mkdir(parents=True)
+    (tmp_path / ".github/actions/build/action.yml").write_text(
+        "runs:\n  using: composite\n  steps: []\n"
+    )
+    assert check_uses("$/.github/actions/build", str(tmp_path), []) is None
+    assert "no action.yml" in (check_uses("$/.github/actions/gone", str(tmp_path), []) or "")

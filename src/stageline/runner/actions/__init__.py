@@ -70,8 +70,8 @@ def resolve(
         return f"'uses: {uses}': expressions are not allowed in `uses`"
     if uses.startswith("docker://"):
         return f"action '{uses}': {local.CONTAINER_HINT}"
-    if uses.startswith("./") or uses.startswith("../") or uses == ".":
-        directory = os.path.normpath(os.path.join(workspace, uses))
+    if uses.startswith(("./", "../", "$/")) or uses == ".":  # $/: the workflow's own repo
+        directory = os.path.normpath(os.path.join(workspace, uses.removeprefix("$/")))
         problem = local.check_directory(directory, uses)
         return problem or Resolved(uses, directory=directory)
     if _URL.match(uses):
