@@ -11,6 +11,7 @@ says so (128 + the signal number).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from stageline.engine.events import Observer
     from stageline.engine.execute import Execution
     from stageline.engine.scheduler import RunSpec
+    from stageline.engine.services import HostService
     from stageline.engine.setup import ListedJob, Prepared, RunOptions
     from stageline.store import RunDetail
     from stageline.workflow.model import Workflow
@@ -68,7 +70,16 @@ def prepare(options: RunOptions) -> Prepared:
     saying whether it runs and why (raises before anything runs)."""
     from stageline.engine.setup import prepare as prepare_runs
 
+    if options.service_hosts is None:
+        options = dataclasses.replace(options, service_hosts=_service_hosts)
     return prepare_runs(options)
+
+
+def _service_hosts(root: Path) -> dict[str, HostService]:
+    """The services `.stageline.yml` maps (loaded only for a job that has services)."""
+    from stageline.deploy.config import load_config
+
+    return load_config(root).services
 
 
 def list_jobs(options: RunOptions) -> list[ListedJob]:

@@ -19,6 +19,7 @@ from typing import Any, Literal, cast
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from stageline.deploy.yamlread import Reader, describe, load_document, suggest
+from stageline.engine.services import HostService
 from stageline.errors import ConfigError, Diagnostic, ExpressionError, Position, WorkflowError
 from stageline.workflow.model import Node
 
@@ -133,6 +134,8 @@ class StagelineConfig(Node):
     #: git e-mail address → user name, for identity when no --as/STAGELINE_USER.
     users: dict[str, str] = field(default_factory=dict)
     notifications: list[NotificationRoute] = field(default_factory=list)
+    #: A job's service name → the service running on this machine that stands for it.
+    services: dict[str, HostService] = field(default_factory=dict)
 
     def environment(self, name: str) -> EnvironmentConfig:
         """The named environment's rules; an environment not configured has none."""
@@ -147,7 +150,7 @@ class StagelineConfig(Node):
         return None
 
 
-_TOP_KEYS = ("environments", "teams", "users", "notifications")
+_TOP_KEYS = ("environments", "teams", "users", "notifications", "services")
 _ENV_KEYS = ("url", "branches", "approval", "monitor", "rollback")
 _APPROVAL_KEYS = (
     "rules",
@@ -166,6 +169,7 @@ _HTTP_KEYS = ("url", "status", "max_latency", "body_contains")
 _PROMETHEUS_KEYS = ("url", "query", "fail_if")
 _ROLLBACK_KEYS = ("mode", "run")
 _ROUTE_KEYS = ("url", "events")
+_SERVICE_KEYS = ("host", "port", "ports")
 
 
 def load_config(repo_dir: str | Path) -> StagelineConfig:
@@ -231,6 +235,8 @@ class _Builder:
             config.notifications = self.notifications(
                 root["notifications"], config.at("notifications")
             )
+        if "services" in root:
+            config.services = self.services(root["services"], config.at("services"))
         return config
 
     def teams(self, value: Any, where: Position) -> dict[str, list[str]]:
@@ -503,6 +509,51 @@ class _Builder:
             routes.append(route)
         return routes
 
+    def services(self, value: Any, where: Position) -> dict[str, HostService]:
+        node = self.r.mapping(value, where, "services")
+        services: dict[str, HostService] = {}
+        if node is None:
+            return services
+        for name in node:
+            what = f"services.{name}"
+            at = self.r.value_pos(node, name)
+            body = self.r.mapping(node[name], at, what)
+            if body is None:
+                continue
+            self.r.check_keys(body, _SERVICE_KEYS, what)
+            service = HostService(at, positions=self.r.positions(body), name=str(name))
+            service.host = self.r.field(body, "host", self.r.string, what, service.host)
+            service.port = self.r.field(body, "port", self._port, what, None)
+            if "ports" in body:
+                service.ports = self.ports(body["ports"], service.at("ports"), f"{what}.ports")
+            if ("port" in body) == ("ports" in body):
+                self.r.error(at, f"{what} must have exactly one of port, ports")
+            services[str(name)] = service
+        return services
+
+    def ports(self, value: Any, where: Position, what: str) -> dict[int, int]:
+        """Container port → host port, as Docker's `-p HOST:CONTAINER` reversed."""
+        node = self.r.mapping(value, where, what)
+        ports: dict[int, int] = {}
+        if node is None:
+            return ports
+        if not node:
+            self.r.error(where, f"{what} must map at least one container port")
+        for container in node:
+            at = self.r.key_pos(node, container)
+            inner = self._port(container, at, f"a container port in {what}")
+            outer = self._port(node[container], self.r.value_pos(node, container), what)
+            if inner is not None and outer is not None:
+                ports[inner] = outer
+        return ports
+
+    def _port(self, value: Any, where: Position, what: str) -> int | None:
+        port = self.r.integer(value, where, what, 1)
+        if port is not None and port > 65535:
+            self.r.error(where, f"{what} must be at most 65535, got {port}")
+            return None
+        return port
+
     def expression(
         self, text: str, where: Position, what: str, contexts: tuple[str, ...] | None
     ) -> None:
@@ -534,6 +585,7 @@ __all__ = [
     "ApprovalRule",
     "CheckConfig",
     "EnvironmentConfig",
+    "HostService",
     "HttpCheck",
     "MonitorConfig",
     "NotificationRoute",

@@ -9,8 +9,9 @@ every `uses:` is checked against what this machine can run.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 from stageline.engine.context import ref_parts
 from stageline.engine.gitinfo import GitFacts, changed_paths, git_facts
 from stageline.engine.scheduler import RunSpec
+from stageline.engine.services import HostService, resolve_services
 from stageline.errors import ConfigError, Diagnostic, RunError, StagelineError, WorkflowError
 from stageline.plan.model import Event, Plan
 from stageline.workflow.model import Workflow
@@ -45,6 +47,8 @@ class RunOptions:
     keep_workspaces: bool = False
     #: `-W`: a workflow file, or a directory of them, instead of the repository's.
     workflows: Path | None = None
+    #: Reads the repository's services mapped in `.stageline.yml` (none when unset).
+    service_hosts: Callable[[Path], Mapping[str, HostService]] | None = None
 
 
 @dataclass(slots=True)
@@ -381,6 +385,8 @@ def prepare(options: RunOptions) -> Prepared:
         env=options.env,
     )
     secrets, extra_env, action_dirs = given.secrets, given.extra_env, given.action_dirs
+    read_hosts = options.service_hosts
+    hosts = functools.cache(lambda: read_hosts(facts.root) if read_hosts else {})
     errors: list[Diagnostic] = []
     specs: list[RunSpec] = []
     for workflow in selected:
@@ -398,6 +404,7 @@ def prepare(options: RunOptions) -> Prepared:
             matrix_filter=options.matrix or None,
         )
         problems = _check_uses(plan, facts.root, action_dirs)
+        problems += resolve_services(plan, workflow, hosts)
         if problems:
             errors.extend(problems)
             continue

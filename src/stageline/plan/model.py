@@ -84,6 +84,9 @@ class PlannedJob:
     concurrency_group: str | None = None
     concurrency_cancel_in_progress: bool | str = False
     services: dict[str, Any] = field(default_factory=dict)
+    #: The `job.services` context: each service mapped to one running on the host
+    #: (`engine.services`), set before the run starts.
+    services_context: dict[str, dict[str, Any]] = field(default_factory=dict)
     container: Any = None
     position: Position | None = None
 

@@ -142,7 +142,7 @@ class JobState:
             github=github,
             env=dict(env),
             runner=self.runner,
-            job={"status": status, "container": {}, "services": {}},
+            job={"status": status, "container": {}, "services": self.request.job.services_context},
             steps=scope.steps,
             secrets=dict(self.request.secrets),
         )

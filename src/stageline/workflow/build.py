@@ -155,6 +155,7 @@ class Builder:
         positions = job.positions
         where = f"job '{job_id}'"
         present: dict[str, ScalarNode] = {}
+        keys = {str(k.value) for k, _ in mapping.value}
         for key, knode, value in f.entries(mapping, JOB_KEYS, where):
             present[key] = knode
             positions[key] = f.pos(value)
@@ -191,7 +192,7 @@ class Builder:
             elif key == "container":
                 job.container = self._container(value, what)
             elif key == "services":
-                job.services = self._services(value, what)
+                job.services = self._services(value, what, in_container="container" in keys)
             elif key == "uses":
                 job.uses = f.string(value, what, f"{_J}.uses")
             elif key == "with":
@@ -392,14 +393,19 @@ class Builder:
         )
         return self._image(node, f"{_J}.container", f"{_J}.container", CONTAINER_KEYS)
 
-    def _services(self, node: Node, what: str) -> dict[str, Any]:
+    def _services(self, node: Node, what: str, *, in_container: bool) -> dict[str, Any]:
+        """A job on this machine reaches its services as mapped in `.stageline.yml`
+        (`engine.services`); in a `container:` job they are not honoured."""
         f = self.f
         mapping = f.mapping(node, what)
         if mapping is None:
             return {}
-        f.warn(
-            node, "`services` are not supported yet: the job runs without its service containers"
-        )
+        if in_container:
+            f.warn(
+                node,
+                "`services` are not supported yet in a `container` job: "
+                "the job runs without its service containers",
+            )
         row = f"{_J}.services.<service_id>"
         return {
             name: self._image(value, f"{_J}.services", row, SERVICE_KEYS, f"service '{name}'")
