@@ -296,3 +296,52 @@ def test_expressions_are_checked_at_load() -> None:
     assert (auto.position.line, auto.position.col) == where(text, "'${{")
     assert auto.message.startswith("approval of environment 'prod': Unexpected end")
     assert fail_if.message.endswith("Unrecognized named-value: 'reslt' at column 1")
+
+
+# --- services: a job's services mapped to ones running on this machine ----------------
+
+
+def test_services_map_a_port_or_container_ports_to_host_ports() -> None:
+    config = parse_config(
+        "services:\n"
+        "  postgres: {port: 5432}\n"
+        "  redis:\n"
+        "    host: cache.local\n"
+        "    ports: {6379: 6380, 8001: 8001}\n",
+        "cfg.yml",
+    )
+    postgres, redis = config.services["postgres"], config.services["redis"]
+    assert (postgres.name, postgres.host, postgres.port, postgres.ports) == (
+        "postgres",
+        "127.0.0.1",
+        5432,
+        {},
+    )
+    assert (redis.host, redis.port, redis.ports) == ("cache.local", None, {6379: 6380, 8001: 8001})
+    assert parse_config("teams: {}\n").services == {}
+
+
+def test_bad_services_are_reported_where_written() -> None:
+    text = (
+        "services:\n"
+        "  pg: {hots: x, port: 0}\n"
+        "  redis: {ports: {a: 70000}}\n"
+        "  mq: amqp\n"
+        "  both: {port: 1, ports: {1: 1}}\n"
+        "  none: {host: 127.0.0.1}\n"
+        "  empty: {ports: {}}\n"
+    )
+    found = [(d.position.line, d.position.col, d.message) for d in errors_of(text) if d.position]
+    assert found == [
+        (*where(text, "hots"), "unknown key 'hots' in services.pg"),
+        (*where(text, "0}"), "services.pg.port must be at least 1, got 0"),
+        (
+            *where(text, "a:"),
+            "a container port in services.redis.ports must be an integer, got a string",
+        ),
+        (*where(text, "70000"), "services.redis.ports must be at most 65535, got 70000"),
+        (*where(text, "amqp"), "services.mq must be a mapping, got a string"),
+        (*where(text, "{port: 1"), "services.both must have exactly one of port, ports"),
+        (*where(text, "{host"), "services.none must have exactly one of port, ports"),
+        (*where(text, "{}"), "services.empty.ports must map at least one container port"),
+    ]

@@ -9,7 +9,8 @@ from stageline.runner.places import local_ports
 from stageline.runner.process import ProcessGroups
 from stageline.runner.state import JobState, Scope
 from stageline.runner.workspace import Workspace
-from tests.runner.helpers import RecordingSink, dirs, job, make_repo, request
+from stageline.runs.states import Conclusion
+from tests.runner.helpers import RecordingSink, dirs, job, make_repo, request, run, step
 
 
 def make_state(tmp: Path) -> JobState:
@@ -73,3 +74,22 @@ def test_errors_are_masked_logged_and_annotated(tmp_path: Path) -> None:
     state.error(Scope(index=2, log=NullLog()), "bad s3 value")
     (annotation,) = state.annotations
     assert annotation.message == "bad *** value" and annotation.step_index == 2
+
+
+def test_steps_see_the_mapped_services_in_the_job_context(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path)
+    services = {
+        "postgres": {"id": "", "network": "", "host": "127.0.0.1", "ports": {"5432": "5433"}}
+    }
+    planned = job(
+        step(
+            0,
+            "echo port=${{ job.services.postgres.ports[5432] }} "
+            "host=${{ job.services.postgres.host }} id=[${{ job.services.postgres.id }}]",
+        ),
+        services={"postgres": {"image": "postgres:15", "ports": ["5432:5433"]}},
+        services_context=services,
+    )
+    result, sink = run(request(tmp_path, repo, planned))
+    assert result.conclusion == Conclusion.SUCCESS
+    assert "port=5433 host=127.0.0.1 id=[]" in sink.lines(0)

@@ -274,3 +274,17 @@ def test_unknown_keys_in_container_services_and_credentials_are_rejected() -> No
 def test_new_keys_take_only_their_values(snippet: str, needle: str, message: str) -> None:
     text = f"on: push\njobs:\n  a:\n    runs-on: x\n    {snippet}\n    steps: [{{run: x}}]\n"
     assert rendered(text) == [error_at(text, needle, message)]
+
+
+def test_services_warn_only_in_a_container_job() -> None:
+    # On this machine they are mapped in .stageline.yml (checked before the run).
+    on_host = "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    services:\n"
+    on_host += "      db: {image: postgres, ports: ['5432:5432']}\n    steps: [{run: x}]\n"
+    workflow = load(on_host)
+    assert workflow.warnings == []
+    assert workflow.jobs["a"].services == {"db": {"image": "postgres", "ports": ["5432:5432"]}}
+    in_container = load(on_host.replace("    services:", "    container: node:20\n    services:"))
+    assert [w.message for w in in_container.warnings][1:] == [
+        "`services` are not supported yet in a `container` job: "
+        "the job runs without its service containers"
+    ]
