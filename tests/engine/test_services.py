@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from stageline.engine.services import HostService
+from stageline.deploy.config import ServiceConfig
 from stageline.engine.setup import RunOptions, prepare
 from stageline.errors import Position, WorkflowError
 from tests.engine.test_setup import repo
@@ -26,8 +26,8 @@ jobs:
 """
 
 
-def host(name: str, port: int | None = None, **ports: int) -> HostService:
-    return HostService(
+def host(name: str, port: int | None = None, **ports: int) -> ServiceConfig:
+    return ServiceConfig(
         Position(".stageline.yml"),
         name=name,
         port=port,
@@ -35,7 +35,7 @@ def host(name: str, port: int | None = None, **ports: int) -> HostService:
     )
 
 
-def prepared_context(tmp_path: Path, text: str, **services: HostService) -> object:
+def prepared_context(tmp_path: Path, text: str, **services: ServiceConfig) -> object:
     root = repo(tmp_path, {".github/workflows/ci.yml": text})
     options = RunOptions(cwd=root, service_hosts=lambda _: services)
     (spec,) = prepare(options).specs
@@ -122,7 +122,7 @@ def test_a_container_job_keeps_its_services_unchecked(tmp_path: Path) -> None:
 
 
 def test_a_job_without_services_reads_no_mapping(tmp_path: Path) -> None:
-    def refuse(root: Path) -> dict[str, HostService]:
+    def refuse(root: Path) -> dict[str, ServiceConfig]:
         raise AssertionError("read without need")
 
     text = "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps: [{run: x}]\n"

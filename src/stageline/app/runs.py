@@ -12,7 +12,7 @@ says so (128 + the signal number).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -75,7 +75,7 @@ def prepare(options: RunOptions) -> Prepared:
     return prepare_runs(options)
 
 
-def _service_hosts(root: Path) -> dict[str, HostService]:
+def _service_hosts(root: Path) -> Mapping[str, HostService]:
     """The services `.stageline.yml` maps (loaded only for a job that has services)."""
     from stageline.deploy.config import load_config
 

@@ -19,7 +19,6 @@ from typing import Any, Literal, cast
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from stageline.deploy.yamlread import Reader, describe, load_document, suggest
-from stageline.engine.services import HostService
 from stageline.errors import ConfigError, Diagnostic, ExpressionError, Position, WorkflowError
 from stageline.workflow.model import Node
 
@@ -33,6 +32,7 @@ RollbackMode = Literal["auto", "manual"]
 DEFAULT_APPROVAL_TIMEOUT = timedelta(days=30)
 DEFAULT_MONITOR_INTERVAL = timedelta(seconds=10)
 DEFAULT_CHECK_TIMEOUT = timedelta(seconds=10)
+DEFAULT_SERVICE_HOST = "127.0.0.1"
 #: Named values a Prometheus check's `fail_if` sees: the sample value and its labels.
 FAIL_IF_CONTEXTS = ("result", "labels")
 
@@ -127,6 +127,17 @@ class NotificationRoute(Node):
 
 
 @dataclass(slots=True)
+class ServiceConfig(Node):
+    """A service running on this machine that a job's `services.<name>` stands for:
+    exactly one of `port` (its one port) and `ports` (container port → host port)."""
+
+    name: str = ""
+    host: str = DEFAULT_SERVICE_HOST
+    port: int | None = None
+    ports: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
 class StagelineConfig(Node):
     path: str = CONFIG_FILE
     environments: dict[str, EnvironmentConfig] = field(default_factory=dict)
@@ -135,7 +146,7 @@ class StagelineConfig(Node):
     users: dict[str, str] = field(default_factory=dict)
     notifications: list[NotificationRoute] = field(default_factory=list)
     #: A job's service name → the service running on this machine that stands for it.
-    services: dict[str, HostService] = field(default_factory=dict)
+    services: dict[str, ServiceConfig] = field(default_factory=dict)
 
     def environment(self, name: str) -> EnvironmentConfig:
         """The named environment's rules; an environment not configured has none."""
@@ -509,9 +520,9 @@ class _Builder:
             routes.append(route)
         return routes
 
-    def services(self, value: Any, where: Position) -> dict[str, HostService]:
+    def services(self, value: Any, where: Position) -> dict[str, ServiceConfig]:
         node = self.r.mapping(value, where, "services")
-        services: dict[str, HostService] = {}
+        services: dict[str, ServiceConfig] = {}
         if node is None:
             return services
         for name in node:
@@ -521,7 +532,7 @@ class _Builder:
             if body is None:
                 continue
             self.r.check_keys(body, _SERVICE_KEYS, what)
-            service = HostService(at, positions=self.r.positions(body), name=str(name))
+            service = ServiceConfig(at, positions=self.r.positions(body), name=str(name))
             service.host = self.r.field(body, "host", self.r.string, what, service.host)
             service.port = self.r.field(body, "port", self._port, what, None)
             if "ports" in body:
@@ -585,7 +596,6 @@ __all__ = [
     "ApprovalRule",
     "CheckConfig",
     "EnvironmentConfig",
-    "HostService",
     "HttpCheck",
     "MonitorConfig",
     "NotificationRoute",
@@ -594,6 +604,7 @@ __all__ = [
     "PrometheusCheck",
     "RollbackConfig",
     "RollbackMode",
+    "ServiceConfig",
     "StagelineConfig",
     "load_config",
     "load_config_file",

@@ -1,6 +1,6 @@
 """Services without Docker: a job's `services:` stand for services already running on
-this machine, mapped in `.stageline.yml` (`deploy.config` reads them into
-`HostService`s).
+this machine, mapped in `.stageline.yml` (`deploy.config.ServiceConfig`, which
+the engine sees as a `HostService`).
 
 `resolve_services` runs before a run starts: every service of a job that runs on this
 machine must be mapped, and each mapped job gets its `job.services` context
@@ -12,26 +12,27 @@ being no container; `host` (our addition) is where the service listens.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from stageline.errors import Diagnostic, Position
 from stageline.plan.model import Plan, PlannedJob
-from stageline.workflow.model import Node, Workflow
+from stageline.workflow.model import Workflow
 
-DEFAULT_HOST = "127.0.0.1"
+#: The host the hint suggests (`.stageline.yml` defaults to it).
+_HINT_HOST = "127.0.0.1"
 CONFIG_FILE = ".stageline.yml"
 
 
-@dataclass(slots=True)
-class HostService(Node):
-    """One `services.<name>` entry of `.stageline.yml`: exactly one of `port` (the
+class HostService(Protocol):
+    """One mapped service (`deploy.config.ServiceConfig`): exactly one of `port` (the
     service's one port) and `ports` (container port → host port) is set."""
 
-    name: str = ""
-    host: str = DEFAULT_HOST
-    port: int | None = None
-    ports: dict[int, int] = field(default_factory=dict)
+    @property
+    def host(self) -> str: ...
+    @property
+    def port(self) -> int | None: ...
+    @property
+    def ports(self) -> dict[int, int]: ...
 
 
 #: The mapped services, read on first need (a run without services loads no configuration).
@@ -73,7 +74,7 @@ def _unmapped(job: PlannedJob, name: str, where: Position | None) -> Diagnostic:
 
 
 def _map(name: str) -> str:
-    return f"services: {{{name}: {{host: {DEFAULT_HOST}, port: PORT}}}}"
+    return f"services: {{{name}: {{host: {_HINT_HOST}, port: PORT}}}}"
 
 
 def _ports(found: HostService, declared: list[int]) -> tuple[dict[str, str], str | None]:
