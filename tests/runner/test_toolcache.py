@@ -82,19 +82,30 @@ def test_fill_keeps_downloads_and_drops_what_the_host_lost(tmp_path: Path) -> No
     assert ("Python", "3.4.0") in versions and ("Python", "3.5.0") not in versions
 
 
-def test_go_is_placed_as_its_goroot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_go_is_placed_as_its_goroot_and_asked_again_only_when_it_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     goroot = tmp_path / "go-sdk"
     (goroot / "bin").mkdir(parents=True)
     go = goroot / "bin" / "go"
-    go.write_text(f'#!/bin/sh\nprintf "go1.22\\n{goroot}\\n"\n')
+    calls = tmp_path / "calls"
+    script = f'#!/bin/sh\necho >> {calls}\nprintf "go1.22\\n{goroot}\\n"\n'
+    go.write_text(script)
     go.chmod(0o755)
     monkeypatch.setenv("PATH", f"{goroot / 'bin'}{os.pathsep}{os.environ['PATH']}")
 
+    toolcache.fill(toolcache.root())
     toolcache.fill(toolcache.root())
 
     place = toolcache.root() / "go" / "1.22.0" / toolcache.arch()
     assert place.is_symlink() and place.resolve() == goroot.resolve()
     assert Path(f"{place}.complete").is_file()
+    assert len(calls.read_text().splitlines()) == 1  # the answer was remembered
+    go.write_text(script.replace("go1.22", "go1.23.1"))  # an upgrade
+    toolcache.fill(toolcache.root())
+    assert len(calls.read_text().splitlines()) == 2
+    assert (toolcache.root() / "go" / "1.23.1" / toolcache.arch()).is_symlink()
+    assert not os.path.lexists(place)
 
 
 INDEX_MJS = """

@@ -17,6 +17,7 @@ when the tool has no install prefix of its own, a directory of symlinks holding 
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import platform
 import re
@@ -27,9 +28,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 #: what Stageline's own entries carry when they are a directory rather than one symlink
 OURS = ".stageline"
+#: what the tools answered, by command (see `_run_all`)
+_MEMO = ".probes.json"
 _PROBE_TIMEOUT_S = 10.0
 _PYTHON_NAME = re.compile(r"^python3\.\d+$")
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$")
@@ -95,9 +99,11 @@ def ensure_filled() -> Path:
 def fill(cache: Path) -> list[Entry]:
     """Place the host's toolchains in `cache`; returns what was placed. Entries Stageline
     made earlier for a toolchain the host no longer has are removed."""
-    found = _dedupe([*_pythons(), *_node(), *_go()])
     cache.mkdir(parents=True, exist_ok=True)
+    memo = _load_memo(cache)
+    found = _dedupe([*_pythons(memo), *_node(memo), *_go(memo)])
     with _locked(cache):
+        _save_memo(cache, memo)
         wanted = {h.entry.place(cache) for h in found}
         for place in _our_places(cache):
             if place not in wanted:
@@ -195,38 +201,65 @@ def _dedupe(found: list[_Host]) -> list[_Host]:
     return list(seen.values())
 
 
-def _run_all(commands: list[list[str]]) -> list[str | None]:
-    """Each command's stdout (None when it failed), the commands running side by side:
-    a dozen interpreters take as long as the slowest one."""
-    procs: list[subprocess.Popen[str] | None] = []
-    for command in commands:
+def _load_memo(cache: Path) -> dict[str, Any]:
+    try:
+        memo = json.loads((cache / _MEMO).read_text())
+    except (OSError, ValueError):
+        return {}
+    return memo if isinstance(memo, dict) else {}
+
+
+def _save_memo(cache: Path, memo: dict[str, Any]) -> None:
+    tmp = cache / f"{_MEMO}.{os.getpid()}"
+    tmp.write_text(json.dumps(memo, sort_keys=True))
+    os.replace(tmp, cache / _MEMO)
+
+
+def _stamp(program: str) -> list[int] | None:
+    try:
+        st = os.stat(program)
+    except OSError:
+        return None
+    return [st.st_ino, st.st_size, st.st_mtime_ns]
+
+
+def _run_all(commands: list[list[str]], memo: dict[str, Any]) -> list[str | None]:
+    """Each command's stdout (None when it failed). An answer in `memo` for the same
+    program file (inode, size, mtime) is reused, so only the first run on a host, or the
+    first after an upgrade, waits for the tools; the others run side by side."""
+    results: dict[int, str | None] = {}
+    procs: list[tuple[int, str, list[int] | None, subprocess.Popen[str]]] = []
+    for index, command in enumerate(commands):
+        key, stamp = "\0".join(command), _stamp(command[0])
+        known = memo.get(key)
+        if stamp is not None and isinstance(known, dict) and known.get("stamp") == stamp:
+            results[index] = known.get("out")
+            continue
         try:
-            procs.append(
-                subprocess.Popen(
-                    command,
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.DEVNULL,
-                    text=True,
-                    env={**os.environ, "PYTHONNOUSERSITE": "1"},
-                )
+            proc = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+                env={**os.environ, "PYTHONNOUSERSITE": "1"},
             )
         except OSError:
-            procs.append(None)
-    results: list[str | None] = []
-    for proc in procs:
-        if proc is None:
-            results.append(None)
+            results[index] = None
             continue
+        procs.append((index, key, stamp, proc))
+    for index, key, stamp, proc in procs:
         try:
             out, _ = proc.communicate(timeout=_PROBE_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.communicate()
-            results.append(None)
-            continue
-        results.append(out if proc.returncode == 0 else None)
-    return results
+            results[index] = None
+            continue  # not remembered: a busy machine may answer next time
+        results[index] = out if proc.returncode == 0 else None
+        if stamp is not None:
+            memo[key] = {"stamp": stamp, "out": results[index]}
+    return [results[i] for i in range(len(commands))]
 
 
 def _python_candidates() -> list[str]:
@@ -262,13 +295,13 @@ def _python_candidates() -> list[str]:
     return list(dict.fromkeys(os.path.realpath(exe) for exe in found))
 
 
-def _pythons() -> list[_Host]:
+def _pythons(memo: dict[str, Any]) -> list[_Host]:
     """CPython interpreters as setup-python finds them: ``Python/<version>/<arch>`` is the
     install prefix, with ``bin/python`` in it (free-threaded builds: ``<arch>-freethreaded``)."""
     candidates = _python_candidates()
     hosts = []
     for exe, out in zip(
-        candidates, _run_all([[c, "-c", _PY_PROBE] for c in candidates]), strict=True
+        candidates, _run_all([[c, "-c", _PY_PROBE] for c in candidates], memo), strict=True
     ):
         lines = (out or "").splitlines()
         if len(lines) != 4 or lines[0] != "cpython" or not _SEMVER.match(lines[1]):
@@ -286,13 +319,13 @@ def _pythons() -> list[_Host]:
     return hosts
 
 
-def _node() -> list[_Host]:
+def _node(memo: dict[str, Any]) -> list[_Host]:
     """The host's ``node`` as setup-node finds it: ``node/<version>/<arch>/bin/node``,
     with npm, npx and corepack when they sit next to it."""
     node = shutil.which("node")
     if node is None:
         return []
-    (out,) = _run_all([[node, "--version"]])
+    (out,) = _run_all([[node, "--version"]], memo)
     version = (out or "").strip().removeprefix("v")
     if not _SEMVER.match(version):
         return []
@@ -305,12 +338,12 @@ def _node() -> list[_Host]:
     return [_Host(Entry("node", version, arch(), os.path.realpath(node)), None, links)]
 
 
-def _go() -> list[_Host]:
+def _go(memo: dict[str, Any]) -> list[_Host]:
     """The host's ``go`` as setup-go finds it: ``go/<version>/<arch>`` is its GOROOT."""
     go = shutil.which("go")
     if go is None:
         return []
-    (out,) = _run_all([[go, "env", "GOVERSION", "GOROOT"]])
+    (out,) = _run_all([[go, "env", "GOVERSION", "GOROOT"]], memo)
     lines = (out or "").splitlines()
     if len(lines) != 2:
         return []
