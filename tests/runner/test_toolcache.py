@@ -171,3 +171,29 @@ def test_a_node_action_finds_the_hosts_toolchains_without_download(
     newest = ".".join(map(str, max(offered)))
     assert lines["python"] == str(cache / "Python" / newest / toolcache.arch())
     assert lines["node"] == str(cache / "node" / _node_version() / toolcache.arch())
+
+
+def test_concurrent_fills_share_the_cache(tmp_path: Path) -> None:
+    code = "from stageline.runner import toolcache; toolcache.fill(toolcache.root())"
+    procs = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(3)]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
+    listed = toolcache.entries()
+    assert listed and all(os.path.exists(e.target) for e in listed)
+    assert not [p for p in toolcache.root().glob("*/*/.*") if p.name != ".stageline"]
+
+
+def test_only_a_job_that_runs_actions_fills_it(tmp_path: Path) -> None:
+    composite = "runs:\n  using: composite\n  steps:\n    - shell: sh\n      run: echo in-action\n"
+    repo = make_repo(tmp_path, {"action/action.yml": composite})
+    show = 'echo "$RUNNER_TOOL_CACHE $AGENT_TOOLSDIRECTORY ${{ runner.tool_cache }}"'
+    plain = job(step(0, show), step(1, uses="actions/checkout@v4"))
+    result, sink = run(request(tmp_path, repo, plain))
+    assert result.conclusion == Conclusion.SUCCESS, result.annotations
+    cache = str(toolcache.root())
+    assert sink.lines(0)[-1] == f"{cache} {cache} {cache}"
+    assert not toolcache.root().exists()  # a job of run: steps and built-ins waits for nothing
+
+    with_action = job(step(0, uses="./action"), step(1, show))
+    result, sink = run(request(tmp_path, repo, with_action))
+    assert result.conclusion == Conclusion.SUCCESS, result.annotations
+    assert any(e.tool == "Python" for e in toolcache.entries())
