@@ -52,6 +52,10 @@ def test_fill_places_the_hosts_python_and_node_with_markers() -> None:
     assert _run(node / "bin" / "node", "--version").strip() == f"v{_node_version()}"
     assert _run(node / "bin" / "node", "-e", "console.log(1 + 1)").strip() == "2"
 
+    before = {e.place(cache): os.lstat(e.place(cache)).st_ino for e in placed}
+    assert toolcache.fill(cache) == placed
+    assert before == {e.place(cache): os.lstat(e.place(cache)).st_ino for e in placed}  # kept
+
     listed = toolcache.entries(cache)
     assert {(e.tool, e.version, e.arch) for e in placed} == {
         (e.tool, e.version, e.arch) for e in listed

@@ -80,7 +80,7 @@ class _Host:
 
     entry: Entry
     prefix: str | None
-    executables: dict[str, str]  # name in bin/ -> real path
+    executables: dict[str, str]  # name in bin/ -> what its link points at
 
 
 _filled: set[Path] = set()
@@ -189,7 +189,7 @@ def _current(place: Path, host: _Host) -> bool:
     if host.prefix is not None:
         return place.is_symlink() and os.readlink(place) == host.prefix
     return (place / OURS).read_text().strip() == host.entry.target and all(
-        os.path.realpath(place / "bin" / name) == real for name, real in host.executables.items()
+        os.readlink(place / "bin" / name) == real for name, real in host.executables.items()
     )
 
 
