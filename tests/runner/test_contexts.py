@@ -14,7 +14,7 @@ from tests.runner.helpers import job, make_repo, request
 
 
 def ws(tmp: Path) -> Workspace:
-    return Workspace(str(tmp), str(tmp / "workspace"), str(tmp / "temp"), str(tmp / "tc"))
+    return Workspace(str(tmp), str(tmp / "workspace"), str(tmp / "temp"))
 
 
 def test_host_env_keeps_only_the_allow_list() -> None:

@@ -90,7 +90,7 @@ def test_workspaces_are_copies_of_the_commit_under_the_work_root(tmp_path: Path)
         ws = await provider.create("build")
         assert ws.root == str(tmp_path / "work" / "build")
         assert Path(ws.workspace, "f.txt").read_text() == "x\n"
-        assert os.path.isdir(ws.temp) and os.path.isdir(ws.tool_cache)
+        assert os.path.isdir(ws.temp)
         assert await provider.resolve("main") == (sha, "refs/heads/main")
         with pytest.raises(CheckoutError, match="was not found"):
             await provider.resolve("no-such-branch")

@@ -16,7 +16,7 @@ from tests.runner.helpers import RecordingSink, dirs, job, make_repo, request, r
 def make_state(tmp: Path) -> JobState:
     repo = make_repo(tmp)
     req = request(tmp, repo, job())
-    ws = Workspace(str(tmp), str(tmp / "ws"), str(tmp / "temp"), str(tmp / "tc"))
+    ws = Workspace(str(tmp), str(tmp / "ws"), str(tmp / "temp"))
     masker = Masker(["s3"])
     return JobState(
         request=req,

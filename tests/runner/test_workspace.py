@@ -70,7 +70,7 @@ def test_job_copies_are_independent(tmp_path: Path) -> None:
         f.write("CHANGED!\n")
     assert Path(two.workspace, "a.txt").read_text() == "original\n"
     assert Path(snap, "a.txt").read_text() == "original\n"
-    assert os.path.isdir(one.temp) and os.path.isdir(one.tool_cache)
+    assert os.path.isdir(one.temp)
 
 
 def test_job_slug_is_safe_and_unique() -> None:

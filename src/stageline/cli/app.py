@@ -41,6 +41,7 @@ def _build_app() -> typer.Typer:
         approvals,
         demo,
         deploys,
+        doctor,
         graph,
         lint,
         metrics,
@@ -73,6 +74,7 @@ def _build_app() -> typer.Typer:
     app.command("environments")(deploys.environments)
     app.command("rollback")(deploys.rollback)
     app.add_typer(actions.app, name="actions")
+    app.command("doctor")(doctor.doctor)
     return app
 
 

@@ -8,7 +8,8 @@ The environment of a step is built only from, lowest precedence first:
 2. ``CI=true`` (GitHub lets workflows override it);
 3. `JobRequest.extra_env` (``--env``);
 4. the workflow's ``env``, the job's ``env``, GITHUB_ENV additions, the step's ``env``;
-5. GitHub's default GITHUB_*/RUNNER_* variables, which a workflow cannot overwrite, and
+5. GitHub's default GITHUB_*/RUNNER_* variables (and AGENT_TOOLSDIRECTORY), which a
+   workflow cannot overwrite, and
    TMPDIR pointing at RUNNER_TEMP so even ``mktemp`` stays inside the job's directory.
 
 PATH is then prefixed with the GITHUB_PATH additions.
@@ -25,6 +26,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from stageline.runner import toolcache
 from stageline.runner.contract import JobRequest
 from stageline.runner.files import build_path
 from stageline.runner.workspace import Workspace
@@ -55,7 +57,7 @@ def runner_context(ws: Workspace, debug: bool) -> dict[str, Any]:
         "os": runner_os(),
         "arch": runner_arch(),
         "temp": ws.temp,
-        "tool_cache": ws.tool_cache,
+        "tool_cache": str(toolcache.root()),
         "debug": "1" if debug else "",
         "environment": "self-hosted",
     }
@@ -177,6 +179,7 @@ def default_env(github: Mapping[str, Any], runner: Mapping[str, Any]) -> dict[st
         RUNNER_ARCH=runner["arch"],
         RUNNER_TEMP=runner["temp"],
         RUNNER_TOOL_CACHE=runner["tool_cache"],
+        AGENT_TOOLSDIRECTORY=runner["tool_cache"],  # setup-python reads it first
         RUNNER_ENVIRONMENT=runner["environment"],
         TMPDIR=runner["temp"],
     )

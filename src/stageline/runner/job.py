@@ -16,11 +16,12 @@ import asyncio
 import contextlib
 import functools
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from stageline.errors import StagelineError
 from stageline.plan.model import PlannedStep
+from stageline.runner import toolcache
 from stageline.runner import workspace as workspaces
 from stageline.runner.commands import CommandProcessor
 from stageline.runner.contexts import (
@@ -81,6 +82,13 @@ async def _run_job(
         ws = await ports.workspaces.create(request.job.key)
     except workspaces.WorkspaceError as err:
         return _setup_failure(request, sink, f"cannot prepare the workspace: {err}")
+    if _runs_actions(request.job.steps):
+        try:
+            await asyncio.to_thread(toolcache.ensure_filled)
+        except OSError as err:
+            if not request.keep_workspace:
+                await ports.workspaces.remove(ws)
+            return _setup_failure(request, sink, f"cannot fill the tool cache: {err}")
     groups = ProcessGroups(kill_grace=kill_grace)
     state: JobState | None = None
     try:
@@ -93,6 +101,17 @@ async def _run_job(
                 log.close()
         if not request.keep_workspace:
             await ports.workspaces.remove(ws)
+
+
+def _runs_actions(steps: Sequence[PlannedStep]) -> bool:
+    """Whether a step runs an action that may look a toolchain up in the tool cache (not a
+    built-in): only then is the cache filled, so a job of `run:` steps starts at once."""
+    if not any(step.uses for step in steps):
+        return False
+    from stageline.runner.actions import BUILTIN
+
+    names = (step.uses.split("@", 1)[0].strip().lower() for step in steps if step.uses)
+    return any(name not in BUILTIN for name in names)
 
 
 @contextlib.contextmanager

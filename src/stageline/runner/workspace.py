@@ -12,7 +12,7 @@ a file in place cannot change the snapshot. Small snapshots are copied on the ev
 (a thread hand-off costs more than the copy); big ones in a worker thread.
 
 Layout of one job under ``work_root/<job-slug>/``: ``workspace/`` (GITHUB_WORKSPACE),
-``temp/`` (RUNNER_TEMP, also TMPDIR), ``tool_cache/`` (RUNNER_TOOL_CACHE).
+``temp/`` (RUNNER_TEMP, also TMPDIR). The tool cache is the user's (`toolcache`).
 """
 
 from __future__ import annotations
@@ -53,7 +53,6 @@ class Workspace:
     root: str
     workspace: str
     temp: str
-    tool_cache: str
 
 
 _locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, ...], asyncio.Lock]]
@@ -216,7 +215,6 @@ def layout(work_root: str, key: str) -> Workspace:
         root=root,
         workspace=os.path.join(root, "workspace"),
         temp=os.path.join(root, "temp"),
-        tool_cache=os.path.join(root, "tool_cache"),
     )
 
 
@@ -229,7 +227,6 @@ def create(snapshot_dir: str, work_root: str, key: str) -> Workspace:
     try:
         copy_snapshot(snapshot_dir, ws.workspace)
         os.mkdir(ws.temp)
-        os.mkdir(ws.tool_cache)
     except BaseException:  # e.g. a full disk: leave nothing half-made behind
         remove_tree(ws.root)
         raise

@@ -1,0 +1,92 @@
+"""`stageline doctor`: what a run of this repository would find on this machine.
+
+The tool cache (filled first, as a job that runs actions would), the versions of the
+programs actions need (node, git), and for each `uses:` of the repository's workflows
+where it would come from, without fetching anything.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from stageline.errors import StagelineError
+from stageline.runner import toolcache
+from stageline.runner.actions import resolve
+from stageline.runner.toolcache import Entry
+from stageline.workflow import find_workflows, load_workflow
+
+
+@dataclass(frozen=True, slots=True)
+class ActionStatus:
+    """`source`: built-in, local, vendored, cached or missing; `detail`: the commit of a
+    cached action, the directory of a local or vendored one, why a missing one is."""
+
+    uses: str
+    source: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    tool_cache: Path
+    tools: list[Entry]
+    programs: dict[str, str | None]  # name -> version, None when not installed
+    actions: list[ActionStatus]
+    problems: list[str]  # workflows that could not be read
+
+
+def doctor(repo_dir: str | Path) -> Report:
+    """The report for the repository at `repo_dir` (any folder: no workflows, no actions)."""
+    from stageline.app.context import repo_root
+
+    root = repo_root(repo_dir)
+    cache = toolcache.ensure_filled()
+    uses, problems = _workflow_uses(root)
+    vendored = [str(root / ".stageline" / "actions")]
+    actions = [_status(u, root, vendored) for u in uses]
+    programs = {"node": _version("node", "--version"), "git": _version("git", "--version")}
+    return Report(cache, toolcache.entries(cache), programs, actions, problems)
+
+
+def _workflow_uses(root: Path) -> tuple[list[str], list[str]]:
+    uses: dict[str, None] = {}
+    problems = []
+    for file in find_workflows(root):
+        try:
+            workflow = load_workflow(file)
+        except StagelineError as err:
+            problems.append(f"{file}: {str(err).splitlines()[0]}")
+            continue
+        for job in workflow.jobs.values():
+            uses.update((s.uses.strip(), None) for s in job.steps if s.uses)
+    return list(uses), problems
+
+
+def _status(uses: str, root: Path, vendored: list[str]) -> ActionStatus:
+    found = resolve(uses, str(root), vendored, cache_only=True)
+    if isinstance(found, str):
+        return ActionStatus(uses, "missing", found)
+    if found.builtin is not None:
+        return ActionStatus(uses, "built-in", "")
+    if found.sha:
+        return ActionStatus(uses, "cached", found.sha)
+    kind = "local" if uses.startswith(("./", "../", "$/")) or uses == "." else "vendored"
+    return ActionStatus(uses, kind, found.directory or "")
+
+
+def _version(program: str, flag: str) -> str | None:
+    path = shutil.which(program)
+    if path is None:
+        return None
+    try:
+        done = subprocess.run([path, flag], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    words = done.stdout.split()
+    return words[-1].removeprefix("v") if done.returncode == 0 and words else None
+
+
+__all__ = ["ActionStatus", "Report", "doctor"]
