@@ -59,6 +59,7 @@ def open(
     *,
     create: bool = False,
     reap: bool = False,
+    at_root: bool = False,
 ) -> Iterator[Context]:
     """The record of the repository at `repo_dir`.
 
@@ -67,11 +68,13 @@ def open(
     what is read never claims a dead run is still going. `database_url` (else
     `$STAGELINE_DATABASE_URL`) names a shared store, e.g. PostgreSQL, instead of the
     repository's SQLite file; step logs stay under the repository's `.stageline/`.
+    `at_root`: `repo_dir` is already the repository's top level (a prepared run found it),
+    so git is not asked again.
     """
     from stageline.store import DATABASE_URL_ENV, DB_NAME, open_store, store_home
 
     url = database_url or os.environ.get(DATABASE_URL_ENV) or None
-    root = repo_root(repo_dir)
+    root = Path(repo_dir) if at_root else repo_root(repo_dir)
     home = store_home(root)
     if url is None and not create and not (home / DB_NAME).exists():
         raise NoRecordError(

@@ -112,7 +112,7 @@ def start(
 
     `prompt`: offer approve/reject at the terminal while a gate waits, when there is one.
     """
-    with context.open(prepared.facts.root, database_url, create=True) as ctx:
+    with context.open(prepared.facts.root, database_url, create=True, at_root=True) as ctx:
         delivery = needs_delivery(prepared.specs, ctx.root)
         execution = _drive(
             ctx,

@@ -21,7 +21,6 @@ from typing import Any
 
 from stageline.errors import StagelineError
 from stageline.plan.model import PlannedStep
-from stageline.runner import toolcache
 from stageline.runner import workspace as workspaces
 from stageline.runner.commands import CommandProcessor
 from stageline.runner.contexts import (
@@ -84,6 +83,8 @@ async def _run_job(
         return _setup_failure(request, sink, f"cannot prepare the workspace: {err}")
     if _runs_actions(request.job.steps):
         try:
+            from stageline.runner import toolcache  # only a job that uses actions
+
             await asyncio.to_thread(toolcache.ensure_filled)
         except OSError as err:
             if not request.keep_workspace:

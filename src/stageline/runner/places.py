@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from stageline.runner import workspace as workspaces
-from stageline.runner.globs import match_files
 from stageline.runner.ports import (
     ArtifactError,
     CacheEntry,
@@ -326,6 +325,8 @@ def save_entry(
         return None
     staging = tempfile.mkdtemp(prefix=".entry-", dir=cache_dir)
     try:
+        from stageline.runner.globs import match_files  # only a cache save needs globs
+
         files = match_files(patterns, workspace)
         for path in files:
             dest = os.path.join(staging, "files", _split(path, workspace))
