@@ -87,3 +87,20 @@ def test_a_nested_call_is_not_supported_yet(tmp_path: Path) -> None:
     caller = "on: push\njobs:\n  x:\n    uses: ./.github/workflows/deploy.yml\n"
     (found,) = faults(tmp_path, caller, callee)
     assert "nested calls are not supported yet" in found
+
+
+def test_a_secrets_mapping_is_checked_but_inherit_is_not(tmp_path: Path) -> None:
+    callee = DEPLOY.replace(
+        "      dry-run: {type: boolean, default: false}\n",
+        "      dry-run: {type: boolean, default: false}\n"
+        "    secrets:\n      token: {required: true}\n",
+    )
+    caller = (
+        "on: push\njobs:\n  a:\n    uses: ./.github/workflows/deploy.yml\n"
+        "    with: {target: x}\n    secrets: {tokn: '${{ secrets.T }}'}\n"
+        "  b:\n    uses: ./.github/workflows/deploy.yml\n"
+        "    with: {target: x}\n    secrets: inherit\n"
+    )
+    unknown, missing = faults(tmp_path, caller, callee)
+    assert ":6:14: error: job 'a' passes unknown secret 'tokn'" in unknown
+    assert ":6:14: error: job 'a' does not pass required secret 'token'" in missing

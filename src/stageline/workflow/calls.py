@@ -1,10 +1,11 @@
 """Checks of a job that calls a reusable workflow (`jobs.<id>.uses`) against its callee.
 
 A call is checked as GitHub checks it before a run: the callee must declare
-``on.workflow_call``, every required input must be given in `with:`, and `with:` may
-name only declared inputs. Only the local form (``./.github/workflows/x.yml``, relative
-to the repository root) can be checked; the remote form and a matrix on the calling job
-are reported as not supported yet, so that a user learns it before the run starts.
+``on.workflow_call``, every required input must be given in `with:` (every required
+secret in a `secrets:` mapping), and only declared ones may be passed. Only the
+local form (``./.github/workflows/x.yml``, relative to the repository root) is checked;
+the remote form, a matrix on the calling job and nested calls are reported as not
+supported yet, so that a user learns it before the run starts.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ def check_calls(workflow: Workflow, root: str | os.PathLike[str]) -> list[Diagno
 
 
 def check_call(job: Job, callee: Workflow) -> list[Diagnostic]:
-    """The faults of `job`'s `with:` against `callee`'s ``on.workflow_call.inputs``."""
+    """The faults of `job`'s `with:` and `secrets:` against what `callee` declares
+    under ``on.workflow_call``."""
     trigger = callee.on.get("workflow_call")
     if trigger is None:
         return [
@@ -65,6 +67,36 @@ def check_call(job: Job, callee: Workflow) -> list[Diagnostic]:
                     hint=f"add `{name}:` under `with:`",
                 )
             )
+    found.extend(_secrets(job, callee, trigger.config.get("secrets")))
+    return found
+
+
+def _secrets(job: Job, callee: Workflow, spec: object) -> list[Diagnostic]:
+    """A `secrets:` mapping must pass every required secret and only declared ones;
+    `secrets: inherit` passes all of the caller's, which is checked at run time."""
+    if not isinstance(job.secrets, dict):
+        return []
+    declared: Mapping[str, object] = spec if isinstance(spec, Mapping) else {}
+    found = [
+        Diagnostic(
+            job.at("secrets"),
+            f"job '{job.id}' passes unknown secret '{name}' to {callee.path}",
+            hint=f"secrets: {', '.join(declared) or '(none)'}",
+        )
+        for name in job.secrets
+        if name not in declared
+    ]
+    found += [
+        Diagnostic(
+            job.at("secrets"),
+            f"job '{job.id}' does not pass required secret '{name}' to {callee.path}",
+            hint=f"add `{name}:` under `secrets:`, or use `secrets: inherit`",
+        )
+        for name, config in declared.items()
+        if isinstance(config, Mapping)
+        and config.get("required") is True
+        and name not in job.secrets
+    ]
     return found
 
 
