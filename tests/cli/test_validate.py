@@ -139,7 +139,7 @@ def test_a_call_missing_a_required_input_of_its_callee_fails(repo: Path) -> None
     assert result.returncode == 1
     assert (
         ".github/workflows/ci.yml:8:11: error: job 'production' does not pass required "
-        "input 'target' to .github/workflows/deploy.yml" in result.stderr
+        "input 'target' to ./.github/workflows/deploy.yml" in result.stderr
     )
     assert result.stderr.count(": error: ") == 1
     assert ".github/workflows/deploy.yml: OK (1 job)\n" in result.stdout

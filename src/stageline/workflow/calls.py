@@ -31,12 +31,13 @@ def check_calls(workflow: Workflow, root: str | os.PathLike[str]) -> list[Diagno
 def check_call(job: Job, callee: Workflow) -> list[Diagnostic]:
     """The faults of `job`'s `with:` and `secrets:` against what `callee` declares
     under ``on.workflow_call``."""
+    target = job.uses or callee.path
     trigger = callee.on.get("workflow_call")
     if trigger is None:
         return [
             Diagnostic(
                 job.at("uses"),
-                f"job '{job.id}' calls {callee.path}, which has no `on: workflow_call`",
+                f"job '{job.id}' calls {target}, which has no `on: workflow_call`",
                 hint="a reusable workflow must declare the workflow_call trigger",
             )
         ]
@@ -51,7 +52,7 @@ def check_call(job: Job, callee: Workflow) -> list[Diagnostic]:
             found.append(
                 Diagnostic(
                     job.at(f"with.{name}"),
-                    f"job '{job.id}' passes unknown input '{name}' to {callee.path}",
+                    f"job '{job.id}' passes unknown input '{name}' to {target}",
                     hint=f"did you mean '{guess}'?" if guess else f"inputs: {listed}",
                 )
             )
@@ -63,15 +64,15 @@ def check_call(job: Job, callee: Workflow) -> list[Diagnostic]:
             found.append(
                 Diagnostic(
                     job.at("with") if "with" in job.positions else job.at("uses"),
-                    f"job '{job.id}' does not pass required input '{name}' to {callee.path}",
+                    f"job '{job.id}' does not pass required input '{name}' to {target}",
                     hint=f"add `{name}:` under `with:`",
                 )
             )
-    found.extend(_secrets(job, callee, trigger.config.get("secrets")))
+    found.extend(_secrets(job, target, trigger.config.get("secrets")))
     return found
 
 
-def _secrets(job: Job, callee: Workflow, spec: object) -> list[Diagnostic]:
+def _secrets(job: Job, target: str, spec: object) -> list[Diagnostic]:
     """A `secrets:` mapping must pass every required secret and only declared ones;
     `secrets: inherit` passes all of the caller's, which is checked at run time."""
     if not isinstance(job.secrets, dict):
@@ -80,7 +81,7 @@ def _secrets(job: Job, callee: Workflow, spec: object) -> list[Diagnostic]:
     found = [
         Diagnostic(
             job.at("secrets"),
-            f"job '{job.id}' passes unknown secret '{name}' to {callee.path}",
+            f"job '{job.id}' passes unknown secret '{name}' to {target}",
             hint=f"secrets: {', '.join(declared) or '(none)'}",
         )
         for name in job.secrets
@@ -89,7 +90,7 @@ def _secrets(job: Job, callee: Workflow, spec: object) -> list[Diagnostic]:
     found += [
         Diagnostic(
             job.at("secrets"),
-            f"job '{job.id}' does not pass required secret '{name}' to {callee.path}",
+            f"job '{job.id}' does not pass required secret '{name}' to {target}",
             hint=f"add `{name}:` under `secrets:`, or use `secrets: inherit`",
         )
         for name, config in declared.items()
