@@ -122,3 +122,24 @@ def test_a_repository_without_workflows_is_a_usage_error(repo: Path) -> None:
     result = validate(repo)
     assert result.returncode == 2
     assert "no workflow files" in result.stderr
+
+
+def test_a_call_missing_a_required_input_of_its_callee_fails(repo: Path) -> None:
+    flows = repo / ".github" / "workflows"
+    (flows / "deploy.yml").write_text(
+        "on:\n  workflow_call:\n    inputs:\n      target: {type: string, required: true}\n"
+        "jobs:\n  deploy:\n    runs-on: ubuntu-latest\n    steps: [{run: 'true'}]\n"
+    )
+    (flows / "ci.yml").write_text(
+        "on: push\njobs:\n  staging:\n    uses: ./.github/workflows/deploy.yml\n"
+        "    with: {target: staging}\n"
+        "  production:\n    needs: staging\n    uses: ./.github/workflows/deploy.yml\n"
+    )
+    result = validate(repo)
+    assert result.returncode == 1
+    assert (
+        ".github/workflows/ci.yml:8:11: error: job 'production' does not pass required "
+        "input 'target' to ./.github/workflows/deploy.yml" in result.stderr
+    )
+    assert result.stderr.count(": error: ") == 1
+    assert ".github/workflows/deploy.yml: OK (1 job)\n" in result.stdout

@@ -366,3 +366,23 @@ def test_list_jobs_gives_each_job_its_stage(tmp_path: Path) -> None:
     ]
     only_pr = list_jobs(select(RunOptions(cwd=root, event="pull_request")))
     assert {r.workflow for r in only_pr} == {"CI"}
+
+
+def test_a_call_its_callee_refuses_stops_the_run_before_it_starts(tmp_path: Path) -> None:
+    deploy = (
+        "on:\n  workflow_call:\n    inputs:\n      target: {required: true, type: string}\n"
+        "jobs:\n  go:\n    runs-on: ubuntu-latest\n    steps: [{run: 'true'}]\n"
+    )
+    caller = "on: push\njobs:\n  ship:\n    uses: ./.github/workflows/deploy.yml\n"
+    root = repo(
+        tmp_path,
+        {".github/workflows/ci.yml": caller, ".github/workflows/deploy.yml": deploy},
+    )
+    with pytest.raises(WorkflowError) as caught:
+        prepare(RunOptions(cwd=root))
+    (found,) = caught.value.diagnostics
+    assert found.position is not None and found.position.path == ".github/workflows/ci.yml"
+    assert (found.position.line, found.position.col) == (4, 11)
+    assert found.message == (
+        "job 'ship' does not pass required input 'target' to ./.github/workflows/deploy.yml"
+    )

@@ -57,7 +57,7 @@ def validate(
             continue
         for warning in workflow.warnings:
             print(warning.render(), file=sys.stderr)
-        if _container_actions(workflow, file):
+        if _container_actions(workflow, file) | _calls(workflow, file):
             failed += 1
             continue
         jobs = len(workflow.jobs)
@@ -87,6 +87,17 @@ def _container_actions(workflow: Workflow, file: Path) -> bool:
             found = True
             print(Diagnostic(step.pos, problem).render(), file=sys.stderr)
     return found
+
+
+def _calls(workflow: Workflow, file: Path) -> bool:
+    """Report the faults of the jobs that call a reusable workflow of the repository."""
+    from stageline.workflow.calls import check_calls
+
+    root = _repository_root(file.resolve().parent) or file.resolve().parent
+    found = check_calls(workflow, Path(_shown(root)))
+    for diagnostic in found:
+        print(diagnostic.render(), file=sys.stderr)
+    return any(d.severity == "error" for d in found)
 
 
 def _files(paths: list[Path]) -> list[Path]:

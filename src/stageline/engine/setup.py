@@ -339,6 +339,7 @@ def select(options: RunOptions, *, every: bool = False) -> Selected:
     (raises before any run). `every` keeps every workflow whatever its `on:` (as
     `act -l` lists them when no event is named)."""
     from stageline.workflow import load_workflow
+    from stageline.workflow.calls import check_calls
     from stageline.workflow.filters import matches
 
     facts = git_facts(options.cwd)
@@ -353,6 +354,7 @@ def select(options: RunOptions, *, every: bool = False) -> Selected:
         except WorkflowError as err:
             errors.extend(err.diagnostics)
             continue
+        errors.extend(d for d in check_calls(workflow, facts.root) if d.severity == "error")
         runs, reason = (True, "listed") if every else matches(workflow, event)
         notes.append(f"{shown}: {reason}")
         if runs and (not options.jobs or all(j in workflow.jobs for j in options.jobs)):

@@ -196,9 +196,9 @@ class Builder:
             elif key == "uses":
                 job.uses = f.string(value, what, f"{_J}.uses")
             elif key == "with":
-                f.env(value, "with", what, f"{_J}.with.<with_id>", positions)
+                job.with_ = f.env(value, "with", what, f"{_J}.with.<with_id>", positions) or {}
             elif key == "secrets":
-                self._job_secrets(value, what)
+                job.secrets = self._job_secrets(value, what)
             else:  # snapshot
                 f.warn(value, "`snapshot` (custom runner images) is not supported; it is ignored")
         self._job_shape(job, present)
@@ -429,15 +429,19 @@ class Builder:
             found[key] = f.plain(value, special.get(key, expr))
         return found
 
-    def _job_secrets(self, node: Node, what: str) -> None:
+    def _job_secrets(self, node: Node, what: str) -> dict[str, str] | str | None:
         f = self.f
         if isinstance(node, ScalarNode) and node.value == "inherit":
-            return
+            return "inherit"
         if isinstance(node, MappingNode):
+            found: dict[str, str] = {}
             for name, _, value in f.items(node):
-                f.string(value, f"{what}.{name}", f"{_J}.secrets.<secret_id>")
-            return
+                text = f.string(value, f"{what}.{name}", f"{_J}.secrets.<secret_id>")
+                if text is not None:
+                    found[name] = text
+            return found
         f.wrong(node, what, "`inherit` or a mapping of secrets")
+        return None
 
     def _permissions(self, node: Node, what: str) -> Any:
         f = self.f

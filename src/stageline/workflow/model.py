@@ -104,8 +104,11 @@ class Job(Node):
     concurrency: Concurrency | None = None
     permissions: Any = None
     steps: list[Step] = field(default_factory=list)
-    #: `uses:` at job level (a reusable workflow call); kept so validation can report it.
+    #: `uses:` at job level (a reusable workflow call), with its `with:` and `secrets:`
+    #: (`"inherit"` or a mapping); `workflow.calls` checks them against the callee.
     uses: str | None = None
+    with_: dict[str, Scalar] | str = field(default_factory=dict)
+    secrets: dict[str, str] | str | None = None
 
 
 @dataclass(slots=True)
