@@ -24,6 +24,7 @@ import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TextIO
 
 from stageline.runner import workspace as workspaces
@@ -89,6 +90,13 @@ class LocalWorkspaces:
     ) -> None:
         repo = self._dirs.repo_dir
         await asyncio.to_thread(checkout, repo, target, sha, ref, depth, tags, clean)
+
+
+def user_cache(name: str) -> Path:
+    """`$XDG_CACHE_HOME/stageline/<name>` (default `~/.cache/...`): the caches a user's runs
+    share on this machine (fetched actions, the tool cache)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "stageline" / name
 
 
 def _git(cwd: str, *args: str) -> str:

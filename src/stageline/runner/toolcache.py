@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from stageline.runner.places import user_cache
+
 #: what Stageline's own entries carry when they are a directory rather than one symlink
 OURS = ".stageline"
 #: what the tools answered, by command (see `_run_all`)
@@ -48,8 +50,7 @@ _PY_PROBE = (  # Python 2 can read it too: setup-python still offers 2.7
 
 def root() -> Path:
     """The user's tool cache (it may not exist yet)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "stageline" / "toolcache"
+    return user_cache("toolcache")
 
 
 def arch() -> str:

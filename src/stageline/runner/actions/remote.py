@@ -28,6 +28,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from stageline.runner.places import user_cache
+
 DEFAULT_URL = "https://github.com"
 _SHORT = re.compile(r"^(?P<owner>[\w.-]+)/(?P<repo>[\w.-]+)(?P<sub>(?:/[^@]+)?)@(?P<ref>.+)$")
 _URL = re.compile(
@@ -56,8 +58,7 @@ def offline() -> bool:
 
 
 def cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "stageline" / "actions"
+    return user_cache("actions")
 
 
 @dataclass(frozen=True, slots=True)
