@@ -112,6 +112,8 @@ def github_context(request: JobRequest, ws: Workspace, event_path: str) -> dict[
         if github.get(key) in (None, ""):
             github[key] = value
     github.setdefault("triggering_actor", github["actor"])
+    if not github.get("token"):  # act's rule: `-s GITHUB_TOKEN=...` is `github.token` too
+        github["token"] = request.secrets.get("GITHUB_TOKEN", "")
     for var, key in _INSTANCE_VARS.items():  # another GitHub: Enterprise, Gitea, a test's
         if request.extra_env.get(var):
             github[key] = request.extra_env[var]
