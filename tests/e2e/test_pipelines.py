@@ -1,0 +1,189 @@
+"""Realistic pipelines, written for these tests, run green with `stageline run` against
+the fixture action server: `actions/setup-python`, `setup-node`, `setup-java` and
+`softprops/action-gh-release` stand-ins under their real names
+(`tests/e2e/fixtures/actions`), each finding its toolchain in the tool cache Stageline
+fills from the host. Nothing outside 127.0.0.1 is reached, but for the one `npm install`
+of `@actions/tool-cache` per session."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stageline.runner import toolcache
+from tests.e2e.test_run_cli import make_repo, stageline
+from tests.runner.actions.gitserver import ActionServer, serve
+from tests.support.setup_actions import install_tool_cache_package, publish_stand_ins
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        shutil.which("node") is None or shutil.which("npm") is None,
+        reason="node and npm are not installed",
+    ),
+]
+
+
+@pytest.fixture(scope="session")
+def stand_ins(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ActionServer]:
+    """The stand-ins, built once and served by git daemon for the whole session."""
+    root = tmp_path_factory.mktemp("stand-ins")
+    node_modules = install_tool_cache_package(root / "npm")
+    server = ActionServer(root / "server" / "base")
+    server.base.mkdir(parents=True)
+    server.shas = publish_stand_ins(server, node_modules)
+    with serve(server) as served:
+        yield served
+
+
+@pytest.fixture(scope="session")
+def cache_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One XDG cache for the session (fetched actions, the tool cache), filled now."""
+    home = tmp_path_factory.mktemp("xdg-cache")
+    toolcache.fill(home / "stageline" / "toolcache")
+    return home
+
+
+@pytest.fixture
+def env(stand_ins: ActionServer, cache_home: Path) -> dict[str, str]:
+    return {"XDG_CACHE_HOME": str(cache_home), "STAGELINE_ACTIONS_URL": stand_ins.url}
+
+
+def offered(cache_home: Path, tool: str) -> list[str]:
+    """The stable versions of `tool` the tool cache offers for this machine, newest last."""
+    found = [
+        e.version
+        for e in toolcache.entries(cache_home / "stageline" / "toolcache")
+        if e.tool == tool and e.arch == toolcache.arch() and "-" not in e.version
+    ]
+    return sorted(found, key=lambda v: tuple(map(int, v.split("."))))
+
+
+def newest(versions: list[str], spec: str) -> str:
+    """setup-python's rule: `3.11` is the newest 3.11.x."""
+    return [v for v in versions if v.startswith(f"{spec}.")][-1]
+
+
+def run(repo: Path, env: dict[str, str], *args: str) -> tuple[int, dict[str, Any], str]:
+    """`stageline run --json ARGS`: the exit code, the document, the run's logs."""
+    done = stageline(repo, "run", "--json", *args, env=env)
+    assert done.stdout.strip(), done.stderr
+    document = json.loads(done.stdout)
+    logs = stageline(repo, "logs", str(document["run_id"]), env=env).stdout
+    return done.returncode, document, logs
+
+
+def conclusions(document: dict[str, Any]) -> dict[str, str]:
+    return {job["name"]: job["conclusion"] for job in document["jobs"]}
+
+
+# -- a Python library's CI ---------------------------------------------------------------
+
+LIBRARY = {
+    "pyproject.toml": '[project]\nname = "calc"\nversion = "1.0.0"\n',
+    "src/calc/__init__.py": (
+        '"""Small arithmetic."""\n\n\ndef mean(values):\n'
+        "    values = list(values)\n    return sum(values) / len(values)\n"
+    ),
+    "tests/test_calc.py": (
+        "import unittest\n\nfrom calc import mean\n\n\n"
+        "class MeanTest(unittest.TestCase):\n"
+        "    def test_mean(self):\n        self.assertEqual(mean([1, 2, 3]), 2)\n"
+    ),
+}
+LIBRARY_CI = """\
+name: Python package
+on:
+  push:
+    branches: [main]
+  pull_request:
+jobs:
+  lint:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "{lint}"
+      - name: Byte-compile
+        run: python -m compileall -q src tests
+  test:
+    needs: lint
+    runs-on: ubuntu-latest
+    continue-on-error: ${{{{ matrix.experimental }}}}
+    strategy:
+      fail-fast: false
+      matrix:
+        python-version: [{legs}]
+        experimental: [false]
+        include:
+          - python-version: "{next}"
+            experimental: true
+    steps:
+      - uses: actions/checkout@v4
+      - id: setup
+        uses: actions/setup-python@v5
+        with:
+          python-version: ${{{{ matrix.python-version }}}}
+      - name: Test
+        run: python -m unittest discover -s tests -v
+        env:
+          PYTHONPATH: src
+      - run: >-
+          echo "leg ${{{{ matrix.python-version }}}}:
+          ${{{{ steps.setup.outputs.python-version }}}}
+          $(python -c 'import sys; print(sys.version.split()[0])')
+          $pythonLocation"
+  package:
+    needs: test
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "{lint}"
+      - run: echo "tests ${{{{ needs.test.result }}}}; packaging calc"
+"""
+
+
+def test_a_python_library_ci_with_a_version_matrix(
+    cache_home: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    pythons = offered(cache_home, "Python")
+    minors = sorted(
+        {
+            ".".join(v.split(".")[:2])
+            for v in pythons
+            if v.startswith("3.") and int(v.split(".")[1]) >= 8
+        },
+        key=lambda m: int(m.split(".")[1]),
+    )[-3:]
+    assert minors, pythons  # at least the interpreter running these tests
+    upcoming = f"3.{int(minors[-1].split('.')[1]) + 1}"  # the host lacks it
+    legs = ", ".join(f'"{m}"' for m in minors)
+    workflow = LIBRARY_CI.format(lint=minors[-1], legs=legs, next=upcoming)
+    repo = make_repo(tmp_path / "calc", {**LIBRARY, ".github/workflows/ci.yml": workflow})
+
+    code, document, logs = run(repo, env)
+
+    assert code == 0, logs
+    assert conclusions(document) == {
+        "lint": "success",
+        **{f"test ({m}, false)": "success" for m in minors},
+        f"test ({upcoming}, true)": "failure",
+        "package": "success",
+    }
+    for minor in minors:  # each leg ran its own interpreter, found as setup-python finds it
+        version = newest(pythons, minor)
+        place = cache_home / "stageline" / "toolcache" / "Python" / version / toolcache.arch()
+        assert f"leg {minor}: {version} {version} {place}" in logs
+    assert (
+        f"The version '{upcoming}' with architecture '{toolcache.arch()}' was not found in "
+        "the tool cache"
+    ) in logs
+    assert "tests success; packaging calc" in logs
