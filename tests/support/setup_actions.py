@@ -24,8 +24,7 @@ def install_tool_cache_package(prefix: Path) -> Path:
     """`npm install @actions/tool-cache` (the only registry a test reaches, once per
     session); its `node_modules`."""
     done = subprocess.run(
-        ["npm", "install", "--prefix", str(prefix), "--no-audit", "--no-fund", "--silent"]
-        + [NPM_PACKAGE],
+        ["npm", "install", "--prefix", str(prefix), "--no-audit", "--no-fund", NPM_PACKAGE],
         capture_output=True,
         text=True,
         timeout=300,
