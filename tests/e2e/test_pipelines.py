@@ -8,7 +8,10 @@ of `@actions/tool-cache` per session."""
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,7 @@ import pytest
 from stageline.runner import toolcache
 from tests.e2e.test_run_cli import make_repo, stageline
 from tests.runner.actions.gitserver import ActionServer, serve
+from tests.support.npm_registry import npm_registry
 from tests.support.setup_actions import install_tool_cache_package, publish_stand_ins
 
 pytestmark = [
@@ -187,3 +191,99 @@ def test_a_python_library_ci_with_a_version_matrix(
         "the tool cache"
     ) in logs
     assert "tests success; packaging calc" in logs
+
+
+# -- a Node app's CI ---------------------------------------------------------------------
+
+GREETER = {
+    "package.json": '{"name": "tiny-greeter", "version": "1.2.0", "main": "index.js"}\n',
+    "index.js": "module.exports = (who) => `hello ${who}`;\n",
+}
+APP = {
+    "package.json": json.dumps(
+        {
+            "name": "shop-web",
+            "version": "1.0.0",
+            "private": True,
+            "scripts": {"test": "node --test"},
+            "dependencies": {"tiny-greeter": "^1.2.0"},
+        },
+        indent=2,
+    ),
+    "test/greet.test.js": (
+        "const test = require('node:test');\nconst assert = require('node:assert');\n"
+        "const greet = require('tiny-greeter');\n\n"
+        "test('greets', () => assert.strictEqual(greet('shop'), 'hello shop'));\n"
+    ),
+}
+NODE_CI = """\
+name: Node.js CI
+on:
+  push:
+    branches: [main]
+  pull_request:
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - id: node
+        uses: actions/setup-node@v4
+        with:
+          node-version: {major}
+          cache: npm
+      - run: npm ci --prefer-offline --no-audit --no-fund
+      - run: npm test
+      - run: >-
+          echo "node ${{{{ steps.node.outputs.node-version }}}} $(node --version)
+          cache-hit=${{{{ steps.node.outputs.cache-hit }}}}"
+"""
+
+
+def locked(files: dict[str, str], scratch: Path) -> str:
+    """The package-lock.json npm writes for `files` (its own cache, thrown away)."""
+    for name, text in files.items():
+        (scratch / name).parent.mkdir(parents=True, exist_ok=True)
+        (scratch / name).write_text(text)
+    done = subprocess.run(
+        ["npm", "install", "--package-lock-only", "--no-audit", "--no-fund"],
+        cwd=scratch,
+        env={**os.environ, "npm_config_cache": str(scratch / ".npm-cache")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return (scratch / "package-lock.json").read_text()
+
+
+def test_a_node_app_ci_whose_second_run_hits_the_npm_cache(
+    cache_home: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    node = offered(cache_home, "node")[-1]
+    npm_cache = tmp_path / "npm-cache"  # ~/.npm of this machine, for the test
+    with npm_registry({("tiny-greeter", "1.2.0"): GREETER}) as registry:
+        app = {**APP, ".npmrc": f"registry={registry.url}/\n"}
+        (tmp_path / "scratch").mkdir()
+        app["package-lock.json"] = locked(app, tmp_path / "scratch")
+        workflow = NODE_CI.format(major=node.split(".")[0])
+        repo = make_repo(tmp_path / "shop-web", {**app, ".github/workflows/ci.yml": workflow})
+        registry.requests.clear()
+
+        code, document, logs = run(repo, env, "--env", f"npm_config_cache={npm_cache}")
+
+        assert code == 0, logs
+        assert "tiny-greeter/-/tiny-greeter-1.2.0.tgz" in registry.requests
+    assert f"node v{node} v{node} cache-hit=false" in logs
+    assert "# pass 1" in logs
+    key = re.search(r"Cache saved with key: (node-cache-\S+-npm-[0-9a-f]{64})", logs)
+    assert key, logs
+
+    shutil.rmtree(npm_cache)  # a fresh machine; the registry is gone too
+    code, document, logs = run(repo, env, "--env", f"npm_config_cache={npm_cache}")
+
+    assert code == 0, logs
+    assert conclusions(document) == {"build": "success"}
+    assert f"Cache restored from key: {key[1]}" in logs
+    assert f"node v{node} v{node} cache-hit=true" in logs
+    assert "# pass 1" in logs and "Cache saved" not in logs
