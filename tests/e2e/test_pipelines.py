@@ -7,11 +7,14 @@ of `@actions/tool-cache` per session."""
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
 import re
 import shutil
 import subprocess
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,8 @@ import pytest
 from stageline.runner import toolcache
 from tests.e2e.test_run_cli import make_repo, stageline
 from tests.runner.actions.gitserver import ActionServer, serve
+from tests.support.git import git
+from tests.support.github_api import fake_github
 from tests.support.npm_registry import npm_registry
 from tests.support.setup_actions import install_tool_cache_package, publish_stand_ins
 
@@ -287,3 +292,110 @@ def test_a_node_app_ci_whose_second_run_hits_the_npm_cache(
     assert f"Cache restored from key: {key[1]}" in logs
     assert f"node v{node} v{node} cache-hit=true" in logs
     assert "# pass 1" in logs and "Cache saved" not in logs
+
+
+# -- build and release on a tag ----------------------------------------------------------
+
+HELLO = {
+    "src/hello.py": 'def main():\n    print("hello from the release")\n',
+    "README.md": "# hello\n",
+}
+RELEASE = """\
+name: Release
+on:
+  push:
+    tags: ["v*"]
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "{python}"
+      - name: Build
+        run: |
+          mkdir -p dist
+          python -m zipapp src -m "hello:main" -o "dist/hello-$GITHUB_REF_NAME.pyz"
+          (cd dist && sha256sum *.pyz > SHA256SUMS)
+      - uses: actions/upload-artifact@v4
+        with:
+          name: dist
+          path: dist/
+  smoke-test:
+    needs: build
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "{python}"
+      - uses: actions/download-artifact@v4
+        with:
+          name: dist
+          path: dist
+      - run: |
+          cd dist
+          sha256sum -c SHA256SUMS
+          python "hello-${{{{ github.ref_name }}}}.pyz"
+  release:
+    needs: [build, smoke-test]
+    if: startsWith(github.ref, 'refs/tags/v')
+    runs-on: ubuntu-latest
+    permissions:
+      contents: write
+    steps:
+      - uses: actions/download-artifact@v4
+        with:
+          name: dist
+          path: dist
+      - id: release
+        uses: softprops/action-gh-release@v2
+        with:
+          files: |
+            dist/*.pyz
+            dist/SHA256SUMS
+      - run: echo "released ${{{{ steps.release.outputs.url }}}}"
+"""
+
+
+def test_build_and_release_on_a_tag_publishes_the_artifact(
+    cache_home: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    python = ".".join(offered(cache_home, "Python")[-1].split(".")[:2])
+    files = {**HELLO, ".github/workflows/release.yml": RELEASE.format(python=python)}
+    repo = make_repo(tmp_path / "hello", files)
+    git(repo, "tag", "v1.0.0")
+
+    with fake_github() as github:
+        code, document, logs = run(
+            repo,
+            env,
+            "--ref",
+            "refs/tags/v1.0.0",
+            "--env",
+            f"GITHUB_API_URL={github.url}",
+            "--secret",
+            "GITHUB_TOKEN=ghs_release_token",
+        )
+
+    assert code == 0, logs
+    assert conclusions(document) == {
+        "build": "success",
+        "smoke-test": "success",
+        "release": "success",
+    }
+    assert "hello from the release" in logs and "hello-v1.0.0.pyz: OK" in logs
+    assert github.releases == [
+        {"tag_name": "v1.0.0", "name": "v1.0.0", "body": "", "draft": False, "prerelease": False}
+    ]
+    assert github.authorizations == ["Bearer ghs_release_token"] * 3
+    assert "ghs_release_token" not in logs
+    by_name = {a.name: a for a in github.assets}
+    assert sorted(by_name) == ["SHA256SUMS", "hello-v1.0.0.pyz"]
+    pyz = by_name["hello-v1.0.0.pyz"]
+    assert pyz.release_id == 1 and pyz.content_type == "application/octet-stream"
+    with zipfile.ZipFile(io.BytesIO(pyz.data)) as archive:  # the artifact the build made
+        assert {"hello.py", "__main__.py"} <= set(archive.namelist())
+    digest = hashlib.sha256(pyz.data).hexdigest()
+    assert by_name["SHA256SUMS"].data.decode() == f"{digest}  hello-v1.0.0.pyz\n"
+    assert f"released {github.url}/acme/shop/releases/tag/v1.0.0" in logs
