@@ -399,3 +399,53 @@ def test_build_and_release_on_a_tag_publishes_the_artifact(
     digest = hashlib.sha256(pyz.data).hexdigest()
     assert by_name["SHA256SUMS"].data.decode() == f"{digest}  hello-v1.0.0.pyz\n"
     assert f"released {github.url}/acme/shop/releases/tag/v1.0.0" in logs
+
+
+# -- a Java service's CI -----------------------------------------------------------------
+
+JAVA_CI = """\
+name: Java CI
+on: push
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - id: java
+        uses: actions/setup-java@v4
+        with:
+          distribution: temurin
+          java-version: "{major}"
+      - run: |
+          javac -d out src/Hello.java
+          java -cp out Hello
+      - run: echo "java ${{{{ steps.java.outputs.version }}}} at $JAVA_HOME"
+"""
+HELLO_JAVA = (
+    "public class Hello {\n  public static void main(String[] args) {\n"
+    '    System.out.println("hello from java " + Runtime.version().feature());\n  }\n}\n'
+)
+
+
+@pytest.mark.skipif(shutil.which("javac") is None, reason="no JDK on this host")
+def test_a_java_ci_with_setup_java_finds_the_hosts_jdk(
+    cache_home: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    jdks = [
+        e
+        for e in toolcache.entries(cache_home / "stageline" / "toolcache")
+        if e.tool == "Java_Temurin-Hotspot_jdk" and e.arch == toolcache.arch()
+    ]
+    home = Path(shutil.which("java") or "").resolve().parent.parent  # the host's java
+    major = next(e.version for e in jdks if Path(e.target) == home).split(".")[0]
+    files = {"src/Hello.java": HELLO_JAVA, ".github/workflows/ci.yml": JAVA_CI.format(major=major)}
+    repo = make_repo(tmp_path / "service", files)
+
+    code, _, logs = run(repo, env)
+
+    assert code == 0, logs
+    assert f"hello from java {major}" in logs
+    found = [e for e in jdks if e.version.split(".")[0] == major]  # `17`: the newest 17.x
+    best = max(found, key=lambda e: tuple(map(int, re.findall(r"\d+", e.version))))
+    place = best.place(cache_home / "stageline" / "toolcache")
+    assert f"java {best.version.replace('-', '+', 1)} at {place}" in logs
