@@ -416,9 +416,7 @@ jobs:
         with:
           distribution: temurin
           java-version: "{major}"
-      - run: |
-          javac -d out src/Hello.java
-          java -cp out Hello
+      - run: java src/Hello.java
       - run: echo "java ${{{{ steps.java.outputs.version }}}} at $JAVA_HOME"
 """
 HELLO_JAVA = (
