@@ -253,7 +253,11 @@ def locked(files: dict[str, str], scratch: Path) -> str:
     done = subprocess.run(
         ["npm", "install", "--package-lock-only", "--no-audit", "--no-fund"],
         cwd=scratch,
-        env={**os.environ, "npm_config_cache": str(scratch / ".npm-cache")},
+        env={
+            **os.environ,
+            "npm_config_cache": str(scratch / ".npm-cache"),
+            "npm_config_update_notifier": "false",  # no visit to the public registry
+        },
         capture_output=True,
         text=True,
         timeout=120,
