@@ -27,7 +27,7 @@ from tests.runner.actions.gitserver import ActionServer, serve
 from tests.support.git import git
 from tests.support.github_api import fake_github
 from tests.support.npm_registry import npm_registry
-from tests.support.setup_actions import install_tool_cache_package, publish_stand_ins
+from tests.support.setup_actions import publish_stand_ins, tool_cache_package
 
 pytestmark = [
     pytest.mark.slow,
@@ -42,7 +42,7 @@ pytestmark = [
 def stand_ins(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ActionServer]:
     """The stand-ins, built once and served by git daemon for the whole session."""
     root = tmp_path_factory.mktemp("stand-ins")
-    node_modules = install_tool_cache_package(root / "npm")
+    node_modules = tool_cache_package(tmp_path_factory)
     server = ActionServer(root / "server" / "base")
     server.base.mkdir(parents=True)
     server.shas = publish_stand_ins(server, node_modules)

@@ -13,6 +13,7 @@ import pytest
 from stageline.runner import toolcache
 from stageline.runs.states import Conclusion
 from tests.runner.helpers import job, make_repo, request, run, step
+from tests.support import setup_actions
 
 needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 
@@ -129,22 +130,10 @@ runs:
 """
 
 
-PACKAGE = "@actions/tool-cache"
-
-
 @pytest.fixture(scope="session")
 def tool_cache_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`@actions/tool-cache` from the npm registry, installed once per session."""
-    prefix = tmp_path_factory.mktemp("npm-tool-cache")
-    done = subprocess.run(
-        ["npm", "install", "--prefix", str(prefix), "--no-audit", "--no-fund", "--silent", PACKAGE],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return prefix / "node_modules"
+    return setup_actions.tool_cache_package(tmp_path_factory)
 
 
 @pytest.mark.slow

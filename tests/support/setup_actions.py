@@ -8,6 +8,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.runner.actions.gitserver import ActionServer
 
 FIXTURES = Path(__file__).resolve().parents[1] / "e2e" / "fixtures" / "actions"
@@ -20,9 +22,13 @@ TAGS = {
 NPM_PACKAGE = "@actions/tool-cache"
 
 
-def install_tool_cache_package(prefix: Path) -> Path:
-    """`npm install @actions/tool-cache` (the only registry a test reaches, once per
-    session); its `node_modules`."""
+def tool_cache_package(factory: pytest.TempPathFactory) -> Path:
+    """`@actions/tool-cache` from the npm registry (the only registry a test reaches),
+    installed once per session under its base temp directory; its `node_modules`."""
+    prefix = factory.getbasetemp() / "npm-tool-cache"
+    node_modules = prefix / "node_modules"
+    if (node_modules / NPM_PACKAGE / "package.json").is_file():
+        return node_modules
     done = subprocess.run(
         ["npm", "install", "--prefix", str(prefix), "--no-audit", "--no-fund", NPM_PACKAGE],
         capture_output=True,
@@ -31,7 +37,7 @@ def install_tool_cache_package(prefix: Path) -> Path:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    return prefix / "node_modules"
+    return node_modules
 
 
 def publish_stand_ins(server: ActionServer, node_modules: Path) -> dict[str, str]:
