@@ -43,6 +43,7 @@ def _build_app() -> typer.Typer:
         deploys,
         doctor,
         graph,
+        hook,
         lint,
         metrics,
         records,
@@ -75,6 +76,7 @@ def _build_app() -> typer.Typer:
     app.command("rollback")(deploys.rollback)
     app.add_typer(actions.app, name="actions")
     app.command("doctor")(doctor.doctor)
+    app.add_typer(hook.app, name="hook")
     return app
 
 
