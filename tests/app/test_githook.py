@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -23,7 +23,7 @@ SECRET = "hook-secret"
 
 
 class _Recorder(BaseHTTPRequestHandler):
-    received: list[tuple[str, dict[str, str], bytes]] = []
+    received: ClassVar[list[tuple[str, dict[str, str], bytes]]] = []
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
