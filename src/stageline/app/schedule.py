@@ -54,6 +54,7 @@ class Entry:
 def due(cron: str, last: datetime, now: datetime) -> datetime | None:
     """The latest time `cron` names in `(last, now]`, or None when none came: the one
     run to start, whatever number of times were missed."""
+    last, now = last.astimezone(UTC), now.astimezone(UTC)  # croniter reads the zone given
     upcoming: datetime = croniter(cron, last).get_next(datetime)
     if upcoming > now:
         return None
