@@ -10,16 +10,17 @@ schedule never fires for the past. A fire is a trigger like any push
 whose delivery id is the cron time, so two servers on one store start it once.
 
 Workflows are read from the default branch as the mirror last fetched it (each push
-fetches); the trigger fetches again before planning. The clock is injected: tests and
-the server's background task call `tick(server, host, now)`.
+fetches); the trigger fetches again before planning. The clock is injected: tests call
+`tick(server, host, now)`, the server runs `running` (a thread ticking every 30 s).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import subprocess
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,11 +28,12 @@ from typing import TYPE_CHECKING
 
 from croniter import croniter
 
-from stageline.app.triggers import IncomingEvent, StartsRuns, fetch, trigger
+from stageline.app.triggers import IncomingEvent, trigger
 from stageline.errors import StagelineError
 from stageline.workflow.loader import WORKFLOW_DIRS
 
 if TYPE_CHECKING:
+    from stageline.app.host import RunHost
     from stageline.app.serverdata import ServerData
     from stageline.store.server_records import RepoRow, TriggerRow
 
@@ -89,7 +91,7 @@ def entries(mirror: Path) -> tuple[str, list[Entry]]:
     return branch, found
 
 
-def tick(server: ServerData, host: StartsRuns, now: datetime) -> list[TriggerRow]:
+def tick(server: ServerData, host: RunHost, now: datetime) -> list[TriggerRow]:
     """Start what is due at `now` (UTC) in every registered repository; the triggers
     recorded."""
     store = server.store.server
@@ -102,14 +104,9 @@ def tick(server: ServerData, host: StartsRuns, now: datetime) -> list[TriggerRow
     return fired
 
 
-def _tick_repo(
-    server: ServerData, host: StartsRuns, repo: RepoRow, now: datetime
-) -> list[TriggerRow]:
+def _tick_repo(server: ServerData, host: RunHost, repo: RepoRow, now: datetime) -> list[TriggerRow]:
     store = server.store.server
-    mirror = Path(repo.mirror_path)
-    if not (mirror / "HEAD").exists():
-        fetch(repo, mirror)
-    branch, found = entries(mirror)
+    branch, found = entries(Path(repo.mirror_path))
     fired: list[TriggerRow] = []
     for entry in found:
         last = store.schedule_last(repo.id, entry.workflow, entry.cron)
@@ -135,21 +132,37 @@ def _tick_repo(
     return fired
 
 
-async def run_forever(
+@contextmanager
+def running(
     server: ServerData,
-    host: StartsRuns,
+    host: RunHost,
     *,
     every: float = TICK_SECONDS,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-) -> None:
-    """The server's background task: a tick every `every` seconds, in a worker thread
-    (a tick runs git and plans runs) until cancelled."""
-    while True:
+) -> Iterator[None]:
+    """The server's schedule while the block runs: a thread ticking every `every`
+    seconds (a tick runs git and plans runs, so not on the event loop), stopped and
+    joined when the block ends (a `server.app` service)."""
+    stop = threading.Event()
+
+    def loop() -> None:
         try:
-            await asyncio.to_thread(tick, server, host, clock())
-        except Exception:  # a bug in one tick must not end the schedule
-            _log.exception("schedule tick failed")
-        await asyncio.sleep(every)
+            while not stop.is_set():
+                try:
+                    tick(server, host, clock())
+                except Exception:  # a bug in one tick must not end the schedule
+                    _log.exception("schedule tick failed")
+                stop.wait(every)
+        finally:
+            server.release()
+
+    thread = threading.Thread(target=loop, name="stageline-schedule", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(every + 30)
 
 
 def _git(repo: Path, *args: str, strip: bool = True) -> str | None:
@@ -159,4 +172,4 @@ def _git(repo: Path, *args: str, strip: bool = True) -> str | None:
     return done.stdout.strip() if strip else done.stdout
 
 
-__all__ = ["TICK_SECONDS", "Entry", "due", "entries", "run_forever", "tick"]
+__all__ = ["TICK_SECONDS", "Entry", "due", "entries", "running", "tick"]
