@@ -15,6 +15,7 @@ import json
 import subprocess
 import tempfile
 import threading
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -169,6 +170,42 @@ def _prepare(checkout: Path, event: IncomingEvent, changed: list[str] | None) ->
         return runs.prepare(options)
 
 
+def default_branch(repo: RepoRow) -> str | None:
+    """The branch the mirror's HEAD names (the repository's default branch)."""
+    return _git(Path(repo.mirror_path), "symbolic-ref", "--short", "HEAD") or None
+
+
+def dispatch(
+    server: ServerData,
+    host: RunHost,
+    repo: RepoRow,
+    *,
+    workflow: str,
+    ref: str | None,
+    inputs: dict[str, str],
+    by: str,
+) -> TriggerRow:
+    """`workflow_dispatch` of `workflow` at `ref` (default: the default branch), by user
+    `by`, with its inputs as text (typed by the workflow's declarations when planned)."""
+    branch = ref or default_branch(repo)
+    if not branch:
+        raise RunError(f"{repo.name} has no default branch; give the ref to run at")
+    full = branch if branch.startswith("refs/") else f"refs/heads/{branch}"
+    event = IncomingEvent(
+        source="api",
+        kind="workflow_dispatch",
+        delivery_id=f"dispatch-{uuid.uuid4()}",
+        ref=full,
+        actor=by,
+        payload={"ref": full, "workflow": workflow, "inputs": dict(inputs)},
+        inputs=dict(inputs),
+        workflow=workflow,
+    )
+    found = trigger(server, host, repo, event)
+    assert found is not None  # a fresh delivery id is never a replay
+    return found
+
+
 def _mirror_lock(repo_id: int) -> threading.Lock:
     """One fetch at a time per mirror in this process (git locks refs, and a second
     `remote update` meanwhile would fail rather than wait)."""
@@ -179,3 +216,14 @@ def _mirror_lock(repo_id: int) -> threading.Lock:
 def _git(cwd: Path, *args: str) -> str | None:
     done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
     return done.stdout.strip() if done.returncode == 0 else None
+
+
+__all__ = [
+    "HANDLED",
+    "ZERO_SHA",
+    "IncomingEvent",
+    "Outcome",
+    "default_branch",
+    "dispatch",
+    "trigger",
+]
