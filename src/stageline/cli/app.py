@@ -48,6 +48,7 @@ def _build_app() -> typer.Typer:
         metrics,
         records,
         resume,
+        server,
         validate,
     )
 
@@ -76,6 +77,10 @@ def _build_app() -> typer.Typer:
     app.command("rollback")(deploys.rollback)
     app.add_typer(actions.app, name="actions")
     app.command("doctor")(doctor.doctor)
+    app.command("serve")(server.serve)
+    app.add_typer(server.repo_app, name="repo")
+    app.add_typer(server.user_app, name="user")
+    app.add_typer(server.token_app, name="token")
     app.add_typer(hook.app, name="hook")
     return app
 
