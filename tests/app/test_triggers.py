@@ -94,7 +94,9 @@ def _commit(source: Path, files: dict[str, str], message: str = "change") -> str
     return git(source, "rev-parse", "HEAD")
 
 
-def _push(sha: str, before: str = ZERO_SHA, ref: str = "refs/heads/main", **more: object) -> IncomingEvent:
+def _push(
+    sha: str, before: str = ZERO_SHA, ref: str = "refs/heads/main", **more: object
+) -> IncomingEvent:
     fields: dict[str, object] = {
         "source": "git",
         "kind": "push",
@@ -137,7 +139,9 @@ def test_a_push_to_main_starts_its_run_linked_to_the_trigger(served: Served) -> 
         "alice@example.com",
     )
     audited = served.server.store.server.list_audit()
-    assert any(a.action == "trigger" and a.detail and a.detail["trigger"] == row.id for a in audited)
+    assert any(
+        a.action == "trigger" and a.detail and a.detail["trigger"] == row.id for a in audited
+    )
 
 
 def test_a_replayed_delivery_starts_nothing(served: Served) -> None:

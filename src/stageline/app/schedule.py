@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from croniter import croniter
+from croniter import croniter  # type: ignore[import-untyped]  # ships no types
 
 from stageline.app.triggers import IncomingEvent, trigger
 from stageline.errors import StagelineError

@@ -66,10 +66,10 @@ def trigger_document(row: TriggerRow, repo: str | None, *, payload: bool = False
 @router.get("/repos/{name}/events")
 def list_events(
     name: str,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    before: Annotated[int | None, Query(description="A trigger id: the events before it.")] = None,
     server: Server,
     _: Viewer,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    before: Annotated[int | None, Query(description="A trigger id: the events before it.")] = None,
 ) -> dict[str, Any]:
     """The repository's events, newest first; `next` is the cursor for the page after."""
     repo = _repo(server, name)
@@ -139,10 +139,10 @@ def cancel_run(
 @router.post("/runs/{run_id}/rerun", status_code=201)
 def rerun_run(
     run_id: Annotated[int, Path(ge=1)],
-    body: Annotated[Rerun | None, Body()] = None,
     server: Server,
     host: Host,
     principal: Developer,
+    body: Annotated[Rerun | None, Body()] = None,
 ) -> dict[str, Any]:
     """Run a run's workflow again at its commit with its event: all of it, or only its
     failed jobs (with the jobs they need)."""
