@@ -22,7 +22,7 @@ from stageline.app.accounts import Role
 from stageline.app.serverdata import open_server
 from tests.app.conftest import make_repo
 from tests.support.git import git
-from tests.support.served import serving
+from tests.support.server import served
 
 SECRET = "webhook-secret-of-webapp"
 CI = """on:
@@ -66,8 +66,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         repos.add_repo(server, "unsigned", str(other), None)
         user = accounts.add_user(server, "vera", Role.VIEWER)
         viewer, _ = accounts.create_token(server, user)
-    with serving(data) as base:
-        yield Site(base, data, source, git(source, "rev-parse", "HEAD"), viewer)
+    with served(data) as server_process:
+        yield Site(server_process.url, data, source, git(source, "rev-parse", "HEAD"), viewer)
 
 
 def _github_push(site: Site, **more: Any) -> dict[str, Any]:
