@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -237,14 +236,3 @@ def test_events_need_a_user_and_the_server_keeps_serving(site: Site) -> None:
     )
     _problem(missing, 404)
     assert httpx.get(f"{site.base}/api/v1/health").status_code == 200
-
-
-def _wait_finished(site: Site, run_id: int) -> str:
-    deadline = time.monotonic() + 60
-    with open_server(site.data) as server:
-        while time.monotonic() < deadline:
-            run = server.store.runs.get_run(run_id).run
-            if run.status == "completed":
-                return str(run.conclusion)
-            time.sleep(0.1)
-    raise AssertionError(f"run {run_id} did not finish")
