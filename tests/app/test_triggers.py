@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -46,6 +47,17 @@ jobs:
     steps:
       - run: echo "dry=${{ inputs.dry }} level=${{ inputs.level }}"
 """
+REVIEW = """on:
+  pull_request:
+    branches: [main]
+  release:
+    types: [published]
+jobs:
+  review:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo "${{ github.event_name }} ${{ github.ref }}"
+"""
 NIGHTLY = """on:
   schedule:
     - cron: '0 3 * * *'
@@ -73,6 +85,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
             ".github/workflows/ci.yml": CI,
             ".github/workflows/deploy.yml": DEPLOY,
             ".github/workflows/nightly.yml": NIGHTLY,
+            ".github/workflows/review.yml": REVIEW,
             "src/app.py": "print('hi')\n",
         },
     )
@@ -183,7 +196,9 @@ def test_path_filters_see_every_pushed_commit(served: Served) -> None:
         "  .github/workflows/deploy.yml: event 'push' is not one of the workflow's triggers "
         "(workflow_dispatch)\n"
         "  .github/workflows/nightly.yml: event 'push' is not one of the workflow's triggers "
-        "(schedule)",
+        "(schedule)\n"
+        "  .github/workflows/review.yml: event 'push' is not one of the workflow's triggers "
+        "(pull_request, release)",
     )
 
 
@@ -259,3 +274,56 @@ def test_a_schedule_fires_once_per_cron_time_on_the_default_branch(served: Serve
     assert tick(served.server, served.host, start + timedelta(days=3, hours=5)) == []
     again = tick(served.server, served.host, start + timedelta(days=4, hours=3))
     assert len(again) == 1
+
+
+def test_a_pull_request_runs_at_its_head_filtered_by_its_base(served: Served) -> None:
+    git(served.source, "checkout", "-qb", "feature")
+    head = _commit(served.source, {"src/feature.py": "z = 3\n"})
+    payload = {
+        "action": "opened",
+        "number": 4,
+        "pull_request": {"head": {"ref": "feature", "sha": head}, "base": {"ref": "main"}},
+    }
+    event = IncomingEvent(
+        source="github",
+        kind="pull_request",
+        delivery_id="pr-4",
+        ref="refs/pull/4/merge",
+        after=head,
+        actor="carol",
+        payload=payload,
+    )
+    row = trigger(served.server, served.host, served.repo, event)
+    assert row is not None
+    assert (row.outcome, row.sha) == ("started", head)
+    assert _finished(served, row.run_ids[0]) == "success"
+    run = served.server.store.runs.get_run(row.run_ids[0]).run
+    assert (run.event, run.ref, run.workflow_path) == (
+        "pull_request",
+        "refs/pull/4/merge",
+        ".github/workflows/review.yml",
+    )
+    closed = dict(payload, action="closed")
+    event = dataclasses.replace(event, delivery_id="pr-4-closed", payload=closed)
+    row = trigger(served.server, served.host, served.repo, event)
+    assert row is not None and row.outcome == "nothing"
+    assert row.reason is not None
+    assert "activity type 'closed' is not in pull_request.types" in row.reason
+
+
+def test_a_release_runs_at_its_tag(served: Served) -> None:
+    sha = git(served.source, "rev-parse", "HEAD")
+    git(served.source, "tag", "v1.0.0")
+    event = IncomingEvent(
+        source="github",
+        kind="release",
+        delivery_id="rel-1",
+        ref="refs/tags/v1.0.0",
+        actor="alice",
+        payload={"action": "published", "release": {"tag_name": "v1.0.0"}},
+    )
+    row = trigger(served.server, served.host, served.repo, event)
+    assert row is not None
+    assert row.outcome == "started", row.reason
+    run = served.server.store.runs.get_run(row.run_ids[0]).run
+    assert (run.event, run.ref, run.sha) == ("release", "refs/tags/v1.0.0", sha)
