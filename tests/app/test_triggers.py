@@ -14,7 +14,7 @@ import pytest
 
 from stageline.app import repos
 from stageline.app.host import RunHost
-from stageline.app.schedule import tick
+from stageline.app.schedule import running, tick
 from stageline.app.serverdata import ServerData, open_server
 from stageline.app.triggers import ZERO_SHA, IncomingEvent, dispatch, trigger
 from stageline.runs.states import ACTIVE_STATUSES
@@ -327,3 +327,21 @@ def test_a_release_runs_at_its_tag(served: Served) -> None:
     assert row.outcome == "started", row.reason
     run = served.server.store.runs.get_run(row.run_ids[0]).run
     assert (run.event, run.ref, run.sha) == ("release", "refs/tags/v1.0.0", sha)
+
+
+def test_the_schedule_service_ticks_in_its_own_thread_until_stopped(served: Served) -> None:
+    times = iter([datetime(2026, 3, 2, 1, 0, tzinfo=UTC)])
+    later = datetime(2026, 3, 2, 4, 0, tzinfo=UTC)
+
+    def clock() -> datetime:
+        return next(times, later)
+
+    with running(served.server, served.host, every=0.02, clock=clock):
+        deadline = time.monotonic() + 30
+        while not served.server.store.server.list_triggers(served.repo.id):
+            assert time.monotonic() < deadline, "the schedule never fired"
+            time.sleep(0.02)
+    fired = served.server.store.server.list_triggers(served.repo.id)
+    assert [(t.source, t.delivery_id) for t in fired] == [
+        ("schedule", ".github/workflows/nightly.yml|0 3 * * *|2026-03-02T03:00:00+00:00")
+    ]
