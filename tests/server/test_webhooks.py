@@ -165,6 +165,7 @@ def test_a_release_names_its_tag_and_a_dispatch_its_inputs() -> None:
     assert event is not None
     assert event.ref == "refs/heads/main"
     assert event.inputs == {"debug": "true", "level": "3"}
+    assert event.workflow == "ci.yml"
 
 
 def test_a_gitea_push_is_signed_with_a_bare_hex_digest() -> None:

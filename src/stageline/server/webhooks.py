@@ -187,6 +187,7 @@ def _forge(source: str, kind: str, delivery: str, payload: Mapping[str, Any]) ->
             **common,
             ref=ref if ref.startswith("refs/") or not ref else f"refs/heads/{ref}",
             inputs={str(k): _input_text(v) for k, v in inputs.items()},
+            workflow=_text(payload.get("workflow")) or None,
         )
     return IncomingEvent(**common, ref=_text(payload.get("ref")))
 
