@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,6 +22,7 @@ from stageline.runs.states import ACTIVE_STATUSES
 from stageline.store.server_records import RepoRow
 from tests.app.conftest import make_repo
 from tests.support.git import git
+from tests.support.postgres import fresh_database
 
 CI = """on:
   push:
@@ -77,8 +79,17 @@ class Served:
     source: Path
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
+def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Served]:
+    """The server's data dir on each store: the replay guard and the schedule marks are the
+    store's to keep."""
+    with ExitStack() as stack:
+        url = stack.enter_context(fresh_database()) if request.param == "postgresql" else None
+        yield stack.enter_context(_served(tmp_path, url))
+
+
+@contextmanager
+def _served(tmp_path: Path, database_url: str | None) -> Iterator[Served]:
     source = make_repo(
         tmp_path / "webapp",
         {
@@ -89,7 +100,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
             "src/app.py": "print('hi')\n",
         },
     )
-    with open_server(tmp_path / "data") as server:
+    with open_server(tmp_path / "data", database_url) as server:
         host = RunHost(server)
         repo = repos.add_repo(server, "webapp", str(source), "secret")
         try:

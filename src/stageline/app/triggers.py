@@ -110,6 +110,9 @@ def trigger(
         outcome = Outcome("nothing", err.message)
     except StagelineError as err:
         outcome = Outcome("error", str(err))
+    except Exception as err:  # recorded as an error all the same, then raised (a bug)
+        store.finish_trigger(trigger_id, "error", f"internal error: {err}", [])
+        raise
     store.finish_trigger(trigger_id, outcome.outcome, outcome.reason, outcome.run_ids)
     detail = {"trigger": trigger_id, "source": event.source, "kind": event.kind, "ref": event.ref}
     detail.update(outcome=outcome.outcome, reason=outcome.reason, runs=outcome.run_ids)
