@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
@@ -58,7 +59,12 @@ def headers_of(raw: Mapping[str, str]) -> dict[str, str]:
 
 
 def read_json(body: bytes) -> dict[str, Any]:
-    """The payload: a JSON object, else `Rejected(400)`."""
+    """The payload: a JSON object, else `Rejected(400)`. GitHub's and Gitea's form
+    content type (`payload=<url-encoded JSON>`) is read too; the signature covers the
+    body as sent either way."""
+    if body.startswith(b"payload="):
+        found = urllib.parse.parse_qs(body.decode("utf-8", errors="replace")).get("payload")
+        body = found[0].encode() if found else b""
     try:
         data = json.loads(body)
     except (UnicodeDecodeError, ValueError) as err:
