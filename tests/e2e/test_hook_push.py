@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from stageline.app import accounts, repos
+from stageline.app import accounts
 from stageline.app.accounts import Role
 from stageline.app.serverdata import open_server
 from tests.support.git import git
@@ -41,11 +41,22 @@ def test_a_git_push_to_a_hooked_bare_repository_starts_a_run(tmp_path: Path) -> 
     git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
     data = tmp_path / "data"
     secret_file = tmp_path / "webhook.secret"
-    secret_file.write_text("a-long-shared-secret\n")
+    secret_file.write_text("a-long-shared-secret\nthe second line is not part of it\n")
     git(work, "remote", "add", "origin", str(bare))
     _push(work, "main")  # the repository has its first commit before it is registered
+    added = stageline(
+        "repo",
+        "add",
+        "webapp",
+        "--url",
+        str(bare),
+        "--webhook-secret-file",
+        str(secret_file),
+        "--data-dir",
+        str(data),
+    )
+    assert added.returncode == 0, added.stderr
     with open_server(data) as server:
-        repos.add_repo(server, "webapp", str(bare), "a-long-shared-secret")
         token, _ = accounts.create_token(server, accounts.add_user(server, "vic", Role.VIEWER))
     with served(data) as process:
         installed = stageline(
