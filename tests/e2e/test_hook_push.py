@@ -112,3 +112,10 @@ def test_a_git_push_to_a_hooked_bare_repository_starts_a_run(tmp_path: Path) -> 
         )
         assert "branch 'dev' does not match push.branches [main]" in latest["reason"]
         assert httpx.get(f"{process.url}/api/v1/health").status_code == 200
+
+        (bare / "hooks" / "stageline.secret").write_text("a guessed secret\n")
+        said = _push(work, "main:other")  # the push itself succeeds; the server refuses it
+        assert "stageline: refs/heads/other: the server refused it (401)" in said, said
+        with process.client(token) as client:
+            unchanged = client.get("/api/v1/repos/webapp/events").json()["events"][0]
+        assert unchanged["id"] == latest["id"]
