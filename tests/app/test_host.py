@@ -14,13 +14,21 @@ from stageline.app.serverdata import ServerData, open_server
 from stageline.engine.setup import Prepared, RunOptions
 from stageline.errors import RunError
 from stageline.store.server_records import RepoRow
+from tests.support.postgres import fresh_database
 from tests.support.server import PLAIN_WORKFLOW, commit, gated_source, make_source, wait_until
 
 
-@pytest.fixture
-def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ServerData]:
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
+def server(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ServerData]:
+    """The server's data dir, its record in SQLite or in a fresh PostgreSQL database."""
     monkeypatch.delenv("STAGELINE_DATABASE_URL", raising=False)
-    with open_server(tmp_path / "data") as opened:
+    if request.param == "sqlite":
+        with open_server(tmp_path / "data") as opened:
+            yield opened
+        return
+    with fresh_database() as url, open_server(tmp_path / "data", url) as opened:
         yield opened
 
 
