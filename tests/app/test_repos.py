@@ -51,6 +51,10 @@ def test_bad_names_urls_and_duplicates_are_refused_without_leftovers(
         repos.add_repo(server, "web", "ssh://forge.test/acme/web")
     with pytest.raises(ConfigError, match="no repository at"):
         repos.add_repo(server, "web", str(tmp_path / "missing"))
+    with pytest.raises(ConfigError, match="invalid repository path"):
+        repos.add_repo(server, "web", "0" * 1000)
+    with pytest.raises(ConfigError, match="invalid repository path"):
+        repos.add_repo(server, "web", "a\x00b")
     with pytest.raises(RunError, match="git clone failed") as failed:
         repos.add_repo(server, "web", str(tmp_path / "empty"))
     assert "\n" not in failed.value.message

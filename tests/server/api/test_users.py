@@ -50,3 +50,11 @@ def test_users_manage_their_own_tokens_only(live: Live) -> None:
     assert ("viewer", "token.create") in actions and ("viewer", "token.revoke") in actions
     assert ("", "login.failed") in actions
     assert len(page) == 2 and older[0]["id"] < page[-1]["id"]
+
+
+def test_ids_out_of_range_are_422_not_a_server_error(live: Live) -> None:
+    with live.client("admin") as admin:
+        huge = admin.delete(f"/api/v1/tokens/{2**70}")
+        assert huge.status_code == 422 and "token_id" in huge.json()["detail"]
+        before = admin.get("/api/v1/audit", params={"before": 2**70})
+        assert before.status_code == 422
