@@ -356,3 +356,26 @@ def test_the_schedule_service_ticks_in_its_own_thread_until_stopped(served: Serv
     assert [(t.source, t.delivery_id) for t in fired] == [
         ("schedule", ".github/workflows/nightly.yml|0 3 * * *|2026-03-02T03:00:00+00:00")
     ]
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"ref": "--upload-pack=touch /tmp/x"}, "invalid ref '--upload-pack=touch /tmp/x'"),
+        ({"ref": "refs/heads/a..b"}, "invalid ref 'refs/heads/a..b'"),
+        ({"after": "HEAD~1"}, "invalid commit sha 'HEAD~1'"),
+        ({"workflow": "../../../etc/passwd"}, "invalid workflow '../../../etc/passwd'"),
+        ({"workflow": "/etc/passwd"}, "invalid workflow '/etc/passwd'"),
+        ({"workflow": ".github/workflows/../../x.yml"}, "invalid workflow"),
+    ],
+)
+def test_names_git_or_the_lookup_would_misread_are_errors(
+    served: Served, changes: dict[str, str], reason: str
+) -> None:
+    sha = git(served.source, "rev-parse", "HEAD")
+    event = dataclasses.replace(_push(sha), **changes)  # type: ignore[arg-type]
+    row = trigger(served.server, served.host, served.repo, event)
+    assert row is not None
+    assert row.outcome == "error"
+    assert row.reason is not None and reason in row.reason
+    assert row.run_ids == []
