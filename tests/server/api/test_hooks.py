@@ -236,3 +236,21 @@ def test_events_need_a_user_and_the_server_keeps_serving(site: Site) -> None:
     )
     _problem(missing, 404)
     assert httpx.get(f"{site.base}/api/v1/health").status_code == 200
+
+
+def test_events_page_back_with_the_next_cursor(site: Site) -> None:
+    for branch in ("p1", "p2"):
+        body = json.dumps(_github_push(site, ref=f"refs/heads/{branch}")).encode()
+        answer = httpx.post(
+            f"{site.base}/hooks/github?repo=webapp", content=body, headers=_signed(body)
+        )
+        assert answer.status_code == 202
+    auth = {"Authorization": f"Bearer {site.viewer}"}
+    url = f"{site.base}/api/v1/repos/webapp/events"
+    first = httpx.get(url, params={"limit": 1}, headers=auth).json()
+    assert [e["ref"] for e in first["events"]] == ["refs/heads/p2"]
+    second = httpx.get(url, params={"limit": 1, "before": first["next"]}, headers=auth).json()
+    assert [e["ref"] for e in second["events"]] == ["refs/heads/p1"]
+    everything = site.events()
+    assert everything[:2] == first["events"] + second["events"]
+    assert httpx.get(url, params={"limit": 0}, headers=auth).status_code == 422
