@@ -34,6 +34,17 @@ jobs:
       - run: echo built
 """
 PROBLEM = "application/problem+json"
+#: A delivery is answered once its runs are recorded (fetch, plan, start): generous on a
+#: loaded machine.
+TIMEOUT = 60.0
+
+
+def _post(url: str, **kwargs: Any) -> httpx.Response:
+    return httpx.post(url, timeout=TIMEOUT, **kwargs)
+
+
+def _get(url: str, **kwargs: Any) -> httpx.Response:
+    return httpx.get(url, timeout=TIMEOUT, **kwargs)
 
 
 @dataclass
@@ -45,7 +56,7 @@ class Site:
     viewer: str
 
     def events(self) -> list[dict[str, Any]]:
-        answer = httpx.get(
+        answer = _get(
             f"{self.base}/api/v1/repos/webapp/events",
             headers={"Authorization": f"Bearer {self.viewer}"},
         )
@@ -104,12 +115,12 @@ def _problem(answer: httpx.Response, status: int) -> dict[str, Any]:
 def test_a_signed_push_starts_a_run_and_its_replay_starts_none(site: Site) -> None:
     body = json.dumps(_github_push(site)).encode()
     headers = _signed(body)
-    answer = httpx.post(f"{site.base}/hooks/github?repo=webapp", content=body, headers=headers)
+    answer = _post(f"{site.base}/hooks/github?repo=webapp", content=body, headers=headers)
     assert answer.status_code == 202, answer.text
     event = answer.json()
     assert (event["outcome"], event["kind"], event["sha"]) == ("started", "push", site.sha)
     assert len(event["run_ids"]) == 1
-    replay = httpx.post(f"{site.base}/hooks/github?repo=webapp", content=body, headers=headers)
+    replay = _post(f"{site.base}/hooks/github?repo=webapp", content=body, headers=headers)
     assert (replay.status_code, replay.json()) == (200, {"status": "duplicate delivery"})
     delivered = [e for e in site.events() if e["delivery_id"] == headers["X-GitHub-Delivery"]]
     assert len(delivered) == 1
@@ -122,7 +133,7 @@ def test_a_signed_push_starts_a_run_and_its_replay_starts_none(site: Site) -> No
 
 def test_without_repo_the_payload_url_names_the_repository(site: Site) -> None:
     body = json.dumps(_github_push(site)).encode()
-    answer = httpx.post(f"{site.base}/hooks/github", content=body, headers=_signed(body))
+    answer = _post(f"{site.base}/hooks/github", content=body, headers=_signed(body))
     assert answer.status_code == 202, answer.text
     assert answer.json()["repo"] == "webapp"
 
@@ -143,7 +154,7 @@ def test_a_bad_or_missing_signature_is_a_401_and_records_nothing(
         headers = _signed(body, secret="guessed")
     else:
         headers["X-Hub-Signature-256"] = header
-    answer = httpx.post(f"{site.base}/hooks/github?repo=webapp", content=body, headers=headers)
+    answer = _post(f"{site.base}/hooks/github?repo=webapp", content=body, headers=headers)
     problem = _problem(answer, 401)
     assert "X-Hub-Signature-256" in problem["detail"]
     assert len(site.events()) == before
@@ -154,29 +165,25 @@ def test_a_bad_or_missing_signature_is_a_401_and_records_nothing(
 
 def test_a_repository_without_a_secret_takes_no_delivery(site: Site) -> None:
     body = json.dumps(_github_push(site)).encode()
-    answer = httpx.post(
-        f"{site.base}/hooks/github?repo=unsigned", content=body, headers=_signed(body)
-    )
+    answer = _post(f"{site.base}/hooks/github?repo=unsigned", content=body, headers=_signed(body))
     assert "no webhook secret" in _problem(answer, 401)["detail"]
 
 
 def test_malformed_json_is_a_400(site: Site) -> None:
     body = b'{"ref": "refs/heads/main", "after": '
-    answer = httpx.post(
-        f"{site.base}/hooks/github?repo=webapp", content=body, headers=_signed(body)
-    )
+    answer = _post(f"{site.base}/hooks/github?repo=webapp", content=body, headers=_signed(body))
     assert "not valid JSON" in _problem(answer, 400)["detail"]
-    answer = httpx.post(f"{site.base}/hooks/github", content=body, headers=_signed(body))
+    answer = _post(f"{site.base}/hooks/github", content=body, headers=_signed(body))
     _problem(answer, 400)
 
 
 def test_an_unknown_repository_is_a_404(site: Site) -> None:
     body = json.dumps(_github_push(site)).encode()
-    answer = httpx.post(f"{site.base}/hooks/github?repo=nope", content=body, headers=_signed(body))
+    answer = _post(f"{site.base}/hooks/github?repo=nope", content=body, headers=_signed(body))
     assert "no repository named 'nope'" in _problem(answer, 404)["detail"]
     elsewhere = _github_push(site, repository={"clone_url": "https://git.example/x/y.git"})
     body = json.dumps(elsewhere).encode()
-    answer = httpx.post(f"{site.base}/hooks/github", content=body, headers=_signed(body))
+    answer = _post(f"{site.base}/hooks/github", content=body, headers=_signed(body))
     assert "https://git.example/x/y.git" in _problem(answer, 404)["detail"]
 
 
@@ -193,35 +200,33 @@ def test_a_gitlab_and_a_gitea_push_start_runs(site: Site) -> None:
     }
     body = json.dumps(gitlab).encode()
     headers = {"X-Gitlab-Event": "Push Hook", "X-Gitlab-Token": SECRET}
-    answer = httpx.post(f"{site.base}/hooks/gitlab", content=body, headers=headers)
+    answer = _post(f"{site.base}/hooks/gitlab", content=body, headers=headers)
     assert answer.status_code == 202, answer.text
     assert answer.json()["outcome"] == "started"
-    answer = httpx.post(
+    answer = _post(
         f"{site.base}/hooks/gitlab", content=body, headers={**headers, "X-Gitlab-Token": "x"}
     )
     _problem(answer, 401)
     body = json.dumps(_github_push(site)).encode()
     digest = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
     headers = {"X-Gitea-Event": "push", "X-Gitea-Delivery": "g-1", "X-Gitea-Signature": digest}
-    answer = httpx.post(f"{site.base}/hooks/gitea?repo=webapp", content=body, headers=headers)
+    answer = _post(f"{site.base}/hooks/gitea?repo=webapp", content=body, headers=headers)
     assert (answer.status_code, answer.json()["source"]) == (202, "gitea")
 
 
 def test_a_ping_answers_pong_and_a_push_to_an_unmatched_branch_says_why(site: Site) -> None:
     body = b'{"zen": "Design for failure."}'
-    answer = httpx.post(
+    answer = _post(
         f"{site.base}/hooks/github?repo=webapp", content=body, headers=_signed(body, "ping")
     )
     assert (answer.status_code, answer.json()) == (200, {"status": "pong"})
     body = json.dumps(_github_push(site, ref="refs/heads/dev")).encode()
-    answer = httpx.post(
-        f"{site.base}/hooks/github?repo=webapp", content=body, headers=_signed(body)
-    )
+    answer = _post(f"{site.base}/hooks/github?repo=webapp", content=body, headers=_signed(body))
     assert answer.status_code == 202
     event = answer.json()
     assert event["outcome"] == "nothing"
     assert "branch 'dev' does not match push.branches [main]" in event["reason"]
-    shown = httpx.get(
+    shown = _get(
         f"{site.base}/api/v1/events/{event['id']}",
         headers={"Authorization": f"Bearer {site.viewer}"},
     ).json()
@@ -229,28 +234,26 @@ def test_a_ping_answers_pong_and_a_push_to_an_unmatched_branch_says_why(site: Si
 
 
 def test_events_need_a_user_and_the_server_keeps_serving(site: Site) -> None:
-    _problem(httpx.get(f"{site.base}/api/v1/repos/webapp/events"), 401)
-    _problem(httpx.get(f"{site.base}/api/v1/events/1"), 401)
-    missing = httpx.get(
+    _problem(_get(f"{site.base}/api/v1/repos/webapp/events"), 401)
+    _problem(_get(f"{site.base}/api/v1/events/1"), 401)
+    missing = _get(
         f"{site.base}/api/v1/events/999999", headers={"Authorization": f"Bearer {site.viewer}"}
     )
     _problem(missing, 404)
-    assert httpx.get(f"{site.base}/api/v1/health").status_code == 200
+    assert _get(f"{site.base}/api/v1/health").status_code == 200
 
 
 def test_events_page_back_with_the_next_cursor(site: Site) -> None:
     for branch in ("p1", "p2"):
         body = json.dumps(_github_push(site, ref=f"refs/heads/{branch}")).encode()
-        answer = httpx.post(
-            f"{site.base}/hooks/github?repo=webapp", content=body, headers=_signed(body)
-        )
+        answer = _post(f"{site.base}/hooks/github?repo=webapp", content=body, headers=_signed(body))
         assert answer.status_code == 202
     auth = {"Authorization": f"Bearer {site.viewer}"}
     url = f"{site.base}/api/v1/repos/webapp/events"
-    first = httpx.get(url, params={"limit": 1}, headers=auth).json()
+    first = _get(url, params={"limit": 1}, headers=auth).json()
     assert [e["ref"] for e in first["events"]] == ["refs/heads/p2"]
-    second = httpx.get(url, params={"limit": 1, "before": first["next"]}, headers=auth).json()
+    second = _get(url, params={"limit": 1, "before": first["next"]}, headers=auth).json()
     assert [e["ref"] for e in second["events"]] == ["refs/heads/p1"]
     everything = site.events()
     assert everything[:2] == first["events"] + second["events"]
-    assert httpx.get(url, params={"limit": 0}, headers=auth).status_code == 422
+    assert _get(url, params={"limit": 0}, headers=auth).status_code == 422
