@@ -68,25 +68,60 @@ def test_a_callee_without_workflow_call_is_an_error(tmp_path: Path) -> None:
     assert ":4:11: error: " in found and "has no `on: workflow_call`" in found
 
 
-def test_unsupported_forms_say_so_with_a_position(tmp_path: Path) -> None:
+def test_a_missing_callee_and_a_remote_one_say_so_with_a_position(tmp_path: Path) -> None:
     caller = (
         "on: push\njobs:\n  remote:\n    uses: octo/repo/.github/workflows/x.yml@v1\n"
         "  legs:\n    strategy:\n      matrix: {env: [a, b]}\n"
         "    uses: ./.github/workflows/deploy.yml\n    with: {target: x}\n"
         "  gone:\n    uses: ./.github/workflows/nope.yml\n"
     )
-    remote, legs, gone = faults(tmp_path, caller)
+    remote, gone = faults(tmp_path, caller)
     assert ":4:11: error: " in remote and "is not supported yet" in remote
-    assert ":7:15: error: " in legs and "`strategy.matrix`" in legs
-    assert "not supported yet" in legs
     assert ":11:11: error: " in gone and "does not exist" in gone
 
 
-def test_a_nested_call_is_not_supported_yet(tmp_path: Path) -> None:
-    callee = "on: workflow_call\njobs:\n  inner:\n    uses: ./.github/workflows/ci.yml\n"
+def chain(tmp_path: Path, levels: int) -> Path:
+    """`ci.yml` calling `w1.yml`, which calls `w2.yml`, ... down to `w<levels-1>.yml`."""
+    flows = tmp_path / ".github" / "workflows"
+    flows.mkdir(parents=True)
+    call = "    uses: ./.github/workflows/w{n}.yml\n"
+    (flows / "ci.yml").write_text("on: push\njobs:\n  go:\n" + call.format(n=1))
+    for n in range(1, levels):
+        body = call.format(n=n + 1) if n < levels - 1 else "    runs-on: x\n    steps: [{run: x}]\n"
+        (flows / f"w{n}.yml").write_text("on: workflow_call\njobs:\n  go:\n" + body)
+    return flows / "ci.yml"
+
+
+def test_calls_nest_to_ten_levels_and_no_further(tmp_path: Path) -> None:
+    ten = chain(tmp_path / "ten", 10)
+    assert check_calls(load_workflow(ten), tmp_path / "ten") == []
+    eleven = chain(tmp_path / "eleven", 11)
+    (found,) = [d.render() for d in check_calls(load_workflow(eleven), tmp_path / "eleven")]
+    assert "w9.yml:4:11: error: job 'go' calls ./.github/workflows/w10.yml at level 11" in found
+    assert "at most 10 levels of workflows" in found
+    assert "./.github/workflows/ci.yml → ./.github/workflows/w1.yml → " in found
+
+
+def test_a_workflow_that_calls_itself_is_an_error(tmp_path: Path) -> None:
+    callee = "on: workflow_call\njobs:\n  inner:\n    uses: ./.github/workflows/deploy.yml\n"
     caller = "on: push\njobs:\n  x:\n    uses: ./.github/workflows/deploy.yml\n"
     (found,) = faults(tmp_path, caller, callee)
-    assert "nested calls are not supported yet" in found
+    assert "deploy.yml:4:11: error: job 'inner' calls ./.github/workflows/deploy.yml" in found
+    assert found.endswith("which calls itself")
+
+
+def test_more_than_fifty_distinct_callees_is_an_error(tmp_path: Path) -> None:
+    flows = tmp_path / ".github" / "workflows"
+    flows.mkdir(parents=True)
+    leaf = "on: workflow_call\njobs:\n  a:\n    runs-on: x\n    steps: [{run: x}]\n"
+    jobs = ""
+    for n in range(51):
+        (flows / f"w{n}.yml").write_text(leaf)
+        jobs += f"  j{n}:\n    uses: ./.github/workflows/w{n}.yml\n"
+    (flows / "ci.yml").write_text("on: push\njobs:\n" + jobs)
+    (found,) = [d.render() for d in check_calls(load_workflow(flows / "ci.yml"), tmp_path)]
+    assert ":104:11: error: job 'j50' calls ./.github/workflows/w50.yml" in found
+    assert "at most 50 distinct reusable workflows" in found
 
 
 def test_a_secrets_mapping_is_checked_but_inherit_is_not(tmp_path: Path) -> None:

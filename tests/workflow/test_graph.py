@@ -214,3 +214,18 @@ def test_text_lists_stages() -> None:
     assert lines[0] == f"Multi-Stage CI/CD ({PATH})"
     assert lines[1:5] == ["stage 1:", "  build", "stage 2:", "  test  needs: build"]
     assert "stage 5:" in lines
+
+
+def test_through_calls_puts_a_job_needing_a_caller_after_its_called_jobs() -> None:
+    from stageline.workflow.graph import layers, through_calls
+
+    needs = {
+        "test": [],
+        "deploy.1 / ship": ["test"],
+        "deploy.2 / ship": ["test"],
+        "deploy-more / ship": ["test"],
+        "report": ["deploy", "test"],
+    }
+    resolved = through_calls(needs)
+    assert resolved["report"] == ["deploy.1 / ship", "deploy.2 / ship", "test"]
+    assert layers(resolved)[-1] == ["report"]

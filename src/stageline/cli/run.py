@@ -234,14 +234,14 @@ def print_graphs(workflows: list[Workflow]) -> None:
 def print_plans(prepared: Prepared) -> None:
     """`--dryrun`: each run's jobs (matrix legs expanded) and steps, stage by stage
     (numbered from 1, as `stageline graph` numbers them)."""
-    from stageline.workflow.graph import layers
+    from stageline.workflow.graph import layers, through_calls
 
     for spec in prepared.specs:
         plan = spec.plan
         named = f" ({plan.workflow_name})" if plan.workflow_name != plan.workflow_path else ""
         print(f"{plan.workflow_path}{named}: would run on {plan.event.name}")
         needs = {job.job_id: list(job.needs) for job in plan.jobs}
-        for stage, job_ids in enumerate(layers(needs), start=1):
+        for stage, job_ids in enumerate(layers(through_calls(needs)), start=1):
             print(f"  stage {stage}")
             for job in (j for j in plan.jobs if j.job_id in job_ids):
                 later = " (matrix from needs, expanded when they are done)"

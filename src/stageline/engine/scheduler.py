@@ -268,6 +268,8 @@ class Scheduler:
                 contexts=self.spec.contexts,
                 github=github_context(plan, run_id=self.run_id, run_number=self.number),
                 matrix_filter=self.spec.matrix_filter,
+                secrets=self.spec.secrets,
+                extra_env=self.spec.extra_env,
             )
         self.layout = RunLayout(
             self.store.home, self.run_id, keep_workspaces=self.spec.keep_workspaces
@@ -315,6 +317,9 @@ class Scheduler:
                 self._emit(ev.JobQueued(run_id=str(self.run_id), job=self._info(leg)))
         for key, conclusion, reason in effects.end:
             self._complete(key, conclusion, reason)
+        for key in effects.environments:
+            environment = self.state.jobs[key].planned.environment
+            self.recorder.job(key, environment=environment.name if environment else None)
         for key in effects.admitted:
             self._admit(key)
         for key in effects.ready:
@@ -452,7 +457,7 @@ class Scheduler:
             contexts=dict(job.contexts or {}),
             sha=self.plan.event.sha,
             ref=self.plan.event.ref,
-            secrets=dict(self.spec.secrets),
+            secrets=dict(self.spec.secrets if job.secrets is None else job.secrets),
             extra_env=dict(self.spec.extra_env),
             keep_workspace=self.spec.keep_workspaces,
             attempt=self.state.attempt,

@@ -1,31 +1,104 @@
-"""Checks of a job that calls a reusable workflow (`jobs.<id>.uses`) against its callee.
+"""Reusable-workflow calls (`jobs.<id>.uses`): their callees loaded and checked.
 
 A call is checked as GitHub checks it before a run: the callee must declare
 ``on.workflow_call``, every required input must be given in `with:` (every required
-secret in a `secrets:` mapping), and only declared ones may be passed. Only the
-local form (``./.github/workflows/x.yml``, relative to the repository root) is checked;
-the remote form, a matrix on the calling job and nested calls are reported as not
-supported yet, so that a user learns it before the run starts.
+secret in a `secrets:` mapping), and only declared ones may be passed. Callees are
+loaded recursively, since a callee may call others, within GitHub's limits: ten levels
+of workflows (the caller and nine levels of callees) and fifty distinct reusable
+workflows in one run. `load_callees` gives them to `plan.compile`, which inlines them.
+Only the local form (``./.github/workflows/x.yml``, relative to the repository root)
+is loaded here.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from stageline.errors import Diagnostic, WorkflowError
 from stageline.workflow.fields import did_you_mean
 from stageline.workflow.model import Job, Workflow
 
+#: GitHub's limits: levels of workflows connected (the top-level caller included) and
+#: distinct reusable workflows one run may call (docs: "Reusing workflow configurations").
+MAX_LEVELS = 10
+MAX_CALLED = 50
+
+
+@dataclass(slots=True)
+class Callees:
+    """The reusable workflows a workflow calls, at any depth, by their `uses:`."""
+
+    workflows: dict[str, Workflow] = field(default_factory=dict)
+    faults: list[Diagnostic] = field(default_factory=list)
+
 
 def check_calls(workflow: Workflow, root: str | os.PathLike[str]) -> list[Diagnostic]:
     """Every fault of the reusable-workflow calls in `workflow`, a file under `root`."""
-    found: list[Diagnostic] = []
-    for job in workflow.jobs.values():
-        if job.uses is not None:
-            found.extend(_check(job, Path(root)))
+    return load_callees(workflow, root).faults
+
+
+def load_callees(workflow: Workflow, root: str | os.PathLike[str]) -> Callees:
+    """Load every workflow `workflow` calls, directly or through its callees, and check
+    each call against its callee (faults positioned in the calling file)."""
+    found = Callees()
+    base = Path(root)
+    try:
+        top = "./" + Path(workflow.path).resolve().relative_to(base.resolve()).as_posix()
+    except ValueError:
+        top = workflow.path
+    _load(workflow, base, found, [top])
     return found
+
+
+def _load(workflow: Workflow, root: Path, found: Callees, chain: list[str]) -> None:
+    for job in workflow.jobs.values():
+        if job.uses is None:
+            continue
+        first = job.uses not in found.workflows
+        callee, faults = _callee(job, root, found, chain)
+        found.faults.extend(faults)
+        if callee is None:
+            continue
+        found.faults.extend(check_call(job, callee))
+        if first:  # its own calls are checked once
+            _load(callee, root, found, [*chain, job.uses])
+
+
+def _callee(
+    job: Job, root: Path, found: Callees, chain: list[str]
+) -> tuple[Workflow | None, list[Diagnostic]]:
+    """The workflow `job` calls, loaded once per run, or why it cannot be."""
+    uses = job.uses or ""
+    where = job.at("uses")
+    if uses in chain:
+        return None, [Diagnostic(where, f"job '{job.id}' calls {uses}, which calls itself")]
+    if len(chain) >= MAX_LEVELS:
+        return None, [
+            Diagnostic(
+                where,
+                f"job '{job.id}' calls {uses} at level {len(chain) + 1}: GitHub connects at "
+                f"most {MAX_LEVELS} levels of workflows",
+                hint="calls: " + " → ".join([*chain, uses]),
+            )
+        ]
+    known = found.workflows.get(uses)
+    if known is not None:
+        return known, []
+    if len(found.workflows) >= MAX_CALLED:
+        return None, [
+            Diagnostic(
+                where,
+                f"job '{job.id}' calls {uses}: a run calls at most {MAX_CALLED} distinct "
+                "reusable workflows",
+            )
+        ]
+    loaded, faults = _load_local(job, root)
+    if loaded is not None:
+        found.workflows[uses] = loaded
+    return loaded, faults
 
 
 def check_call(job: Job, callee: Workflow) -> list[Diagnostic]:
@@ -101,43 +174,26 @@ def _secrets(job: Job, target: str, spec: object) -> list[Diagnostic]:
     return found
 
 
-def _check(job: Job, root: Path) -> list[Diagnostic]:
+def _load_local(job: Job, root: Path) -> tuple[Workflow | None, list[Diagnostic]]:
     uses = job.uses or ""
     where = job.at("uses")
     if not uses.startswith("./"):
-        return [
+        return None, [
             Diagnostic(
                 where,
                 f"job '{job.id}' calls the remote workflow '{uses}', which is not supported yet",
                 hint="only local calls (`uses: ./.github/workflows/x.yml`) are supported",
             )
         ]
-    if job.strategy is not None and job.strategy.matrix is not None:
-        return [
-            Diagnostic(
-                job.strategy.at("matrix"),
-                f"job '{job.id}': `strategy.matrix` on a job that calls a reusable workflow "
-                "is not supported yet",
-            )
-        ]
     path = root / uses[2:]
     if not path.is_file():
-        return [Diagnostic(where, f"job '{job.id}' calls '{uses}', which does not exist")]
+        return None, [Diagnostic(where, f"job '{job.id}' calls '{uses}', which does not exist")]
     from stageline.workflow.loader import load_workflow
 
     try:
-        callee = load_workflow(path)
+        return load_workflow(path), []
     except WorkflowError as err:
-        return [
+        return None, [
             Diagnostic(where, f"job '{job.id}' calls '{uses}', which is invalid"),
             *err.diagnostics,
         ]
-    if any(j.uses is not None for j in callee.jobs.values()):
-        return [
-            Diagnostic(
-                where,
-                f"job '{job.id}' calls '{uses}', which itself calls a reusable workflow; "
-                "nested calls are not supported yet",
-            )
-        ]
-    return check_call(job, callee)

@@ -87,6 +87,23 @@ def layers(needs: Needs) -> list[list[str]]:
     return result
 
 
+def through_calls(needs: Needs) -> dict[str, list[str]]:
+    """`needs` of a plan, where a job needing a caller of a reusable workflow
+    (``deploy``) needs its called jobs instead (``deploy / build``, ``deploy.2 / build``
+    for a matrix of calls), so that `layers` places it after them."""
+    resolved: dict[str, list[str]] = {}
+    for job, deps in needs.items():
+        listed: list[str] = []
+        for dep in deps:
+            if dep in needs:
+                listed.append(dep)
+                continue
+            called = re.compile(re.escape(dep) + r"(\.\d+)? / ")
+            listed.extend(other for other in needs if called.match(other))
+        resolved[job] = listed
+    return resolved
+
+
 def cycle_message(cycle: Sequence[str]) -> str:
     """``jobs form a cycle: a → b → a`` (the first job repeated to close the loop)."""
     return "jobs form a cycle in 'needs': " + " → ".join([*cycle, cycle[0]])

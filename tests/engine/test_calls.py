@@ -1,0 +1,261 @@
+"""Reusable-workflow calls run: real workflow files in a real git repository, compiled by
+`engine.setup.prepare` and run by the scheduler on `FakeExecutor` and a real store.
+
+What is checked is what GitHub documents for `jobs.<id>.uses`: typed and defaulted
+`with:` inputs, `secrets:` (a mapping or `inherit`), the callee's `env`, outputs
+through `on.workflow_call.outputs`, `needs` and `if:` on both sides, names
+``caller / job``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from stageline.engine.resume import resume_run
+from stageline.engine.scheduler import RunOutcome, RunSpec, Scheduler, Slots
+from stageline.engine.setup import RunOptions, prepare
+from stageline.executors.base import JobRequest
+from stageline.executors.fake import FakeExecutor, Script
+from stageline.runs.states import Conclusion
+from stageline.store import Store
+from tests.engine.test_resume import interrupt, record
+from tests.engine.test_setup import repo
+
+C = Conclusion
+
+DEPLOY = """\
+on:
+  workflow_call:
+    inputs:
+      target: {type: string, required: true}
+      replicas: {type: number, default: 2}
+      dry: {type: boolean, default: false}
+    secrets:
+      token: {required: false}
+    outputs:
+      url:
+        description: where it went
+        value: ${{ jobs.ship.outputs.url }}
+      built: {value: "${{ jobs.build.outputs.a }}-${{ inputs.target }}"}
+env:
+  WHERE: ${{ inputs.target }}-${{ vars.REGION }}
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    outputs: {artifact: "${{ steps.b.outputs.a }}"}
+    steps: [{id: b, run: echo build}]
+  ship:
+    needs: build
+    if: ${{ !inputs.dry }}
+    runs-on: ubuntu-latest
+    outputs: {url: "${{ steps.s.outputs.url }}"}
+    steps: [{id: s, run: echo ship}]
+"""
+
+CI = """\
+name: CI
+on: push
+jobs:
+  test:
+    runs-on: ubuntu-latest
+    steps: [{run: echo test}]
+  staging:
+    needs: test
+    uses: ./.github/workflows/deploy.yml
+    with: {target: staging, replicas: "3"}
+    secrets: {token: "${{ secrets.TOKEN }}-x"}
+  production:
+    needs: staging
+    if: ${{ needs.staging.outputs.url != '' }}
+    uses: ./.github/workflows/deploy.yml
+    with:
+      target: production
+      dry: ${{ github.ref != 'refs/heads/main' }}
+    secrets: inherit
+  report:
+    needs: [staging, production]
+    if: always()
+    runs-on: ubuntu-latest
+    steps: [{run: echo report}]
+"""
+
+
+def prepared(tmp_path: Path, ci: str = CI, deploy: str = DEPLOY, **options: Any) -> RunSpec:
+    root = repo(
+        tmp_path / "repo",
+        {".github/workflows/ci.yml": ci, ".github/workflows/deploy.yml": deploy},
+    )
+    secrets = {"TOKEN": "t0k", "OTHER": "o"}
+    return prepare(RunOptions(cwd=root, workflow="ci.yml", secrets=secrets, **options)).specs[0]
+
+
+def run(
+    tmp_path: Path,
+    store: Store,
+    executor: FakeExecutor,
+    ci: str = CI,
+    deploy: str = DEPLOY,
+    **options: Any,
+) -> RunOutcome:
+    spec = prepared(tmp_path, ci, deploy, **options)
+    return asyncio.run(Scheduler(store, executor, spec, slots=Slots(4)).run())
+
+
+def outputs_of(request: JobRequest) -> dict[str, str]:
+    """A fake job's outputs: what its job sees, echoed."""
+    ctx = request.contexts
+    if "target" not in ctx["inputs"]:
+        return {}
+    return {
+        "a": f"app-{ctx['inputs']['target']}-{ctx['inputs']['replicas']}",
+        "url": f"https://{ctx['inputs']['target']}.example",
+    }
+
+
+def outcomes(store: Store, run_id: int) -> dict[str, tuple[str | None, str | None]]:
+    return {j.key: (j.conclusion, j.reason) for j in store.runs.get_run(run_id).jobs}
+
+
+def test_called_jobs_run_with_typed_inputs_secrets_env_and_give_outputs(
+    tmp_path: Path, store: Store
+) -> None:
+    executor = FakeExecutor(
+        default=Script(outputs=outputs_of),
+        scripts={"test": Script(), "report": Script()},
+    )
+    out = run(tmp_path, store, executor, vars={"REGION": "eu"})
+    assert out.conclusion is C.SUCCESS
+    detail = store.runs.get_run(out.run_id)
+    assert [(j.key, j.name, j.job_id) for j in detail.jobs] == [
+        ("test", "test", "test"),
+        ("staging / build", "staging / build", "staging / build"),
+        ("staging / ship", "staging / ship", "staging / ship"),
+        ("production / build", "production / build", "production / build"),
+        ("production / ship", "production / ship", "production / ship"),
+        ("report", "report", "report"),
+    ]
+    order = executor.started
+    assert order.index("test") < order.index("staging / build") < order.index("staging / ship")
+    assert order.index("staging / ship") < order.index("production / build")
+    assert order[-1] == "report"
+
+    build = executor.requests["staging / build"]
+    assert build.contexts["inputs"] == {"target": "staging", "replicas": 3, "dry": False}
+    assert build.contexts["env"] == {"WHERE": "staging-eu"}
+    assert build.contexts["needs"] == {}  # a root of the callee needs nothing in it
+    assert build.secrets == {"token": "t0k-x"}  # only what the mapping passes
+    ship = executor.requests["staging / ship"]
+    assert ship.contexts["needs"] == {
+        "build": {
+            "result": "success",
+            "outputs": {"a": "app-staging-3", "url": "https://staging.example"},
+        }
+    }
+    prod = executor.requests["production / build"]
+    assert prod.contexts["inputs"] == {"target": "production", "replicas": 2, "dry": False}
+    assert prod.secrets == {"TOKEN": "t0k", "OTHER": "o"}  # inherit
+    report = executor.requests["report"].contexts["needs"]
+    assert report["staging"] == {
+        "result": "success",
+        "outputs": {"url": "https://staging.example", "built": "app-staging-3-staging"},
+    }
+    assert report["production"]["outputs"]["url"] == "https://production.example"
+
+
+def test_a_false_if_on_either_side_skips_and_dependents_see_it(
+    tmp_path: Path, store: Store
+) -> None:
+    executor = FakeExecutor(default=Script(outputs=outputs_of))
+    out = run(tmp_path, store, executor, ref="refs/heads/feature")
+    assert out.conclusion is C.SUCCESS
+    result = outcomes(store, out.run_id)
+    # production is called with dry: true, so its `ship` (if: !inputs.dry) is skipped
+    assert result["production / build"] == ("success", None)
+    assert result["production / ship"] == ("skipped", None)
+    report = executor.requests["report"].contexts["needs"]["production"]
+    assert report == {
+        "result": "success",
+        "outputs": {"url": "", "built": "app-production-2-production"},
+    }
+
+    executor = FakeExecutor(
+        default=Script(outputs=outputs_of), scripts={"staging / ship": Script()}
+    )
+    out = run(tmp_path / "2", store, executor)
+    result = outcomes(store, out.run_id)
+    # staging gave no url: the caller's `if:` is false, none of production's jobs runs
+    assert result["production / build"] == ("skipped", None)
+    assert result["production / ship"] == ("skipped", None)
+    assert "production / build" not in executor.started
+    assert result["report"] == ("success", None)
+    assert executor.requests["report"].contexts["needs"]["production"]["result"] == "skipped"
+
+
+def test_a_failing_called_job_fails_the_caller_for_its_dependents(
+    tmp_path: Path, store: Store
+) -> None:
+    executor = FakeExecutor(
+        default=Script(outputs=outputs_of),
+        scripts={"staging / ship": Script(conclusion=C.FAILURE)},
+    )
+    out = run(tmp_path, store, executor)
+    assert out.conclusion is C.FAILURE
+    result = outcomes(store, out.run_id)
+    assert result["production / build"] == ("skipped", None)
+    assert result["report"] == ("success", None)
+    needs = executor.requests["report"].contexts["needs"]
+    assert needs["staging"]["result"] == "failure"
+    assert needs["production"]["result"] == "skipped"
+
+
+def test_a_with_value_its_type_refuses_fails_the_call_where_it_starts(
+    tmp_path: Path, store: Store
+) -> None:
+    ci = CI.replace('replicas: "3"', "replicas: many")
+    executor = FakeExecutor(default=Script(outputs=outputs_of))
+    out = run(tmp_path, store, executor, ci=ci)
+    assert out.conclusion is C.FAILURE
+    result = outcomes(store, out.run_id)
+    assert result["staging / build"] == (
+        "failure",
+        "calling ./.github/workflows/deploy.yml: "
+        "./.github/workflows/deploy.yml: input 'replicas' is a number, got 'many'",
+    )
+    assert result["staging / ship"] == ("skipped", None)
+    assert "staging / build" not in executor.started
+
+
+def test_a_with_expression_missing_a_required_input_fails_at_run_time(
+    tmp_path: Path, store: Store
+) -> None:
+    ci = CI.replace('with: {target: staging, replicas: "3"}', "with: ${{ fromJSON('{}') }}")
+    executor = FakeExecutor(default=Script(outputs=outputs_of))
+    out = run(tmp_path, store, executor, ci=ci)
+    reason = outcomes(store, out.run_id)["staging / build"][1] or ""
+    assert reason.endswith("required input 'target' is not given")
+
+
+def test_a_resumed_run_keeps_finished_called_jobs_and_ends_as_if_never_stopped(
+    tmp_path: Path, store: Store
+) -> None:
+    spec = prepared(tmp_path)
+    executor = FakeExecutor(default=Script(outputs=outputs_of))
+    whole = asyncio.run(Scheduler(store, executor, spec, slots=Slots(4)).run())
+    again = asyncio.run(Scheduler(store, executor, spec, slots=Slots(4)).run())
+    interrupt(
+        store,
+        again.run_id,
+        {"staging / ship", "production / build", "production / ship", "report"},
+    )
+
+    later = FakeExecutor(default=Script(outputs=outputs_of))
+    execution = asyncio.run(resume_run(store, later, spec, again.run_id, parallel=4))
+    assert [o.conclusion for o in execution.outcomes] == [C.SUCCESS]
+    assert later.started[0] == "staging / ship"  # `staging / build` was kept
+    assert "staging / build" not in later.started
+    ship = later.requests["staging / ship"]
+    assert ship.contexts["inputs"]["replicas"] == 3 and ship.secrets == {"token": "t0k-x"}
+    assert ship.contexts["needs"]["build"]["outputs"]["a"] == "app-staging-3"
+    assert record(store, again.run_id) == record(store, whole.run_id)
