@@ -49,6 +49,7 @@ jobs:
   ship:
     needs: build
     if: ${{ !inputs.dry }}
+    environment: ${{ inputs.target }}
     runs-on: ubuntu-latest
     outputs: {url: "${{ steps.s.outputs.url }}"}
     steps: [{id: s, run: echo ship}]
@@ -136,6 +137,9 @@ def test_called_jobs_run_with_typed_inputs_secrets_env_and_give_outputs(
         ("production / ship", "production / ship", "production / ship"),
         ("report", "report", "report"),
     ]
+    environments = {j.key: j.environment for j in detail.jobs if j.environment}
+    assert environments == {"staging / ship": "staging", "production / ship": "production"}
+    assert executor.requests["staging / ship"].job.environment.name == "staging"  # type: ignore[union-attr]
     order = executor.started
     assert order.index("test") < order.index("staging / build") < order.index("staging / ship")
     assert order.index("staging / ship") < order.index("production / build")
