@@ -263,3 +263,51 @@ def test_a_resumed_run_keeps_finished_called_jobs_and_ends_as_if_never_stopped(
     assert ship.contexts["inputs"]["replicas"] == 3 and ship.secrets == {"token": "t0k-x"}
     assert ship.contexts["needs"]["build"]["outputs"]["a"] == "app-staging-3"
     assert record(store, again.run_id) == record(store, whole.run_id)
+
+
+MATRIX_CI = """\
+name: CI
+on: push
+jobs:
+  deploy:
+    strategy:
+      matrix:
+        target: [qa, staging]
+        replicas: [1]
+    uses: ./.github/workflows/deploy.yml
+    with:
+      target: ${{ matrix.target }}
+      replicas: ${{ matrix.replicas }}
+  report:
+    needs: deploy
+    runs-on: ubuntu-latest
+    steps: [{run: echo report}]
+"""
+
+
+def test_a_matrix_on_the_calling_job_calls_once_per_leg(tmp_path: Path, store: Store) -> None:
+    executor = FakeExecutor(default=Script(outputs=outputs_of))
+    out = run(tmp_path, store, executor, ci=MATRIX_CI)
+    assert out.conclusion is C.SUCCESS
+    detail = store.runs.get_run(out.run_id)
+    assert [(j.key, j.name) for j in detail.jobs] == [
+        ("deploy.1 / build", "deploy (qa, 1) / build"),
+        ("deploy.1 / ship", "deploy (qa, 1) / ship"),
+        ("deploy.2 / build", "deploy (staging, 1) / build"),
+        ("deploy.2 / ship", "deploy (staging, 1) / ship"),
+        ("report", "report"),
+    ]
+    assert executor.requests["deploy.1 / ship"].contexts["inputs"]["target"] == "qa"
+    assert executor.requests["deploy.2 / ship"].contexts["inputs"]["target"] == "staging"
+    assert executor.requests["deploy.2 / ship"].contexts["needs"]["build"]["outputs"]["a"] == (
+        "app-staging-1"
+    )
+    assert executor.started[-1] == "report"
+    needs = executor.requests["report"].contexts["needs"]["deploy"]
+    assert needs["result"] == "success"
+    assert needs["outputs"]["url"] in ("https://qa.example", "https://staging.example")
+
+    narrowed = FakeExecutor(default=Script(outputs=outputs_of))
+    out = run(tmp_path / "2", store, narrowed, ci=MATRIX_CI, matrix={"target": ["staging"]})
+    keys = [j.key for j in store.runs.get_run(out.run_id).jobs]
+    assert keys == ["deploy.2 / build", "deploy.2 / ship", "report"]

@@ -46,6 +46,8 @@ def _typed(where: str, value: Any, config: Mapping[str, Any]) -> Any:
             return text.lower() == "true"
         raise RunError(f"{where} is a boolean, got {text!r}", hint="give true or false")
     if kind == "number":
+        if isinstance(value, float) and value.is_integer():
+            return int(value)  # an expression's numbers are floats; `1` stays `1`
         if isinstance(value, int | float) and not isinstance(value, bool):
             return value
         try:
