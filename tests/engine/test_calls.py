@@ -107,7 +107,7 @@ def run(
 def outputs_of(request: JobRequest) -> dict[str, str]:
     """A fake job's outputs: what its job sees, echoed."""
     ctx = request.contexts
-    if "target" not in ctx["inputs"]:
+    if "replicas" not in ctx["inputs"]:
         return {}
     return {
         "a": f"app-{ctx['inputs']['target']}-{ctx['inputs']['replicas']}",
@@ -311,3 +311,74 @@ def test_a_matrix_on_the_calling_job_calls_once_per_leg(tmp_path: Path, store: S
     out = run(tmp_path / "2", store, narrowed, ci=MATRIX_CI, matrix={"target": ["staging"]})
     keys = [j.key for j in store.runs.get_run(out.run_id).jobs]
     assert keys == ["deploy.2 / build", "deploy.2 / ship", "report"]
+
+
+NESTED_CI = """\
+name: CI
+on: push
+jobs:
+  release:
+    concurrency: {group: "release-${{ github.ref_name }}"}
+    uses: ./.github/workflows/release.yml
+    with: {target: prod}
+    secrets: {token: top}
+  after:
+    needs: release
+    runs-on: ubuntu-latest
+    steps: [{run: echo}]
+"""
+
+RELEASE = """\
+on:
+  workflow_call:
+    inputs: {target: {type: string}}
+    secrets: {token: {}}
+    outputs: {url: {value: "${{ jobs.deploy.outputs.url }}"}}
+jobs:
+  check:
+    runs-on: ubuntu-latest
+    steps: [{run: echo}]
+  lint:
+    runs-on: ubuntu-latest
+    steps: [{run: echo}]
+  deploy:
+    needs: [check, lint]
+    uses: ./.github/workflows/deploy.yml
+    with: {target: "${{ inputs.target }}-eu", replicas: 5}
+    secrets: inherit
+"""
+
+
+def test_nested_calls_run_inside_their_callers_scope_and_group(
+    tmp_path: Path, store: Store
+) -> None:
+    root = tmp_path / "repo" / ".github" / "workflows"
+    root.mkdir(parents=True)
+    (root / "release.yml").write_text(RELEASE)
+    executor = FakeExecutor(default=Script(outputs=outputs_of))
+    out = run(tmp_path, store, executor, ci=NESTED_CI)
+    assert out.conclusion is C.SUCCESS
+    detail = store.runs.get_run(out.run_id)
+    assert [(j.key, j.needs) for j in detail.jobs] == [
+        ("release / check", []),
+        ("release / lint", []),
+        ("release / deploy / build", ["release / check", "release / lint"]),
+        ("release / deploy / ship", ["release / deploy / build"]),
+        ("after", ["release"]),
+    ]
+    ship = executor.requests["release / deploy / ship"]
+    assert ship.contexts["inputs"] == {"target": "prod-eu", "replicas": 5, "dry": False}
+    assert ship.secrets == {"token": "top"}  # inherited from the middle call
+    assert executor.requests["release / deploy / build"].contexts["needs"] == {}
+    after = executor.requests["after"].contexts["needs"]["release"]
+    assert after == {"result": "success", "outputs": {"url": "https://prod-eu.example"}}
+    # every called job joined the caller's group, and none waited for another of its run
+    groups = {j.key: j.concurrency_group for j in detail.jobs}
+    assert groups == {
+        "release / check": "release-main",
+        "release / lint": "release-main",
+        "release / deploy / build": "release-main",
+        "release / deploy / ship": "release-main",
+        "after": None,
+    }
+    assert all(j.conclusion == "success" for j in detail.jobs)

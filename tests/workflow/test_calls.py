@@ -139,3 +139,60 @@ def test_a_secrets_mapping_is_checked_but_inherit_is_not(tmp_path: Path) -> None
     unknown, missing = faults(tmp_path, caller, callee)
     assert ":6:14: error: job 'a' passes unknown secret 'tokn'" in unknown
     assert ":6:14: error: job 'a' does not pass required secret 'token'" in missing
+
+
+def test_a_callee_may_lower_but_not_raise_its_callers_permissions(tmp_path: Path) -> None:
+    callee = DEPLOY.replace(
+        "  deploy:\n",
+        "  deploy:\n    permissions: {contents: write, id-token: write}\n",
+    ).replace("jobs:\n", "permissions: read-all\njobs:\n")
+    caller = (
+        "on: push\npermissions: {contents: read}\njobs:\n"
+        "  up:\n    uses: ./.github/workflows/deploy.yml\n    with: {target: x}\n"
+        "  ok:\n    permissions: write-all\n    uses: ./.github/workflows/deploy.yml\n"
+        "    with: {target: x}\n"
+    )
+    found = faults(tmp_path, caller, callee)
+    assert len(found) == 2, found
+    everything, deploy = found
+    assert "deploy.yml:6:14: error: ./.github/workflows/deploy.yml: its `permissions` asks" in (
+        everything
+    )
+    assert "for 'actions: read', 'artifact-metadata: read', 'attestations: read' and 16 more, " in (
+        everything
+    )
+    assert "but the calling job 'up' allows only 'actions: none', " in everything
+    assert "deploy.yml:9:18: error: " in deploy
+    assert "job 'deploy' asks for 'contents: write', 'id-token: write', but the calling " in deploy
+    assert "allows only 'contents: read', 'id-token: none'" in deploy
+
+
+def test_nested_callers_pass_on_only_what_they_were_given(tmp_path: Path) -> None:
+    inner = (
+        "on: workflow_call\njobs:\n  w:\n    permissions: {packages: write}\n"
+        "    runs-on: x\n    steps: [{run: x}]\n"
+    )
+    middle = (
+        "on: workflow_call\njobs:\n  m:\n    permissions: write-all\n"
+        "    uses: ./.github/workflows/inner.yml\n"
+    )
+    caller = (
+        "on: push\njobs:\n  top:\n    permissions: {packages: read}\n"
+        "    uses: ./.github/workflows/deploy.yml\n"
+    )
+    (tmp_path / ".github" / "workflows").mkdir(parents=True)
+    (tmp_path / ".github" / "workflows" / "inner.yml").write_text(inner)
+    found = [
+        d.render() for d in check_calls(load_workflow(repo_at(tmp_path, caller, middle)), tmp_path)
+    ]
+    assert any("job 'm' asks for 'actions: write'" in f and "job 'top' allows" in f for f in found)
+    assert any(
+        "inner.yml:4:18: error:" in f and "job 'w' asks for 'packages: write'" in f for f in found
+    )
+
+
+def repo_at(tmp_path: Path, caller: str, callee: str) -> Path:
+    flows = tmp_path / ".github" / "workflows"
+    (flows / "deploy.yml").write_text(callee)
+    (flows / "ci.yml").write_text(caller)
+    return flows / "ci.yml"

@@ -8,6 +8,8 @@ itself is evaluated here, once per call (per leg of a matrix of calls):
   defaulted by the callee's declaration (`engine.inputs`), `secrets:` (`inherit` or
   the mapping) and the callee's workflow `env`, all in the caller's scope: the run's,
   or the enclosing call's for a nested one;
+* the caller's `concurrency` group, which each called job without its own joins (the
+  jobs of one run never wait for each other in it);
 * when the last is done: the callee's `on.workflow_call.outputs`, from the `jobs`
   context of its jobs, which becomes `needs.<caller>.outputs` for the caller's
   dependents.
@@ -18,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from stageline.engine.concurrency import enabled, group_name
 from stageline.engine.context import evaluate_if, needs_context
 from stageline.engine.inputs import typed_values
 from stageline.errors import StagelineError
@@ -32,7 +35,7 @@ class CallScope:
     """A call as its jobs see it: `inputs`, `secrets` and `env`, or why none runs
     (`end`: skipped by the caller's `if:`, cancelled, failed to evaluate)."""
 
-    __slots__ = ("ancestry", "end", "env", "inputs", "secrets")
+    __slots__ = ("ancestry", "cancel_in_progress", "end", "env", "group", "inputs", "secrets")
 
     def __init__(self) -> None:
         self.end: tuple[Conclusion, str | None] | None = None
@@ -40,6 +43,9 @@ class CallScope:
         self.inputs: dict[str, Any] = {}
         self.secrets: dict[str, str] = {}
         self.env: dict[str, Any] = {}
+        #: The caller's `concurrency` group (evaluated in the caller's scope), if any.
+        self.group: str | None = None
+        self.cancel_in_progress = False
 
 
 def local_needs(names: list[str], prefix: str) -> list[str]:
@@ -92,6 +98,9 @@ def open_call(
         env = dict(extra_env)
         env.update(_mapping(call.env, {**own, "env": dict(env)}, "env"))
         scope.env = env
+        if call.concurrency_group:
+            scope.group = group_name(call.concurrency_group, contexts)
+            scope.cancel_in_progress = enabled(call.concurrency_cancel_in_progress, contexts)
     except StagelineError as err:
         scope.end = (C.FAILURE, f"calling {call.uses}: {err.message}")
     return scope

@@ -596,6 +596,7 @@ class Scheduler:
             number=self.number,
             cancel_older=enabled(job.planned.concurrency_cancel_in_progress, contexts),
             cancel=cancel,
+            own_run=self.run_id if job.shared_group else None,
         )
         if superseded is not None:
             self._complete(key, C.CANCELLED, superseded)

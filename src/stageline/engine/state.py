@@ -100,6 +100,7 @@ class JobState:
         "planned",
         "result",
         "secrets",
+        "shared_group",
         "started_at",
         "status",
         "waiting_for",
@@ -121,6 +122,8 @@ class JobState:
         self.waiting_for: str | None = None
         #: The secrets of a called job (its call's `secrets:`); None: the run's.
         self.secrets: dict[str, str] | None = None
+        #: Its concurrency group is its caller's: jobs of this run do not wait in it.
+        self.shared_group = False
 
 
 class RunState:
@@ -493,7 +496,23 @@ class RunState:
             effects.environments.append(key)
         if planned.call is not None:
             job.secrets = self.calls[planned.call.key].secrets
+            if not planned.concurrency_group:
+                self._join_callers_group(job)
         effects.admitted.append(key)
+
+    def _join_callers_group(self, job: JobState) -> None:
+        """A called job without its own `concurrency` joins its nearest caller's."""
+        assert job.planned.call is not None
+        for call in job.planned.call.chain():
+            scope = self.calls.get(call.key)
+            if scope is not None and scope.group:
+                job.planned = dataclasses.replace(
+                    job.planned,
+                    concurrency_group=scope.group,
+                    concurrency_cancel_in_progress=scope.cancel_in_progress,
+                )
+                job.shared_group = True
+                return
 
     def transition(
         self, key: str, target: Status, conclusion: Conclusion | None = None

@@ -56,6 +56,10 @@ def inline_call(
             matrix=combo,
             strategy_index=index,
             strategy_total=total,
+            concurrency_group=job.concurrency.group if job.concurrency else None,
+            concurrency_cancel_in_progress=(
+                job.concurrency.cancel_in_progress if job.concurrency else False
+            ),
             parent=parent,
             position=job.at("uses"),
         )

@@ -5,7 +5,8 @@ A call is checked as GitHub checks it before a run: the callee must declare
 secret in a `secrets:` mapping), and only declared ones may be passed. Callees are
 loaded recursively, since a callee may call others, within GitHub's limits: ten levels
 of workflows (the caller and nine levels of callees) and fifty distinct reusable
-workflows in one run. `load_callees` gives them to `plan.compile`, which inlines them.
+workflows in one run. A callee may keep or lower the `permissions` its caller gives,
+never raise them. `load_callees` gives them to `plan.compile`, which inlines them.
 Only the local form (``./.github/workflows/x.yml``, relative to the repository root)
 is loaded here.
 """
@@ -13,13 +14,14 @@ is loaded here.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from stageline.errors import Diagnostic, WorkflowError
 from stageline.workflow.fields import did_you_mean
-from stageline.workflow.model import Job, Workflow
+from stageline.workflow.model import Job, Node, Workflow
 
 #: GitHub's limits: levels of workflows connected (the top-level caller included) and
 #: distinct reusable workflows one run may call (docs: "Reusing workflow configurations").
@@ -49,11 +51,13 @@ def load_callees(workflow: Workflow, root: str | os.PathLike[str]) -> Callees:
         top = "./" + Path(workflow.path).resolve().relative_to(base.resolve()).as_posix()
     except ValueError:
         top = workflow.path
-    _load(workflow, base, found, [top])
+    _load(workflow, base, found, [top], None)
     return found
 
 
-def _load(workflow: Workflow, root: Path, found: Callees, chain: list[str]) -> None:
+def _load(
+    workflow: Workflow, root: Path, found: Callees, chain: list[str], limit: Levels | None
+) -> None:
     for job in workflow.jobs.values():
         if job.uses is None:
             continue
@@ -63,8 +67,77 @@ def _load(workflow: Workflow, root: Path, found: Callees, chain: list[str]) -> N
         if callee is None:
             continue
         found.faults.extend(check_call(job, callee))
+        given = job.permissions if job.permissions is not None else workflow.permissions
+        allowed = _lowest(limit, levels(given))
+        found.faults.extend(check_permissions(job, callee, allowed))
         if first:  # its own calls are checked once
-            _load(callee, root, found, [*chain, job.uses])
+            _load(callee, root, found, [*chain, job.uses], allowed)
+
+
+#: A `permissions:` value as a level per scope (0 none, 1 read, 2 write).
+Levels = dict[str, int]
+_LEVELS = {"none": 0, "read": 1, "write": 2}
+_NAMES = {v: k for k, v in _LEVELS.items()}
+
+
+def levels(permissions: Any) -> Levels | None:
+    """What `permissions` grants per scope; None when it is not set (the repository's
+    default then applies, which Stageline does not know, so nothing is refused)."""
+    from stageline.workflow.build import PERMISSIONS
+
+    if permissions is None:
+        return None
+    if permissions in ("read-all", "write-all"):
+        level = 1 if permissions == "read-all" else 2
+        return dict.fromkeys(PERMISSIONS, level)
+    if isinstance(permissions, Mapping):
+        granted = dict.fromkeys(PERMISSIONS, 0)  # scopes not listed get none
+        granted.update({str(k): _LEVELS.get(str(v), 0) for k, v in permissions.items()})
+        return granted
+    return None
+
+
+def _listed(items: Iterable[str], shown: int = 3) -> str:
+    every = list(items)
+    more = f" and {len(every) - shown} more" if len(every) > shown else ""
+    return ", ".join(every[:shown]) + more
+
+
+def _lowest(a: Levels | None, b: Levels | None) -> Levels | None:
+    if a is None or b is None:
+        return a if b is None else b
+    return {scope: min(level, b.get(scope, 0)) for scope, level in a.items()}
+
+
+def check_permissions(job: Job, callee: Workflow, allowed: Levels | None) -> list[Diagnostic]:
+    """A called workflow may keep or lower the `GITHUB_TOKEN` permissions its caller
+    gives, never raise them (GitHub refuses the run). Faults are positioned where the
+    callee asks for more."""
+    if allowed is None:
+        return []
+    found: list[Diagnostic] = []
+    asks: list[tuple[Node, Any, str]] = [(callee, callee.permissions, "its `permissions`")]
+    asks += [(j, j.permissions, f"job '{j.id}'") for j in callee.jobs.values()]
+    for node, wanted, who in asks:
+        excess = [
+            (scope, level)
+            for scope, level in (levels(wanted) or {}).items()
+            if level > allowed.get(scope, 0)
+        ]
+        if not excess:
+            continue
+        asked = _listed(f"'{scope}: {_NAMES[level]}'" for scope, level in excess)
+        given = _listed(f"'{scope}: {_NAMES[allowed.get(scope, 0)]}'" for scope, _ in excess)
+        found.append(
+            Diagnostic(
+                node.at("permissions"),
+                f"{job.uses}: {who} asks for {asked}, but the calling job '{job.id}' "
+                f"allows only {given}",
+                hint="a called workflow can only keep or lower its caller's permissions; "
+                "grant more in the calling job's `permissions:`",
+            )
+        )
+    return found
 
 
 def _callee(
