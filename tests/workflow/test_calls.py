@@ -76,8 +76,41 @@ def test_a_missing_callee_and_a_remote_one_say_so_with_a_position(tmp_path: Path
         "  gone:\n    uses: ./.github/workflows/nope.yml\n"
     )
     remote, gone = faults(tmp_path, caller)
-    assert ":4:11: error: " in remote and "is not supported yet" in remote
+    assert ":4:11: error: " in remote and "'octo/repo/.github/workflows/x.yml@v1', not fetched" in (
+        remote
+    )
     assert ":11:11: error: " in gone and "does not exist" in gone
+
+
+def test_a_remote_callee_comes_from_the_fetch_given(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "cache" / "octo" / "repo@abc" / ".github" / "workflows"
+    elsewhere.mkdir(parents=True)
+    (elsewhere / "x.yml").write_text(
+        "on: workflow_call\njobs:\n  a:\n    uses: ./.github/workflows/y.yml\n"
+    )
+    fetched: list[str] = []
+
+    def fetch(uses: str) -> Path | str | None:
+        fetched.append(uses)
+        if uses.endswith("@v1"):
+            return elsewhere / "x.yml"
+        return "no tag, branch or commit 'v9'" if uses.endswith("@v9") else None
+
+    caller = (
+        "on: push\njobs:\n  one:\n    uses: octo/repo/.github/workflows/x.yml@v1\n"
+        "  two:\n    uses: octo/repo/.github/workflows/x.yml@v9\n"
+        "  three:\n    uses: octo/repo/.github/workflows/x.yml@v3\n"
+        "  four:\n    uses: octo/repo@v1\n"
+    )
+    found = check_calls(load_workflow(repo(tmp_path / "r", caller)), tmp_path / "r", fetch)
+    local, v9, shape = (d.render() for d in found)
+    assert fetched == [f"octo/repo/.github/workflows/x.yml@{v}" for v in ("v1", "v9", "v3")]
+    assert "x.yml:4:11: error: job 'a' of the remote workflow octo/repo/" in local
+    assert "calls the local workflow './.github/workflows/y.yml', which is not supported" in local
+    assert ":6:11: error: job 'two' calls octo/repo/.github/workflows/x.yml@v9: no tag" in v9
+    assert ":10:11: error: job 'four' calls 'octo/repo@v1', which is not a reusable workflow" in (
+        shape
+    )
 
 
 def chain(tmp_path: Path, levels: int) -> Path:

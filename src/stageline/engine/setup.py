@@ -292,6 +292,29 @@ class Selected:
     callees: dict[str, dict[str, Workflow]] = field(default_factory=dict)
 
 
+def fetch_workflow(
+    uses: str, *, refresh: bool = False, cache_only: bool = False
+) -> Path | str | None:
+    """A remote reusable workflow's file, fetched into the action cache as remote actions
+    are (`runner.actions.remote`: `STAGELINE_ACTIONS_URL`, offline), or why it cannot be
+    had; None when `cache_only` and it is not cached."""
+    from stageline.runner.actions import remote
+
+    ref = remote.parse(uses)
+    if ref is None:
+        return f"'{uses}' is not OWNER/REPO/PATH@REF"
+    try:
+        found = remote.fetch(ref, refresh=refresh, cache_only=cache_only)
+    except remote.FetchError as err:
+        if cache_only:
+            return None
+        return str(err).replace(f"action '{uses}'", "it")
+    path = Path(found.directory)
+    if not path.is_file():
+        return f"no {ref.sub} at {ref.ref} in {ref.url}"
+    return path
+
+
 def select(options: RunOptions, *, every: bool = False) -> Selected:
     """Find, load and validate the workflows to run, and match them against the event
     (raises before any run). `every` keeps every workflow whatever its `on:` (as
@@ -313,7 +336,7 @@ def select(options: RunOptions, *, every: bool = False) -> Selected:
         except WorkflowError as err:
             errors.extend(err.diagnostics)
             continue
-        called = load_callees(workflow, facts.root)
+        called = load_callees(workflow, facts.root, fetch_workflow)
         errors.extend(d for d in called.faults if d.severity == "error")
         callees[workflow.path] = called.workflows
         runs, reason = (True, "listed") if every else matches(workflow, event)

@@ -7,14 +7,17 @@ loaded recursively, since a callee may call others, within GitHub's limits: ten 
 of workflows (the caller and nine levels of callees) and fifty distinct reusable
 workflows in one run. A callee may keep or lower the `permissions` its caller gives,
 never raise them. `load_callees` gives them to `plan.compile`, which inlines them.
-Only the local form (``./.github/workflows/x.yml``, relative to the repository root)
-is loaded here.
+The local form (``./.github/workflows/x.yml``) is read relative to the repository
+root; the remote form (``OWNER/REPO/.github/workflows/x.yml@REF``) is fetched by the
+`Fetch` the caller gives (the engine's, over the action cache), since this layer has no
+network.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,23 +32,37 @@ MAX_LEVELS = 10
 MAX_CALLED = 50
 
 
+#: Fetches a remote callee (`OWNER/REPO/.github/workflows/x.yml@REF`): its file, a
+#: one-line message saying why it cannot be had, or None when it is not to be looked at
+#: now (`validate` without the callee in the cache: its checks are left to the run).
+Fetch = Callable[[str], "Path | str | None"]
+
+
 @dataclass(slots=True)
 class Callees:
     """The reusable workflows a workflow calls, at any depth, by their `uses:`."""
 
     workflows: dict[str, Workflow] = field(default_factory=dict)
     faults: list[Diagnostic] = field(default_factory=list)
+    fetch: Fetch | None = None
+    #: Callees fetched from another repository (their own local calls are refused).
+    remote: set[str] = field(default_factory=set)
 
 
-def check_calls(workflow: Workflow, root: str | os.PathLike[str]) -> list[Diagnostic]:
+def check_calls(
+    workflow: Workflow, root: str | os.PathLike[str], fetch: Fetch | None = None
+) -> list[Diagnostic]:
     """Every fault of the reusable-workflow calls in `workflow`, a file under `root`."""
-    return load_callees(workflow, root).faults
+    return load_callees(workflow, root, fetch).faults
 
 
-def load_callees(workflow: Workflow, root: str | os.PathLike[str]) -> Callees:
+def load_callees(
+    workflow: Workflow, root: str | os.PathLike[str], fetch: Fetch | None = None
+) -> Callees:
     """Load every workflow `workflow` calls, directly or through its callees, and check
-    each call against its callee (faults positioned in the calling file)."""
-    found = Callees()
+    each call against its callee (faults positioned in the calling file). Without
+    `fetch`, a remote call is an error."""
+    found = Callees(fetch=fetch)
     base = Path(root)
     try:
         top = "./" + Path(workflow.path).resolve().relative_to(base.resolve()).as_posix()
@@ -60,6 +77,16 @@ def _load(
 ) -> None:
     for job in workflow.jobs.values():
         if job.uses is None:
+            continue
+        if chain[-1] in found.remote and job.uses.startswith("./"):
+            found.faults.append(
+                Diagnostic(
+                    job.at("uses"),
+                    f"job '{job.id}' of the remote workflow {chain[-1]} calls the local "
+                    f"workflow '{job.uses}', which is not supported",
+                    hint="call it as OWNER/REPO/.github/workflows/FILE.yml@REF",
+                )
+            )
             continue
         first = job.uses not in found.workflows
         callee, faults = _callee(job, root, found, chain)
@@ -168,7 +195,7 @@ def _callee(
                 "reusable workflows",
             )
         ]
-    loaded, faults = _load_local(job, root)
+    loaded, faults = _load_file(job, root, found)
     if loaded is not None:
         found.workflows[uses] = loaded
     return loaded, faults
@@ -247,20 +274,40 @@ def _secrets(job: Job, target: str, spec: object) -> list[Diagnostic]:
     return found
 
 
-def _load_local(job: Job, root: Path) -> tuple[Workflow | None, list[Diagnostic]]:
+_REMOTE = re.compile(r"^[^/@]+/[^/@]+/\.github/workflows/[^/@]+\.ya?ml@.+$")
+
+
+def _load_file(job: Job, root: Path, found: Callees) -> tuple[Workflow | None, list[Diagnostic]]:
     uses = job.uses or ""
     where = job.at("uses")
-    if not uses.startswith("./"):
+    if uses.startswith("./"):
+        path = root / uses[2:]
+        if not path.is_file():
+            missing = f"job '{job.id}' calls '{uses}', which does not exist"
+            return None, [Diagnostic(where, missing)]
+    elif not _REMOTE.match(uses):
         return None, [
             Diagnostic(
                 where,
-                f"job '{job.id}' calls the remote workflow '{uses}', which is not supported yet",
-                hint="only local calls (`uses: ./.github/workflows/x.yml`) are supported",
+                f"job '{job.id}' calls '{uses}', which is not a reusable workflow",
+                hint="use ./.github/workflows/FILE.yml or "
+                "OWNER/REPO/.github/workflows/FILE.yml@REF",
             )
         ]
-    path = root / uses[2:]
-    if not path.is_file():
-        return None, [Diagnostic(where, f"job '{job.id}' calls '{uses}', which does not exist")]
+    elif found.fetch is None:
+        return None, [
+            Diagnostic(
+                where, f"job '{job.id}' calls the remote workflow '{uses}', not fetched here"
+            )
+        ]
+    else:
+        got = found.fetch(uses)
+        if got is None:
+            return None, []
+        if isinstance(got, str):
+            return None, [Diagnostic(where, f"job '{job.id}' calls {uses}: {got}")]
+        path = got
+        found.remote.add(uses)
     from stageline.workflow.loader import load_workflow
 
     try:
