@@ -30,18 +30,27 @@ def graph(
         GraphFormat, typer.Option("--format", "-f", help="Output format.")
     ] = GraphFormat.text,
 ) -> None:
-    """Print the job graph of a workflow: stages from `needs`, matrix jobs with their legs."""
+    """Print the job graph of a workflow: stages from `needs`, matrix jobs with their legs,
+    called workflows' jobs inside their caller."""
+    import functools
+
+    from stageline.engine.setup import fetch_workflow
     from stageline.workflow import graph as graphs
     from stageline.workflow import load_workflow
+    from stageline.workflow.calls import load_callees
 
-    spec = load_workflow(resolve_workflow(workflow, Path.cwd()))
+    path = resolve_workflow(workflow, Path.cwd())
+    spec = load_workflow(path)
+    root = _root(path.resolve().parent)
+    cached = functools.partial(fetch_workflow, cache_only=True)  # a graph never fetches
+    callees = load_callees(spec, root, cached).workflows
     render = {
         GraphFormat.text: graphs.to_text,
         GraphFormat.mermaid: graphs.to_mermaid,
         GraphFormat.dot: graphs.to_dot,
         GraphFormat.json: graphs.to_json,
     }[format]
-    sys.stdout.write(render(graphs.job_graph(spec)))
+    sys.stdout.write(render(graphs.job_graph(spec, callees=callees)))
 
 
 def resolve_workflow(given: str | None, cwd: Path) -> Path:
@@ -53,7 +62,7 @@ def resolve_workflow(given: str | None, cwd: Path) -> Path:
 
     if given is not None and Path(given).is_file():
         return Path(given)
-    root = next((d for d in (cwd, *cwd.parents) if (d / ".git").exists()), cwd)
+    root = _root(cwd)
     found = [_shown(p, cwd) for p in find_workflows(root)]
     if given is not None:
         chosen = [p for p in found if given in (p.name, p.stem)]
@@ -74,6 +83,11 @@ def resolve_workflow(given: str | None, cwd: Path) -> Path:
         f"this repository has {len(found)} workflows; say which one to graph",
         hint=_listing(found),
     )
+
+
+def _root(cwd: Path) -> Path:
+    """The repository `cwd` is in (where `./.github/workflows/x.yml` calls are read)."""
+    return next((d for d in (cwd, *cwd.parents) if (d / ".git").exists()), cwd)
 
 
 def _shown(path: Path, cwd: Path) -> Path:
