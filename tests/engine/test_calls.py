@@ -217,7 +217,7 @@ def test_a_failing_called_job_fails_the_caller_for_its_dependents(
 def test_a_with_value_its_type_refuses_fails_the_call_where_it_starts(
     tmp_path: Path, store: Store
 ) -> None:
-    ci = CI.replace('replicas: "3"', "replicas: many")
+    ci = CI.replace('replicas: "3"', "replicas: \"${{ 'many' }}\"")
     executor = FakeExecutor(default=Script(outputs=outputs_of))
     out = run(tmp_path, store, executor, ci=ci)
     assert out.conclusion is C.FAILURE

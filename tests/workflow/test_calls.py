@@ -229,3 +229,25 @@ def repo_at(tmp_path: Path, caller: str, callee: str) -> Path:
     (flows / "deploy.yml").write_text(callee)
     (flows / "ci.yml").write_text(caller)
     return flows / "ci.yml"
+
+
+def test_a_literal_with_value_its_input_type_refuses_is_an_error(tmp_path: Path) -> None:
+    callee = DEPLOY.replace(
+        "      dry-run: {type: boolean, default: false}\n",
+        "      dry-run: {type: boolean, default: false}\n      size: {type: number}\n",
+    )
+    caller = (
+        "on: push\njobs:\n  a:\n    uses: ./.github/workflows/deploy.yml\n"
+        "    with:\n      target: x\n      dry-run: maybe\n      size: xl\n"
+        "  b:\n    uses: ./.github/workflows/deploy.yml\n"
+        "    with: {target: x, dry-run: '${{ github.ref != 1 }}', size: 3}\n"
+    )
+    boolean, number = faults(tmp_path, caller, callee)
+    assert (
+        ":7:16: error: job 'a': ./.github/workflows/deploy.yml: input 'dry-run' is a boolean, "
+        "got 'maybe'"
+    ) in boolean
+    assert "hint: give true or false" in boolean
+    assert ":8:13: error: job 'a': ./.github/workflows/deploy.yml: input 'size' is a number" in (
+        number
+    )

@@ -5,7 +5,7 @@ itself is evaluated here, once per call (per leg of a matrix of calls):
 
 * when the first of its jobs is ready (the caller's needs are then done): the
   caller's `if:` with the caller's `needs` and status, then `with:` typed and
-  defaulted by the callee's declaration (`engine.inputs`), `secrets:` (`inherit` or
+  defaulted by the callee's declaration (`workflow.inputs`), `secrets:` (`inherit` or
   the mapping) and the callee's workflow `env`, all in the caller's scope: the run's,
   or the enclosing call's for a nested one;
 * the caller's `concurrency` group, which each called job without its own joins (the
@@ -22,11 +22,11 @@ from typing import Any
 
 from stageline.engine.concurrency import enabled, group_name
 from stageline.engine.context import evaluate_if, needs_context
-from stageline.engine.inputs import typed_values
 from stageline.errors import StagelineError
 from stageline.plan.model import PlannedCall
 from stageline.runs.rules import Readying, decide_ready
 from stageline.runs.states import Conclusion
+from stageline.workflow.inputs import typed_values
 
 C = Conclusion
 

@@ -18,11 +18,11 @@ from typing import Any
 
 from stageline.engine.context import ref_parts
 from stageline.engine.gitinfo import GitFacts, changed_paths, git_facts
-from stageline.engine.inputs import input_text, typed_values
 from stageline.engine.scheduler import RunSpec
 from stageline.engine.services import HostService, resolve_services
 from stageline.errors import ConfigError, Diagnostic, RunError, StagelineError, WorkflowError
 from stageline.plan.model import Event, Plan
+from stageline.workflow.inputs import input_text, typed_values
 from stageline.workflow.model import Workflow
 
 
@@ -241,7 +241,7 @@ _TYPED_INPUTS = ("workflow_dispatch", "workflow_call")
 
 def typed_inputs(workflow: Workflow, event: Event) -> dict[str, Any]:
     """The `inputs` context of `workflow` on `event`: the given inputs over the declared
-    defaults, typed as `engine.inputs.typed_values` types them. Only `workflow_dispatch`
+    defaults, typed as `workflow.inputs.typed_values` types them. Only `workflow_dispatch`
     and `workflow_call` declare inputs; other events pass the given ones through as
     text. Raises `RunError` for a value its type refuses."""
     trigger = workflow.on.get(event.name) if event.name in _TYPED_INPUTS else None

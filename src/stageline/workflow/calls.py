@@ -231,6 +231,7 @@ def check_call(job: Job, callee: Workflow) -> list[Diagnostic]:
             )
     if given is None:  # `with:` is one expression: its keys are known only at run time
         return found
+    found.extend(_literal_types(job, target, given, declared))
     for name, config in declared.items():
         required = isinstance(config, Mapping) and config.get("required") is True
         if required and name not in given:
@@ -242,6 +243,32 @@ def check_call(job: Job, callee: Workflow) -> list[Diagnostic]:
                 )
             )
     found.extend(_secrets(job, target, trigger.config.get("secrets")))
+    return found
+
+
+def _literal_types(
+    job: Job, target: str, given: Mapping[str, object], declared: Mapping[str, object]
+) -> list[Diagnostic]:
+    """A value written as is (no expression) that its input's type refuses, found
+    before the run as GitHub finds it."""
+    from stageline.errors import RunError
+    from stageline.workflow.inputs import typed_values
+
+    found = []
+    for name, value in given.items():
+        config = declared.get(name)
+        if not isinstance(config, Mapping) or (isinstance(value, str) and "${{" in value):
+            continue
+        try:
+            typed_values({name: config}, {name: value}, target)
+        except RunError as err:
+            found.append(
+                Diagnostic(
+                    job.at(f"with.{name}"),
+                    f"job '{job.id}': {err.message}",
+                    hint=err.hint,
+                )
+            )
     return found
 
 

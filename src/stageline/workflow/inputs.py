@@ -1,6 +1,7 @@
 """Inputs typed by their declaration, as GitHub types `workflow_dispatch` and
-`workflow_call` inputs: the run's own (`engine.setup.typed_inputs`) and a called
-workflow's `with:` (`engine.calls`) follow the same rules."""
+`workflow_call` inputs: the run's own (`engine.setup.typed_inputs`), a called
+workflow's `with:` at run time (`engine.calls`) and its literal values when the call
+is checked (`workflow.calls`) follow the same rules."""
 
 from __future__ import annotations
 
