@@ -5,9 +5,12 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from stageline.workflow.model import Workflow
 
 
 class GraphFormat(StrEnum):
@@ -32,18 +35,12 @@ def graph(
 ) -> None:
     """Print the job graph of a workflow: stages from `needs`, matrix jobs with their legs,
     called workflows' jobs inside their caller."""
-    import functools
-
-    from stageline.engine.setup import fetch_workflow
     from stageline.workflow import graph as graphs
     from stageline.workflow import load_workflow
-    from stageline.workflow.calls import load_callees
 
     path = resolve_workflow(workflow, Path.cwd())
     spec = load_workflow(path)
-    root = _root(path.resolve().parent)
-    cached = functools.partial(fetch_workflow, cache_only=True)  # a graph never fetches
-    callees = load_callees(spec, root, cached).workflows
+    callees = called_workflows(spec, path.resolve().parent)
     render = {
         GraphFormat.text: graphs.to_text,
         GraphFormat.mermaid: graphs.to_mermaid,
@@ -51,6 +48,18 @@ def graph(
         GraphFormat.json: graphs.to_json,
     }[format]
     sys.stdout.write(render(graphs.job_graph(spec, callees=callees)))
+
+
+def called_workflows(workflow: Workflow, where: Path) -> dict[str, Workflow]:
+    """The reusable workflows `workflow` calls, read from the repository `where` is in
+    (remote ones only from the action cache: a graph never fetches)."""
+    import functools
+
+    from stageline.engine.setup import fetch_workflow
+    from stageline.workflow.calls import load_callees
+
+    cached = functools.partial(fetch_workflow, cache_only=True)
+    return load_callees(workflow, _root(where), cached).workflows
 
 
 def resolve_workflow(given: str | None, cwd: Path) -> Path:

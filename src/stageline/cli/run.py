@@ -223,12 +223,14 @@ def print_listing(rows: list[ListedJob]) -> None:
 
 def print_graphs(workflows: list[Workflow]) -> None:
     """`--graph`: each workflow's job graph, as `stageline graph` draws it."""
+    from stageline.cli.graph import called_workflows
     from stageline.workflow import graph as graphs
 
     for workflow in workflows:
         if len(workflows) > 1:
             print(f"{workflow.path}:")
-        sys.stdout.write(graphs.to_text(graphs.job_graph(workflow)))
+        callees = called_workflows(workflow, Path.cwd())
+        sys.stdout.write(graphs.to_text(graphs.job_graph(workflow, callees=callees)))
 
 
 def print_plans(prepared: Prepared) -> None:
