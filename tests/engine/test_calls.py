@@ -382,3 +382,27 @@ def test_nested_calls_run_inside_their_callers_scope_and_group(
         "after": None,
     }
     assert all(j.conclusion == "success" for j in detail.jobs)
+
+
+def test_a_failed_leg_of_a_matrix_of_calls_stops_the_others_unless_fail_fast_is_off(
+    tmp_path: Path, store: Store
+) -> None:
+    scripts = {
+        "deploy.1 / build": Script(conclusion=C.FAILURE),
+        "deploy.2 / build": Script(hang=True, outputs=outputs_of),
+    }
+    out = run(tmp_path, store, FakeExecutor(scripts, Script(outputs=outputs_of)), ci=MATRIX_CI)
+    assert out.conclusion is C.FAILURE
+    result = outcomes(store, out.run_id)
+    reason = "fail-fast: deploy (qa, 1) / build failed"
+    assert result["deploy.2 / build"] == ("cancelled", reason)
+    assert result["deploy.2 / ship"] == ("cancelled", reason)
+    assert result["deploy.1 / ship"] == ("skipped", None)
+
+    relaxed = MATRIX_CI.replace("    strategy:\n", "    strategy:\n      fail-fast: false\n")
+    scripts["deploy.2 / build"] = Script(delay=0.2, outputs=outputs_of)
+    executor = FakeExecutor(scripts, Script(outputs=outputs_of))
+    out = run(tmp_path / "2", store, executor, ci=relaxed)
+    result = outcomes(store, out.run_id)
+    assert result["deploy.2 / ship"] == ("success", None)
+    assert result["report"] == ("skipped", None)

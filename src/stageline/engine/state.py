@@ -563,6 +563,8 @@ class RunState:
         self.legs_left[planned.job_id] -= 1
         if done.cancel_siblings:
             self._fail_fast(job, effects)
+        if done.result is C.FAILURE and planned.call is not None:
+            self._fail_fast_calls(job, planned.call, effects)
         job.contexts = None  # a finished job's contexts are not needed again
         if self.legs_left[planned.job_id] == 0:
             self._job_id_done(planned.job_id, effects)
@@ -604,10 +606,27 @@ class RunState:
         except StagelineError:
             return True
 
+    def _fail_fast_calls(self, failed: JobState, call: PlannedCall, effects: Effects) -> None:
+        """A failed job of one leg of a matrix of calls stops the other legs' jobs
+        (the calling job's `fail-fast`, default true)."""
+        for frame in call.chain():
+            if frame.strategy_total < 2:
+                continue
+            try:
+                enabled = truthy(evaluate_value(frame.fail_fast, failed.contexts or {}))
+            except StagelineError:
+                enabled = True
+            if enabled:
+                others = [k for k in self.legs[frame.job_id] if not k.startswith(frame.prefix)]
+                self._stop_all(failed, others, effects)
+
     def _fail_fast(self, failed: JobState, effects: Effects) -> None:
+        self._stop_all(failed, list(self.legs.get(failed.planned.job_id, [])), effects)
+
+    def _stop_all(self, failed: JobState, keys: list[str], effects: Effects) -> None:
         planned = failed.planned
         reason = f"fail-fast: {planned.name} failed"
-        for key in list(self.legs.get(planned.job_id, [])):
+        for key in keys:
             sibling = self.jobs[key]
             if sibling is failed or sibling.status is S.COMPLETED:
                 continue

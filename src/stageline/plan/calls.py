@@ -56,6 +56,8 @@ def inline_call(
             matrix=combo,
             strategy_index=index,
             strategy_total=total,
+            fail_fast=job.strategy.fail_fast if job.strategy else True,
+            max_parallel=job.strategy.max_parallel if job.strategy else None,
             concurrency_group=job.concurrency.group if job.concurrency else None,
             concurrency_cancel_in_progress=(
                 job.concurrency.cancel_in_progress if job.concurrency else False

@@ -79,6 +79,9 @@ class PlannedCall:
     matrix: dict[str, Any] | None = None
     strategy_index: int = 0
     strategy_total: int = 1
+    #: The calling job's `strategy.fail-fast` and `max-parallel`, over its legs.
+    fail_fast: bool | str = True
+    max_parallel: int | str | None = None
     #: The calling job's `concurrency:`, which its called jobs join.
     concurrency_group: str | None = None
     concurrency_cancel_in_progress: bool | str = False
