@@ -406,3 +406,16 @@ def test_a_failed_leg_of_a_matrix_of_calls_stops_the_others_unless_fail_fast_is_
     result = outcomes(store, out.run_id)
     assert result["deploy.2 / ship"] == ("success", None)
     assert result["report"] == ("skipped", None)
+
+
+def test_max_parallel_on_the_calling_job_bounds_the_legs_executing_at_once(
+    tmp_path: Path, store: Store
+) -> None:
+    bounded = MATRIX_CI.replace("    strategy:\n", "    strategy:\n      max-parallel: 1\n")
+    slow = Script(delay=0.1, outputs=outputs_of)
+    executor = FakeExecutor({"report": Script()}, slow)
+    assert run(tmp_path, store, executor, ci=bounded).conclusion is C.SUCCESS
+    assert executor.peak == 1
+    free = FakeExecutor({"report": Script()}, slow)
+    assert run(tmp_path / "2", store, free, ci=MATRIX_CI).conclusion is C.SUCCESS
+    assert free.peak == 2

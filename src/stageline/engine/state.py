@@ -149,6 +149,8 @@ class RunState:
         #: Each call's scope by its key, and how many of its jobs are unfinished.
         self.calls: dict[str, CallScope] = {}
         self.calls_left: dict[str, int] = {}
+        #: Per caller id, its legs with executing jobs and how many (`max-parallel`).
+        self.calls_running: dict[str, dict[str, int]] = {}
         #: The run's attempt (`github.run_attempt`): each resume is the next one, so an
         #: executor told a job again sees a new attempt, never the same job twice.
         self.attempt = attempt
@@ -679,6 +681,9 @@ class RunState:
             if limit is not None and self.executing.get(job_id, 0) >= limit:
                 blocked.append(key)
                 continue
+            if job.planned.call is not None and not self._call_room(job):
+                blocked.append(key)
+                continue
             if not take():
                 blocked.append(key)
                 blocked.extend(self.runnable)
@@ -687,6 +692,7 @@ class RunState:
             self.executing[job_id] = self.executing.get(job_id, 0) + 1
             self.executing_total += 1
             job.executing = True
+            self._count_call(job, 1)
             started.append(key)
         self.runnable = blocked
         return started
@@ -697,6 +703,32 @@ class RunState:
         job.executing = False
         self.executing[job.planned.job_id] -= 1
         self.executing_total -= 1
+        self._count_call(job, -1)
+
+    def _call_room(self, job: JobState) -> bool:
+        """Whether a called job may start within its caller's `max-parallel`: at most
+        that many legs of a matrix of calls execute jobs at once."""
+        assert job.planned.call is not None
+        for call in job.planned.call.chain():
+            if call.max_parallel is None:
+                continue
+            active = self.calls_running.get(call.job_id, {})
+            if call.key in active:
+                continue
+            try:
+                limit = max(1, int(evaluate_value(call.max_parallel, job.contexts or {})))
+            except (StagelineError, TypeError, ValueError):
+                continue
+            if len(active) >= limit:
+                return False
+        return True
+
+    def _count_call(self, job: JobState, step: int) -> None:
+        for call in job.planned.call.chain() if job.planned.call is not None else ():
+            active = self.calls_running.setdefault(call.job_id, {})
+            active[call.key] = active.get(call.key, 0) + step
+            if not active[call.key]:
+                del active[call.key]
 
 
 def unrunnable(jobs: Iterable[PlannedJob]) -> dict[str, str]:
