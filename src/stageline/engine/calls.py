@@ -26,7 +26,6 @@ from stageline.errors import StagelineError
 from stageline.plan.model import PlannedCall
 from stageline.runs.rules import Readying, decide_ready
 from stageline.runs.states import Conclusion
-from stageline.workflow.inputs import typed_values
 
 C = Conclusion
 
@@ -75,6 +74,8 @@ def open_call(
     """The scope of `call`, its caller's needs done. `outer` are the contexts of the
     caller's scope with the caller's `needs` (named as there); `secrets` are the
     caller's."""
+    from stageline.workflow.inputs import typed_values  # only a run that calls one
+
     scope = CallScope()
     contexts = {**outer, "matrix": dict(call.matrix or {})}
     contexts["strategy"] = {"job-index": call.strategy_index, "job-total": call.strategy_total}
