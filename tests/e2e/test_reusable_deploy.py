@@ -16,6 +16,7 @@ from tests.e2e.deploy_env import (
     deployments,
     environment,
     finish,
+    kill,
     make_repo,
     monitor,
     show,
@@ -139,3 +140,29 @@ def test_a_bad_release_is_rolled_back_on_staging_and_never_reaches_production(
         assert "staging rolled back to deployment #1" in jobs["staging / deploy"]["reason"]
         assert jobs["production / deploy"]["conclusion"] == "skipped"
         assert (repo.state / "production" / "current").read_text().strip() == "v1"
+
+
+def test_a_run_killed_at_productions_gate_resumes_with_stagings_call_kept(
+    tmp_path: Path,
+) -> None:
+    with environment(tmp_path) as service:
+        repo = make_repo(tmp_path, service.state, rules(service.url), workflow=CALLER)
+        (repo.path / ".github" / "workflows" / "deploy.yml").write_text(DEPLOY)
+        repo.commit("v1")
+        process = start_run(repo)
+        wait_until(lambda: production_gate(repo), what="production's gate", timeout=60)
+        kill(process)
+        staged = by_name(show(repo))["staging / deploy"]
+        assert staged["conclusion"] == "success"
+
+        assert stageline(repo, "approve", "1", "--as", "bob").returncode == 0
+        done = stageline(repo, "resume", "1")
+        assert done.returncode == 0, done.stderr
+        jobs = by_name(show(repo))
+        assert jobs["staging / deploy"]["started_at"] == staged["started_at"]  # kept
+        assert jobs["production / deploy"]["conclusion"] == "success"
+        assert jobs["production / deploy"]["environment"] == "production"
+        assert (repo.state / "production" / "current").read_text().strip() == "v1"
+        assert repo.deploys() == ["v1 rollback=false"]  # staging deployed once
+        production_log = repo.state / "production" / "deploys.log"
+        assert production_log.read_text().splitlines() == ["v1 rollback=false"]
