@@ -38,6 +38,20 @@ jobs:
         uses: acme/greet@v1
         with: {who: "${{ inputs.target }}"}
       - run: echo "shipped to ${{ inputs.target }}"
+  notify:
+    needs: ship
+    uses: ./.github/workflows/notify.yml
+    with: {what: "${{ needs.ship.outputs.said }}"}
+"""
+
+NOTIFY = """\
+on:
+  workflow_call:
+    inputs: {what: {type: string}}
+jobs:
+  say:
+    runs-on: ubuntu-latest
+    steps: [{run: 'echo "notified: ${{ inputs.what }}"'}]
 """
 
 CALLER = """\
@@ -64,7 +78,8 @@ def run_json(repo: Path, env: dict[str, str]) -> tuple[int, dict[str, Any]]:
 def server(tmp_path: Path) -> Iterator[ActionServer]:
     built = build(tmp_path / "server")
     built.shas["pipelines@v1"] = built.publish(
-        "acme/pipelines", {".github/workflows/deploy.yml": SHARED}
+        "acme/pipelines",
+        {".github/workflows/deploy.yml": SHARED, ".github/workflows/notify.yml": NOTIFY},
     )
     built.tag("acme/pipelines", "v1")
     with serve(built) as started:
@@ -78,11 +93,12 @@ def test_a_remote_workflow_is_fetched_and_its_jobs_run(
     code, document = run_json(repo, env=env(tmp_path, server.url))
     assert code == 0, document
     jobs = by_name(document)
-    assert list(jobs) == ["deploy / ship", "after"]
+    assert list(jobs) == ["deploy / ship", "deploy / notify / say", "after"]
     assert jobs["deploy / ship"]["outputs"] == {"said": "hello staging"}
     logs = stageline(repo, "logs", str(document["run_id"]), env=env(tmp_path, server.url)).stdout
     assert "greet-main hello staging" in logs
     assert "shipped to staging" in logs and "after hello staging" in logs
+    assert "notified: hello staging" in logs  # a local call inside the remote workflow
 
 
 def test_offline_after_actions_pull(tmp_path: Path, server: ActionServer) -> None:
@@ -102,6 +118,7 @@ def test_offline_after_actions_pull(tmp_path: Path, server: ActionServer) -> Non
     lines = {line.split()[0]: line.split()[1] for line in pulled.stdout.splitlines()}
     assert lines == {
         "acme/pipelines/.github/workflows/deploy.yml@v1": server.shas["pipelines@v1"],
+        "acme/pipelines/.github/workflows/notify.yml@v1": server.shas["pipelines@v1"],
         "acme/greet@v1": server.shas["greet@v1"],
     }
     server_gone = env(tmp_path, "git://127.0.0.1:9", STAGELINE_OFFLINE="1")

@@ -88,12 +88,13 @@ def test_a_remote_callee_comes_from_the_fetch_given(tmp_path: Path) -> None:
     (elsewhere / "x.yml").write_text(
         "on: workflow_call\njobs:\n  a:\n    uses: ./.github/workflows/y.yml\n"
     )
+    (elsewhere / "y.yml").write_text("on: workflow_call\njobs:\n  b:\n    uses: ./nope.yml\n")
     fetched: list[str] = []
 
     def fetch(uses: str) -> Path | str | None:
         fetched.append(uses)
         if uses.endswith("@v1"):
-            return elsewhere / "x.yml"
+            return elsewhere / uses.partition("workflows/")[2].partition("@")[0]
         return "no tag, branch or commit 'v9'" if uses.endswith("@v9") else None
 
     caller = (
@@ -103,10 +104,14 @@ def test_a_remote_callee_comes_from_the_fetch_given(tmp_path: Path) -> None:
         "  four:\n    uses: octo/repo@v1\n"
     )
     found = check_calls(load_workflow(repo(tmp_path / "r", caller)), tmp_path / "r", fetch)
-    local, v9, shape = (d.render() for d in found)
-    assert fetched == [f"octo/repo/.github/workflows/x.yml@{v}" for v in ("v1", "v9", "v3")]
-    assert "x.yml:4:11: error: job 'a' of the remote workflow octo/repo/" in local
-    assert "calls the local workflow './.github/workflows/y.yml', which is not supported" in local
+    beside, v9, shape = (d.render() for d in found)
+    assert fetched == [
+        "octo/repo/.github/workflows/x.yml@v1",
+        "octo/repo/.github/workflows/y.yml@v1",  # its local call: same repository and ref
+        "octo/repo/.github/workflows/x.yml@v9",
+        "octo/repo/.github/workflows/x.yml@v3",
+    ]
+    assert "y.yml:4:11: error: job 'b' calls 'octo/repo/nope.yml@v1', which is not a " in beside
     assert ":6:11: error: job 'two' calls octo/repo/.github/workflows/x.yml@v9: no tag" in v9
     assert ":10:11: error: job 'four' calls 'octo/repo@v1', which is not a reusable workflow" in (
         shape

@@ -79,15 +79,7 @@ def _load(
         if job.uses is None:
             continue
         if chain[-1] in found.remote and job.uses.startswith("./"):
-            found.faults.append(
-                Diagnostic(
-                    job.at("uses"),
-                    f"job '{job.id}' of the remote workflow {chain[-1]} calls the local "
-                    f"workflow '{job.uses}', which is not supported",
-                    hint="call it as OWNER/REPO/.github/workflows/FILE.yml@REF",
-                )
-            )
-            continue
+            job.uses = _beside(chain[-1], job.uses)
         first = job.uses not in found.workflows
         callee, faults = _callee(job, root, found, chain)
         found.faults.extend(faults)
@@ -299,6 +291,17 @@ def _secrets(job: Job, target: str, spec: object) -> list[Diagnostic]:
         and name not in job.secrets
     ]
     return found
+
+
+_REPOSITORY = re.compile(r"^(?P<repo>[^/@]+/[^/@]+)/[^@]+@(?P<ref>.+)$")
+
+
+def _beside(remote: str, local: str) -> str:
+    """A local call (``./path``) made by the remote workflow `remote`: as on GitHub, the
+    file of the same repository at the same commit, called in the remote form."""
+    match = _REPOSITORY.match(remote)
+    assert match is not None  # `remote` was fetched, so it has the remote form
+    return f"{match['repo']}/{local[2:]}@{match['ref']}"
 
 
 _REMOTE = re.compile(r"^[^/@]+/[^/@]+/\.github/workflows/[^/@]+\.ya?ml@.+$")
