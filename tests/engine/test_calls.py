@@ -419,3 +419,41 @@ def test_max_parallel_on_the_calling_job_bounds_the_legs_executing_at_once(
     free = FakeExecutor({"report": Script()}, slow)
     assert run(tmp_path / "2", store, free, ci=MATRIX_CI).conclusion is C.SUCCESS
     assert free.peak == 2
+
+
+def test_the_callers_group_serialises_the_calls_of_two_runs(tmp_path: Path, store: Store) -> None:
+    ci = (
+        MATRIX_CI.replace(
+            "    strategy:\n      matrix:\n        target: [qa, staging]\n        replicas: [1]\n",
+            "    concurrency: prod\n",
+        )
+        .replace("${{ matrix.target }}", "qa")
+        .replace("${{ matrix.replicas }}", "1")
+    )
+    spec = prepared(tmp_path, ci)
+    release = asyncio.Event()
+    executor = FakeExecutor({"deploy / build": Script(release=release, outputs=outputs_of)})
+    executor.default = Script(outputs=outputs_of)
+
+    async def main() -> tuple[RunOutcome, RunOutcome]:
+        first = Scheduler(store, executor, spec, slots=Slots(8))
+        second = Scheduler(store, executor, spec, slots=Slots(8))
+        one = asyncio.create_task(first.run())
+        while "deploy / build" not in executor.running:
+            await asyncio.sleep(0.01)
+        executor.scripts["deploy / build"] = Script(outputs=outputs_of)
+        two = asyncio.create_task(second.run())
+
+        def pending() -> bool:
+            jobs = store.runs.get_run(second.run_id).jobs if second.run_id else []
+            return any(j.key == "deploy / build" and j.status == "pending" for j in jobs)
+
+        while not pending():
+            await asyncio.sleep(0.01)
+        assert executor.started.count("deploy / build") == 1
+        release.set()
+        return await one, await two
+
+    one, two = asyncio.run(main())
+    assert one.conclusion is two.conclusion is C.SUCCESS
+    assert executor.started.count("deploy / ship") == 2

@@ -589,6 +589,8 @@ class Scheduler:
         )
         self.recorder.flush()
         cancel = self._cancel_event(key)
+        if job.shared_group == "inside":  # its call holds the group: counted, not waiting
+            return self._stopped(key) if cancel.is_set() else True
         superseded = await wait_job_turn(
             self.store,
             group,
@@ -601,8 +603,11 @@ class Scheduler:
         if superseded is not None:
             self._complete(key, C.CANCELLED, superseded)
             return False
-        if not cancel.is_set():
-            return True
+        return self._stopped(key) if cancel.is_set() else True
+
+    def _stopped(self, key: str) -> bool:
+        """`key` was asked to stop while it held: it completes cancelled; False."""
+        job = self.state.jobs[key]
         self._complete(key, C.CANCELLED, job.cancel_reason or "cancelled")
         return False
 

@@ -122,8 +122,10 @@ class JobState:
         self.waiting_for: str | None = None
         #: The secrets of a called job (its call's `secrets:`); None: the run's.
         self.secrets: dict[str, str] | None = None
-        #: Its concurrency group is its caller's: jobs of this run do not wait in it.
-        self.shared_group = False
+        #: Its concurrency group is its caller's: "first" for a job that starts the call
+        #: (it waits for other runs only), "inside" for a later one (the call holds the
+        #: group already: it does not wait); None for a group of its own, or none.
+        self.shared_group: str | None = None
 
 
 class RunState:
@@ -505,7 +507,9 @@ class RunState:
     def _join_callers_group(self, job: JobState) -> None:
         """A called job without its own `concurrency` joins its nearest caller's."""
         assert job.planned.call is not None
+        first = True
         for call in job.planned.call.chain():
+            first = first and not local_needs(job.planned.needs, call.prefix)
             scope = self.calls.get(call.key)
             if scope is not None and scope.group:
                 job.planned = dataclasses.replace(
@@ -513,7 +517,7 @@ class RunState:
                     concurrency_group=scope.group,
                     concurrency_cancel_in_progress=scope.cancel_in_progress,
                 )
-                job.shared_group = True
+                job.shared_group = "first" if first else "inside"
                 return
 
     def transition(
