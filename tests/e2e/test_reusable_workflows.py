@@ -45,6 +45,7 @@ jobs:
       - id: s
         run: |
           echo "ship ${{ needs.build.outputs.artifact }} dry=${{ inputs.dry }} to $WHERE"
+          echo "job $GITHUB_JOB"
           echo "token ${{ secrets.token }}"
           test "${{ secrets.token }}" = "s3cret"
           echo "url=https://${{ inputs.target }}.example" >> "$GITHUB_OUTPUT"
@@ -101,6 +102,7 @@ def test_a_pipeline_calling_deploy_twice_runs_and_names_jobs_like_github(
 
     logs = stageline(repo, "logs", run_id, "staging / ship").stdout
     assert "ship app-staging-3 dry=false to staging" in logs
+    assert "job ship" in logs
     assert "token ***" in logs and "s3cret" not in logs
     prod = stageline(repo, "logs", run_id, "production / ship").stdout
     assert "ship app-production-2 dry=false to production" in prod

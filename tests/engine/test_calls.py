@@ -146,6 +146,7 @@ def test_called_jobs_run_with_typed_inputs_secrets_env_and_give_outputs(
     assert order[-1] == "report"
 
     build = executor.requests["staging / build"]
+    assert build.contexts["github"]["job"] == "build"  # GITHUB_JOB: its id in the callee
     assert build.contexts["inputs"] == {"target": "staging", "replicas": 3, "dry": False}
     assert build.contexts["env"] == {"WHERE": "staging-eu"}
     assert build.contexts["needs"] == {}  # a root of the callee needs nothing in it

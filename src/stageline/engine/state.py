@@ -360,8 +360,9 @@ class RunState:
 
     def base_contexts(self, job: PlannedJob) -> dict[str, Any]:
         contexts = dict(self.contexts)
-        contexts["github"] = {**self.github, "job": job.job_id}
         call = job.call
+        job_id = job.job_id if call is None else job.job_id.removeprefix(call.prefix)
+        contexts["github"] = {**self.github, "job": job_id}  # GitHub's GITHUB_JOB
         if call is None:
             contexts["needs"] = needs_context(job.needs, self.results, self.outputs)
             return contexts
