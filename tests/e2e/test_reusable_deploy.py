@@ -40,10 +40,12 @@ jobs:
     needs: test
     uses: ./.github/workflows/deploy.yml
     with: {environment: staging}
+    secrets: {token: "${{ secrets.DEPLOY_TOKEN }}"}
   production:
     needs: staging
     uses: ./.github/workflows/deploy.yml
     with: {environment: production}
+    secrets: {token: "${{ secrets.DEPLOY_TOKEN }}"}
 """
 
 DEPLOY = """\
@@ -52,6 +54,8 @@ on:
   workflow_call:
     inputs:
       environment: {type: string, required: true}
+    secrets:
+      token: {required: true}
 jobs:
   deploy:
     runs-on: ubuntu-latest
@@ -59,6 +63,7 @@ jobs:
     steps:
       - uses: actions/checkout@v4
       - run: |
+          test "${{ secrets.token }}" = s3cret  # the call's mapping, a rollback's too
           if [ "${{ inputs.environment }}" = production ]; then
             export STATE_DIR="$STATE_DIR/production"; mkdir -p "$STATE_DIR"
           fi
@@ -89,7 +94,7 @@ def test_staging_then_an_approved_production_through_one_called_workflow(
         repo = make_repo(tmp_path, service.state, config, workflow=CALLER)
         (repo.path / ".github" / "workflows" / "deploy.yml").write_text(DEPLOY)
         repo.commit("v1")
-        process = start_run(repo)
+        process = start_run(repo, "-s", "DEPLOY_TOKEN=s3cret")
         job = wait_until(lambda: production_gate(repo), what="production's gate", timeout=60)
         assert job["name"] == "production / deploy"
         assert job["environment"] == "production"
@@ -124,14 +129,14 @@ def test_a_bad_release_is_rolled_back_on_staging_and_never_reaches_production(
         repo = make_repo(tmp_path, service.state, config, workflow=CALLER)
         (repo.path / ".github" / "workflows" / "deploy.yml").write_text(DEPLOY)
         repo.commit("v1")
-        process = start_run(repo)
+        process = start_run(repo, "-s", "DEPLOY_TOKEN=s3cret")
         wait_until(lambda: production_gate(repo), what="production's gate", timeout=60)
         assert stageline(repo, "approve", "1", "--as", "bob").returncode == 0
         code, _out, err = finish(process)
         assert code == 0, err
 
         repo.commit("v2-bad")
-        code, _out, err = finish(start_run(repo))
+        code, _out, err = finish(start_run(repo, "-s", "DEPLOY_TOKEN=s3cret"))
         assert code == 1, err
         assert repo.current() == "v1"  # staging restored by re-running its called job
         assert repo.deploys()[-2:] == ["v2-bad rollback=false", "v1 rollback=true"]
@@ -149,14 +154,14 @@ def test_a_run_killed_at_productions_gate_resumes_with_stagings_call_kept(
         repo = make_repo(tmp_path, service.state, rules(service.url), workflow=CALLER)
         (repo.path / ".github" / "workflows" / "deploy.yml").write_text(DEPLOY)
         repo.commit("v1")
-        process = start_run(repo)
+        process = start_run(repo, "-s", "DEPLOY_TOKEN=s3cret")
         wait_until(lambda: production_gate(repo), what="production's gate", timeout=60)
         kill(process)
         staged = by_name(show(repo))["staging / deploy"]
         assert staged["conclusion"] == "success"
 
         assert stageline(repo, "approve", "1", "--as", "bob").returncode == 0
-        done = stageline(repo, "resume", "1")
+        done = stageline(repo, "resume", "1", "--secret", "DEPLOY_TOKEN=s3cret")
         assert done.returncode == 0, done.stderr
         jobs = by_name(show(repo))
         assert jobs["staging / deploy"]["started_at"] == staged["started_at"]  # kept

@@ -137,6 +137,17 @@ def call_outputs(
     return found
 
 
+def secrets_of(
+    call: PlannedCall, secrets: Mapping[str, str], contexts: Mapping[str, Any]
+) -> dict[str, str]:
+    """The secrets a called job gets, from the run's `secrets` through every call of its
+    chain (for a job run again outside its run: a rollback's redeploy)."""
+    given = dict(secrets)
+    for frame in reversed(call.chain()):
+        given = _secrets(frame, contexts, given)
+    return given
+
+
 def _required(call: PlannedCall, given: Mapping[str, Any]) -> None:
     """A `with:` that is one expression is checked only now that its keys exist."""
     from stageline.errors import RunError
