@@ -256,3 +256,16 @@ def test_a_literal_with_value_its_input_type_refuses_is_an_error(tmp_path: Path)
     assert ":8:13: error: job 'a': ./.github/workflows/deploy.yml: input 'size' is a number" in (
         number
     )
+
+
+def test_no_secrets_passes_none_so_a_required_one_is_missing(tmp_path: Path) -> None:
+    callee = DEPLOY.replace(
+        "      dry-run: {type: boolean, default: false}\n",
+        "      dry-run: {type: boolean, default: false}\n"
+        "    secrets:\n      token: {required: true}\n",
+    )
+    caller = (
+        "on: push\njobs:\n  a:\n    uses: ./.github/workflows/deploy.yml\n    with: {target: x}\n"
+    )
+    (found,) = faults(tmp_path, caller, callee)
+    assert ":4:11: error: job 'a' does not pass required secret 'token'" in found

@@ -266,9 +266,11 @@ def _literal_types(
 
 def _secrets(job: Job, target: str, spec: object) -> list[Diagnostic]:
     """A `secrets:` mapping must pass every required secret and only declared ones;
-    `secrets: inherit` passes all of the caller's, which is checked at run time."""
-    if not isinstance(job.secrets, dict):
+    `secrets: inherit` passes all of the caller's, which is checked at run time; no
+    `secrets:` passes none."""
+    if job.secrets == "inherit":
         return []
+    given = job.secrets if isinstance(job.secrets, dict) else {}
     declared: Mapping[str, object] = spec if isinstance(spec, Mapping) else {}
     found = [
         Diagnostic(
@@ -276,19 +278,17 @@ def _secrets(job: Job, target: str, spec: object) -> list[Diagnostic]:
             f"job '{job.id}' passes unknown secret '{name}' to {target}",
             hint=f"secrets: {', '.join(declared) or '(none)'}",
         )
-        for name in job.secrets
+        for name in given
         if name not in declared
     ]
     found += [
         Diagnostic(
-            job.at("secrets"),
+            job.at("secrets") if "secrets" in job.positions else job.at("uses"),
             f"job '{job.id}' does not pass required secret '{name}' to {target}",
             hint=f"add `{name}:` under `secrets:`, or use `secrets: inherit`",
         )
         for name, config in declared.items()
-        if isinstance(config, Mapping)
-        and config.get("required") is True
-        and name not in job.secrets
+        if isinstance(config, Mapping) and config.get("required") is True and name not in given
     ]
     return found
 
