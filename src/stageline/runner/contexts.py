@@ -120,7 +120,7 @@ def github_context(request: JobRequest, ws: Workspace, event_path: str) -> dict[
     github.update(
         sha=request.sha,  # the commit in the workspace, whatever the engine's context says
         workspace=ws.workspace,
-        job=request.job.job_id,
+        job=github.get("job") or request.job.job_id,  # a called job: its id in the callee
         event_path=event_path,
         action="",
         action_path="",
