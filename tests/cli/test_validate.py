@@ -143,3 +143,39 @@ def test_a_call_missing_a_required_input_of_its_callee_fails(repo: Path) -> None
     )
     assert result.stderr.count(": error: ") == 1
     assert ".github/workflows/deploy.yml: OK (1 job)\n" in result.stdout
+
+
+def test_the_repositorys_stageline_yml_is_checked_with_positioned_errors(repo: Path) -> None:
+    shutil.copy(FIXTURE, repo / ".github" / "workflows" / "pipeline.yml")
+    (repo / ".stageline.yml").write_text(
+        "environments:\n"
+        "  prod:\n"
+        "    monitor:\n"
+        "      duration: 5s\n"
+        "      checks:\n"
+        "        - {name: up, http: {url: 'http://', status: 99999}}\n"
+        "        - {name: p, prometheus: {url: not a url, query: up, fail_if: 'result > 1'}}\n"
+    )
+    result = validate(repo)
+    assert result.returncode == 1
+    assert ".github/workflows/pipeline.yml: OK (5 jobs)" in result.stdout
+    errors = [line for line in result.stderr.splitlines() if ": error: " in line]
+    assert [line.split(": error: ")[0] for line in errors] == [
+        ".stageline.yml:6:34",
+        ".stageline.yml:6:53",
+        ".stageline.yml:7:39",
+    ]
+    assert "url has no host" in errors[0] and "status must be an HTTP status" in errors[1]
+    assert "must start with http:// or https://, got 'not a url'" in errors[2]
+    assert "Traceback" not in result.stderr
+
+
+def test_a_valid_stageline_yml_is_reported_ok(repo: Path) -> None:
+    shutil.copy(FIXTURE, repo / ".github" / "workflows" / "pipeline.yml")
+    (repo / ".stageline.yml").write_text("environments:\n  prod:\n    url: http://127.0.0.1:8080\n")
+    result = validate(repo, ".github/workflows/pipeline.yml")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        ".github/workflows/pipeline.yml: OK (5 jobs)",
+        ".stageline.yml: OK",
+    ]

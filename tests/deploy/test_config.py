@@ -345,3 +345,48 @@ def test_bad_services_are_reported_where_written() -> None:
         (*where(text, "{host"), "services.none must have exactly one of port, ports"),
         (*where(text, "{}"), "services.empty.ports must map at least one container port"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("check", "bad", "message"),
+    [
+        (
+            "http: {url: 'http://'}",
+            "'http://'",
+            "checks[0].http.url has no host: 'http://'",
+        ),
+        ("http: {url: 'https:///x'}", "'https:///x'", "http.url has no host"),
+        ("http: {url: 'http://h:99999/'}", "'http://h:99999/'", "http.url is not a valid URL"),
+        ("http: {url: 'http://h', status: 99999}", "99999", "status must be an HTTP status"),
+        (
+            "prometheus: {url: not a url, query: up, fail_if: 'result > 1'}",
+            "not a url",
+            "prometheus.url must start with http:// or https://, got 'not a url'",
+        ),
+        (
+            "prometheus: {url: 'ftp://p', query: up, fail_if: 'result > 1'}",
+            "'ftp://p'",
+            "prometheus.url must start with http:// or https://",
+        ),
+    ],
+)
+def test_check_urls_and_status_codes_are_checked_where_written(
+    check: str, bad: str, message: str
+) -> None:
+    text = (
+        "environments:\n  prod:\n    monitor:\n      duration: 5s\n      checks:\n"
+        f"        - {{name: h, {check}}}\n"
+    )
+    [found] = errors_of(text)
+    assert message in found.message
+    assert found.position is not None
+    assert (found.position.line, found.position.col) == where(text, bad)
+
+
+def test_a_file_that_is_not_utf8_is_a_positioned_error(tmp_path: Path) -> None:
+    path = tmp_path / CONFIG_FILE
+    path.write_bytes(b"environments:\n  prod:\n    url: caf\xe9\n")
+    with pytest.raises(WorkflowError) as caught:
+        load_config_file(path)
+    [found] = caught.value.diagnostics
+    assert found.render().startswith(f"{path}:3:13: error: the file is not valid UTF-8")

@@ -182,6 +182,9 @@ def test_the_demo_ships_a_release_then_rolls_a_broken_one_back(tmp_path: Path) -
             ("success", good, ["auto"])
         ]
         assert report["deployments"] == list(reversed(records))
+        # environment.url (`${{ steps.deploy.outputs.url }}`) evaluated after each job.
+        for d in records:
+            assert d["url"] == services[d["environment"]], d
 
         # Both services are healthy on the first release; staging's `current` was swapped
         # back, with the broken release still unpacked beside it.

@@ -3,7 +3,7 @@ import os
 import time
 from pathlib import Path
 
-from stageline.runner.process import ProcessGroups, ProcessOutcome, run_process
+from stageline.runner.process import MAX_LINE, ProcessGroups, ProcessOutcome, run_process
 
 
 def alive(pid: int) -> bool:
@@ -33,8 +33,8 @@ async def _run(
         ["bash", "-c", script],
         cwd=str(tmp),
         env={"PATH": os.environ["PATH"]},
-        on_line=lines.append,
-        on_late_line=late.append,
+        on_line=lambda text, more: lines.append(text),
+        on_late_line=lambda text, more: late.append(text),
         groups=groups,
         cancel=cancel,
         deadline=None if deadline is None else loop.time() + deadline,
@@ -50,12 +50,52 @@ def test_lines_exit_code_and_unterminated_last_line(tmp_path: Path) -> None:
     assert lines == ["one", "two", "three"]
 
 
-def test_very_long_lines_and_invalid_utf8(tmp_path: Path) -> None:
-    outcome, lines, _, _ = asyncio.run(
-        _run("head -c 200000 /dev/zero | tr '\\0' x; echo; printf '\\xff\\n'", tmp_path)
+def test_invalid_utf8_is_replaced(tmp_path: Path) -> None:
+    outcome, lines, _, _ = asyncio.run(_run("printf 'a\\xffb\\n\\xff\\n'", tmp_path))
+    assert outcome.exit_code == 0
+    assert lines == ["a\ufffdb", "\ufffd"]
+
+
+async def _pieces(script: str, tmp: Path) -> list[tuple[str, bool]]:
+    pieces: list[tuple[str, bool]] = []
+    outcome = await run_process(
+        ["bash", "-c", script],
+        cwd=str(tmp),
+        env={"PATH": os.environ["PATH"]},
+        on_line=lambda text, more: pieces.append((text, more)),
+        on_late_line=lambda text, more: pieces.append((text, more)),
+        groups=ProcessGroups(kill_grace=1.0),
+        cancel=asyncio.Event(),
+        deadline=None,
     )
     assert outcome.exit_code == 0
-    assert lines == ["x" * 200000, "\ufffd"]
+    return pieces
+
+
+def test_a_long_line_comes_in_pieces_of_at_most_64_kib_and_loses_no_byte(
+    tmp_path: Path,
+) -> None:
+    pieces = asyncio.run(
+        _pieces("head -c 200000 /dev/zero | tr '\\0' x; echo; echo next", tmp_path)
+    )
+    assert [len(text) for text, _ in pieces] == [MAX_LINE, MAX_LINE, MAX_LINE, 3392, 4]
+    assert [more for _, more in pieces] == [True, True, True, False, False]
+    assert "".join(text for text, _ in pieces[:4]) == "x" * 200000
+
+
+def test_pieces_are_cut_between_utf8_characters_and_keep_crlf_together(tmp_path: Path) -> None:
+    # 3-byte characters after one ASCII byte: byte 65,536 falls inside a character.
+    # Then a line whose CR sits at the cut: the CRLF still ends the line.
+    script = (
+        "printf 'a'; for i in $(seq 30000); do printf '\\xe2\\x82\\xac'; done; echo;"
+        "head -c 65535 /dev/zero | tr '\\0' y; printf '\\r\\nz\\r\\n'"
+    )
+    pieces = asyncio.run(_pieces(script, tmp_path))
+    first = [text for text, _ in pieces[:-2]]
+    assert "\ufffd" not in "".join(first)
+    assert "".join(first) == "a" + "\u20ac" * 30000
+    assert all(len(text.encode()) <= MAX_LINE for text in first)
+    assert pieces[-2:] == [("y" * 65535, False), ("z", False)]
 
 
 def test_deadline_kills_the_whole_tree(tmp_path: Path) -> None:
@@ -110,7 +150,7 @@ def test_missing_program_is_an_outcome_not_an_exception(tmp_path: Path) -> None:
             [str(tmp_path / "nope")],
             cwd=str(tmp_path),
             env={},
-            on_line=print,
+            on_line=lambda text, more: print(text),
             on_late_line=print,
             groups=ProcessGroups(),
             cancel=asyncio.Event(),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -383,20 +384,37 @@ def test_a_self_containing_alias_does_not_hang() -> None:
     assert at(one(errors_of(text), "alias refers to a node that contains it")) == where(text, "&c")
 
 
-def test_exponential_aliases_are_built_once() -> None:
-    # The "billion laughs" document: 9 levels of 9 references each would be 9**9 leaves
-    # if every alias were copied; a hang fails the test through pytest-timeout.
-    anchors = ["x0: &x0 [lol]"]
-    anchors += [f"x{i}: &x{i} [{', '.join([f'*x{i - 1}'] * 9)}]" for i in range(1, 10)]
-    text = (
+def _laughs(levels: int, fanout: int) -> str:
+    """The "billion laughs" workflow: `levels` anchors, each `fanout` aliases of the one
+    before, in a matrix (where `has_templates` once walked the expanded tree)."""
+    anchors = ["x0: &x0 lol"]
+    anchors += [f"x{i}: &x{i} [{', '.join([f'*x{i - 1}'] * fanout)}]" for i in range(1, levels + 1)]
+    return (
         "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps: [{run: x}]\n"
-        "    container:\n      image: ubuntu\n      env:\n"
-        + "".join(f"        {line}\n" for line in anchors)
+        "    strategy:\n      matrix:\n" + "".join(f"        {line}\n" for line in anchors)
     )
+
+
+def test_aliases_below_the_cap_are_shared_not_copied() -> None:
+    matrix = "strategy:\n      matrix:"
+    text = _laughs(4, 9).replace(matrix, "container:\n      image: u\n      env:")
     container = load_workflow("wf.yml", text).jobs["a"].container
-    top = container["env"]["x9"]
+    top = container["env"]["x4"]
     assert len(top) == 9
     assert top[0] is top[8]
+
+
+def test_billion_laughs_is_a_positioned_error_at_the_alias_that_passes_the_cap() -> None:
+    text = _laughs(8, 10)
+    started = time.perf_counter()
+    diagnostic = one(errors_of(text), "YAML aliases expand to more than 100,000 nodes")
+    assert time.perf_counter() - started < 1.0
+    # x1..x4 stand for 11, 111, 1,111 and 11,111 nodes: their aliases for 12,340 in all,
+    # so the 8th alias in x5's list is the one that passes 100,000.
+    lines = text.splitlines()
+    line = next(n for n, x in enumerate(lines) if "x5: &x5" in x)
+    eighth = lines[line].index("*x4, " * 7 + "*x4") + len("*x4, ") * 7
+    assert at(diagnostic) == (line + 1, eighth + 1)
 
 
 @pytest.mark.parametrize(

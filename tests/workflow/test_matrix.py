@@ -304,3 +304,31 @@ def test_an_insert_that_redefines_a_key_is_a_positioned_matrix_error() -> None:
     (diagnostic,) = caught.value.diagnostics
     assert diagnostic.position == POS
     assert diagnostic.message == "in matrix: 'size' is already defined"
+
+
+def _shared(levels: int, leaf: str) -> list[object]:
+    """A list whose expanded tree has 2**levels leaves but only `levels` distinct lists,
+    as YAML aliases build it."""
+    value: list[object] = [leaf]
+    for _ in range(levels):
+        value = [value, value]
+    return value
+
+
+def test_walks_of_a_matrix_visit_shared_subtrees_once() -> None:
+    matrix = {"os": _shared(60, "ubuntu"), "py": ["3.12"]}
+    assert not has_templates(matrix)
+    assert not references(matrix, "needs")
+    deferred = {"os": _shared(60, "${{ needs.setup.outputs.os }}")}
+    assert has_templates(deferred)
+    assert references(deferred, "needs")
+
+
+def test_evaluating_a_shared_matrix_keeps_it_shared() -> None:
+    combos = expand_strategy({"os": ["a"], "x": [_shared(60, "${{ 1 }}")]}, {}, POS)
+    assert len(combos) == 1
+    evaluated = combos[0]["x"]
+    assert evaluated[0] is evaluated[1]
+    while isinstance(evaluated, list) and len(evaluated) == 2:
+        evaluated = evaluated[0]
+    assert evaluated == [1]

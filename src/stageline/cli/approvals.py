@@ -18,12 +18,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from stageline.cli.options import DatabaseUrl
+from stageline.cli.options import DatabaseUrl, RunId
 
 if TYPE_CHECKING:
     from stageline.deploy.gates import Verdict
 
-_RunArg = Annotated[int, typer.Argument(help="Run id (see `stageline runs`).", show_default=False)]
 _Env = Annotated[
     str | None,
     typer.Option("--env", help="The environment (needed when the run waits on several)."),
@@ -36,7 +35,7 @@ _Comment = Annotated[str | None, typer.Option("--comment", "-m", help="Why.")]
 
 
 def approve(
-    run: _RunArg,
+    run: RunId,
     env: _Env = None,
     as_: _As = None,
     comment: _Comment = None,
@@ -47,7 +46,7 @@ def approve(
 
 
 def reject(
-    run: _RunArg,
+    run: RunId,
     env: _Env = None,
     as_: _As = None,
     comment: _Comment = None,

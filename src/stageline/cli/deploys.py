@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from stageline.cli.options import DatabaseUrl
+from stageline.cli.options import MAX_RECORD_ID, DatabaseUrl
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -99,7 +99,13 @@ def environments(json_output: _Json = False, database_url: DatabaseUrl = None) -
 def rollback(
     environment: Annotated[str, typer.Argument(help="The environment.", show_default=False)],
     to: Annotated[
-        int | None, typer.Option("--to", help="Restore this deployment (default: the previous).")
+        int | None,
+        typer.Option(
+            "--to",
+            min=1,
+            max=MAX_RECORD_ID,
+            help="Restore this deployment (default: the previous).",
+        ),
     ] = None,
     as_: Annotated[str | None, typer.Option("--as", help="Roll back as this user.")] = None,
     database_url: DatabaseUrl = None,

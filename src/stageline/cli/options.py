@@ -17,3 +17,15 @@ DatabaseUrl = Annotated[
         show_default=False,
     ),
 ]
+
+#: The largest id a record can have (a signed 64-bit integer in SQLite and PostgreSQL):
+#: a larger one is a usage error, not an overflow in the store.
+MAX_RECORD_ID = 2**63 - 1
+
+#: A run's id, as `show`, `logs`, `approve`, `reject` and `resume` take it.
+RunId = Annotated[
+    int,
+    typer.Argument(
+        help="Run id (see `stageline runs`).", min=1, max=MAX_RECORD_ID, show_default=False
+    ),
+]

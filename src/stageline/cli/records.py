@@ -12,12 +12,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from stageline.cli.options import DatabaseUrl
+from stageline.cli.options import DatabaseUrl, RunId
 
 if TYPE_CHECKING:
     from stageline.store import RunDetail
 
-_RunArg = Annotated[int, typer.Argument(help="Run id (see `stageline runs`).", show_default=False)]
 _Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
@@ -126,7 +125,7 @@ def runs(
     print_table(columns, table)
 
 
-def show(run: _RunArg, json_output: _Json = False, database_url: DatabaseUrl = None) -> None:
+def show(run: RunId, json_output: _Json = False, database_url: DatabaseUrl = None) -> None:
     """Show one run: its jobs and steps, annotations, what it waits for, and why it ended."""
     import json
 
@@ -194,7 +193,7 @@ def _print_detail(detail: RunDetail) -> None:
 
 
 def logs(
-    run: _RunArg,
+    run: RunId,
     job: Annotated[
         str | None,
         typer.Argument(help="Only this job (its id, key or name).", show_default=False),

@@ -14,11 +14,11 @@ from typing import Annotated
 
 import typer
 
-from stageline.cli.options import DatabaseUrl
+from stageline.cli.options import DatabaseUrl, RunId
 
 
 def resume(
-    run: Annotated[int, typer.Argument(help="Run id (see `stageline runs`).", show_default=False)],
+    run: RunId,
     var: Annotated[
         list[str] | None, typer.Option("--var", help="`vars` entry KEY=VALUE (repeatable).")
     ] = None,

@@ -1,8 +1,10 @@
 """`stageline validate [PATH...]`: check workflow files without running them.
 
 Diagnostics (errors and warnings, ``path:line:col: severity: message`` plus a hint)
-go to stderr, one ``path: OK`` line per valid file to stdout. Exit code 0 when every
-file is valid, 1 otherwise, 2 when the paths themselves are wrong.
+go to stderr, one ``path: OK`` line per valid file to stdout. The `.stageline.yml` of
+each repository the workflows belong to is checked too, with the same positioned errors
+`run` would stop on. Exit code 0 when every file is valid, 1 otherwise, 2 when the paths
+themselves are wrong.
 """
 
 from __future__ import annotations
@@ -63,9 +65,42 @@ def validate(
         jobs = len(workflow.jobs)
         extra = f", {len(workflow.warnings)} warning(s)" if workflow.warnings else ""
         print(f"{shown}: OK ({jobs} job{'s' if jobs != 1 else ''}{extra})")
+    configs = _configs(files)
+    bad_configs = sum(not _config_ok(config) for config in configs)
     if failed:
         print(f"{failed} of {len(files)} workflow file(s) invalid", file=sys.stderr)
-    raise typer.Exit(1 if failed else 0)
+    raise typer.Exit(1 if failed or bad_configs else 0)
+
+
+def _configs(files: list[Path]) -> list[Path]:
+    """The `.stageline.yml` files of the repositories `files` belong to, in order."""
+    from stageline.deploy.config import CONFIG_FILE
+
+    found: dict[Path, None] = {}
+    for file in files:
+        root = _repository_root(file.resolve().parent)
+        if root is not None and (root / CONFIG_FILE).is_file():
+            found[root / CONFIG_FILE] = None
+    return list(found)
+
+
+def _config_ok(path: Path) -> bool:
+    """Check one `.stageline.yml`, reporting its errors; whether it is valid."""
+    from stageline.deploy.config import load_config_file
+    from stageline.errors import StagelineError, WorkflowError
+
+    shown = _shown(path)
+    try:
+        load_config_file(shown)
+    except WorkflowError as err:
+        for diagnostic in err.diagnostics:
+            print(diagnostic.render(), file=sys.stderr)
+        return False
+    except StagelineError as err:
+        print(str(err), file=sys.stderr)
+        return False
+    print(f"{shown}: OK")
+    return True
 
 
 def _container_actions(workflow: Workflow, file: Path) -> bool:

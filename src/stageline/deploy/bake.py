@@ -48,6 +48,7 @@ class BakeWindow:
         deployment_id = rt.open.get(key)
         if deployment_id is None or hold.job.environment is None:
             return result
+        deployments.record_url(rt, hold.run_id, hold.job.key, result.environment_url)
         env = rt.config.environment(hold.job.environment.name)
         monitor = env.monitor
         if monitor is None or not monitor.checks or not monitor.duration:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal, cast
+from urllib.parse import urlsplit
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
@@ -194,9 +195,17 @@ def load_config(repo_dir: str | Path) -> StagelineConfig:
 def load_config_file(path: str | Path) -> StagelineConfig:
     """Read and validate one configuration file; raise WorkflowError listing every error."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        data = Path(path).read_bytes()
     except OSError as err:
         raise ConfigError(f"cannot read {path}: {err.strerror}") from err
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        before = data[: err.start]
+        line = before.count(b"\n") + 1
+        col = err.start - (before.rfind(b"\n") + 1) + 1
+        where = Position(str(path), line, col)
+        raise WorkflowError([Diagnostic(where, "the file is not valid UTF-8")]) from None
     return parse_config(text, str(path))
 
 
@@ -463,14 +472,35 @@ class _Builder:
         self.r.check_keys(node, _HTTP_KEYS, what, required=["url"], where=where)
         http = HttpCheck(where, positions=self.r.positions(node))
         http.url = self.r.field(node, "url", self.r.string, what, "")
-        if http.url and not http.url.startswith(("http://", "https://")):
-            self.r.error(http.at("url"), f"{what}.url must start with http:// or https://")
+        self.url(http.url, http.at("url"), f"{what}.url")
         http.status = self.r.field(
             node, "status", lambda v, w, n: self.r.integer(v, w, n, 100), what, 200
         )
+        if http.status is not None and http.status > 599:
+            self.r.error(
+                http.at("status"),
+                f"{what}.status must be an HTTP status code (100 to 599), got {http.status}",
+            )
         http.max_latency = self.r.field(node, "max_latency", self.r.duration, what, None)
         http.body_contains = self.r.field(node, "body_contains", self.r.string, what, None)
         return http
+
+    def url(self, url: str, where: Position, what: str) -> None:
+        """Report a URL a check could not request: only http(s) with a host is one."""
+        if not url:
+            return
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - raises for a port that is not a number in range
+        except ValueError as err:
+            self.r.error(where, f"{what} is not a valid URL: {err}")
+            return
+        if parts.scheme not in ("http", "https"):
+            self.r.error(where, f"{what} must start with http:// or https://, got {url!r}")
+        elif not parts.hostname:
+            self.r.error(
+                where, f"{what} has no host: {url!r}", hint="e.g. http://127.0.0.1:8080/health"
+            )
 
     def prometheus(self, value: Any, where: Position, owner: str) -> PrometheusCheck | None:
         what = f"{owner}.prometheus"
@@ -480,6 +510,7 @@ class _Builder:
         self.r.check_keys(node, _PROMETHEUS_KEYS, what, required=_PROMETHEUS_KEYS, where=where)
         prom = PrometheusCheck(where, positions=self.r.positions(node))
         prom.url = self.r.field(node, "url", self.r.string, what, "")
+        self.url(prom.url, prom.at("url"), f"{what}.url")
         prom.query = self.r.field(node, "query", self.r.string, what, "")
         prom.fail_if = self.r.field(node, "fail_if", self.r.string, what, "")
         if prom.fail_if:

@@ -47,7 +47,9 @@ async def queue_and_start(
     env = rt.config.environment(name)
     github = hold.contexts.get("github") or {}
     existing = rt.store.deployments.deployment_of_job(hold.run_id, job.key)
-    url = job.environment.url or env.url
+    # A URL with expressions is known when the job has run (`record_url`).
+    written = job.environment.url
+    url = written if written and "${{" not in written else env.url
     if existing is not None and existing.status in UNFINISHED:
         deployment_id = existing.id
         rt.store.deployments.update_deployment(deployment_id, status="queued")
@@ -101,6 +103,14 @@ async def queue_and_start(
     return deployment_id
 
 
+def record_url(rt: DeployRuntime, run_id: int, job_key: str, url: str | None) -> None:
+    """Record the URL the job's `environment.url` evaluated to (after the job, as on
+    GitHub) on its open deployment."""
+    deployment_id = rt.open.get((run_id, job_key))
+    if deployment_id is not None and url:
+        rt.store.deployments.update_deployment(deployment_id, url=url)
+
+
 def finish(
     rt: DeployRuntime, run_id: int, job_key: str, status: str, reason: str | None = None
 ) -> None:
@@ -129,4 +139,5 @@ __all__ = [
     "finish",
     "jsonable_contexts",
     "queue_and_start",
+    "record_url",
 ]

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from stageline.durations import parse_duration
 from stageline.errors import ConfigError, Diagnostic, Position
@@ -59,6 +59,15 @@ def load_document(text: str, path: str) -> tuple[Any, Diagnostic | None]:
         where = Position(path, mark.line + 1, mark.column + 1) if mark else Position(path)
         problem = (err.problem or err.context or "invalid YAML").strip()
         return None, Diagnostic(where, f"invalid YAML: {problem}")
+    except YAMLError as err:  # ReaderError: a character YAML forbids, at an index
+        index = getattr(err, "position", 0)
+        index = index if isinstance(index, int) else 0
+        line = text.count("\n", 0, index) + 1
+        col = index - (text.rfind("\n", 0, index) + 1) + 1
+        message = "invalid YAML: the file contains a character YAML does not allow"
+        return None, Diagnostic(Position(path, line, col), message)
+    except RecursionError:  # the round-trip composer recurses once per level
+        return None, Diagnostic(Position(path), "invalid YAML: the document nests too deeply")
 
 
 class Reader:

@@ -92,6 +92,8 @@ def read_dotenv(path: Path, what: str) -> dict[str, str]:
     """A `.env`/`.secrets` file, read as act reads them (dotenv format)."""
     from dotenv import dotenv_values
 
+    if path.is_dir():
+        raise ConfigError(f"{what} {path} is a directory", hint="give the path of a file")
     if not path.is_file():
         raise ConfigError(f"{what} {path} does not exist")
     return {k: v or "" for k, v in dotenv_values(path).items()}
@@ -142,14 +144,37 @@ def _payload(options: RunOptions) -> dict[str, Any]:
         return {}
     try:
         data = json.loads(options.event_path.read_text())
+    except RecursionError:
+        data = None  # deeper than `_nests_deeper` allows anyway
     except (OSError, ValueError) as err:
         raise ConfigError(
             f"cannot read the event payload {options.event_path}: {err}",
             hint="-e is --eventpath (a JSON payload), as in act; the event name is --event",
         ) from err
+    if data is None or _nests_deeper(data, MAX_PAYLOAD_DEPTH):
+        raise ConfigError(
+            f"the event payload {options.event_path} nests deeper than {MAX_PAYLOAD_DEPTH} levels"
+        )
     if not isinstance(data, dict):
         raise ConfigError(f"the event payload {options.event_path} is not a JSON object")
     return data
+
+
+#: How deep an event payload may nest (GitHub's own payloads stay below 10): contexts
+#: are copied and walked recursively later on.
+MAX_PAYLOAD_DEPTH = 64
+
+
+def _nests_deeper(value: Any, limit: int) -> bool:
+    todo = [(value, 0)]
+    while todo:
+        item, depth = todo.pop()
+        if isinstance(item, dict | list):
+            if depth >= limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            todo.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _given_inputs(options: RunOptions, payload: Mapping[str, Any]) -> dict[str, str]:

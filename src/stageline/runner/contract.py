@@ -144,6 +144,9 @@ class JobResult:
     annotations: list[Annotation] = field(default_factory=list)
     #: Why the job ended as it did when no step says it (timeout, cancel, setup fault).
     reason: str | None = None
+    #: The job's `environment.url`, evaluated after its steps as GitHub does (None
+    #: when the job names no URL or it could not be evaluated).
+    environment_url: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -152,6 +155,7 @@ class JobResult:
             "steps": [s.to_dict() for s in self.steps],
             "annotations": [a.to_dict() for a in self.annotations],
             "reason": self.reason,
+            "environment_url": self.environment_url,
         }
 
     @classmethod
@@ -162,6 +166,7 @@ class JobResult:
             [StepResult.from_dict(s) for s in data.get("steps") or []],
             [Annotation.from_dict(a) for a in data.get("annotations") or []],
             data.get("reason"),
+            data.get("environment_url"),
         )
 
 

@@ -204,6 +204,7 @@ async def _run(state: JobState) -> JobResult:
         results.append(await _run_step(state, step, scope_steps))
     results.extend(await _run_post_steps(state, len(job.steps), scope_steps))
     outputs = _job_outputs(state, scope_steps) if reason is None else {}
+    url = _environment_url(state, scope_steps)
     if state.cancelled:
         conclusion, reason = Conclusion.CANCELLED, reason or "The job was cancelled."
     elif state.timed_out:
@@ -213,7 +214,7 @@ async def _run(state: JobState) -> JobResult:
         conclusion = Conclusion.FAILURE
     else:
         conclusion = Conclusion.SUCCESS
-    return JobResult(conclusion, outputs, results, list(state.annotations), reason)
+    return JobResult(conclusion, outputs, results, list(state.annotations), reason, url)
 
 
 def _prepare_job(state: JobState) -> str | None:
@@ -368,6 +369,23 @@ async def _run_post_steps(
         )
         results.append(_finish(state, pseudo, post.name, outcome, False, log, started))
     return results
+
+
+def _environment_url(state: JobState, steps_ctx: dict[str, dict[str, Any]]) -> str | None:
+    """The job's `environment.url`, evaluated over the steps context after its steps
+    (GitHub evaluates it then, so a deploy step's output can name it); masked."""
+    environment = state.request.job.environment
+    if environment is None or not environment.url:
+        return None
+    probe = Scope(index=-1, log=NullLog(), steps=steps_ctx)
+    contexts = state.contexts(probe, state.env_context(), state.status)
+    try:
+        value = state.evaluator.text(environment.url, contexts, state.status)
+    except (StagelineError, ValueError) as err:
+        message = err.message if isinstance(err, StagelineError) else str(err)
+        state.annotate(Annotation("warning", f"environment url: {message}"))
+        return None
+    return state.masker.mask(value) or None
 
 
 def _job_outputs(state: JobState, steps_ctx: dict[str, dict[str, Any]]) -> dict[str, str]:

@@ -31,6 +31,7 @@ class Masker:
     def __init__(self, values: Iterable[str] = ()) -> None:
         self._values: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
+        self._longest = 0
         for value in values:
             self.add(value)
 
@@ -40,6 +41,7 @@ class Masker:
         if not new:
             return
         self._values |= new
+        self._longest = max(self._longest, *map(len, new))
         ordered = sorted(self._values, key=len, reverse=True)
         self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
 
@@ -47,6 +49,25 @@ class Masker:
         if self._pattern is None:
             return text
         return self._pattern.sub(MASK, text)
+
+    def mask_head(self, text: str) -> tuple[str, str]:
+        """Mask the part of `text` (a line that goes on) that no later text can change:
+        returns it masked, and the tail in which a value may still begin (shorter than
+        the longest value), to be put in front of the line's next piece. Matches are
+        the ones `mask` finds in the whole line."""
+        if self._pattern is None:
+            return text, ""
+        cut = max(len(text) - self._longest + 1, 0)
+        parts: list[str] = []
+        done = 0
+        for match in self._pattern.finditer(text):
+            if match.start() >= cut:
+                break
+            parts += (text[done : match.start()], MASK)
+            done = match.end()
+        cut = max(cut, done)
+        parts.append(text[done:cut])
+        return "".join(parts), text[cut:]
 
     def contains_secret(self, text: str) -> bool:
         return self._pattern is not None and self._pattern.search(text) is not None

@@ -5,7 +5,8 @@ Guarantees:
 * the process starts in a new session (its own process group), so a timeout or a cancel
   kills the whole tree: SIGTERM to the group, SIGKILL after `kill_grace` seconds;
 * stdout and stderr are merged, decoded as UTF-8 (invalid bytes replaced) and split into
-  lines of any length; a final unterminated line is delivered too;
+  lines; a line longer than `MAX_LINE` bytes comes in pieces, in linear time and bounded
+  memory; a final unterminated line is delivered too;
 * the step ends when its main process exits. Background children that keep the pipe open
   (``./server &``) do not hold the step: their later output is still drained (so they do
   not die of SIGPIPE) and handed to `on_late_line`, until `ProcessGroups.kill_all` at the
@@ -28,6 +29,12 @@ if TYPE_CHECKING:
     from stageline.runner.contract import CancelToken
 
 DRAIN_AFTER_EXIT = 0.2
+#: The longest piece of a line delivered at once, in bytes (GitHub shows long lines in
+#: 64 KB chunks too); longer lines arrive in several pieces.
+MAX_LINE = 64 * 1024
+
+#: Receives a line (without its newline) and whether more of the same line follows.
+LineSink = Callable[[str, bool], None]
 
 
 if sys.version_info < (3, 12):  # 3.12 deprecates child watchers (and uses pidfds itself)
@@ -159,18 +166,42 @@ async def kill_group(pgid: int, grace: float) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
-async def _read_lines(stream: asyncio.StreamReader, on_line: Callable[[str], None]) -> None:
-    pending = b""
+async def _read_lines(stream: asyncio.StreamReader, on_line: LineSink) -> None:
+    """Deliver the stream line by line, in linear time and bounded memory: a line longer
+    than `MAX_LINE` bytes comes in pieces (``more=True`` on all but its last), cut between
+    UTF-8 characters, so every byte arrives and none is held twice."""
+    buffer = bytearray()
     while True:
         chunk = await stream.read(1 << 16)
         if not chunk:
             break
-        pending += chunk
-        *lines, pending = pending.split(b"\n")
-        for raw in lines:
-            on_line(raw.removesuffix(b"\r").decode("utf-8", errors="replace"))
-    if pending:
-        on_line(pending.removesuffix(b"\r").decode("utf-8", errors="replace"))
+        scanned = len(buffer)  # the buffer before this chunk holds no newline
+        buffer += chunk
+        while (end := buffer.find(b"\n", scanned)) >= 0:
+            on_line(_text(buffer[:end].removesuffix(b"\r")), False)
+            del buffer[: end + 1]  # O(1) at the front of a bytearray
+            scanned = 0
+        while len(buffer) > MAX_LINE:
+            cut = _cut(buffer)
+            on_line(_text(buffer[:cut]), True)
+            del buffer[:cut]
+    if buffer:
+        on_line(_text(buffer.removesuffix(b"\r")), False)
+
+
+def _cut(buffer: bytearray) -> int:
+    """Where to cut a long line near `MAX_LINE`: not inside a UTF-8 character, nor
+    between a ``\r`` and the ``\n`` that may follow."""
+    cut = MAX_LINE
+    while cut > MAX_LINE - 4 and buffer[cut] & 0xC0 == 0x80:
+        cut -= 1
+    if buffer[cut - 1] == 0x0D:
+        cut -= 1
+    return cut
+
+
+def _text(raw: bytes | bytearray) -> str:
+    return raw.decode("utf-8", errors="replace")
 
 
 class _Protocol(asyncio.subprocess.SubprocessStreamProtocol):
@@ -192,8 +223,8 @@ async def run_process(
     *,
     cwd: str,
     env: dict[str, str],
-    on_line: Callable[[str], None],
-    on_late_line: Callable[[str], None],
+    on_line: LineSink,
+    on_late_line: LineSink,
     groups: ProcessGroups,
     cancel: CancelToken,
     deadline: float | None,
@@ -217,8 +248,10 @@ async def run_process(
     pid = transport.get_pid()
     groups.groups.add(pid)
     assert protocol.stdout is not None
-    sink: list[Callable[[str], None]] = [on_line]
-    reader = asyncio.create_task(_read_lines(protocol.stdout, lambda line: sink[0](line)))
+    sink: list[LineSink] = [on_line]
+    reader = asyncio.create_task(
+        _read_lines(protocol.stdout, lambda line, more: sink[0](line, more))
+    )
     canceller = asyncio.create_task(cancel.wait())
     outcome = ProcessOutcome()
     handed_off = False

@@ -160,10 +160,15 @@ async def run_command(
     state.processor.allow_unsecure = env.get("ACTIONS_ALLOW_UNSECURE_COMMANDS") == "true"
     effects = CommandEffects()
 
-    def on_line(line: str) -> None:
-        shown = state.processor.feed(line, effects, scope.index)
+    continued = False  # the last piece was of a long line that goes on
+
+    def on_line(line: str, more: bool) -> None:
+        nonlocal continued
+        # The rest of a long line is output, never a workflow command.
+        shown = line if continued else state.processor.feed(line, effects, scope.index)
+        continued = more
         if shown is not None:
-            scope.log.write(shown)
+            scope.log.write(shown, more=more)
         while effects.annotations:  # reported as they come, not when the step ends
             state.annotate(effects.annotations.pop(0))
 

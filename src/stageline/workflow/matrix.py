@@ -205,7 +205,20 @@ def _leaves(value: Any) -> Iterator[str]:
         yield from _leaves(item)
 
 
-def _evaluate(value: Any, contexts: Mapping[str, Any]) -> Any:
+def _evaluate(value: Any, contexts: Mapping[str, Any], done: dict[int, Any] | None = None) -> Any:
+    """`value` with its expressions evaluated; a list or mapping shared by aliases is
+    evaluated once (`done`: id → result) and stays shared."""
+    if done is None:
+        done = {}
+    if isinstance(value, Mapping | list) and id(value) in done:
+        return done[id(value)]
+    result = _evaluate_one(value, contexts, done)
+    if isinstance(value, Mapping | list):
+        done[id(value)] = result
+    return result
+
+
+def _evaluate_one(value: Any, contexts: Mapping[str, Any], done: dict[int, Any]) -> Any:
     if isinstance(value, str):
         if "${{" not in value:
             return value
@@ -219,23 +232,32 @@ def _evaluate(value: Any, contexts: Mapping[str, Any]) -> Any:
         return evaluate_keys(
             value,
             lambda text: evaluate_template(text, contexts),
-            lambda item: _evaluate(item, contexts),
+            lambda item: _evaluate(item, contexts, done),
         )
     if isinstance(value, list):
-        return [_evaluate(v, contexts) for v in value]
+        return [_evaluate(v, contexts, done) for v in value]
     return value
 
 
 def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, Mapping):
-        for k, v in value.items():
-            yield str(k)
-            yield from _strings(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _strings(v)
+    """Every key and string in `value`, each shared list or mapping visited once: YAML
+    aliases share subtrees, and walking them expanded is exponential in their nesting."""
+    seen: set[int] = set()
+    todo = [value]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, Mapping | list):
+            if id(item) in seen:
+                continue
+            seen.add(id(item))
+            if isinstance(item, Mapping):
+                for k, v in item.items():
+                    yield str(k)
+                    todo.append(v)
+            else:
+                todo.extend(reversed(item))
 
 
 def _entries(matrix: Mapping[str, Any], key: str, fail: Any) -> list[dict[str, Any]]:

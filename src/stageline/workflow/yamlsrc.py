@@ -39,6 +39,10 @@ STR, INT, FLOAT, BOOL, NULL = (_T + t for t in ("str", "int", "float", "bool", "
 SEQ, MAP = _T + "seq", _T + "map"
 #: How deep a document may nest before we stop reading it.
 MAX_DEPTH = 64
+#: How many nodes the aliases of one document may stand for once expanded. Aliases
+#: are shared, not copied, but consumers that copy (a plan, JSON, matrix legs) would
+#: expand them: nested anchors ("billion laughs") grow 10x per level in 500 bytes.
+MAX_ALIAS_NODES = 100_000
 
 _BREAKS = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")
 _NULLS = frozenset(("", "~", "null", "Null", "NULL"))
@@ -167,6 +171,13 @@ class Source:
         stack: list[Node] = []  # the open sequences and mappings
         pending: list[Node | None] = []  # per open collection: a key awaiting its value
         documents = 0
+        # Expanded size: every node counts once, an alias as much as its target's
+        # subtree. A collection's size is known when it ends (an alias to an open
+        # collection is a cycle, reported by `plain`, and counts 1).
+        counted = 0  # expanded nodes so far
+        by_aliases = 0  # of those, the ones aliases stand for
+        opened: list[int] = []  # per open collection: `counted` at its start
+        sizes: dict[int, int] = {}  # id(collection) → its expanded size
         for event in events:
             kind = type(event)
             node: Node
@@ -178,12 +189,15 @@ class Source:
                     event.end_mark,
                     event.style or "",
                 )
+                counted += 1
             elif kind is MappingStartEvent or kind is SequenceStartEvent:
                 if len(stack) >= MAX_DEPTH:
                     raise YamlSyntaxError(
                         self._at(event, f"the document nests deeper than {MAX_DEPTH} levels")
                     )
                 start = event.start_mark
+                opened.append(counted)
+                counted += 1
                 if kind is MappingStartEvent:
                     node = MappingNode(MAP, [], start, start)
                 else:
@@ -195,6 +209,17 @@ class Source:
                         self._at(event, f"invalid YAML: undefined alias '{event.anchor}'")
                     )
                 node = found
+                size = sizes.get(id(found), 1)
+                counted += size
+                by_aliases += size
+                if by_aliases > MAX_ALIAS_NODES:
+                    raise YamlSyntaxError(
+                        self._at(
+                            event,
+                            f"YAML aliases expand to more than {MAX_ALIAS_NODES:,} nodes "
+                            f"(alias '{event.anchor}' stands for {size:,})",
+                        )
+                    )
             elif kind is DocumentStartEvent:
                 documents += 1
                 if documents > 1:
@@ -203,7 +228,9 @@ class Source:
                     )
                 continue
             elif stack and (kind is MappingEndEvent or kind is SequenceEndEvent):
-                stack.pop().end_mark = event.end_mark
+                closed = stack.pop()
+                closed.end_mark = event.end_mark
+                sizes[id(closed)] = counted - opened.pop()
                 pending.pop()
                 continue
             else:

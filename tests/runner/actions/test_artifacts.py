@@ -3,6 +3,8 @@
 import json
 from pathlib import Path
 
+import pytest
+
 from stageline.plan.model import PlannedStep
 from stageline.runs.states import Conclusion
 from tests.runner.helpers import job, make_repo, request, run, step
@@ -123,3 +125,15 @@ def test_invalid_name(tmp_path: Path) -> None:
     repo = make_repo(tmp_path)
     result, _ = run(request(tmp_path, repo, job(upload(0, name="a/b", path="README.md"))))
     assert result.conclusion == Conclusion.FAILURE
+
+
+@pytest.mark.parametrize("name", [".", ".."])
+def test_dot_names_are_invalid_not_already_existing(tmp_path: Path, name: str) -> None:
+    repo = make_repo(tmp_path)
+    result, _ = run(request(tmp_path, repo, job(upload(0, name=name, path="README.md"))))
+    assert result.conclusion == Conclusion.FAILURE
+    [annotation] = result.annotations
+    assert annotation.message == (
+        f"upload-artifact: invalid artifact name '{name}': a name must not be '.' or '..'"
+    )
+    assert not (tmp_path / "artifacts" / "files").exists()

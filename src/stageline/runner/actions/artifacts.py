@@ -57,6 +57,12 @@ async def upload(call: ActionCall) -> StepOutcome:
     if not path.strip():
         state.error(call.scope, "upload-artifact: input required and not supplied: path")
         return StepOutcome.failed()
+    if name in (".", ".."):  # a directory's own entries, not a name to store under
+        state.error(
+            call.scope,
+            f"upload-artifact: invalid artifact name '{name}': a name must not be '.' or '..'",
+        )
+        return StepOutcome.failed()
     if FORBIDDEN & set(name) or not name.strip():
         state.error(
             call.scope,
