@@ -213,6 +213,7 @@ async def _run(state: JobState) -> JobResult:
         conclusion = Conclusion.FAILURE
     else:
         conclusion = Conclusion.SUCCESS
+    reason = state.masker.mask(reason) if reason is not None else None
     return JobResult(conclusion, outputs, results, list(state.annotations), reason)
 
 
@@ -327,7 +328,7 @@ def _finish(
         name=name,
         outcome=outcome.outcome,
         conclusion=conclusion,
-        outputs=dict(outcome.outputs),
+        outputs={k: state.masker.mask(v) for k, v in outcome.outputs.items()},
         exit_code=outcome.exit_code,
         started_at=started,
         finished_at=time.time(),
@@ -381,7 +382,8 @@ def _job_outputs(state: JobState, steps_ctx: dict[str, dict[str, Any]]) -> dict[
             value = state.evaluator.text(template, contexts, state.status)
         except (StagelineError, ValueError) as err:
             message = err.message if isinstance(err, StagelineError) else str(err)
-            state.annotate(Annotation("error", f"job output '{key}': {message}"))
+            message = state.masker.mask(f"job output '{key}': {message}")
+            state.annotate(Annotation("error", message))
             continue
         if state.masker.contains_secret(value):
             state.annotate(
