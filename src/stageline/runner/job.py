@@ -21,6 +21,7 @@ from typing import Any
 
 from stageline.errors import StagelineError
 from stageline.plan.model import PlannedStep
+from stageline.runner import token
 from stageline.runner import workspace as workspaces
 from stageline.runner.commands import CommandProcessor
 from stageline.runner.contexts import (
@@ -283,6 +284,7 @@ async def _run_step(
         default_shell=job.defaults_shell,
         default_working_directory=job.defaults_working_directory,
     )
+    _warn_of_no_token(state, scope, step)
     outcome, continue_on_error = await execute(state, scope, step)
     if step.id:
         conclusion = _conclusion(outcome.outcome, continue_on_error)
@@ -292,6 +294,14 @@ async def _run_step(
             "conclusion": conclusion.value,
         }
     return _finish(state, step, name, outcome, continue_on_error, log, started)
+
+
+def _warn_of_no_token(state: JobState, scope: Scope, step: PlannedStep) -> None:
+    if state.token_warned or token.given(state.request.secrets):
+        return
+    if token.step_reads_token(step):
+        state.token_warned = True
+        state.warning(scope, token.WARNING)
 
 
 def _open_log(state: JobState, index: int, name: str) -> StepLog:
