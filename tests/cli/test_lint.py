@@ -10,6 +10,8 @@ from tests.support.cli import stageline
 PIPELINE = """\
 name: delivery
 on: push
+permissions:
+  contents: read
 jobs:
   build:
     runs-on: ubuntu-latest
@@ -112,3 +114,18 @@ def test_config_errors_stop_the_lint(tmp_path: Path) -> None:
         ".stageline.yml:3:5: error: unknown key 'monitr' in environment 'staging'"
     )
     assert "hint: did you mean 'monitor'?" in done.stderr
+
+
+def test_security_findings_are_reported_with_the_pitfalls(tmp_path: Path) -> None:
+    injected = PIPELINE.replace(
+        "      - run: ruff check .\n",
+        "      - run: echo '${{ github.event.head_commit.message }}'\n",
+    )
+    repo = repository(tmp_path, injected, CONFIG)
+    done = stageline(repo, "lint")
+    path = ".github/workflows/delivery.yml"
+    assert (
+        f"{path}:{where(injected, '${{ github.event.head')}: warning: script injection: "
+        "'github.event.head_commit.message' is untrusted input pasted into run:"
+    ) in done.stdout.splitlines()
+    assert done.stderr.strip() == "5 warning(s) in 1 workflow(s)"

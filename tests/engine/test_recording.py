@@ -51,3 +51,22 @@ def test_a_record_that_cannot_be_written_is_reported_and_kept(store: Store) -> N
     asyncio.run(main())
     assert len(reasons) == 1 and reasons[0].startswith("the record cannot be written")
     assert store.runs.get_run(run_id).run.waiting_for == "a gate"
+
+
+def test_what_the_engine_records_and_tells_is_masked_with_the_runs_secrets(store: Store) -> None:
+    run_id = new_run(store)
+    observer = Recorder()
+    secret = "hunter2-deploy-key"
+
+    async def main() -> None:
+        recording = Recording(store, run_id, observer, lambda reason: None, [secret, ""])
+        recording.recorder.run(waiting_for=f"approval of {secret}")
+        recording.recorder.event("job.finished", None, {"reason": f"failed: {secret}"})
+        recording.emit(RunWaiting(run_id=str(run_id), waiting_for=f"url {secret}"))
+        await asyncio.sleep(0)
+
+    asyncio.run(main())
+    assert store.runs.get_run(run_id).run.waiting_for == "approval of ***"
+    [event] = [e for e in store.runs.run_events(run_id) if e.kind == "job.finished"]
+    assert event.data == {"reason": "failed: ***"}
+    assert [e.waiting_for for e in observer.events] == ["url ***"]  # type: ignore[attr-defined]

@@ -1,4 +1,5 @@
-"""`stageline lint [PATH]`: warn about multi-stage delivery pitfalls (see deploy.lint)."""
+"""`stageline lint [PATH]`: warn about multi-stage delivery pitfalls (see deploy.lint) and
+security mistakes (see deploy.security)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from stageline.errors import Diagnostic
 
 
 def lint(
@@ -20,22 +23,32 @@ def lint(
     ] = None,
 ) -> int:
     """Report pitfalls: untested production deploys, ignored test failures, environments
-    without monitor, rollback or approval, jobs that build, test and deploy at once."""
+    without monitor, rollback or approval, jobs that build, test and deploy at once; and
+    security mistakes: script injection, pwn-request checkouts, exposed secrets, unpinned
+    actions in jobs with secrets, excessive or missing permissions."""
     from stageline.deploy.config import load_config
     from stageline.deploy.lint import lint_workflow
+    from stageline.deploy.security import security_findings
     from stageline.workflow import load_workflow
 
     root, files = _targets(path or Path.cwd())
     config = load_config(_shown(root))
     findings = 0
     for file in files:
-        for diagnostic in lint_workflow(load_workflow(_shown(file)), config):
+        workflow = load_workflow(_shown(file))
+        found = lint_workflow(workflow, config) + security_findings(workflow)
+        for diagnostic in sorted(found, key=_where):
             print(diagnostic.render())
             findings += 1
     sys.stdout.flush()  # findings before the summary when both go to one terminal
     summary = f"{findings} warning(s)" if findings else "no pitfalls found"
     print(f"{summary} in {len(files)} workflow(s)", file=sys.stderr)
     return 1 if findings else 0
+
+
+def _where(diagnostic: Diagnostic) -> tuple[int, int]:
+    position = diagnostic.position
+    return (position.line, position.col) if position else (0, 0)
 
 
 def _targets(path: Path) -> tuple[Path, list[Path]]:

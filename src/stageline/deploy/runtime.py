@@ -21,8 +21,10 @@ from typing import Any
 
 from stageline.deploy.config import StagelineConfig
 from stageline.engine import events as ev
+from stageline.engine.recording import masked
 from stageline.errors import StagelineError
 from stageline.executors.base import Executor
+from stageline.runner.masking import Masker
 from stageline.store.db import Store
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,8 @@ class DeployRuntime:
     def emit(self, kind: str, run_id: int | None, job_key: str | None = None, **data: Any) -> None:
         """Record `kind` in the run's event log and tell the observers (notifications)."""
         data = {k: v for k, v in data.items() if v is not None}
+        if self.secrets:  # a gate's reason or an environment URL may carry one
+            data = masked(data, Masker(v for v in self.secrets.values() if v))
         if run_id is not None:
             try:
                 self.store.deployments.record_event(run_id, kind, data, job_key)

@@ -10,12 +10,17 @@ run and a resumed one use this same path.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from stageline.engine import events as ev
 from stageline.errors import StagelineError
+from stageline.runner.masking import Masker
 from stageline.store import db
+from stageline.store.ports import Recorder
+from stageline.store.records import NewJob
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +28,7 @@ log = logging.getLogger(__name__)
 class Recording:
     """The write-through record of run `run_id` plus its observer."""
 
-    __slots__ = ("_on_unwritable", "observer", "recorder", "run_id")
+    __slots__ = ("_on_unwritable", "masker", "observer", "recorder", "run_id")
 
     def __init__(
         self,
@@ -31,12 +36,15 @@ class Recording:
         run_id: int,
         observer: ev.Observer | None,
         on_unwritable: Callable[[str], None],
+        secrets: Iterable[str] = (),
     ) -> None:
         loop = asyncio.get_running_loop()
         self.run_id = run_id
         self.observer = observer
         self._on_unwritable = on_unwritable
-        self.recorder = store.runs.recorder(run_id, lambda _f: loop.call_soon(self.flush))
+        self.masker = Masker(value for value in secrets if value)
+        inner = store.runs.recorder(run_id, lambda _f: loop.call_soon(self.flush))
+        self.recorder: Recorder = MaskedRecorder(inner, self.masker) if self.masker else inner
 
     def flush(self) -> None:
         """Write what this turn of the loop recorded (see the module doc on failure)."""
@@ -48,4 +56,74 @@ class Recording:
 
     def emit(self, event: ev.EngineEvent) -> None:
         if self.observer is not None:
+            if self.masker and not isinstance(event, ev.LogLine):  # lines come masked
+                event = masked_event(event, self.masker)
             self.observer.handle(event)
+
+
+def masked(value: Any, masker: Masker) -> Any:
+    """`value` with every string in it (keys of mappings too) masked."""
+    if isinstance(value, str):
+        return masker.mask(value)
+    if isinstance(value, Mapping):
+        return {masked(k, masker): masked(v, masker) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(masked(v, masker) for v in value)
+    return value
+
+
+def masked_event(event: ev.EngineEvent, masker: Masker) -> ev.EngineEvent:
+    changes = {}
+    for item in dataclasses.fields(event):
+        value = getattr(event, item.name)
+        new = masked(value, masker)
+        if new != value:
+            changes[item.name] = new
+    return dataclasses.replace(event, **changes) if changes else event
+
+
+class MaskedRecorder:
+    """A `Recorder` that masks every value before queueing it."""
+
+    __slots__ = ("_inner", "_masker", "run_id")
+
+    def __init__(self, inner: Recorder, masker: Masker) -> None:
+        self._inner = inner
+        self._masker = masker
+        self.run_id = inner.run_id
+
+    def _m(self, values: dict[str, Any]) -> dict[str, Any]:
+        return {k: masked(v, self._masker) for k, v in values.items()}
+
+    def run(self, **values: Any) -> None:
+        self._inner.run(**self._m(values))
+
+    def job(self, key: str, **values: Any) -> None:
+        self._inner.job(key, **self._m(values))
+
+    def add_jobs(self, jobs: Iterable[NewJob], *, replacing: str | None = None) -> None:
+        self._inner.add_jobs(jobs, replacing=replacing)
+
+    def step_started(self, job_key: str, number: int, name: str, at: float) -> None:
+        self._inner.step_started(job_key, number, self._masker.mask(name), at)
+
+    def step_finished(self, job_key: str, number: int, started: bool, **values: Any) -> None:
+        self._inner.step_finished(job_key, number, started, **self._m(values))
+
+    def annotation(self, job_key: str, **values: Any) -> None:
+        self._inner.annotation(job_key, **self._m(values))
+
+    def artifact(self, job_key: str, **values: Any) -> None:
+        self._inner.artifact(job_key, **values)
+
+    def event(
+        self, kind: str, job_key: str | None = None, data: dict[str, Any] | None = None
+    ) -> None:
+        self._inner.event(kind, job_key, masked(data, self._masker))
+
+    @property
+    def pending(self) -> int:
+        return self._inner.pending
+
+    def flush(self) -> None:
+        self._inner.flush()

@@ -274,7 +274,9 @@ class Scheduler:
         self.layout = RunLayout(
             self.store.home, self.run_id, keep_workspaces=self.spec.keep_workspaces
         )
-        self.recording = Recording(self.store, self.run_id, self.observer, self.cancel)
+        self.recording = Recording(
+            self.store, self.run_id, self.observer, self.cancel, self.spec.secrets.values()
+        )
         self._created = True
         if self._early_cancel is not None:
             self.state.cancelled = self.state.cancelled or self._early_cancel

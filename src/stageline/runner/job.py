@@ -21,6 +21,7 @@ from typing import Any
 
 from stageline.errors import StagelineError
 from stageline.plan.model import PlannedStep
+from stageline.runner import token
 from stageline.runner import workspace as workspaces
 from stageline.runner.commands import CommandProcessor
 from stageline.runner.contexts import (
@@ -214,6 +215,7 @@ async def _run(state: JobState) -> JobResult:
         conclusion = Conclusion.FAILURE
     else:
         conclusion = Conclusion.SUCCESS
+    reason = state.masker.mask(reason) if reason is not None else None
     return JobResult(conclusion, outputs, results, list(state.annotations), reason, url)
 
 
@@ -283,6 +285,7 @@ async def _run_step(
         default_shell=job.defaults_shell,
         default_working_directory=job.defaults_working_directory,
     )
+    _warn_of_no_token(state, scope, step)
     outcome, continue_on_error = await execute(state, scope, step)
     if step.id:
         conclusion = _conclusion(outcome.outcome, continue_on_error)
@@ -292,6 +295,14 @@ async def _run_step(
             "conclusion": conclusion.value,
         }
     return _finish(state, step, name, outcome, continue_on_error, log, started)
+
+
+def _warn_of_no_token(state: JobState, scope: Scope, step: PlannedStep) -> None:
+    if state.token_warned or token.given(state.request.secrets):
+        return
+    if token.step_reads_token(step):
+        state.token_warned = True
+        state.warning(scope, token.WARNING)
 
 
 def _open_log(state: JobState, index: int, name: str) -> StepLog:
@@ -328,7 +339,7 @@ def _finish(
         name=name,
         outcome=outcome.outcome,
         conclusion=conclusion,
-        outputs=dict(outcome.outputs),
+        outputs={k: state.masker.mask(v) for k, v in outcome.outputs.items()},
         exit_code=outcome.exit_code,
         started_at=started,
         finished_at=time.time(),
@@ -399,7 +410,8 @@ def _job_outputs(state: JobState, steps_ctx: dict[str, dict[str, Any]]) -> dict[
             value = state.evaluator.text(template, contexts, state.status)
         except (StagelineError, ValueError) as err:
             message = err.message if isinstance(err, StagelineError) else str(err)
-            state.annotate(Annotation("error", f"job output '{key}': {message}"))
+            message = state.masker.mask(f"job output '{key}': {message}")
+            state.annotate(Annotation("error", message))
             continue
         if state.masker.contains_secret(value):
             state.annotate(

@@ -45,6 +45,10 @@ class Masker:
         ordered = sorted(self._values, key=len, reverse=True)
         self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
 
+    def __bool__(self) -> bool:
+        """Whether any value is masked."""
+        return self._pattern is not None
+
     def mask(self, text: str) -> str:
         if self._pattern is None:
             return text

@@ -371,6 +371,11 @@ def restore_entry(entry: CacheEntry, workspace: str) -> None:
 # -- logs ------------------------------------------------------------------------------
 
 
+def _owner_only(path: str, flags: int) -> int:
+    """Logs are 0600: what a step printed is its owner's to read."""
+    return os.open(path, flags, 0o600)
+
+
 class LogDir:
     """Step logs as files under the run's log directory."""
 
@@ -393,14 +398,16 @@ class LogFile:
     def __init__(self, path: str) -> None:
         self.location = path
         self.size: int | None = None
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        self._file: TextIO | None = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        self._file: TextIO | None = open(  # noqa: SIM115
+            path, "a", encoding="utf-8", buffering=1, opener=_owner_only
+        )
 
     def write(self, text: str) -> None:
         if self._file is not None:
             self._file.write(text)
             return
-        with open(self.location, "a", encoding="utf-8") as f:
+        with open(self.location, "a", encoding="utf-8", opener=_owner_only) as f:
             f.write(text)
 
     def close(self) -> None:

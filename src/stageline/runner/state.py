@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from stageline.runner import token
 from stageline.runner.commands import CommandProcessor
 from stageline.runner.contexts import Evaluator, default_env, step_env
 from stageline.runner.contract import Annotation, CancelToken, JobRequest, JobSink
@@ -97,6 +98,8 @@ class JobState:
     action_names: Counter[str] = field(default_factory=Counter)
     #: The job's file-command files, created by the first step that runs a process.
     files: StepFiles | None = None
+    #: Whether the job was told that `secrets.GITHUB_TOKEN` is empty (`runner.token`).
+    token_warned: bool = False
 
     def step_files(self) -> StepFiles:
         if self.files is None:
@@ -144,7 +147,7 @@ class JobState:
             runner=self.runner,
             job={"status": status, "container": {}, "services": self.request.job.services_context},
             steps=scope.steps,
-            secrets=dict(self.request.secrets),
+            secrets=token.secrets_context(self.request.secrets),
         )
         if scope.inputs is not None:
             contexts["inputs"] = scope.inputs

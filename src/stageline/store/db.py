@@ -37,6 +37,11 @@ HEAD_REVISION = "0004"
 DATABASE_URL_ENV = "STAGELINE_DATABASE_URL"
 
 
+#: The modes of the store's directory and files: its owner's only.
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+
+
 def store_home(repo_dir: str | Path | None = None) -> Path:
     """`$STAGELINE_HOME`, else `<repo_dir>/.stageline`."""
     env = os.environ.get("STAGELINE_HOME")
@@ -99,7 +104,8 @@ def open_store(home: str | Path, url: str | None = None) -> Store:
     """Open (creating and migrating as needed) the record for `home` (see the module doc)."""
     home = Path(home)
     try:
-        home.mkdir(parents=True, exist_ok=True)
+        home.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+        home.chmod(PRIVATE_DIR)
     except OSError as err:
         raise StoreError(f"cannot create the store directory {home}: {err}") from err
     _ignore_in_git(home)
@@ -115,6 +121,7 @@ def open_store(home: str | Path, url: str | None = None) -> Store:
 def open_sqlite(home: Path) -> SQLiteStore:
     """The SQLite file under `home` (an existing directory), at `HEAD_REVISION`."""
     try:
+        make_private(home / DB_NAME)
         store = SQLiteStore(home, connect(home / DB_NAME))
     except sqlite3.Error as err:
         raise StoreError(f"cannot open the record at {home / DB_NAME}: {err}") from err
@@ -150,15 +157,24 @@ _GITIGNORE = (
 )
 
 
+def make_private(path: Path) -> None:
+    """Create `path` readable by its owner only (0600), or make it so: the record holds
+    what a run wrote, and SQLite gives its `-wal` and `-shm` files the database's mode."""
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, PRIVATE_FILE))
+    path.chmod(PRIVATE_FILE)
+
+
 def _ignore_in_git(home: Path) -> None:
     ignore = home / ".gitignore"
     if home.name == ".stageline" and not ignore.exists():
         with suppress(OSError):
+            make_private(ignore)
             ignore.write_text(_GITIGNORE)
 
 
 @contextmanager
 def _file_lock(path: Path) -> Iterator[None]:
+    make_private(path)
     with open(path, "a+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
@@ -171,7 +187,10 @@ __all__ = [
     "DATABASE_URL_ENV",
     "DB_NAME",
     "HEAD_REVISION",
+    "PRIVATE_DIR",
+    "PRIVATE_FILE",
     "Store",
+    "make_private",
     "migrate",
     "open_sqlite",
     "open_store",

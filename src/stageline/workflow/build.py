@@ -14,9 +14,11 @@ the items of collections that later stages point into: ``needs[1]``,
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from stageline.errors import Position
+from stageline.workflow import localuses
 from stageline.workflow.fields import Fields, did_you_mean, is_expression
 from stageline.workflow.model import (
     Concurrency,
@@ -561,7 +563,12 @@ class Builder:
                 f.error(present[key], f"`{key}` cannot be used in a step with {kind}")
 
     def _uses(self, node: Node, uses: str | None) -> None:
-        if uses is None or uses.startswith(("./", "$/", "docker://")):
+        if uses is not None and uses.startswith(("./", "$/")):
+            problem = localuses.escape(uses, _repository_root(self.source.path))
+            if problem:
+                self.f.error(node, problem, localuses.HINT)
+            return
+        if uses is None or uses.startswith("docker://"):
             return
         name, at, ref = uses.partition("@")
         if not at or not ref or name.count("/") < 1 or not all(name.split("/")):
@@ -580,6 +587,15 @@ class Builder:
             f"unknown shell '{shell}'",
             f"use one of {', '.join(_SHELLS)}, or a custom command with {{0}} for the script",
         )
+
+
+def _repository_root(path: str) -> str | None:
+    """The repository of a workflow file under `.github/workflows/`, when it is on disk."""
+    workflows = Path(path).absolute().parent
+    if workflows.name != "workflows" or workflows.parent.name != ".github":
+        return None
+    root = workflows.parent.parent
+    return str(root) if root.is_dir() else None
 
 
 def _either(words: tuple[str, ...]) -> str:

@@ -25,6 +25,7 @@ from stageline.plan.model import PlannedStep
 from stageline.runner.actions import approve, artifacts, cache, checkout, local
 from stageline.runner.actions.call import ActionCall
 from stageline.runner.state import JobState, Scope, StepOutcome
+from stageline.workflow import localuses
 
 Handler = Callable[[ActionCall], Awaitable[StepOutcome]]
 
@@ -70,7 +71,10 @@ def resolve(
         return f"'uses: {uses}': expressions are not allowed in `uses`"
     if uses.startswith("docker://"):
         return f"action '{uses}': {local.CONTAINER_HINT}"
-    if uses.startswith(("./", "../", "$/")) or uses == ".":  # $/: the workflow's own repo
+    if localuses.is_local(uses):  # $/: the workflow's own repo
+        escaped = localuses.escape(uses, workspace)
+        if escaped:
+            return f"{escaped}: {localuses.HINT}"
         directory = os.path.normpath(os.path.join(workspace, uses.removeprefix("$/")))
         problem = local.check_directory(directory, uses)
         return problem or Resolved(uses, directory=directory)
