@@ -153,14 +153,15 @@ def logs_in(
 @dataclass(frozen=True, slots=True)
 class JobLog:
     """One job's log as a single append-only byte stream: each step's file after a
-    ``== step ==`` line, a newline added where a finished step's file lacks one.
+    ``== job / step ==`` line (as `stageline logs` prints them), a newline added where a
+    finished step's file lacks one.
 
     Steps of a job run one after another and their files only grow, so bytes already
     read never change: a byte range or an offset stays valid while the job runs.
     """
 
     job: str
-    #: Each started step: its header line and its log file.
+    #: Each started step: its header line, its log file, whether it has finished.
     parts: list[tuple[bytes, Path, bool]]
     #: The job has ended: the stream will not grow.
     complete: bool
@@ -189,12 +190,17 @@ def job_log_in(store: Store, run_id: int, job: str) -> JobLog:
     record = next((j for j in detail.jobs if _is(j, job)), None)
     if record is None:
         raise _no_job(detail, job)
+    done = record.status == "completed"
     parts = [
-        (f"== {step.name} ==\n".encode(), Path(step.log_path), step.status == "completed")
+        (
+            f"== {record.name} / {step.name} ==\n".encode(),
+            Path(step.log_path),
+            done or step.status == "completed",
+        )
         for step in record.steps
         if step.log_path
     ]
-    return JobLog(record.key, parts, record.status == "completed")
+    return JobLog(record.key, parts, done)
 
 
 def _is(record: JobRecord, job: str) -> bool:
