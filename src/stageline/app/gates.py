@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from stageline.store.deploy_records import GateRow
     from stageline.store.records import RunInfo
 
+
 class NotCounted(ConfigError):
     """A decision that was recorded but does not count (not a reviewer of any rule, or
     one's own run with ``prevent_self_review``)."""

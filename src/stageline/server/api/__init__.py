@@ -6,8 +6,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from stageline.server.api import repos, users
+from stageline.server.api import environments, logs, repos, runs, users
 
-routers: list[APIRouter] = [repos.router, users.router]
+routers: list[APIRouter] = [
+    repos.router,
+    users.router,
+    runs.router,
+    logs.router,
+    environments.router,
+]
 
 __all__ = ["routers"]
