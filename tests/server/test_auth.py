@@ -32,9 +32,19 @@ TABLE: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/tokens"): "viewer",
     ("DELETE", "/api/v1/tokens/{token_id}"): "viewer",
     ("GET", "/api/v1/audit"): "admin",
+    ("GET", "/api/v1/runs"): "viewer",
+    ("GET", "/api/v1/runs/{run_id}"): "viewer",
+    ("GET", "/api/v1/runs/{run_id}/artifacts/{name}"): "viewer",
+    ("POST", "/api/v1/runs/{run_id}/approvals"): "reviewer",
+    ("GET", "/api/v1/runs/{run_id}/jobs/{job}/logs"): "viewer",
+    ("GET", "/api/v1/runs/{run_id}/jobs/{job}/logs/follow"): "viewer",
+    ("GET", "/api/v1/environments"): "viewer",
+    ("GET", "/api/v1/deployments"): "viewer",
+    ("GET", "/api/v1/metrics"): "viewer",
+    ("POST", "/api/v1/environments/{name}/rollback"): "reviewer",
 }
 #: Values for path parameters, so that a call gets past routing.
-PARAMS = {"name": "nosuch", "token_id": "999999"}
+PARAMS = {"name": "nosuch", "token_id": "999999", "run_id": "999999", "job": "build"}
 
 
 def _app(tmp_path: Path) -> FastAPI:

@@ -22,7 +22,7 @@ from stageline.errors import ConfigError, RunError, StoreError
 from stageline.server.api.schemas import DecisionMade, DecisionRequest, RunDocument, RunPage
 from stageline.server.auth import Reviewer, Viewer
 from stageline.server.problems import NotFound
-from stageline.server.state import Server
+from stageline.server.state import MAX_ID, Server
 
 if TYPE_CHECKING:
     from stageline.store.server_records import RepoRow
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 router = APIRouter(tags=["runs"])
 
 #: A run's id in a path: bounded, so no database is asked for a number it cannot hold.
-RunId = Annotated[int, Path(ge=1, le=2**62, description="The run's id.")]
+RunId = Annotated[int, Path(ge=1, le=MAX_ID, description="The run's id.")]
 _Text = Annotated[str | None, Query(max_length=200)]
 _Repo = Annotated[str | None, Query(max_length=100, description="A registered repository.")]
 
