@@ -1,0 +1,128 @@
+"""The record commands with `--server`: the same workflow run locally and on a real
+server prints the same `--json` shapes; decisions are the token's user's."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.server.api.conftest import Team, make_project, running_team, wait_for
+from tests.support.cli import stageline
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def team(tmp_path: Path) -> Iterator[Team]:
+    with running_team(tmp_path / "team", None) as started:
+        yield started
+
+
+def remote(team: Team, user: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`stageline ARGS` as `user` against the team's server (STAGELINE_SERVER)."""
+    return stageline(team.project, *args, env=team.cli_env(user))
+
+
+def ok(done: subprocess.CompletedProcess[str]) -> str:
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def shape(document: Any) -> Any:
+    """The keys of `document`, recursively (the first item stands for a list)."""
+    if isinstance(document, dict):
+        return {key: shape(value) for key, value in document.items()}
+    if isinstance(document, list):
+        return [shape(document[0])] if document else []
+    return None
+
+
+def local_run(tmp_path: Path) -> Path:
+    """The project run with the local record: bob approves with --as; it deploys."""
+    project = make_project(tmp_path / "local")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("STAGELINE_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "stageline", "run"],
+        cwd=project,
+        env=environ,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: stageline(project, "approve", "1", "--as", "bob").returncode == 0, "gate")
+        assert process.wait(timeout=120) == 0, process.stderr.read() if process.stderr else ""
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+    return project
+
+
+def test_json_has_the_same_shape_locally_and_through_a_server(team: Team, tmp_path: Path) -> None:
+    project = local_run(tmp_path)
+    run = team.start_run()
+    wait_for(
+        lambda: remote(team, "bob", "approve", str(run), "-m", "ok").returncode == 0,
+        "bob's approval through the server",
+    )
+    followed = ok(remote(team, "vera", "logs", str(run), "--follow"))
+    assert "== deploy / " in followed and "deploying " in followed
+
+    commands = [
+        ["runs", "--json"],
+        ["show", "1", "--json"],
+        ["deployments", "--json"],
+        ["environments", "--json"],
+        ["metrics", "--json"],
+    ]
+    for command in commands:
+        here = json.loads(ok(stageline(project, *command)))
+        there = json.loads(ok(remote(team, "vera", *command)))
+        assert shape(here) == shape(there), command
+    shown = json.loads(ok(remote(team, "vera", "show", str(run), "--json")))
+    assert (shown["conclusion"], [a["name"] for a in shown["artifacts"]]) == ("success", ["site"])
+
+
+def test_text_output_and_refusals_through_a_server(team: Team) -> None:
+    run = team.start_run()
+    wait_for(
+        lambda: "waiting" in remote(team, "vera", "runs").stdout, "the run to wait at its gate"
+    )
+    table = ok(remote(team, "vera", "runs"))
+    assert "ID" in table.splitlines()[0] and "waiting" in table
+    shown = ok(remote(team, "vera", "show", str(run)))
+    assert f"run {run} #1" in shown and "waiting for:" in shown
+    logs = ok(remote(team, "vera", "logs", str(run), "build"))
+    assert logs.startswith("== build / ") and "tick 2" in logs
+    assert "production" in ok(remote(team, "vera", "environments"))
+
+    with_as = remote(team, "bob", "approve", str(run), "--as", "carol")
+    assert with_as.returncode == 1
+    assert "--as cannot be used with --server" in with_as.stderr
+    assert "Traceback" not in with_as.stderr
+
+    own = remote(team, "alice", "approve", str(run))
+    assert own.returncode == 1
+    assert "403" in own.stderr and "self-review is not allowed" in own.stderr
+
+    no_token = stageline(team.project, "runs", "--server", team.url)
+    assert no_token.returncode == 1 and "no token for the server" in no_token.stderr
+    forged = stageline(team.project, "runs", env={**team.cli_env("vera"), "STAGELINE_TOKEN": "x"})
+    assert forged.returncode == 1 and "401" in forged.stderr
+    down = stageline(
+        team.project, "runs", env={**team.cli_env("vera"), "STAGELINE_SERVER": "http://127.0.0.1:9"}
+    )
+    assert down.returncode == 1 and "cannot reach the server" in down.stderr
+
+    assert ok(remote(team, "bob", "reject", str(run), "-m", "no")).startswith(
+        f"run {run} → production: rejected by bob"
+    )
