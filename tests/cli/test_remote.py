@@ -126,3 +126,63 @@ def test_text_output_and_refusals_through_a_server(team: Team) -> None:
     assert ok(remote(team, "bob", "reject", str(run), "-m", "no")).startswith(
         f"run {run} → production: rejected by bob"
     )
+
+
+#: Starts a run on the team's server from another process, which is then killed while
+#: the run waits at its gate (as a server that died would leave it).
+ORPHANING = """
+import sys, time
+from stageline.app import repos, runs
+from stageline.app.host import RunHost
+from stageline.app.serverdata import open_server
+from stageline.engine.setup import RunOptions
+
+with open_server(sys.argv[1]) as server:
+    repo = repos.get_repo(server, "demo")
+    sha = repos.fetch(server, repo, "main")
+    checkout = repos.checkout(server, repo, sha, "refs/heads/main")
+    prepared = runs.prepare(RunOptions(cwd=checkout, event="push", actor="alice"))
+    [run] = RunHost(server).start(prepared, repo, "root", author_email="alice@example.com")
+    while server.store.runs.get_run(run).run.status != "waiting":
+        time.sleep(0.1)
+    print(run, flush=True)
+    time.sleep(600)
+"""
+
+
+def test_a_run_left_waiting_is_resumed_by_the_server(team: Team) -> None:
+    orphaning = subprocess.Popen(
+        [sys.executable, "-c", ORPHANING, str(team.data_dir)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert orphaning.stdout is not None
+    run = int(orphaning.stdout.readline())
+    orphaning.kill()
+    orphaning.communicate()
+
+    resuming = subprocess.Popen(
+        [sys.executable, "-m", "stageline", "resume", str(run)],
+        cwd=team.project,
+        env={**os.environ, **team.cli_env("root")},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(
+            lambda: remote(team, "bob", "approve", str(run)).returncode == 0,
+            "the resumed run to take bob's approval",
+        )
+        out, err = resuming.communicate(timeout=120)
+    finally:
+        if resuming.poll() is None:
+            resuming.kill()
+            resuming.communicate()
+    assert resuming.returncode == 0, err
+    assert f"resuming run {run}" in err
+    assert "deploying " in out
+    again = remote(team, "root", "resume", str(run))
+    assert again.returncode == 1 and "nothing to resume" in again.stderr
+    with team.client("vera") as api:
+        assert api.get(f"/runs/{run}").json()["conclusion"] == "success"

@@ -36,6 +36,7 @@ TABLE: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/runs/{run_id}"): "viewer",
     ("GET", "/api/v1/runs/{run_id}/artifacts/{name}"): "viewer",
     ("POST", "/api/v1/runs/{run_id}/approvals"): "reviewer",
+    ("POST", "/api/v1/runs/{run_id}/resume"): "developer",
     ("GET", "/api/v1/runs/{run_id}/jobs/{job}/logs"): "viewer",
     ("GET", "/api/v1/runs/{run_id}/jobs/{job}/logs/follow"): "viewer",
     ("GET", "/api/v1/environments"): "viewer",
