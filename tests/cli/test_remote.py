@@ -8,15 +8,16 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from stageline.cli.remote import Event, RemoteError, parse_events, path, record, refuse_as
+from stageline.store.deploy_records import DeploymentRow
 from tests.server.api.conftest import Team, make_project, running_team, wait_for
 from tests.support.cli import stageline
-
-pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
@@ -67,6 +68,7 @@ def local_run(tmp_path: Path) -> Path:
     return project
 
 
+@pytest.mark.slow
 def test_json_has_the_same_shape_locally_and_through_a_server(team: Team, tmp_path: Path) -> None:
     project = local_run(tmp_path)
     run = team.start_run()
@@ -92,6 +94,7 @@ def test_json_has_the_same_shape_locally_and_through_a_server(team: Team, tmp_pa
     assert (shown["conclusion"], [a["name"] for a in shown["artifacts"]]) == ("success", ["site"])
 
 
+@pytest.mark.slow
 def test_text_output_and_refusals_through_a_server(team: Team) -> None:
     run = team.start_run()
     wait_for(
@@ -150,6 +153,7 @@ with open_server(sys.argv[1]) as server:
 """
 
 
+@pytest.mark.slow
 def test_a_run_left_waiting_is_resumed_by_the_server(team: Team) -> None:
     orphaning = subprocess.Popen(
         [sys.executable, "-c", ORPHANING, str(team.data_dir)],
@@ -186,3 +190,22 @@ def test_a_run_left_waiting_is_resumed_by_the_server(team: Team) -> None:
     assert again.returncode == 1 and "nothing to resume" in again.stderr
     with team.client("vera") as api:
         assert api.get(f"/runs/{run}").json()["conclusion"] == "success"
+
+
+def test_server_sent_events_are_parsed_as_the_format_says() -> None:
+    lines = [": keep-alive", "", "event: log", "id: 7", "data: a", "data:", "data:  b", ""]
+    lines += ["data: plain", "", "event: end", "data: {}"]  # no blank line: not an event yet
+    assert list(parse_events(iter(lines))) == [
+        Event("log", "a\n\n b", "7"),
+        Event("message", "plain", "7"),
+    ]
+
+
+def test_a_document_becomes_the_record_its_renderer_takes() -> None:
+    document = {"id": 3, "status": "success", "finished_at": "2026-01-02T03:04:05Z"}
+    row = record(DeploymentRow, document, job_key="deploy")
+    assert (row.id, row.job_key, row.sha) == (3, "deploy", None)
+    assert row.finished_at == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert path("runs", 4, "jobs", "build (3.11, x)") == "/runs/4/jobs/build%20%283.11%2C%20x%29"
+    with pytest.raises(RemoteError, match="--as cannot be used with --server"):
+        refuse_as("carol")
