@@ -93,6 +93,17 @@ def test_json_has_the_same_shape_locally_and_through_a_server(team: Team, tmp_pa
     shown = json.loads(ok(remote(team, "vera", "show", str(run), "--json")))
     assert (shown["conclusion"], [a["name"] for a in shown["artifacts"]]) == ("success", ["site"])
 
+    second = team.start_run()
+    wait_for(lambda: remote(team, "bob", "approve", str(second)).returncode == 0, "approval")
+    ok(remote(team, "vera", "logs", str(second), "deploy", "--follow"))
+    with_as = remote(team, "alice", "rollback", "production", "--as", "bob")
+    assert with_as.returncode == 1 and "--as cannot be used" in with_as.stderr
+    rolled = ok(remote(team, "alice", "rollback", "production", "--repo", "demo"))
+    assert rolled.startswith("production rolled back to deployment #1")
+    table = ok(remote(team, "vera", "deployments", "production"))
+    assert "rollback: restores #1 in place of #2" in table
+    assert "deployment frequency" in ok(remote(team, "vera", "metrics"))
+
 
 @pytest.mark.slow
 def test_text_output_and_refusals_through_a_server(team: Team) -> None:
