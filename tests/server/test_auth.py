@@ -32,6 +32,15 @@ TABLE: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/tokens"): "viewer",
     ("DELETE", "/api/v1/tokens/{token_id}"): "viewer",
     ("GET", "/api/v1/audit"): "admin",
+    ("GET", "/api/v1/repos/{name}/events"): "viewer",
+    ("GET", "/api/v1/events/{trigger_id}"): "viewer",
+    ("POST", "/api/v1/repos/{name}/dispatch"): "developer",
+    ("POST", "/api/v1/runs/{run_id}/cancel"): "developer",
+    ("POST", "/api/v1/runs/{run_id}/rerun"): "developer",
+    ("POST", "/hooks/github"): "signed",
+    ("POST", "/hooks/gitea"): "signed",
+    ("POST", "/hooks/gitlab"): "signed",
+    ("POST", "/hooks/git"): "signed",
     ("GET", "/api/v1/runs"): "viewer",
     ("GET", "/api/v1/runs/{run_id}"): "viewer",
     ("GET", "/api/v1/runs/{run_id}/artifacts/{name}"): "viewer",
@@ -45,7 +54,13 @@ TABLE: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/environments/{name}/rollback"): "reviewer",
 }
 #: Values for path parameters, so that a call gets past routing.
-PARAMS = {"name": "nosuch", "token_id": "999999", "run_id": "999999", "job": "build"}
+PARAMS = {
+    "name": "nosuch",
+    "token_id": "999999",
+    "trigger_id": "999999",
+    "run_id": "999999",
+    "job": "build",
+}
 
 
 def _app(tmp_path: Path) -> FastAPI:
