@@ -106,6 +106,15 @@ def test_what_the_recorder_writes_reads_back(store: Store) -> None:
     assert store.runs.run_state(run_id) == ("in_progress", None)
 
 
+def test_a_step_log_path_is_known_while_the_step_runs(store: Store) -> None:
+    run_id = new_run(store, ["a"])
+    rec = store.runs.recorder(run_id)
+    rec.step_started("a", 0, "Run make", 1.0, "/logs/1/a/0.log")
+    rec.flush()
+    [step] = store.runs.get_run(run_id).jobs[0].steps
+    assert (step.status, step.log_path) == ("in_progress", "/logs/1/a/0.log")
+
+
 def test_the_recorder_asks_to_be_flushed_once_per_batch(store: Store) -> None:
     asked: list[Any] = []
     rec = store.runs.recorder(new_run(store, ["a"]), asked.append)
@@ -161,6 +170,25 @@ def test_listing_reading_and_a_missing_run(store: Store) -> None:
     assert store.runs.find_run(999) is None
     assert store.runs.find_run(2, "/repo").id == ids[2]  # type: ignore[union-attr]  # by number
     assert store.runs.find_run(ids[1]).repo_path == "/other"  # type: ignore[union-attr]  # by id
+
+
+def test_runs_are_listed_by_filters_and_before_an_id(store: Store) -> None:
+    main = new_run(store)
+    fix = new_run(store, ref="refs/heads/fix", workflow="Deploy", workflow_path="deploy.yml")
+    failed = new_run(store)
+    set_run(store, failed, status="completed", conclusion="failure")
+    listed = store.runs.list_runs
+
+    def ids(**filters: Any) -> list[int]:
+        return [r.id for r in listed(**filters)]
+
+    assert ids(branch="fix") == [fix]
+    assert ids(workflow="Deploy") == ids(workflow="deploy.yml") == [fix]
+    assert ids(status="failure") == ids(status="completed") == [failed]
+    assert ids(status="queued") == [fix, main]
+    assert ids(before=failed) == [fix, main]
+    assert ids(before=failed, limit=1) == [fix]
+    assert ids(branch="main", status="queued", repo_path="/repo") == [main]
 
 
 def test_orphans_are_reaped_once_and_waiting_runs_outlive_their_process(store: Store) -> None:

@@ -23,6 +23,12 @@ if TYPE_CHECKING:
     from stageline.store.deploy_records import GateRow
     from stageline.store.records import RunInfo
 
+
+class NotCounted(ConfigError):
+    """A decision that was recorded but does not count (not a reviewer of any rule, or
+    one's own run with ``prevent_self_review``)."""
+
+
 #: What a verdict does, by the kind of gate it decides.
 EFFECTS = {
     ("approval", "approve"): "approved",
@@ -56,33 +62,62 @@ def decide(
     comment: str | None = None,
     database_url: str | None = None,
 ) -> GateDecision:
-    """Record `verdict` on the gate run `run` (its id) waits on (`environment` chooses
-    when it waits on several), as `as_` or the user this process runs as."""
-    from stageline.deploy.gates import review_refusal
+    """Record `verdict` on the gate run `run` waits on (see `decide_in`), as `as_` or the
+    user this process runs as (`deploy.reviewers.who_am_i`)."""
     from stageline.deploy.reviewers import who_am_i
 
     with context.open(repo_dir, database_url) as ctx:
+        reviewer = who_am_i(ctx.config, str(ctx.root), as_)
+        return decide_in(
+            ctx, run, verdict, reviewer=reviewer, environment=environment, comment=comment
+        )
+
+
+def decide_in(
+    ctx: context.Context,
+    run: int,
+    verdict: Verdict,
+    *,
+    reviewer: str,
+    author: str | None = None,
+    environment: str | None = None,
+    comment: str | None = None,
+) -> GateDecision:
+    """Record `reviewer`'s `verdict` on the gate run `run` (its number in the
+    repository, else its id) waits on; `environment` chooses when it waits on several.
+
+    The approval rules judge `reviewer` against the run's author: who the gate or the
+    run records as its actor, which is what the run's own process judges by, so a
+    decision that does not count is recorded all the same (the record shows who tried),
+    then `NotCounted` says why. An `author` given apart from the record (the server
+    knows the commit's author) may differ from what the run judges by: then a decision
+    that does not count is not recorded at all, or the run could count it.
+    """
+    from stageline.deploy.gates import review_refusal
+
+    found = ctx.store.runs.find_run(run)
+    if found is None:
+        raise RunError(f"no run {run} in the record", hint="see `stageline runs`")
+    pending = ctx.store.deployments.gates_of_run(found.id, status="pending")
+    gate = gate_to_decide(found, pending, environment)
+    refusal = None
+    if gate.kind == "approval":
         config = ctx.config
-        found = ctx.store.runs.find_run(run)
-        if found is None:
-            raise RunError(f"no run {run} in the record", hint="see `stageline runs`")
-        pending = ctx.store.deployments.gates_of_run(found.id, status="pending")
-        gate = gate_to_decide(found, pending, environment)
-        reviewer = who_am_i(config, str(ctx.root), as_)
-        refusal = None
-        if gate.kind == "approval":
-            refusal = review_refusal(
-                config.environment(gate.environment).approval,
-                config.teams,
-                actor=gate.actor or found.actor,
-                reviewer=reviewer,
-                verdict=verdict,
-            )
+        refusal = review_refusal(
+            config.environment(gate.environment).approval,
+            config.teams,
+            actor=author or gate.actor or found.actor,
+            reviewer=reviewer,
+            verdict=verdict,
+        )
+    recorded = refusal is None or author is None
+    if recorded:
         ctx.store.deployments.record_decision(found.id, gate.id, reviewer, verdict, comment=comment)
     if refusal:
-        raise ConfigError(
-            f"{reviewer}'s {verdict} of run {found.id} for {gate.environment} was recorded "
-            f"but does not count: {refusal}",
+        kept = "was recorded but " if recorded else ""
+        raise NotCounted(
+            f"{reviewer}'s {verdict} of run {found.id} for {gate.environment} {kept}"
+            f"does not count: {refusal}",
             hint="reviewers are listed under approval.rules in .stageline.yml",
         )
     effect = EFFECTS[(gate.kind, verdict)]
@@ -108,4 +143,4 @@ def gate_to_decide(run: RunInfo, pending: Sequence[GateRow], environment: str | 
     return gates[0]
 
 
-__all__ = ["EFFECTS", "GateDecision", "decide", "gate_to_decide"]
+__all__ = ["EFFECTS", "GateDecision", "NotCounted", "decide", "decide_in", "gate_to_decide"]

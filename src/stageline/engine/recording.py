@@ -104,8 +104,10 @@ class MaskedRecorder:
     def add_jobs(self, jobs: Iterable[NewJob], *, replacing: str | None = None) -> None:
         self._inner.add_jobs(jobs, replacing=replacing)
 
-    def step_started(self, job_key: str, number: int, name: str, at: float) -> None:
-        self._inner.step_started(job_key, number, self._masker.mask(name), at)
+    def step_started(
+        self, job_key: str, number: int, name: str, at: float, log_path: str | None = None
+    ) -> None:
+        self._inner.step_started(job_key, number, self._masker.mask(name), at, log_path)
 
     def step_finished(self, job_key: str, number: int, started: bool, **values: Any) -> None:
         self._inner.step_finished(job_key, number, started, **self._m(values))

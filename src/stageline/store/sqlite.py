@@ -367,14 +367,32 @@ class SQLiteRunStore:
             active = _select(cur, RunRecord, RunRecord.__slots__, sql, ())
         return liveness.reap(active, self.finish_orphan, now)
 
-    def list_runs(self, *, repo_path: str | None = None, limit: int = 50) -> list[RunRecord]:
-        where = ""
-        params: tuple[Any, ...] = (limit,)
-        if repo_path is not None:
-            where, params = "WHERE repo_path = ? ", (repo_path, limit)
+    def list_runs(
+        self,
+        *,
+        repo_path: str | None = None,
+        limit: int = 50,
+        before: int | None = None,
+        status: str | None = None,
+        branch: str | None = None,
+        workflow: str | None = None,
+    ) -> list[RunRecord]:
+        terms: list[str] = []
+        params: list[Any] = []
+        for term, values in (
+            ("repo_path = ?", (repo_path,)),
+            ("id < ?", (before,)),
+            ("(status = ? OR (status = 'completed' AND conclusion = ?))", (status, status)),
+            ("ref = ?", (f"refs/heads/{branch}" if branch is not None else None,)),
+            ("(workflow = ? OR workflow_path = ?)", (workflow, workflow)),
+        ):
+            if values[0] is not None:
+                terms.append(term)
+                params.extend(values)
+        where = f"WHERE {' AND '.join(terms)} " if terms else ""
         with self.store.write() as cur:
             sql = f"FROM runs {where}ORDER BY id DESC LIMIT ?"
-            return _select(cur, RunRecord, RunRecord.__slots__, sql, params)
+            return _select(cur, RunRecord, RunRecord.__slots__, sql, (*params, limit))
 
     def get_run(self, run_id: int) -> RunDetail:
         key = (run_id,)
@@ -514,8 +532,10 @@ class SQLiteRecorder:
             self._positions += 1
             self._insert("jobs", job_row(self.run_id, self._positions, job, now))
 
-    def step_started(self, job_key: str, number: int, name: str, at: float) -> None:
-        self._insert("steps", step_row(self.run_id, job_key, number, name, at))
+    def step_started(
+        self, job_key: str, number: int, name: str, at: float, log_path: str | None = None
+    ) -> None:
+        self._insert("steps", step_row(self.run_id, job_key, number, name, at, log_path))
 
     def step_finished(self, job_key: str, number: int, started: bool, **values: Any) -> None:
         values["status"] = Status.COMPLETED
