@@ -88,7 +88,7 @@ def prepared(tmp_path: Path, ci: str = CI, deploy: str = DEPLOY, **options: Any)
         tmp_path / "repo",
         {".github/workflows/ci.yml": ci, ".github/workflows/deploy.yml": deploy},
     )
-    secrets = {"TOKEN": "t0k", "OTHER": "o"}
+    secrets = {"TOKEN": "t0k", "OTHER": "0th3r"}
     return prepare(RunOptions(cwd=root, workflow="ci.yml", secrets=secrets, **options)).specs[0]
 
 
@@ -160,7 +160,7 @@ def test_called_jobs_run_with_typed_inputs_secrets_env_and_give_outputs(
     }
     prod = executor.requests["production / build"]
     assert prod.contexts["inputs"] == {"target": "production", "replicas": 2, "dry": False}
-    assert prod.secrets == {"TOKEN": "t0k", "OTHER": "o"}  # inherit
+    assert prod.secrets == {"TOKEN": "t0k", "OTHER": "0th3r"}  # inherit
     report = executor.requests["report"].contexts["needs"]
     assert report["staging"] == {
         "result": "success",
