@@ -163,13 +163,13 @@ def test_node_action_with_inputs_outputs_pre_and_post(
     assert check_uses("acme/greet@v1", str(repo), []) is None
     result, sink = run(request(tmp_path, repo, planned))
     assert result.conclusion == Conclusion.SUCCESS, result.annotations
-    assert [line for line in sink.lines(0) if line.startswith("greet")] == [
-        "greet-pre",
-        "greet-main HELLO BOB",
-    ]
+    names = [(s.index, s.name) for s in result.steps]
+    assert names[0] == (2, "Pre Run acme/greet@v1")  # at job start, indexed after the steps
+    assert names[3] == (3, "Post Run acme/greet@v1")
+    assert [line for line in sink.lines(2) if line.startswith("greet")] == ["greet-pre"]
+    assert [line for line in sink.lines(0) if line.startswith("greet")] == ["greet-main HELLO BOB"]
     assert sink.lines(1)[-1] == "got=HELLO BOB"
-    assert result.steps[2].name == "Post Run acme/greet@v1"
-    assert sink.lines(2)[-1] == "greet-post HELLO BOB"
+    assert sink.lines(3)[-1] == "greet-post HELLO BOB"
     assert sink.events("action.resolved") == [
         {
             "uses": "acme/greet@v1",
