@@ -181,6 +181,29 @@ def test_node_action_with_inputs_outputs_pre_and_post(
 
 
 @needs_node
+def test_the_pre_of_a_later_step_runs_before_the_first_step(
+    action_server: ActionServer, tmp_path: Path
+) -> None:
+    repo = make_repo(tmp_path / "repo")
+    planned = job(
+        step(0, "echo script-1"),
+        step(1, "echo script-2"),
+        step(2, uses="acme/greet@v1", with_={"who": "${{ github.actor }}"}),
+    )
+    result, sink = run(request(tmp_path, repo, planned))
+    assert result.conclusion == Conclusion.SUCCESS, result.annotations
+    started = [data for kind, data in sink.calls if kind == "started"]
+    assert started == [
+        (3, "Pre Run acme/greet@v1"),
+        (0, "Run echo script-1"),
+        (1, "Run echo script-2"),
+        (2, "Run acme/greet@v1"),
+        (4, "Post Run acme/greet@v1"),
+    ]
+    assert "greet-pre" in sink.lines(3) and "greet-main hello octocat" in sink.lines(2)
+
+
+@needs_node
 def test_composite_action_using_another_remote_action(
     action_server: ActionServer, tmp_path: Path
 ) -> None:
