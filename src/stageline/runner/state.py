@@ -63,7 +63,8 @@ class Scope:
 
 @dataclass(slots=True)
 class PostStep:
-    """A step an action registered to run at the end of the job (e.g. cache save)."""
+    """A step an action registered to run at the end of the job (e.g. cache save); also
+    the shape of a node action's `pre`, run at its start."""
 
     name: str
     condition: str
