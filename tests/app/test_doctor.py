@@ -105,3 +105,28 @@ def test_doctor_shows_the_hosts_java_where_setup_java_finds_it(
     assert java.tool == "Java_Temurin-Hotspot_jdk"
     # `17.0.15` runs as build 6: setup-java's folder is `17.0.15-6`
     assert java.version.startswith(f"{version}-") or java.version == version
+
+
+NESTING = """runs:
+  using: composite
+  steps:
+    - uses: acme/greet@v1
+    - uses: ./.github/actions/local
+    - uses: acme/hidden@v1
+    - shell: bash
+      run: echo no action here
+"""
+
+
+def test_doctor_looks_inside_composite_actions(repo: Path) -> None:
+    (repo / ".stageline/actions/acme/vend@v1/action.yml").write_text(NESTING)
+    report = doctor(repo)
+    listed = [(a.uses, a.source, a.used_by) for a in report.actions]
+    assert listed == [
+        ("actions/checkout@v4", "built-in", ""),
+        ("./.github/actions/local", "local", ""),
+        ("acme/vend@v1", "vendored", ""),
+        ("acme/greet@v1", "cached", "acme/vend@v1"),  # found first inside the composite
+        ("acme/hidden@v1", "missing", "acme/vend@v1"),
+        ("acme/absent@v1", "missing", ""),
+    ]

@@ -55,6 +55,7 @@ def test_doctor_json_and_success_when_every_action_is_at_hand(tmp_path: Path) ->
     done = stageline(repo, "doctor", "--json", env=_env(tmp_path))
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
-    assert data["actions"] == [{"uses": "actions/checkout@v4", "source": "built-in", "detail": ""}]
+    checkout = {"uses": "actions/checkout@v4", "source": "built-in", "detail": "", "used_by": ""}
+    assert data["actions"] == [checkout]
     assert {"tool", "version", "arch", "target"} == set(data["tools"][0])
     assert set(data["programs"]) == {"node", "git", "java"}

@@ -2,7 +2,8 @@
 
 The tool cache (filled first, as a job that runs actions would), the versions of the
 programs actions need (node, git; java, which setup-java finds in the tool cache), and for
-each `uses:` of the repository's workflows where it would come from, without fetching.
+each `uses:` of the repository's workflows where it would come from, without fetching;
+the actions used inside composite actions it can see are listed too, after their user.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from stageline.errors import StagelineError
 from stageline.runner import toolcache
-from stageline.runner.actions import resolve
+from stageline.runner.actions import Resolved, local, resolve
 from stageline.runner.toolcache import Entry
 from stageline.workflow import find_workflows, load_workflow
 
@@ -23,11 +24,13 @@ from stageline.workflow import find_workflows, load_workflow
 @dataclass(frozen=True, slots=True)
 class ActionStatus:
     """`source`: built-in, local, vendored, cached or missing; `detail`: the commit of a
-    cached action, the directory of a local or vendored one, why a missing one is."""
+    cached action, the directory of a local or vendored one, why a missing one is;
+    `used_by`: the composite action whose steps use it, '' for a workflow's step."""
 
     uses: str
     source: str
     detail: str
+    used_by: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +50,7 @@ def doctor(repo_dir: str | Path) -> Report:
     cache = toolcache.ensure_filled()
     uses, problems = _workflow_uses(root)
     vendored = [str(root / ".stageline" / "actions")]
-    actions = [_status(u, root, vendored) for u in uses]
+    actions = _statuses(uses, root, vendored)
     programs = {
         "node": _version("node", "--version"),
         "git": _version("git", "--version"),
@@ -70,16 +73,36 @@ def _workflow_uses(root: Path) -> tuple[list[str], list[str]]:
     return list(uses), problems
 
 
-def _status(uses: str, root: Path, vendored: list[str]) -> ActionStatus:
-    found = resolve(uses, str(root), vendored, cache_only=True)
+def _statuses(uses: list[str], root: Path, vendored: list[str]) -> list[ActionStatus]:
+    """Each action once: the workflows' in order, each followed by those its composite
+    steps use (depth first; a `./path` inside an action is relative to the repository)."""
+    statuses: list[ActionStatus] = []
+    seen: set[str] = set()
+
+    def visit(name: str, used_by: str) -> None:
+        if name in seen:
+            return
+        seen.add(name)
+        found = resolve(name, str(root), vendored, cache_only=True)
+        statuses.append(_status(name, found, used_by))
+        if not isinstance(found, str) and found.directory is not None:
+            for inner in local.nested_uses(found.directory):
+                visit(inner.strip(), name)
+
+    for name in uses:
+        visit(name, "")
+    return statuses
+
+
+def _status(uses: str, found: Resolved | str, used_by: str) -> ActionStatus:
     if isinstance(found, str):
-        return ActionStatus(uses, "missing", found)
+        return ActionStatus(uses, "missing", found, used_by)
     if found.builtin is not None:
-        return ActionStatus(uses, "built-in", "")
+        return ActionStatus(uses, "built-in", "", used_by)
     if found.sha:
-        return ActionStatus(uses, "cached", found.sha)
+        return ActionStatus(uses, "cached", found.sha, used_by)
     kind = "local" if uses.startswith(("./", "../", "$/")) or uses == "." else "vendored"
-    return ActionStatus(uses, kind, found.directory or "")
+    return ActionStatus(uses, kind, found.directory or "", used_by)
 
 
 def _version(program: str, flag: str) -> str | None:

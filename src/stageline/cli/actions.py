@@ -6,10 +6,14 @@ action, fetched or local, every remote reusable workflow the workflows call (at 
 depth) and every action the called workflows use. One line per action or workflow goes
 to stdout (``uses sha url``); problems go to stderr, one line each, and make the exit
 code 1.
+
+`stageline actions prune [--older-than 30d] [--max-size 500M]` removes what the cache
+holds and runs have not used for a while, then the least recently used until it fits.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -85,6 +89,56 @@ def pull(
     if fetched:
         print(f"{len(fetched)} action(s) in {remote.cache_root()}", file=sys.stderr)
     raise typer.Exit(1 if failed or problems else 0)
+
+
+_DURATION = re.compile(r"(\d+)\s*([mhdw])")
+_SIZE = re.compile(r"(\d+)\s*([kmg]?)(?:i?b)?")
+_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def _seconds(text: str) -> int:
+    match = _DURATION.fullmatch(text.strip().lower())
+    if not match:
+        raise typer.BadParameter(f"'{text}' is not a duration (e.g. 30d, 12h, 2w)")
+    return int(match[1]) * _UNITS[match[2]]
+
+
+def _bytes(text: str) -> int:
+    match = _SIZE.fullmatch(text.strip().lower())
+    if not match:
+        raise typer.BadParameter(f"'{text}' is not a size (e.g. 500M, 2G)")
+    return int(match[1]) << (10 * " kmg".index(match[2] or " "))
+
+
+@app.command("prune")
+def prune(
+    older_than: Annotated[
+        str,
+        typer.Option("--older-than", help="Remove what no run used for this long (m, h, d, w)."),
+    ] = "30d",
+    max_size: Annotated[
+        str | None,
+        typer.Option(
+            "--max-size", help="Then remove the least recently used until the cache fits (K, M, G)."
+        ),
+    ] = None,
+) -> None:
+    """Remove actions and repositories of the cache that no run used lately."""
+    from stageline.runner.actions import remote
+
+    age = _seconds(older_than)
+    limit = None if max_size is None else _bytes(max_size)
+    removed = remote.prune(age, limit)
+    root = remote.cache_root()
+    for entry in removed:
+        print(entry.path.relative_to(root))
+    freed = sum(e.size for e in removed)
+    left = sum(e.size for e in remote.entries(root))
+    print(
+        f"removed {len(removed)} item(s), {freed / (1 << 20):.1f} MiB; "
+        f"{left / (1 << 20):.1f} MiB left in {root}",
+        file=sys.stderr,
+    )
 
 
 def _pull_callees(workflow: Workflow, base: Path) -> tuple[list[Workflow], list[str]]:

@@ -2,8 +2,9 @@
 
 Three tables: the tool cache (filled first, as a job that runs actions would fill it), the
 programs actions need (node, git), and where each `uses:` of the repository's workflows
-comes from. Exit code 1 when a workflow cannot be read or an action is not at hand (not
-cached, vendored or built in), so a script can check before going offline.
+comes from, with the actions composite actions use (USED BY names the composite). Exit
+code 1 when a workflow cannot be read or an action is not at hand (not cached, vendored or
+built in), so a script can check before going offline.
 """
 
 from __future__ import annotations
@@ -51,8 +52,8 @@ def _print_text(report: Report) -> None:
     print()
     if report.actions:
         print_table(
-            ["ACTION", "SOURCE", "DETAIL"],
-            [[a.uses, a.source, a.detail] for a in report.actions],
+            ["ACTION", "SOURCE", "USED BY", "DETAIL"],
+            [[a.uses, a.source, a.used_by or "-", a.detail] for a in report.actions],
         )
     else:
         print("no actions in this repository's workflows")

@@ -6,8 +6,10 @@ local executor's come from `stageline.runner.places`). It keeps the executor con
 exception; the workspace and every process the job started are gone when it returns (the
 workspace stays with `keep_workspace`); `step_finished` is reported once per step,
 skipped ones included (a skipped step gets no `step_started`); `sink.heartbeat()` is
-called every `HEARTBEAT_S` while the job runs. Post steps that actions register
-(``Post <name>``) are reported with indices after the job's last step.
+called every `HEARTBEAT_S` while the job runs. Node actions' `pre` steps (``Pre <name>``,
+run before the first step, in step order) and the post steps that actions register
+(``Post <name>``, run last, in reverse order) are reported with indices after the job's
+last step: pre steps first, then post steps.
 """
 
 from __future__ import annotations
@@ -44,7 +46,13 @@ from stageline.runner.logs import NullLog, StepLog
 from stageline.runner.masking import Masker
 from stageline.runner.ports import JobPorts
 from stageline.runner.process import ProcessGroups
-from stageline.runner.state import DEFAULT_JOB_TIMEOUT_MINUTES, JobState, Scope, StepOutcome
+from stageline.runner.state import (
+    DEFAULT_JOB_TIMEOUT_MINUTES,
+    JobState,
+    PostStep,
+    Scope,
+    StepOutcome,
+)
 from stageline.runner.steps import StepSetupError, execute
 from stageline.runs.states import Conclusion
 
@@ -197,13 +205,16 @@ async def _run(state: JobState) -> JobResult:
     results: list[StepResult] = []
     reason = _prepare_job(state)
     scope_steps: dict[str, dict[str, Any]] = {}
+    pres = _pre_steps(state) if reason is None else []
+    results.extend(await _run_hooks(state, pres, len(job.steps), scope_steps))
     for step in job.steps:
         state.observe_cancel()
         if reason is not None:
             results.append(_skip(state, step.index, step.display_name))
             continue
         results.append(await _run_step(state, step, scope_steps))
-    results.extend(await _run_post_steps(state, len(job.steps), scope_steps))
+    posts = list(reversed(state.post_steps))
+    results.extend(await _run_hooks(state, posts, len(job.steps) + len(pres), scope_steps))
     outputs = _job_outputs(state, scope_steps) if reason is None else {}
     url = _environment_url(state, scope_steps)
     if state.cancelled:
@@ -351,11 +362,20 @@ def _finish(
     return result
 
 
-async def _run_post_steps(
-    state: JobState, first_index: int, steps_ctx: dict[str, dict[str, Any]]
+def _pre_steps(state: JobState) -> list[PostStep]:
+    if not _runs_actions(state.request.job.steps):
+        return []
+    from stageline.runner.actions import local
+
+    return local.pre_steps(state, state.request.job.steps)
+
+
+async def _run_hooks(
+    state: JobState, hooks: list[PostStep], first_index: int, steps_ctx: dict[str, dict[str, Any]]
 ) -> list[StepResult]:
+    """Run the pre or post steps of actions, each when its condition allows."""
     results: list[StepResult] = []
-    for offset, post in enumerate(reversed(state.post_steps)):
+    for offset, post in enumerate(hooks):
         state.observe_cancel()
         index = first_index + offset
         probe = Scope(index=index, log=NullLog(), steps=steps_ctx)

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from stageline.plan.model import PlannedStep
 from stageline.runner import token
 from stageline.runner.commands import CommandProcessor
 from stageline.runner.contexts import Evaluator, default_env, step_env
@@ -63,11 +64,22 @@ class Scope:
 
 @dataclass(slots=True)
 class PostStep:
-    """A step an action registered to run at the end of the job (e.g. cache save)."""
+    """A step an action registered to run at the end of the job (e.g. cache save); also
+    the shape of a node action's `pre`, run at its start."""
 
     name: str
     condition: str
     run: Callable[[Scope], Awaitable[StepOutcome]]
+
+
+@dataclass(slots=True)
+class PreRun:
+    """A node action's `pre`, handled at job start for the job's step `step`: main then
+    does not run it again, and sees (as post does) the GITHUB_STATE it saved."""
+
+    step: PlannedStep  # matched by identity: an action nested in a composite differs
+    ran: bool = False
+    saved: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -94,6 +106,8 @@ class JobState:
     timed_out: bool = False
     annotations: list[Annotation] = field(default_factory=list)
     post_steps: list[PostStep] = field(default_factory=list)
+    #: The job-start `pre` of each node action step, by step index.
+    pre_runs: dict[int, PreRun] = field(default_factory=dict)
     logs: list[StepLog] = field(default_factory=list)
     action_names: Counter[str] = field(default_factory=Counter)
     #: The job's file-command files, created by the first step that runs a process.

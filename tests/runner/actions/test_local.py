@@ -116,3 +116,115 @@ def test_unknown_action_fails_the_step_with_a_hint(
     result, _ = run(request(tmp_path, repo, job(step(0, uses="someone/thing@v2"))))
     assert result.conclusion == Conclusion.FAILURE
     assert ".stageline/actions/someone/thing@v2" in result.annotations[0].message
+
+
+TRACED_ACTION = """
+name: traced
+inputs:
+  file: {{required: true}}
+  tag: {{default: none}}
+runs:
+  using: node20
+  pre: pre.js
+  pre-if: {pre_if}
+  main: main.js
+  post: post.js
+"""
+TRACE = """\
+const fs = require('fs');
+const env = process.env;
+const say = (...words) => fs.appendFileSync(env.INPUT_FILE, words.map(String).join(' ') + '\\n');
+const save = (name, value) => fs.appendFileSync(env.GITHUB_STATE, `${name}=${value}\\n`);
+"""
+TRACED_JS = {
+    "pre.js": TRACE
+    + "say('pre', env.INPUT_TAG); save('from_pre', 'p-' + env.INPUT_TAG);\n"
+    + "if (env.INPUT_TAG === 'broken') process.exit(3);\n",
+    "main.js": TRACE
+    + "say('main', env.INPUT_TAG, env.STATE_from_pre); save('from_main', 'm-' + env.INPUT_TAG);\n",
+    "post.js": TRACE + "say('post', env.INPUT_TAG, env.STATE_from_pre, env.STATE_from_main);\n",
+}
+
+
+def traced_actions(root: Path, **pre_ifs: str) -> str:
+    """Node actions `acme/<name>@v1` (vendored under `root`) that append what each of
+    their scripts saw to the file given as input `file`; `pre_ifs` maps name to pre-if."""
+    for name, pre_if in pre_ifs.items():
+        directory = root / "acme" / f"{name}@v1"
+        directory.mkdir(parents=True)
+        (directory / "action.yml").write_text(TRACED_ACTION.format(pre_if=pre_if))
+        for file, text in TRACED_JS.items():
+            (directory / file).write_text(text)
+    return str(root)
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_pre_runs_at_job_start_in_step_order_and_passes_its_state(tmp_path: Path) -> None:
+    actions = traced_actions(tmp_path / "vendored", tool="always()")
+    trace = tmp_path / "trace.txt"
+    repo = make_repo(tmp_path)
+    planned = job(
+        step(0, f"echo script-1 >> {trace}"),
+        step(1, uses="acme/tool@v1", if_="false", with_={"file": str(trace), "tag": "a"}),
+        step(2, uses="acme/tool@v1", with_={"file": str(trace), "tag": "${{ runner.os }}"}),
+    )
+    result, _ = run(request(tmp_path, repo, planned, action_dirs=[actions]))
+    assert result.conclusion == Conclusion.SUCCESS, result.annotations
+    assert trace.read_text().splitlines() == [
+        "pre a",  # runs although the step's `if:` is false, as on GitHub
+        "pre Linux",
+        "script-1",
+        "main Linux p-Linux",
+        "post Linux p-Linux m-Linux",  # reverse order
+        "post a p-a undefined",  # registered by the pre: main never ran
+    ]
+    ran = [(s.index, s.name, s.conclusion) for s in result.steps]
+    assert ran == [
+        (3, "Pre Run acme/tool@v1", Conclusion.SUCCESS),
+        (4, "Pre Run acme/tool@v1", Conclusion.SUCCESS),
+        (0, "Run echo script-1 >> " + str(trace), Conclusion.SUCCESS),
+        (1, "Run acme/tool@v1", Conclusion.SKIPPED),
+        (2, "Run acme/tool@v1", Conclusion.SUCCESS),
+        (5, "Post Run acme/tool@v1", Conclusion.SUCCESS),
+        (6, "Post Run acme/tool@v1", Conclusion.SUCCESS),
+    ]
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_pre_if_false_skips_the_pre_only(tmp_path: Path) -> None:
+    actions = traced_actions(tmp_path / "vendored", tool="runner.os == 'Windows'")
+    trace = tmp_path / "trace.txt"
+    repo = make_repo(tmp_path)
+    planned = job(step(0, uses="acme/tool@v1", with_={"file": str(trace), "tag": "x"}))
+    result, _ = run(request(tmp_path, repo, planned, action_dirs=[actions]))
+    assert result.conclusion == Conclusion.SUCCESS, result.annotations
+    assert trace.read_text().splitlines() == ["main x undefined", "post x undefined m-x"]
+    assert [(s.name, s.conclusion) for s in result.steps] == [
+        ("Pre Run acme/tool@v1", Conclusion.SKIPPED),
+        ("Run acme/tool@v1", Conclusion.SUCCESS),
+        ("Post Run acme/tool@v1", Conclusion.SUCCESS),
+    ]
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_a_failing_pre_fails_the_job_before_its_steps(tmp_path: Path) -> None:
+    actions = traced_actions(tmp_path / "vendored", tool="always()", next="success()")
+    trace = tmp_path / "trace.txt"
+    repo = make_repo(tmp_path)
+    planned = job(
+        step(0, f"echo script-1 >> {trace}"),
+        step(1, uses="acme/tool@v1", with_={"file": str(trace), "tag": "broken"}),
+        step(2, uses="acme/next@v1", with_={"file": str(trace), "tag": "n"}),
+    )
+    result, _ = run(request(tmp_path, repo, planned, action_dirs=[actions]))
+    assert result.conclusion == Conclusion.FAILURE
+    # the second pre-if sees the job's status; post-if (always()) still cleans up
+    assert trace.read_text().splitlines() == ["pre broken", "post broken p-broken undefined"]
+    assert [(s.name, s.conclusion) for s in result.steps] == [
+        ("Pre Run acme/tool@v1", Conclusion.FAILURE),
+        ("Pre Run acme/next@v1", Conclusion.SKIPPED),
+        ("Run echo script-1 >> " + str(trace), Conclusion.SKIPPED),
+        ("Run acme/tool@v1", Conclusion.SKIPPED),
+        ("Run acme/next@v1", Conclusion.SKIPPED),
+        ("Post Run acme/tool@v1", Conclusion.SUCCESS),
+    ]

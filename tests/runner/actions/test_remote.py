@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -163,13 +164,13 @@ def test_node_action_with_inputs_outputs_pre_and_post(
     assert check_uses("acme/greet@v1", str(repo), []) is None
     result, sink = run(request(tmp_path, repo, planned))
     assert result.conclusion == Conclusion.SUCCESS, result.annotations
-    assert [line for line in sink.lines(0) if line.startswith("greet")] == [
-        "greet-pre",
-        "greet-main HELLO BOB",
-    ]
+    names = [(s.index, s.name) for s in result.steps]
+    assert names[0] == (2, "Pre Run acme/greet@v1")  # at job start, indexed after the steps
+    assert names[3] == (3, "Post Run acme/greet@v1")
+    assert [line for line in sink.lines(2) if line.startswith("greet")] == ["greet-pre"]
+    assert [line for line in sink.lines(0) if line.startswith("greet")] == ["greet-main HELLO BOB"]
     assert sink.lines(1)[-1] == "got=HELLO BOB"
-    assert result.steps[2].name == "Post Run acme/greet@v1"
-    assert sink.lines(2)[-1] == "greet-post HELLO BOB"
+    assert sink.lines(3)[-1] == "greet-post HELLO BOB"
     assert sink.events("action.resolved") == [
         {
             "uses": "acme/greet@v1",
@@ -178,6 +179,29 @@ def test_node_action_with_inputs_outputs_pre_and_post(
             "step": 0,
         }
     ]
+
+
+@needs_node
+def test_the_pre_of_a_later_step_runs_before_the_first_step(
+    action_server: ActionServer, tmp_path: Path
+) -> None:
+    repo = make_repo(tmp_path / "repo")
+    planned = job(
+        step(0, "echo script-1"),
+        step(1, "echo script-2"),
+        step(2, uses="acme/greet@v1", with_={"who": "${{ github.actor }}"}),
+    )
+    result, sink = run(request(tmp_path, repo, planned))
+    assert result.conclusion == Conclusion.SUCCESS, result.annotations
+    started = [data for kind, data in sink.calls if kind == "started"]
+    assert started == [
+        (3, "Pre Run acme/greet@v1"),
+        (0, "Run echo script-1"),
+        (1, "Run echo script-2"),
+        (2, "Run acme/greet@v1"),
+        (4, "Post Run acme/greet@v1"),
+    ]
+    assert "greet-pre" in sink.lines(3) and "greet-main hello octocat" in sink.lines(2)
 
 
 @needs_node
@@ -231,3 +255,50 @@ def test_a_cached_full_sha_needs_no_fetch(
     monkeypatch.setenv("STAGELINE_ACTIONS_URL", f"git://127.0.0.1:{free_port()}")  # down
     assert check_uses(f"acme/greet@{sha}", "/x", []) is None
     assert "cannot fetch" in (check_uses("acme/greet@v1", "/x", []) or "")  # a tag may move
+
+
+def _age(paths: list[Path], seconds_ago: float) -> None:
+    when = time.time() - seconds_ago
+    for path in paths:
+        os.utime(path, (when, when))
+
+
+def test_prune_removes_what_no_run_used_lately(
+    action_server: ActionServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for uses in ("acme/greet@v1", "acme/wrap@v2"):
+        assert not isinstance(resolve(uses, "/x", []), str)
+    root = remote.cache_root()
+    greet = [root / "acme/greet.git", root / f"acme/greet@{action_server.shas['greet@v1']}"]
+    wrap = [root / "acme/wrap.git", root / f"acme/wrap@{action_server.shas['wrap@v2']}"]
+    assert sorted(e.path for e in remote.entries()) == sorted(greet + wrap)
+    _age(greet, 40 * 86400)
+
+    removed = remote.prune(30 * 86400)
+
+    assert sorted(e.path for e in removed) == sorted(greet)
+    assert [p.exists() for p in greet + wrap] == [False, False, True, True]
+    assert [p.name for p in (root / "acme").iterdir() if p.name.startswith(".gone")] == []
+    remote._resolved.clear()
+    monkeypatch.setenv("STAGELINE_OFFLINE", "1")
+    assert "is not in the action cache" in str(resolve("acme/greet@v1", "/x", []))
+    assert not isinstance(resolve("acme/wrap@v2", "/x", []), str)
+
+
+def test_prune_to_a_size_takes_the_least_recently_used_first(
+    action_server: ActionServer,
+) -> None:
+    for uses in ("acme/greet@v1", "acme/wrap@v2"):
+        assert not isinstance(resolve(uses, "/x", []), str)
+    by_path = {e.path: e for e in remote.entries()}
+    ordered = sorted(by_path)  # acme/greet.git, acme/greet@..., acme/wrap.git, acme/wrap@...
+    for rank, path in enumerate(ordered):  # greet.git least recently used, wrap@ most
+        _age([path], 2 * remote.RECENT_S + 100 * (len(ordered) - rank))
+    keep = by_path[ordered[-1]].size + by_path[ordered[-2]].size
+
+    removed = remote.prune(None, keep)
+
+    assert [e.path for e in removed] == ordered[:2]
+    assert sum(e.size for e in remote.entries()) <= keep
+    _age(ordered[2:], 0)  # used just now: kept whatever the size
+    assert remote.prune(None, 0) == []

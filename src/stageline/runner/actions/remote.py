@@ -11,11 +11,16 @@ reader never sees half of one.
 A REF (tag, branch or SHA) is resolved to a commit SHA. The run's pre-run check fetches
 (the network's view of a branch wins); the steps then find that commit in the cache.
 Offline (`set_offline` or ``STAGELINE_OFFLINE=1``) nothing is fetched.
+
+Each use touches the tree and its bare repository, so their mtimes say when they were last
+used; `prune` removes what was not used for a while, then the least recently used until
+the cache fits a size.
 """
 
 from __future__ import annotations
 
 import fcntl
+import glob
 import io
 import os
 import re
@@ -23,6 +28,7 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -146,6 +152,9 @@ def fetch(
         tree = root / f"{action.key}@{sha}"
         if not tree.is_dir():
             _checkout(bare, sha, tree)
+        for used in (tree, bare):
+            if used.exists():
+                os.utime(used)
     return Fetched(sha, str(tree / action.sub) if action.sub else str(tree))
 
 
@@ -237,4 +246,86 @@ def _checkout(bare: Path, sha: str, tree: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-__all__ = ["ActionRef", "FetchError", "Fetched", "cache_root", "fetch", "offline", "parse"]
+#: What a size-bounded prune keeps whatever the size: a run may be using it right now.
+RECENT_S = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A tree (``OWNER/REPO@sha``) or a bare repository (``OWNER/REPO.git``) of the cache."""
+
+    path: Path
+    bare: Path  # the repository whose lock guards it
+    used: float  # last use, seconds since the epoch
+    size: int  # bytes
+
+
+def entries(root: Path | None = None) -> list[Entry]:
+    """Every tree and bare repository of the cache, least recently used first."""
+    root = root or cache_root()
+    found: list[Entry] = []
+    if not root.is_dir():
+        return found
+    for lock in root.rglob("*.git.lock"):
+        bare = lock.with_suffix("")
+        name = bare.name.removesuffix(".git")
+        paths = [bare, *bare.parent.glob(f"{glob.escape(name)}@*")]
+        for path in paths:
+            if path.is_dir():
+                found.append(Entry(path, bare, path.stat().st_mtime, _size(path)))
+    return sorted(found, key=lambda e: (e.used, str(e.path)))
+
+
+def _size(path: Path) -> int:
+    total = 0
+    for folder, _, files in os.walk(path):
+        for file in files:
+            try:
+                total += os.lstat(os.path.join(folder, file)).st_size
+            except OSError:
+                continue
+    return total
+
+
+def prune(
+    older_than: float | None, max_bytes: int | None = None, *, now: float | None = None
+) -> list[Entry]:
+    """Remove the entries unused for `older_than` seconds, then, while the cache is larger
+    than `max_bytes`, the least recently used ones not used in the last `RECENT_S`. Each
+    goes under its repository's lock (moved aside, then deleted), so a fetch never sees
+    half of one. The entries removed."""
+    now = time.time() if now is None else now
+    remaining = entries()
+    total = sum(e.size for e in remaining)
+    removed: list[Entry] = []
+    for entry in remaining:
+        stale = older_than is not None and entry.used < now - older_than
+        too_big = max_bytes is not None and total > max_bytes and entry.used < now - RECENT_S
+        if (stale or too_big) and _remove(entry):
+            removed.append(entry)
+            total -= entry.size
+    return removed
+
+
+def _remove(entry: Entry) -> bool:
+    with _locked(entry.bare):
+        if not entry.path.is_dir() or entry.path.stat().st_mtime > entry.used:
+            return False  # used since it was listed
+        aside = Path(tempfile.mkdtemp(prefix=".gone-", dir=entry.path.parent))
+        entry.path.rename(aside / "entry")
+    shutil.rmtree(aside, ignore_errors=True)
+    return True
+
+
+__all__ = [
+    "ActionRef",
+    "Entry",
+    "FetchError",
+    "Fetched",
+    "cache_root",
+    "entries",
+    "fetch",
+    "offline",
+    "parse",
+    "prune",
+]
