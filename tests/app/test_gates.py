@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stageline.app import gates
+from stageline.app import context, gates
 from stageline.errors import ConfigError, RunError
 from stageline.store import open_store
 from stageline.store.records import NewJob, NewRun
@@ -111,3 +111,13 @@ def test_unknown_runs_and_runs_not_waiting(repo: Path) -> None:
         gates.decide(repo, 99, "approve")
     with pytest.raises(RunError, match=f"run {run} is not waiting for a decision"):
         gates.decide(repo, run, "approve")
+
+
+def test_decide_in_judges_the_given_reviewer_against_the_given_author(repo: Path) -> None:
+    run = waiting_run(repo, "production")
+    with context.open(repo) as ctx:
+        with pytest.raises(ConfigError, match="bob triggered the run and self-review"):
+            gates.decide_in(ctx, run, "approve", reviewer="bob", author="bob")
+        done = gates.decide_in(ctx, run, "approve", reviewer="bob", author="dave", comment="ok")
+    assert (done.reviewer, done.effect) == ("bob", "approved")
+    assert recorded(repo, run) == [("bob", "approve", None), ("bob", "approve", "ok")]

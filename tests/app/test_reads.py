@@ -29,3 +29,32 @@ def test_runs_run_and_logs(repo: Path) -> None:
     with pytest.raises(RunError, match="run 1 has no job 'nope'") as err:
         list(reads.logs(repo, 1, "nope"))
     assert err.value.hint == "jobs: build, test"
+
+
+def test_runs_in_pages_through_an_open_store(repo: Path) -> None:
+    for _ in range(3):
+        assert runs.start(runs.prepare(RunOptions(cwd=repo))).exit_code == 0
+    with context.open(repo) as ctx:
+        first = reads.runs_in(ctx.store, limit=2)
+        assert [r.id for r in first.runs] == [3, 2]
+        assert first.next_cursor is not None
+        last = reads.runs_in(ctx.store, limit=2, cursor=first.next_cursor)
+        assert ([r.id for r in last.runs], last.next_cursor) == ([1], None)
+        assert reads.runs_in(ctx.store, reads.RunFilter(branch="nope")).runs == []
+        assert len(reads.runs_in(ctx.store, reads.RunFilter(status="success")).runs) == 3
+        with pytest.raises(RunError, match="not a cursor"):
+            reads.runs_in(ctx.store, cursor="abc")
+
+
+def test_a_job_log_is_one_byte_stream_read_in_ranges(repo: Path) -> None:
+    assert runs.start(runs.prepare(RunOptions(cwd=repo))).exit_code == 0
+    with context.open(repo) as ctx:
+        log = reads.job_log_in(ctx.store, 1, "build")
+        whole = log.read()
+        assert log.complete and log.size == len(whole)
+        assert whole.startswith(b"== ") and b"building it\n" in whole
+        assert log.read(3, 10) == whole[3:10]
+        assert log.read(len(whole) - 4) == whole[-4:]
+        assert log.read(len(whole)) == b""
+        with pytest.raises(RunError, match="no job 'nope'"):
+            reads.job_log_in(ctx.store, 1, "nope")

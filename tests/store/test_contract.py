@@ -163,6 +163,25 @@ def test_listing_reading_and_a_missing_run(store: Store) -> None:
     assert store.runs.find_run(ids[1]).repo_path == "/other"  # type: ignore[union-attr]  # by id
 
 
+def test_runs_are_listed_by_filters_and_before_an_id(store: Store) -> None:
+    main = new_run(store)
+    fix = new_run(store, ref="refs/heads/fix", workflow="Deploy", workflow_path="deploy.yml")
+    failed = new_run(store)
+    set_run(store, failed, status="completed", conclusion="failure")
+    listed = store.runs.list_runs
+
+    def ids(**filters: Any) -> list[int]:
+        return [r.id for r in listed(**filters)]
+
+    assert ids(branch="fix") == [fix]
+    assert ids(workflow="Deploy") == ids(workflow="deploy.yml") == [fix]
+    assert ids(status="failure") == ids(status="completed") == [failed]
+    assert ids(status="queued") == [fix, main]
+    assert ids(before=failed) == [fix, main]
+    assert ids(before=failed, limit=1) == [fix]
+    assert ids(branch="main", status="queued", repo_path="/repo") == [main]
+
+
 def test_orphans_are_reaped_once_and_waiting_runs_outlive_their_process(store: Store) -> None:
     dead = new_run(store, ["a"])
     rec = store.runs.recorder(dead)

@@ -86,4 +86,12 @@ def open(
         yield Context(root, store)
 
 
-__all__ = ["Context", "NoRecordError", "open", "repo_root"]
+def over(store: Store, root: str | Path, config: StagelineConfig | None = None) -> Context:
+    """A `Context` over an already-open `store` (the server's, shared by its requests):
+    `root` is the repository as its runs record it (`repo_path`), and `config` its
+    `.stageline.yml` when it was loaded from elsewhere (the server reads it from a
+    checkout of the run's commit); else it loads from `root` on first use."""
+    return Context(Path(root), store, config)
+
+
+__all__ = ["Context", "NoRecordError", "open", "over", "repo_root"]

@@ -61,7 +61,12 @@ def deployments(
     """The repository's deployments (of `environment`, or all), newest first."""
 
     with context.open(repo_dir, database_url) as ctx:
-        rows = ctx.store.deployments.list_deployments(str(ctx.root), environment)
+        return deployments_in(ctx, environment)
+
+
+def deployments_in(ctx: context.Context, environment: str | None = None) -> list[DeploymentRow]:
+    """The deployments of `ctx`'s repository (of `environment`, or all), newest first."""
+    rows = ctx.store.deployments.list_deployments(str(ctx.root), environment)
     rows.reverse()
     return rows
 
@@ -77,8 +82,13 @@ def environments(repo_dir: str | Path, *, database_url: str | None = None) -> li
     """The environments of `.stageline.yml`, then any others deployed to, in that order."""
 
     with context.open(repo_dir, database_url) as ctx:
-        config = ctx.config
-        rows = ctx.store.deployments.list_deployments(str(ctx.root))
+        return environments_in(ctx)
+
+
+def environments_in(ctx: context.Context) -> list[Environment]:
+    """The environments of `ctx`'s `.stageline.yml`, then any others deployed to."""
+    config = ctx.config
+    rows = ctx.store.deployments.list_deployments(str(ctx.root))
     names = list(config.environments)
     names += sorted({r.environment for r in rows} - set(names))
     out: list[Environment] = []
@@ -115,11 +125,36 @@ def metrics(
 ) -> list[DoraMetrics]:
     """DORA's four keys over the last `since` (default: since the first deployment), for
     `environment` or for each environment deployed to."""
+    records = deployment_records(repo_dir, environment, database_url=database_url)
+    return metrics_of(records, environment, since=since, now=now)
+
+
+def metrics_in(
+    ctx: context.Context,
+    environment: str | None = None,
+    *,
+    since: timedelta | None = None,
+    now: datetime | None = None,
+) -> list[DoraMetrics]:
+    """DORA's four keys of `ctx`'s repository (see `metrics`); none before a deployment."""
+    from stageline.deploy.records import to_record
+
+    rows = ctx.store.deployments.list_deployments(str(ctx.root), environment)
+    return metrics_of([to_record(r) for r in rows], environment, since=since, now=now)
+
+
+def metrics_of(
+    records: list[DeploymentRecord],
+    environment: str | None = None,
+    *,
+    since: timedelta | None = None,
+    now: datetime | None = None,
+) -> list[DoraMetrics]:
+    """DORA's four keys of `records` for `environment`, or for each one deployed to."""
     from stageline.deploy.dora import compute
 
     until = now or datetime.now(UTC)
     start = until - since if since is not None else None
-    records = deployment_records(repo_dir, environment, database_url=database_url)
     names = [environment] if environment else sorted({r.environment for r in records})
     return [compute(records, until=until, since=start, environment=name) for name in names]
 
@@ -155,8 +190,24 @@ def rollback(
     executor: str = "local",
     database_url: str | None = None,
 ) -> RolledBack:
+    """Roll `environment` back (see `rollback_in`), as `as_` or the user this process
+    runs as."""
+    with context.open(repo_dir, database_url) as ctx:
+        return rollback_in(ctx, environment, to=to, who=_who(ctx, as_), say=say, executor=executor)
+
+
+def rollback_in(
+    ctx: context.Context,
+    environment: str,
+    *,
+    to: int | None = None,
+    who: str,
+    say: Say = lambda text: None,
+    executor: str = "local",
+) -> RolledBack:
     """Roll `environment` back to deployment `to` (default: the one before the current),
-    by the paused run or here (see module doc); raises RunError when it cannot or fails."""
+    by the paused run or here (see module doc), recorded as requested by `who`; raises
+    RunError when it cannot or fails."""
     import asyncio
 
     from stageline.deploy.rollback import complete, roll_back
@@ -164,50 +215,48 @@ def rollback(
     from stageline.engine.setup import run_environment
     from stageline.executors import get_executor
 
-    with context.open(repo_dir, database_url) as ctx:
-        who = _who(ctx, as_)
-        pauses = [
-            g
-            for g in ctx.store.deployments.pending_pauses(environment)
-            if ctx.store.runs.run_alive(g.run_id)
-        ]
-        if pauses:
-            gate = pauses[0]
-            ctx.store.deployments.record_decision(
-                gate.run_id,
-                gate.id,
-                who,
-                "rollback",
-                comment="stageline rollback",
-                data={"to": to} if to else {},
+    pauses = [
+        g
+        for g in ctx.store.deployments.pending_pauses(environment)
+        if ctx.store.runs.run_alive(g.run_id)
+    ]
+    if pauses:
+        gate = pauses[0]
+        ctx.store.deployments.record_decision(
+            gate.run_id,
+            gate.id,
+            who,
+            "rollback",
+            comment="stageline rollback",
+            data={"to": to} if to else {},
+        )
+        say(f"run {gate.run_id} is paused on {environment}: it rolls back now")
+        return RolledBack(_follow(ctx.store, gate.deployment_id), gate.run_id)
+    env = ctx.config.environment(environment)
+    hooks = wire(ctx.store, ctx.root, get_executor(executor), config=ctx.config)
+    rt = hooks.runtime
+    given = run_environment(ctx.root)
+    rt.secrets, rt.extra_env, rt.action_dirs = given.secrets, given.extra_env, given.action_dirs
+    try:
+        for interrupted in ctx.store.deployments.interrupted_rollbacks(
+            repo_path=str(ctx.root), environment=environment
+        ):
+            say(f"completing rollback #{interrupted.id}, interrupted earlier")
+            say(asyncio.run(complete(rt, env, interrupted)).reason)
+        rows = ctx.store.deployments.list_deployments(str(ctx.root), environment)
+        current = next((r for r in reversed(rows) if r.status == "success"), None)
+        if current is None:
+            raise RunError(
+                f"nothing is deployed to {environment}",
+                hint=f"see `stageline deployments {environment}`",
             )
-            say(f"run {gate.run_id} is paused on {environment}: it rolls back now")
-            return RolledBack(_follow(ctx.store, gate.deployment_id), gate.run_id)
-        env = ctx.config.environment(environment)
-        hooks = wire(ctx.store, ctx.root, get_executor(executor), config=ctx.config)
-        rt = hooks.runtime
-        given = run_environment(ctx.root)
-        rt.secrets, rt.extra_env, rt.action_dirs = given.secrets, given.extra_env, given.action_dirs
-        try:
-            for interrupted in ctx.store.deployments.interrupted_rollbacks(
-                repo_path=str(ctx.root), environment=environment
-            ):
-                say(f"completing rollback #{interrupted.id}, interrupted earlier")
-                say(asyncio.run(complete(rt, env, interrupted)).reason)
-            rows = ctx.store.deployments.list_deployments(str(ctx.root), environment)
-            current = next((r for r in reversed(rows) if r.status == "success"), None)
-            if current is None:
-                raise RunError(
-                    f"nothing is deployed to {environment}",
-                    hint=f"see `stageline deployments {environment}`",
-                )
-            outcome = asyncio.run(
-                roll_back(
-                    rt, env, replaces=current, to=to, trigger="stageline rollback", requested_by=who
-                )
+        outcome = asyncio.run(
+            roll_back(
+                rt, env, replaces=current, to=to, trigger="stageline rollback", requested_by=who
             )
-        finally:
-            hooks.close()
+        )
+    finally:
+        hooks.close()
     if not outcome.ok:
         raise RunError(outcome.reason)
     return RolledBack(outcome.reason)
@@ -247,8 +296,13 @@ __all__ = [
     "RolledBack",
     "deployment_records",
     "deployments",
+    "deployments_in",
     "environments",
+    "environments_in",
     "metrics",
+    "metrics_in",
+    "metrics_of",
     "rollback",
     "rollback_ids",
+    "rollback_in",
 ]

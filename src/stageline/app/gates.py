@@ -56,29 +56,52 @@ def decide(
     comment: str | None = None,
     database_url: str | None = None,
 ) -> GateDecision:
-    """Record `verdict` on the gate run `run` (its id) waits on (`environment` chooses
-    when it waits on several), as `as_` or the user this process runs as."""
-    from stageline.deploy.gates import review_refusal
+    """Record `verdict` on the gate run `run` waits on (see `decide_in`), as `as_` or the
+    user this process runs as (`deploy.reviewers.who_am_i`)."""
     from stageline.deploy.reviewers import who_am_i
 
     with context.open(repo_dir, database_url) as ctx:
+        reviewer = who_am_i(ctx.config, str(ctx.root), as_)
+        return decide_in(
+            ctx, run, verdict, reviewer=reviewer, environment=environment, comment=comment
+        )
+
+
+def decide_in(
+    ctx: context.Context,
+    run: int,
+    verdict: Verdict,
+    *,
+    reviewer: str,
+    author: str | None = None,
+    environment: str | None = None,
+    comment: str | None = None,
+) -> GateDecision:
+    """Record `reviewer`'s `verdict` on the gate run `run` (its number in the
+    repository, else its id) waits on; `environment` chooses when it waits on several.
+
+    The approval rules judge `reviewer` against the run's `author` (default: who the
+    gate or the run records as its actor): a decision that does not count is recorded
+    all the same, then a ConfigError says why.
+    """
+    from stageline.deploy.gates import review_refusal
+
+    found = ctx.store.runs.find_run(run)
+    if found is None:
+        raise RunError(f"no run {run} in the record", hint="see `stageline runs`")
+    pending = ctx.store.deployments.gates_of_run(found.id, status="pending")
+    gate = gate_to_decide(found, pending, environment)
+    refusal = None
+    if gate.kind == "approval":
         config = ctx.config
-        found = ctx.store.runs.find_run(run)
-        if found is None:
-            raise RunError(f"no run {run} in the record", hint="see `stageline runs`")
-        pending = ctx.store.deployments.gates_of_run(found.id, status="pending")
-        gate = gate_to_decide(found, pending, environment)
-        reviewer = who_am_i(config, str(ctx.root), as_)
-        refusal = None
-        if gate.kind == "approval":
-            refusal = review_refusal(
-                config.environment(gate.environment).approval,
-                config.teams,
-                actor=gate.actor or found.actor,
-                reviewer=reviewer,
-                verdict=verdict,
-            )
-        ctx.store.deployments.record_decision(found.id, gate.id, reviewer, verdict, comment=comment)
+        refusal = review_refusal(
+            config.environment(gate.environment).approval,
+            config.teams,
+            actor=author or gate.actor or found.actor,
+            reviewer=reviewer,
+            verdict=verdict,
+        )
+    ctx.store.deployments.record_decision(found.id, gate.id, reviewer, verdict, comment=comment)
     if refusal:
         raise ConfigError(
             f"{reviewer}'s {verdict} of run {found.id} for {gate.environment} was recorded "
@@ -108,4 +131,4 @@ def gate_to_decide(run: RunInfo, pending: Sequence[GateRow], environment: str | 
     return gates[0]
 
 
-__all__ = ["EFFECTS", "GateDecision", "decide", "gate_to_decide"]
+__all__ = ["EFFECTS", "GateDecision", "decide", "decide_in", "gate_to_decide"]

@@ -1,7 +1,10 @@
-"""Reading the record: the newest runs, one run, a run's step logs.
+"""Reading the record: runs (filtered, a page at a time), one run, a run's step logs.
 
-Reads first complete runs whose process is gone (an orphan gets conclusion failure
-or cancelled and a reason), so the record never claims a dead run is still going.
+Each read has two forms: `runs_in`, `run_in`, `logs_in`, `job_log_in` read an
+already-open `Store` (the server's, shared by its requests); `runs`, `run`, `logs`
+open the record of the repository at `repo_dir` for one read (the CLI) and first
+complete runs whose process is gone (an orphan gets conclusion failure or cancelled
+and a reason), so the record never claims a dead run is still going.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from stageline.app import context
 from stageline.errors import RunError
 
 if TYPE_CHECKING:
-    from stageline.store import RunDetail, RunRecord
+    from stageline.store import RunDetail, RunRecord, Store
+    from stageline.store.records import JobRecord
 
 #: How often `logs(follow=True)` looks for more.
 FOLLOW_POLL_S = 0.2
@@ -31,20 +35,70 @@ class LogLines:
     first: bool
 
 
+@dataclass(frozen=True, slots=True)
+class RunFilter:
+    """Which runs to list; None matches anything."""
+
+    #: The repository's path as runs record it (`RunRecord.repo_path`).
+    repo_path: str | None = None
+    #: A status (``queued``, ``waiting``, ``completed``…) or a conclusion (``failure``…).
+    status: str | None = None
+    #: A branch name (matches the run's ref ``refs/heads/<branch>``).
+    branch: str | None = None
+    #: The workflow's name or its file's path.
+    workflow: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunPage:
+    """One page of runs, newest first; `next_cursor` fetches the next (None: no more)."""
+
+    runs: list[RunRecord]
+    next_cursor: str | None
+
+
 def runs(
     repo_dir: str | Path, *, limit: int = 20, database_url: str | None = None
 ) -> list[RunRecord]:
     """The repository's newest runs, newest first."""
 
     with context.open(repo_dir, database_url, reap=True) as ctx:
-        return ctx.store.runs.list_runs(limit=limit)
+        return runs_in(ctx.store, limit=limit).runs
+
+
+def runs_in(
+    store: Store, where: RunFilter = RunFilter(), *, limit: int = 20, cursor: str | None = None
+) -> RunPage:
+    """A page of the runs `where` selects, newest first, from `cursor` (a previous page's
+    `next_cursor`) on. A cursor is opaque to callers; a malformed one is a RunError."""
+    before = None
+    if cursor is not None:
+        if not cursor.isdigit():
+            raise RunError(f"not a cursor: {cursor!r}", hint="pass a page's next_cursor")
+        before = int(cursor)
+    found = store.runs.list_runs(
+        repo_path=where.repo_path,
+        limit=limit + 1,
+        before=before,
+        status=where.status,
+        branch=where.branch,
+        workflow=where.workflow,
+    )
+    page = found[:limit]
+    more = len(found) > limit
+    return RunPage(page, str(page[-1].id) if more and page else None)
 
 
 def run(repo_dir: str | Path, run_id: int, *, database_url: str | None = None) -> RunDetail:
     """One run with its jobs, steps, annotations and artifacts."""
 
     with context.open(repo_dir, database_url, reap=True) as ctx:
-        return ctx.store.runs.get_run(run_id)
+        return run_in(ctx.store, run_id)
+
+
+def run_in(store: Store, run_id: int) -> RunDetail:
+    """One run with its jobs, steps, annotations and artifacts (StoreError: no such run)."""
+    return store.runs.get_run(run_id)
 
 
 def logs(
@@ -55,36 +109,134 @@ def logs(
     follow: bool = False,
     database_url: str | None = None,
 ) -> Iterator[LogLines]:
+    """The run's step logs (see `logs_in`), reaping orphans while it follows."""
+    with context.open(repo_dir, database_url, reap=True) as ctx:
+        yield from logs_in(ctx.store, run_id, job, follow=follow, reap=True)
+
+
+def logs_in(
+    store: Store, run_id: int, job: str | None = None, *, follow: bool = False, reap: bool = False
+) -> Iterator[LogLines]:
     """The run's step logs (of `job`: its id, key or name), in job and step order; with
-    `follow`, more as they are written until the run completes."""
+    `follow`, more as they are written until the run completes. `reap`: complete
+    orphaned runs between polls (a process that cannot tell a live run host's runs
+    from dead ones must not)."""
     import time
 
     from stageline.store.logs import LogTail
 
     tails: dict[str, LogTail] = {}
     started: set[str] = set()
-    with context.open(repo_dir, database_url, reap=True) as ctx:
-        while True:
-            detail = ctx.store.runs.get_run(run_id)
-            chosen = [j for j in detail.jobs if job is None or job in (j.job_id, j.key, j.name)]
-            finished = detail.run.status == "completed"
-            if job is not None and not chosen and finished:
-                names = ", ".join(j.key for j in detail.jobs)
-                raise RunError(f"run {run_id} has no job {job!r}", hint=f"jobs: {names}")
-            for record in chosen:
-                for step in record.steps:
-                    if not step.log_path:
-                        continue
-                    tail = tails.setdefault(step.log_path, LogTail(Path(step.log_path)))
-                    lines = list(tail.read(final=finished or step.status == "completed"))
-                    if lines:
-                        first = step.log_path not in started
-                        started.add(step.log_path)
-                        yield LogLines(record.name, step.name, lines, first)
-            if not follow or finished:
-                return
-            time.sleep(FOLLOW_POLL_S)
-            ctx.store.runs.reap_orphans()
+    while True:
+        detail = store.runs.get_run(run_id)
+        finished = detail.run.status == "completed"
+        chosen = [j for j in detail.jobs if job is None or _is(j, job)]
+        if job is not None and not chosen and finished:
+            raise _no_job(detail, job)
+        for record in chosen:
+            for step in record.steps:
+                if not step.log_path:
+                    continue
+                tail = tails.setdefault(step.log_path, LogTail(Path(step.log_path)))
+                lines = list(tail.read(final=finished or step.status == "completed"))
+                if lines:
+                    first = step.log_path not in started
+                    started.add(step.log_path)
+                    yield LogLines(record.name, step.name, lines, first)
+        if not follow or finished:
+            return
+        time.sleep(FOLLOW_POLL_S)
+        if reap:
+            store.runs.reap_orphans()
 
 
-__all__ = ["FOLLOW_POLL_S", "LogLines", "logs", "run", "runs"]
+@dataclass(frozen=True, slots=True)
+class JobLog:
+    """One job's log as a single append-only byte stream: each step's file after a
+    ``== step ==`` line, a newline added where a finished step's file lacks one.
+
+    Steps of a job run one after another and their files only grow, so bytes already
+    read never change: a byte range or an offset stays valid while the job runs.
+    """
+
+    job: str
+    #: Each started step: its header line and its log file.
+    parts: list[tuple[bytes, Path, bool]]
+    #: The job has ended: the stream will not grow.
+    complete: bool
+
+    @property
+    def size(self) -> int:
+        return sum(len(h) + n for h, p, done in self.parts for n in [_length(p, done)])
+
+    def read(self, start: int = 0, end: int | None = None) -> bytes:
+        """Bytes `start` up to `end` (exclusive; None: to the end)."""
+        out: list[bytes] = []
+        position = 0
+        for header, path, done in self.parts:
+            for chunk in (header, _content(path, done)):
+                stop = position + len(chunk)
+                if stop > start and (end is None or position < end):
+                    upto = None if end is None else end - position
+                    out.append(chunk[max(start - position, 0) : upto])
+                position = stop
+        return b"".join(out)
+
+
+def job_log_in(store: Store, run_id: int, job: str) -> JobLog:
+    """The log of job `job` (its id, key or name) of run `run_id`, as it is now."""
+    detail = store.runs.get_run(run_id)
+    record = next((j for j in detail.jobs if _is(j, job)), None)
+    if record is None:
+        raise _no_job(detail, job)
+    parts = [
+        (f"== {step.name} ==\n".encode(), Path(step.log_path), step.status == "completed")
+        for step in record.steps
+        if step.log_path
+    ]
+    return JobLog(record.key, parts, record.status == "completed")
+
+
+def _is(record: JobRecord, job: str) -> bool:
+    return job in (record.job_id, record.key, record.name)
+
+
+def _no_job(detail: RunDetail, job: str) -> RunError:
+    names = ", ".join(j.key for j in detail.jobs)
+    return RunError(f"run {detail.run.id} has no job {job!r}", hint=f"jobs: {names}")
+
+
+def _content(path: Path, done: bool) -> bytes:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return b""
+    return data + b"\n" if done and data and not data.endswith(b"\n") else data
+
+
+def _length(path: Path, done: bool) -> int:
+    try:
+        with open(path, "rb") as handle:
+            size = handle.seek(0, 2)
+            if not done or size == 0:
+                return size
+            handle.seek(size - 1)
+            return size + (handle.read(1) != b"\n")
+    except FileNotFoundError:
+        return 0
+
+
+__all__ = [
+    "FOLLOW_POLL_S",
+    "JobLog",
+    "LogLines",
+    "RunFilter",
+    "RunPage",
+    "job_log_in",
+    "logs",
+    "logs_in",
+    "run",
+    "run_in",
+    "runs",
+    "runs_in",
+]

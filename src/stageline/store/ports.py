@@ -90,7 +90,21 @@ class RunStore(Protocol):
         """Complete every active run whose process is gone (`store.liveness`); their ids."""
         ...
 
-    def list_runs(self, *, repo_path: str | None = None, limit: int = 50) -> list[RunRecord]: ...
+    def list_runs(
+        self,
+        *,
+        repo_path: str | None = None,
+        limit: int = 50,
+        before: int | None = None,
+        status: str | None = None,
+        branch: str | None = None,
+        workflow: str | None = None,
+    ) -> list[RunRecord]:
+        """The newest runs first; each filter given narrows: ids below `before`, `status`
+        (a status, or a completed run's conclusion), `branch` (``refs/heads/<branch>``),
+        `workflow` (its name or file path)."""
+        ...
+
     def get_run(self, run_id: int) -> RunDetail: ...
     def run_events(self, run_id: int, *, after: int = 0) -> list[EventRecord]: ...
     def run_state(self, run_id: int) -> tuple[str, str | None]: ...

@@ -238,10 +238,29 @@ class CoreRunStore:
             )
         return liveness.reap(active, self.finish_orphan, now)
 
-    def list_runs(self, *, repo_path: str | None = None, limit: int = 50) -> list[RunRecord]:
-        stmt = select(_runs).order_by(_runs.c.id.desc()).limit(limit)
+    def list_runs(
+        self,
+        *,
+        repo_path: str | None = None,
+        limit: int = 50,
+        before: int | None = None,
+        status: str | None = None,
+        branch: str | None = None,
+        workflow: str | None = None,
+    ) -> list[RunRecord]:
+        c = _runs.c
+        stmt = select(_runs).order_by(c.id.desc()).limit(limit)
         if repo_path is not None:
-            stmt = stmt.where(_runs.c.repo_path == repo_path)
+            stmt = stmt.where(c.repo_path == repo_path)
+        if before is not None:
+            stmt = stmt.where(c.id < before)
+        if status is not None:
+            ended = and_(c.status == "completed", c.conclusion == status)
+            stmt = stmt.where(or_(c.status == status, ended))
+        if branch is not None:
+            stmt = stmt.where(c.ref == f"refs/heads/{branch}")
+        if workflow is not None:
+            stmt = stmt.where(or_(c.workflow == workflow, c.workflow_path == workflow))
         with self._tx() as conn:
             return _rows(RunRecord, conn.execute(stmt))
 

@@ -354,14 +354,32 @@ class SQLiteRunStore:
             active = _select(cur, RunRecord, RunRecord.__slots__, sql, ())
         return liveness.reap(active, self.finish_orphan, now)
 
-    def list_runs(self, *, repo_path: str | None = None, limit: int = 50) -> list[RunRecord]:
-        where = ""
-        params: tuple[Any, ...] = (limit,)
-        if repo_path is not None:
-            where, params = "WHERE repo_path = ? ", (repo_path, limit)
+    def list_runs(
+        self,
+        *,
+        repo_path: str | None = None,
+        limit: int = 50,
+        before: int | None = None,
+        status: str | None = None,
+        branch: str | None = None,
+        workflow: str | None = None,
+    ) -> list[RunRecord]:
+        terms: list[str] = []
+        params: list[Any] = []
+        for term, values in (
+            ("repo_path = ?", (repo_path,)),
+            ("id < ?", (before,)),
+            ("(status = ? OR (status = 'completed' AND conclusion = ?))", (status, status)),
+            ("ref = ?", (f"refs/heads/{branch}" if branch is not None else None,)),
+            ("(workflow = ? OR workflow_path = ?)", (workflow, workflow)),
+        ):
+            if values[0] is not None:
+                terms.append(term)
+                params.extend(values)
+        where = f"WHERE {' AND '.join(terms)} " if terms else ""
         with self.store.write() as cur:
             sql = f"FROM runs {where}ORDER BY id DESC LIMIT ?"
-            return _select(cur, RunRecord, RunRecord.__slots__, sql, params)
+            return _select(cur, RunRecord, RunRecord.__slots__, sql, (*params, limit))
 
     def get_run(self, run_id: int) -> RunDetail:
         key = (run_id,)
