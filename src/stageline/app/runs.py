@@ -3,7 +3,7 @@
 Starting is two calls, so a face can show what was decided before anything runs:
 `prepare` finds, validates and compiles the workflows (raising before any run
 starts), `start` runs them. `start` and `resume` share one start-up sequence
-(`_drive`): open the record, choose the executor, wire the delivery hooks when the
+(`drive`): open the record, choose the executor, wire the delivery hooks when the
 runs need them, run the engine in one event loop, close the hooks. Ctrl-C and
 SIGTERM cancel the runs; their record is completed all the same, and the exit code
 says so (128 + the signal number).
@@ -114,7 +114,7 @@ def start(
     """
     with context.open(prepared.facts.root, database_url, create=True, at_root=True) as ctx:
         delivery = needs_delivery(prepared.specs, ctx.root)
-        execution = _drive(
+        execution = drive(
             ctx,
             str(ctx.root),
             prepared.specs,
@@ -154,9 +154,9 @@ def resume(
         if found is None:
             raise RunError(f"no run {run} in the record", hint="see `stageline runs`")
         resumable(ctx.store, found.id)
-        spec = _resumed_spec(ctx.root, found.repo_path, found.plan, vars, secrets, env)
+        spec = resumed_spec(ctx.root, found.repo_path, found.plan, vars, secrets, env)
         say(f"resuming run {found.id} (#{found.number})")
-        execution = _drive(
+        execution = drive(
             ctx,
             found.repo_path,
             [spec],
@@ -212,7 +212,7 @@ def needs_delivery(specs: Sequence[RunSpec], root: Path) -> bool:
     return False
 
 
-def _drive(
+def drive(
     ctx: context.Context,
     repo_dir: str,
     specs: list[RunSpec],
@@ -223,8 +223,13 @@ def _drive(
     prompt: bool,
     delivery: bool,
     resume_id: int | None = None,
+    handle_signals: bool = True,
 ) -> Execution:
-    """The one start-up sequence (see module doc): new runs, or the resume of one."""
+    """The one start-up sequence (see module doc): new runs, or the resume of one.
+
+    `repo_dir` is the runs' `repo_path` (where jobs check out from; the server passes
+    its mirror); `ctx.root` the tree their `.stageline.yml` was read from.
+    `handle_signals=False` for a loop outside the main thread (the server's `RunHost`)."""
     import asyncio
 
     from stageline.engine.scheduler import default_parallel
@@ -254,6 +259,7 @@ def _drive(
                     observer_for=observe,
                     gatekeeper=gatekeeper,
                     after_job=after_job,
+                    handle_signals=handle_signals,
                 )
             )
         from stageline.engine.resume import resume_run
@@ -268,6 +274,7 @@ def _drive(
                 observer=observe(specs[0]),
                 gatekeeper=gatekeeper,
                 after_job=after_job,
+                handle_signals=handle_signals,
             )
         )
     finally:
@@ -281,7 +288,7 @@ def _finished(ctx: context.Context, execution: Execution) -> Finished:
     return Finished(details, execution.exit_code)
 
 
-def _resumed_spec(
+def resumed_spec(
     root: Path,
     repo_path: str,
     recorded: dict[str, object],
@@ -332,10 +339,12 @@ __all__ = [
     "ObserverFor",
     "Say",
     "cancel",
+    "drive",
     "list_jobs",
     "needs_delivery",
     "prepare",
     "resume",
+    "resumed_spec",
     "start",
     "workflows",
 ]

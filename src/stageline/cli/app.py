@@ -47,6 +47,7 @@ def _build_app() -> typer.Typer:
         metrics,
         records,
         resume,
+        server,
         validate,
     )
 
@@ -75,6 +76,10 @@ def _build_app() -> typer.Typer:
     app.command("rollback")(deploys.rollback)
     app.add_typer(actions.app, name="actions")
     app.command("doctor")(doctor.doctor)
+    app.command("serve")(server.serve)
+    app.add_typer(server.repo_app, name="repo")
+    app.add_typer(server.user_app, name="user")
+    app.add_typer(server.token_app, name="token")
     return app
 
 

@@ -44,8 +44,10 @@ async def execute(
     observer_for: Callable[[RunSpec], ev.Observer | None] = lambda spec: None,
     gatekeeper: Gatekeeper | None = None,
     after_job: AfterJob | None = None,
+    handle_signals: bool = True,
 ) -> Execution:
-    """Run every spec concurrently, sharing one `--parallel` bound."""
+    """Run every spec concurrently, sharing one `--parallel` bound (`handle_signals`:
+    see `run_all`)."""
     slots = Slots(parallel)
     schedulers = [
         Scheduler(
@@ -59,12 +61,14 @@ async def execute(
         )
         for spec in specs
     ]
-    return await run_all(schedulers)
+    return await run_all(schedulers, handle_signals=handle_signals)
 
 
-async def run_all(schedulers: Sequence[Scheduler]) -> Execution:
+async def run_all(schedulers: Sequence[Scheduler], *, handle_signals: bool = True) -> Execution:
     """Run the schedulers' runs to their end in this loop; SIGINT/SIGTERM cancel them all
     (see module doc). A resumed run's scheduler runs through here as a new one does.
+    `handle_signals=False`: a loop outside the main thread (the server's run threads),
+    which cannot take signals; the process stops its runs itself.
     Each executor is started before the first job and closed after the last (its
     lifecycle, `executors.base`), whatever happens meanwhile."""
     loop = asyncio.get_running_loop()
@@ -77,7 +81,8 @@ async def run_all(schedulers: Sequence[Scheduler]) -> Execution:
         for scheduler in schedulers:
             scheduler.cancel(f"received {signal.Signals(signum).name}")
 
-    for signum in SIGNALS:
+    signals = SIGNALS if handle_signals else ()
+    for signum in signals:
         loop.add_signal_handler(signum, on_signal, signum)
     try:
         for executor in executors:
@@ -86,6 +91,6 @@ async def run_all(schedulers: Sequence[Scheduler]) -> Execution:
     finally:
         for executor in executors:
             await executor.close()
-        for signum in SIGNALS:
+        for signum in signals:
             loop.remove_signal_handler(signum)
     return Execution(list(outcomes), received[0] if received else None)

@@ -81,6 +81,7 @@ async def resume_run(
     observer: ev.Observer | None = None,
     gatekeeper: Gatekeeper | None = None,
     after_job: AfterJob | None = None,
+    handle_signals: bool = True,
 ) -> Execution:
     """Continue run `run_id` to its end here, through the loop new runs take
     (`engine.execute.run_all`: Ctrl-C/SIGTERM, the executor's start and close)."""
@@ -94,7 +95,7 @@ async def resume_run(
         after_job=after_job,
         state=resumed_state(store, spec, run_id),
     )
-    return await run_all([scheduler])
+    return await run_all([scheduler], handle_signals=handle_signals)
 
 
 __all__ = ["resumable", "resume_run", "resumed_state"]

@@ -29,10 +29,24 @@ TIME_COLUMNS = frozenset(
         "commit_time",
         "requested_at",
         "decided_at",
+        "revoked_at",
+        "last_at",
     }
 )
 JSON_COLUMNS = frozenset(
-    {"outputs", "matrix", "needs", "data", "plan", "approved_by", "contexts", "decided_by"}
+    {
+        "outputs",
+        "matrix",
+        "needs",
+        "data",
+        "plan",
+        "approved_by",
+        "contexts",
+        "decided_by",
+        "payload",
+        "run_ids",
+        "detail",
+    }
 )
 
 

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection, MetaData
 
 #: The newest migration in `migrations/versions` (a test keeps the two in step).
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 #: Where the record is when no URL is given: a PostgreSQL URL selects that backend.
 DATABASE_URL_ENV = "STAGELINE_DATABASE_URL"
 
@@ -54,8 +54,8 @@ def _revision(raw: sqlite3.Connection) -> str | None:
 
 
 def _metadata() -> MetaData:
-    """Every table of the record (the delivery tables register on import)."""
-    from stageline.store import deploy_models  # noqa: F401  (adds its tables)
+    """Every table of the record (the delivery and server tables register on import)."""
+    from stageline.store import deploy_models, server_models  # noqa: F401  (add their tables)
     from stageline.store.models import Base
 
     return Base.metadata

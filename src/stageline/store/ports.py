@@ -34,7 +34,17 @@ from stageline.store.records import (
 )
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from stageline.store.deploy_records import DecisionRow, DeploymentRow, GateRow, RollbackRow
+    from stageline.store.server_records import (
+        AuditRow,
+        RepoRow,
+        RunLink,
+        TokenRow,
+        TriggerRow,
+        UserRow,
+    )
 
 
 class Recorder(Protocol):
@@ -180,6 +190,93 @@ class DeploymentStore(Protocol):
     ) -> None: ...
 
 
+class ServerStore(Protocol):
+    """The team server's records (ADR 0011): repositories, users, tokens, triggers, the
+    links of runs to them, schedules, the audit log. Each call is one transaction; a
+    name or email already taken is a `StoreError` saying so."""
+
+    def add_repo(
+        self, name: str, url: str, mirror_path: str, webhook_secret: str | None
+    ) -> RepoRow: ...
+    def get_repo(self, name: str) -> RepoRow | None: ...
+    def get_repo_by_id(self, repo_id: int) -> RepoRow | None: ...
+    def list_repos(self) -> list[RepoRow]: ...
+    def repo_for_url(self, url: str) -> RepoRow | None:
+        """Matched without a trailing `/` or `.git`, case-insensitively."""
+        ...
+
+    def add_user(
+        self, name: str, role: str, emails: list[str], password_hash: str | None
+    ) -> UserRow: ...
+    def get_user(self, name: str) -> UserRow | None: ...
+    def get_user_by_id(self, user_id: int) -> UserRow | None: ...
+    def user_for_email(self, email: str) -> UserRow | None: ...
+    def list_users(self) -> list[UserRow]: ...
+
+    def add_token(
+        self, user_id: int, name: str, token_hash: str, expires_at: datetime | None
+    ) -> TokenRow: ...
+    def token_by_hash(self, token_hash: str) -> tuple[TokenRow, UserRow] | None:
+        """The token and its user, unless unknown, revoked or expired."""
+        ...
+
+    def get_token(self, token_id: int) -> TokenRow | None: ...
+    def list_tokens(self, user_id: int) -> list[TokenRow]: ...
+    def revoke_token(self, token_id: int) -> bool:
+        """False when no live token has that id."""
+        ...
+
+    def record_trigger(
+        self,
+        repo_id: int | None,
+        source: str,
+        kind: str,
+        delivery_id: str | None,
+        ref: str,
+        sha: str,
+        actor: str,
+        payload: dict[str, Any],
+    ) -> int | None:
+        """The new trigger's id; None when `(source, delivery_id)` was recorded before
+        (the replay guard; exactly one of concurrent equal deliveries gets an id).
+        A None `delivery_id` is never a replay."""
+        ...
+
+    def finish_trigger(
+        self, trigger_id: int, outcome: str, reason: str | None, run_ids: list[int]
+    ) -> None: ...
+    def list_triggers(
+        self, repo_id: int | None = None, limit: int = 50, before: int | None = None
+    ) -> list[TriggerRow]:
+        """Newest first; `before` is a trigger id (cursor)."""
+        ...
+
+    def get_trigger(self, trigger_id: int) -> TriggerRow | None: ...
+
+    def link_run(
+        self,
+        run_id: int,
+        repo_id: int,
+        trigger_id: int | None,
+        started_by: str,
+        author_email: str,
+    ) -> None: ...
+    def run_link(self, run_id: int) -> RunLink | None: ...
+    def runs_of_repo(self, repo_id: int) -> list[int]:
+        """Run ids, newest first."""
+        ...
+
+    def schedule_last(self, repo_id: int, workflow: str, cron: str) -> datetime | None: ...
+    def schedule_mark(self, repo_id: int, workflow: str, cron: str, at: datetime) -> None: ...
+
+    def audit(
+        self, actor: str, action: str, target: str, detail: dict[str, Any] | None = None
+    ) -> None: ...
+    def list_audit(self, limit: int = 100, before: int | None = None) -> list[AuditRow]:
+        """Newest first; `before` is an audit id (cursor)."""
+        ...
+
+
 class Store(Protocol):
     """An open record: its ports, and the directory its logs (always files) live under."""
 
@@ -196,6 +293,11 @@ class Store(Protocol):
     def runs(self) -> RunStore: ...
     @property
     def deployments(self) -> DeploymentStore: ...
+    @property
+    def server(self) -> ServerStore:
+        """The team server's records (ADR 0011); loaded on first use."""
+        ...
+
     def close(self) -> None: ...
     def __enter__(self) -> Store: ...
     def __exit__(self, *exc: object) -> None: ...

@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from stageline.errors import StoreError
+from stageline.store.server_sql import SqlServerStore
 from stageline.store.sql import CoreRunStore, SqlDeploymentStore, advisory_lock
 
 #: The session lock migrations hold (any constant; it only has to be the same everywhere).
@@ -34,6 +35,7 @@ class PostgresStore:
         self.where = engine.url.render_as_string(hide_password=True)
         self.runs = CoreRunStore(self.transaction, self.where, advisory_lock)
         self.deployments = SqlDeploymentStore(self.transaction, advisory_lock)
+        self.server = SqlServerStore(self.transaction)
 
     @property
     def logs_dir(self) -> Path:

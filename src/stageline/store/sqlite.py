@@ -48,7 +48,7 @@ from stageline.store.rows import event_row, job_row, run_row, step_row
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
 
-    from stageline.store.ports import DeploymentStore
+    from stageline.store.ports import DeploymentStore, ServerStore
 
 DB_NAME = "stageline.db"
 BUSY_TIMEOUT_MS = 30_000
@@ -72,6 +72,7 @@ class SQLiteStore:
         self.raw = raw
         self.runs = SQLiteRunStore(self)
         self._deployments: DeploymentStore | None = None
+        self._server: ServerStore | None = None
         self._engine: Engine | None = None
         self._conn: Connection | None = None
 
@@ -94,6 +95,14 @@ class SQLiteStore:
 
             self._deployments = SqlDeploymentStore(self.transaction, lock=None)
         return self._deployments
+
+    @property
+    def server(self) -> ServerStore:
+        if self._server is None:
+            from stageline.store.server_sql import SqlServerStore
+
+            self._server = SqlServerStore(self.transaction)
+        return self._server
 
     @property
     def engine(self) -> Engine:
@@ -157,7 +166,11 @@ class SQLiteStore:
 
 
 def connect(path: Path) -> sqlite3.Connection:
-    raw = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    """A connection for one thread at a time (`check_same_thread=False` only so that the
+    server can close a worker thread's connection at exit)."""
+    raw = sqlite3.connect(
+        path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+    )
     raw.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     raw.execute("PRAGMA journal_mode = WAL")
     raw.execute("PRAGMA synchronous = NORMAL")

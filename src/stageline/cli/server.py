@@ -1,0 +1,158 @@
+"""`stageline serve`, `repo add`, `user add`, `token create`: the team server and its
+store, named by `--data-dir`/`--database-url` (ADR 0011).
+
+FastAPI and uvicorn load inside `serve` only: the other commands, and `--help`, stay
+as quick as the rest of the CLI.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from stageline.cli.options import DatabaseUrl
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        metavar="DIR",
+        help="The server's data dir (default: $STAGELINE_DATA_DIR, else ./.stageline-server).",
+        show_default=False,
+    ),
+]
+
+repo_app = typer.Typer(help="Repositories the server runs (add).", no_args_is_help=True)
+user_app = typer.Typer(help="Users of the server (add).", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens (create).", no_args_is_help=True)
+
+
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port.")] = 8750,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> int:
+    """Run the team server: API, web UI, webhooks and the runs they start (SIGTERM
+    stops it gracefully)."""
+    import uvicorn
+
+    from stageline.app.serverdata import default_data_dir, open_server
+    from stageline.server.app import ServerSettings, create_app
+
+    where = data_dir.expanduser().resolve() if data_dir else default_data_dir()
+    with open_server(where, database_url) as server:  # a bad URL or dir fails here, in one line
+        record = server.store.where
+    shown = f"[{host}]" if ":" in host else host
+
+    def ready() -> None:
+        print(f"stageline server listening on http://{shown}:{port}", flush=True)
+        print(f"  data dir {where}, record {record}", flush=True)
+
+    settings = ServerSettings(data_dir=where, database_url=database_url, on_ready=ready)
+    config = uvicorn.Config(
+        create_app(settings), host=host, port=port, log_level="warning", access_log=False
+    )
+    server_ = uvicorn.Server(config)
+    server_.run()
+    return 0 if server_.started else 1
+
+
+@repo_app.command("add")
+def repo_add(
+    name: Annotated[str, typer.Argument(help="The repository's name on the server.")],
+    url: Annotated[
+        str,
+        typer.Option("--url", help="A local path, file:// or https:// URL.", show_default=False),
+    ],
+    webhook_secret_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--webhook-secret-file",
+            metavar="FILE",
+            help="The secret webhooks are signed with (first line of FILE).",
+            show_default=False,
+        ),
+    ] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Register a repository: the server mirrors it and runs its workflows on pushes."""
+    from stageline.app import repos
+    from stageline.app.serverdata import open_server
+    from stageline.errors import ConfigError
+
+    secret = None
+    if webhook_secret_file is not None:
+        try:
+            secret = webhook_secret_file.read_text().splitlines()[0].strip()
+        except (OSError, IndexError) as err:
+            raise ConfigError(f"cannot read a secret from {webhook_secret_file}: {err}") from err
+    with open_server(data_dir, database_url) as server:
+        repo = repos.add_repo(server, name, url, secret, by="cli")
+    print(f"added repository {repo.name} ({repo.url}), mirrored at {repo.mirror_path}")
+
+
+@user_app.command("add")
+def user_add(
+    name: Annotated[str, typer.Argument(help="The user's login name.")],
+    role: Annotated[
+        str,
+        typer.Option("--role", help="viewer, developer, reviewer or admin.", show_default=False),
+    ],
+    email: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--email", metavar="E", help="A commit author email of the user (repeatable)."
+        ),
+    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin.")
+    ] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Add a user (without --password-stdin, one who signs in with tokens only)."""
+    from stageline.app import accounts
+    from stageline.app.serverdata import open_server
+    from stageline.errors import ConfigError
+
+    chosen = accounts.Role.parse(role)
+    password = None
+    if password_stdin:
+        lines = sys.stdin.read().splitlines()
+        password = lines[0] if lines else ""
+        if not password:
+            raise ConfigError("no password on stdin", hint="echo 'secret' | stageline user add ...")
+    with open_server(data_dir, database_url) as server:
+        user = accounts.add_user(server, name, chosen, email or [], password, by="cli")
+    emails = f" <{', '.join(user.emails)}>" if user.emails else ""
+    print(f"added {user.role} {user.name}{emails}")
+
+
+@token_app.command("create")
+def token_create(
+    user: Annotated[str, typer.Option("--user", help="Whose token.", show_default=False)],
+    expires: Annotated[
+        str, typer.Option("--expires", help="Lifetime: 30d, 12h, ... or never.")
+    ] = "30d",
+    name: Annotated[str, typer.Option("--name", help="A label for the token.")] = "cli",
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create an API token; it is printed once, alone on the last line."""
+    from stageline.app import accounts
+    from stageline.app.serverdata import open_server
+    from stageline.errors import RunError
+
+    with open_server(data_dir, database_url) as server:
+        found = server.store.server.get_user(user)
+        if found is None:
+            raise RunError(f"no user named {user!r}", hint="add one: stageline user add")
+        plaintext, row = accounts.create_token(server, found, name, expires, by="cli")
+    until = row.expires_at.strftime("%Y-%m-%d %H:%M UTC") if row.expires_at else "never"
+    print(f"token {row.id} for {found.name}, expires {until}; it is shown only this once:")
+    print(plaintext)

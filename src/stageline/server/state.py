@@ -1,0 +1,28 @@
+"""What a request handler reaches through `request.app.state`: the open data dir and
+the run host, set by `server.app`'s lifespan. Use as FastAPI dependencies:
+`server: Server` (or `Depends(server_of)`), `host: Host`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from stageline.app.host import RunHost
+from stageline.app.serverdata import ServerData
+
+
+def server_of(request: Request) -> ServerData:
+    server: ServerData = request.app.state.server
+    return server
+
+
+def host_of(request: Request) -> RunHost:
+    host: RunHost = request.app.state.host
+    return host
+
+
+Server = Annotated[ServerData, Depends(server_of)]
+Host = Annotated[RunHost, Depends(host_of)]
+
+__all__ = ["Host", "Server", "host_of", "server_of"]
