@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from stageline.app.host import RunHost
 from stageline.app.serverdata import ServerData, default_data_dir, open_server
-from stageline.server import auth, problems
+from stageline.server import auth, problems, web
 from stageline.server.api import routers
 
 log = logging.getLogger(__name__)
@@ -97,6 +97,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     )
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)
+    web.install(app)
     return app
 
 

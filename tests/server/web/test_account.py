@@ -34,9 +34,7 @@ def test_login_needs_the_forms_csrf_token(client: httpx.Client) -> None:
 
 def test_wrong_password_is_refused_and_audited(server: Server, client: httpx.Client) -> None:
     token = csrf_of(client.get("/login").text)
-    wrong = client.post(
-        "/login", data={"username": "bob", "password": "nope", "csrf_token": token}
-    )
+    wrong = client.post("/login", data={"username": "bob", "password": "nope", "csrf_token": token})
     assert wrong.status_code == 401
     assert "Wrong name or password." in wrong.text
     assert 'value="bob"' in wrong.text
@@ -71,9 +69,13 @@ def test_next_cannot_redirect_off_the_server(client: httpx.Client) -> None:
     assert done.headers["location"] == "/"
 
 
-def test_tokens_are_shown_once_work_and_can_be_revoked(server: Server, client: httpx.Client) -> None:
+def test_tokens_are_shown_once_work_and_can_be_revoked(
+    server: Server, client: httpx.Client
+) -> None:
     csrf = log_in(client, "dave")
-    made = client.post("/settings/tokens", data={"name": "laptop", "expires": "7d", "csrf_token": csrf})
+    made = client.post(
+        "/settings/tokens", data={"name": "laptop", "expires": "7d", "csrf_token": csrf}
+    )
     assert made.status_code == 200
     plaintext = made.text.split('<div class="token" id="new-token">')[1].split("</div>")[0]
     assert plaintext.startswith("slt_")

@@ -17,6 +17,8 @@ status. The API and webhooks keep their problem+json answers.
 
 from __future__ import annotations
 
+import inspect
+
 from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -49,7 +51,8 @@ def install(app: FastAPI) -> None:
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         if not _wants_page(request):
-            return await fallback(request, exc)  # type: ignore[no-any-return]
+            answer = fallback(request, exc)
+            return await answer if inspect.isawaitable(answer) else answer
         if exc.status_code == 401:
             here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return page(request, "login.html", None, status=401, next=here, username="")

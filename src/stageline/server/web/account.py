@@ -15,13 +15,11 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from stageline.app import accounts
-from stageline.app.accounts import Role
 from stageline.errors import StagelineError
 from stageline.server import auth
 from stageline.server.web import deps
 
 router = APIRouter(include_in_schema=False)
-Viewer = Annotated[auth.Principal, Depends(auth.require(Role.VIEWER))]
 Public = [Depends(auth.public)]
 #: The token lifetimes the form offers ("" never expires).
 EXPIRIES = ("7d", "30d", "90d", "")
@@ -39,9 +37,7 @@ def login_page(request: Request, next: Annotated[str, Query(max_length=2000)] = 
     return deps.page(request, "login.html", None, next=_local(next), username="")
 
 
-@router.post(
-    "/login", response_model=None, dependencies=[*Public, Depends(auth.check_csrf)]
-)
+@router.post("/login", response_model=None, dependencies=[*Public, Depends(auth.check_csrf)])
 def login(
     request: Request,
     username: Annotated[str, Form(max_length=200)],
@@ -65,7 +61,7 @@ def login(
 
 
 @router.post("/logout", response_model=None)
-def logout(principal: Viewer) -> Response:
+def logout(principal: auth.Viewer) -> Response:
     response = RedirectResponse("/login", status_code=303)
     auth.end_session(response)
     return response
@@ -92,14 +88,14 @@ def _settings(
 
 
 @router.get("/settings", response_class=HTMLResponse)
-def settings_page(request: Request, principal: Viewer) -> HTMLResponse:
+def settings_page(request: Request, principal: auth.Viewer) -> HTMLResponse:
     return _settings(request, principal)
 
 
 @router.post("/settings/tokens", response_class=HTMLResponse)
 def create_token(
     request: Request,
-    principal: Viewer,
+    principal: auth.Viewer,
     name: Annotated[str, Form(min_length=1, max_length=100)],
     expires: Annotated[str, Form(max_length=10)] = "30d",
 ) -> HTMLResponse:
@@ -116,7 +112,7 @@ def create_token(
 
 
 @router.post("/settings/tokens/{token_id}/revoke", response_model=None)
-def revoke_token(request: Request, token_id: int, principal: Viewer) -> Response:
+def revoke_token(request: Request, token_id: int, principal: auth.Viewer) -> Response:
     try:
         accounts.revoke_token(deps.server_of(request), token_id, principal.user)
     except StagelineError as err:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from stageline.store.deploy_records import DecisionRow, GateRow
     from stageline.store.records import RunDetail
 
+
 @dataclass(frozen=True, slots=True)
 class Panel:
     gate: GateRow
@@ -72,8 +73,7 @@ def panels(server: ServerData, detail: RunDetail, who: deps.Me) -> list[Panel]:
             people = ", ".join(expand(rule.reviewers, config.teams))
             written = ", ".join(rule.reviewers)
             lines.append(
-                f"{rule.required} of {written}"
-                + (f" ({people})" if people != written else "")
+                f"{rule.required} of {written}" + (f" ({people})" if people != written else "")
             )
         may = who.role >= Role.REVIEWER and (not named or who.name in named)
         self_review = bool(approval and approval.prevent_self_review and gate.kind == "approval")

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from stageline.app import context, gates
-from stageline.app.accounts import Role, audit
+from stageline.app.accounts import audit
 from stageline.errors import StagelineError
 from stageline.server import auth
 from stageline.server.web import deps
@@ -22,14 +22,13 @@ from stageline.server.web.approvals import run_author, run_config
 from stageline.server.web.runs import detail_of, render_run
 
 router = APIRouter(include_in_schema=False)
-Reviewer = Annotated[auth.Principal, Depends(auth.require(Role.REVIEWER))]
 
 
 @router.post("/runs/{run_id}/decide", response_model=None)
 def decide(
     request: Request,
     run_id: int,
-    principal: Reviewer,
+    principal: auth.Reviewer,
     verdict: Annotated[str, Form(pattern="^(approve|reject)$")],
     environment: Annotated[str, Form(max_length=200)] = "",
     comment: Annotated[str, Form(max_length=2000)] = "",

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
@@ -31,8 +31,6 @@ if TYPE_CHECKING:
     from stageline.store.server_records import RepoRow
 
 router = APIRouter(include_in_schema=False)
-Viewer = Annotated[auth.Principal, Depends(auth.require(Role.VIEWER))]
-Reviewer = Annotated[auth.Principal, Depends(auth.require(Role.REVIEWER))]
 
 #: Deployments listed per environment, newest first.
 HISTORY = 20
@@ -53,12 +51,12 @@ class EnvView:
 def repo_config(server: ServerData, repo: RepoRow) -> StagelineConfig:
     """The `.stageline.yml` at the head of the repository's default branch."""
     from stageline.app import repos
-    from stageline.deploy.config import StagelineConfig, load_config
+    from stageline.deploy.config import load_config
 
     try:
         sha = repos.resolve(repo, "HEAD")
-    except StagelineError:  # an empty mirror: nothing pushed yet
-        return StagelineConfig()
+    except StagelineError:  # an empty mirror: nothing pushed yet, so no configuration
+        return load_config(repo.mirror_path)
     return load_config(repos.checkout(server, repo, sha))
 
 
@@ -138,7 +136,7 @@ def _render(
 @router.get("/environments", response_class=HTMLResponse)
 def environments_page(
     request: Request,
-    principal: Viewer,
+    principal: auth.Viewer,
     repo: Annotated[str | None, Query()] = None,
     rolled: Annotated[str | None, Query(max_length=200)] = None,
 ) -> HTMLResponse:
@@ -150,7 +148,7 @@ def environments_page(
 def roll_back(
     request: Request,
     environment: str,
-    principal: Reviewer,
+    principal: auth.Reviewer,
     repo: Annotated[str, Form(max_length=200)],
     to: Annotated[int | None, Form()] = None,
 ) -> Response:

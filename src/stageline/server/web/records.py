@@ -5,23 +5,21 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from stageline.app.accounts import Role, audit_log
+from stageline.app.accounts import audit_log
 from stageline.server import auth
 from stageline.server.web import deps
 
 router = APIRouter(include_in_schema=False)
-Viewer = Annotated[auth.Principal, Depends(auth.require(Role.VIEWER))]
-Admin = Annotated[auth.Principal, Depends(auth.require(Role.ADMIN))]
 
 PAGE = 50
 
 
 @router.get("/events", response_class=HTMLResponse)
 def events_page(
-    request: Request, principal: Viewer, before: Annotated[int | None, Query(ge=1)] = None
+    request: Request, principal: auth.Viewer, before: Annotated[int | None, Query(ge=1)] = None
 ) -> HTMLResponse:
     server = deps.server_of(request)
     found = server.store.server.list_triggers(limit=PAGE + 1, before=before)
@@ -38,7 +36,7 @@ def events_page(
 
 @router.get("/audit", response_class=HTMLResponse)
 def audit_page(
-    request: Request, principal: Admin, before: Annotated[int | None, Query(ge=1)] = None
+    request: Request, principal: auth.Admin, before: Annotated[int | None, Query(ge=1)] = None
 ) -> HTMLResponse:
     found = audit_log(deps.server_of(request), limit=PAGE + 1, before=before)
     shown = found[:PAGE]

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 
 from stageline.app import reads
-from stageline.app.accounts import Role
 from stageline.errors import StagelineError
 from stageline.server import auth
 from stageline.server.web import deps, live, logview
@@ -25,7 +24,6 @@ if TYPE_CHECKING:
     from stageline.store.server_records import RepoRow
 
 router = APIRouter(include_in_schema=False)
-Viewer = Annotated[auth.Principal, Depends(auth.require(Role.VIEWER))]
 
 #: The lines of a step's log a page shows (its last ones); the API serves all of them.
 MAX_LINES = 5000
@@ -61,7 +59,7 @@ def _repo(server: ServerData, name: str | None) -> RepoRow | None:
     return found
 
 
-def _runs_context(server: ServerData, repo: RepoRow | None) -> dict[str, object]:
+def _runs_context(server: ServerData, repo: RepoRow | None) -> dict[str, Any]:
     where = reads.RunFilter(repo_path=repo.mirror_path if repo else None)
     known = deps.repos(server)
     return {
@@ -74,7 +72,7 @@ def _runs_context(server: ServerData, repo: RepoRow | None) -> dict[str, object]
 
 @router.get("/", response_class=HTMLResponse)
 def runs_page(
-    request: Request, principal: Viewer, repo: Annotated[str | None, Query()] = None
+    request: Request, principal: auth.Viewer, repo: Annotated[str | None, Query()] = None
 ) -> HTMLResponse:
     server = deps.server_of(request)
     context = _runs_context(server, _repo(server, repo))
@@ -83,7 +81,7 @@ def runs_page(
 
 @router.get("/runs/stream")
 def runs_stream(
-    request: Request, principal: Viewer, repo: Annotated[str | None, Query()] = None
+    request: Request, principal: auth.Viewer, repo: Annotated[str | None, Query()] = None
 ) -> StreamingResponse:
     server = deps.server_of(request)
     chosen = _repo(server, repo)
@@ -144,7 +142,7 @@ def _run_parts(request: Request, run_id: int, who: deps.Me) -> tuple[dict[str, s
 
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
-def run_page(request: Request, run_id: int, principal: Viewer) -> HTMLResponse:
+def run_page(request: Request, run_id: int, principal: auth.Viewer) -> HTMLResponse:
     return render_run(request, run_id, deps.me(principal))
 
 
@@ -169,7 +167,7 @@ def render_run(
 
 
 @router.get("/runs/{run_id}/stream")
-def run_stream(request: Request, run_id: int, principal: Viewer) -> StreamingResponse:
+def run_stream(request: Request, run_id: int, principal: auth.Viewer) -> StreamingResponse:
     who = deps.me(principal)
     detail_of(deps.server_of(request), run_id)  # a 404 now, not an empty stream
     return live.stream(request, lambda: _run_parts(request, run_id, who))
@@ -213,7 +211,7 @@ def _steps(job: JobRecord) -> list[StepView]:
     return views
 
 
-def _job_context(detail: RunDetail, job: JobRecord) -> dict[str, object]:
+def _job_context(detail: RunDetail, job: JobRecord) -> dict[str, Any]:
     return {
         "detail": detail,
         "job": job,
@@ -223,7 +221,9 @@ def _job_context(detail: RunDetail, job: JobRecord) -> dict[str, object]:
 
 
 @router.get("/runs/{run_id}/jobs/{key:path}/stream")
-def job_stream(request: Request, run_id: int, key: str, principal: Viewer) -> StreamingResponse:
+def job_stream(
+    request: Request, run_id: int, key: str, principal: auth.Viewer
+) -> StreamingResponse:
     server = deps.server_of(request)
     who = deps.me(principal)
     _job(detail_of(server, run_id), key)
@@ -238,7 +238,7 @@ def job_stream(request: Request, run_id: int, key: str, principal: Viewer) -> St
 
 
 @router.get("/runs/{run_id}/jobs/{key:path}", response_class=HTMLResponse)
-def job_page(request: Request, run_id: int, key: str, principal: Viewer) -> HTMLResponse:
+def job_page(request: Request, run_id: int, key: str, principal: auth.Viewer) -> HTMLResponse:
     detail = detail_of(deps.server_of(request), run_id)
     context = _job_context(detail, _job(detail, key))
     return deps.page(request, "job.html", deps.me(principal), **context)
