@@ -43,6 +43,7 @@ def _build_app() -> typer.Typer:
         deploys,
         doctor,
         graph,
+        hook,
         lint,
         metrics,
         records,
@@ -80,6 +81,7 @@ def _build_app() -> typer.Typer:
     app.add_typer(server.repo_app, name="repo")
     app.add_typer(server.user_app, name="user")
     app.add_typer(server.token_app, name="token")
+    app.add_typer(hook.app, name="hook")
     return app
 
 

@@ -49,6 +49,9 @@ class RunOptions:
     workflows: Path | None = None
     #: Reads the repository's services mapped in `.stageline.yml` (none when unset).
     service_hosts: Callable[[Path], Mapping[str, HostService]] | None = None
+    #: The paths a push changed when its sender says (a webhook lists every pushed
+    #: commit's); None: those of the pushed commit, as git shows them.
+    changed_paths: list[str] | None = None
 
 
 @dataclass(slots=True)
@@ -198,11 +201,21 @@ def build_event(options: RunOptions, facts: GitFacts) -> Event:
         ref=ref,
         sha=sha,
         payload=payload,
-        changed_paths=changed_paths(facts.root, sha) if name == "push" else None,
+        changed_paths=_changed(options, facts.root, sha) if name == "push" else None,
         actor=options.actor or facts.actor,
         repository=facts.repository,
         inputs=inputs,
     )
+
+
+def _changed(options: RunOptions, root: Path, sha: str) -> list[str] | None:
+    if options.changed_paths is not None:
+        return list(options.changed_paths)
+    return changed_paths(root, sha)
+
+
+class NothingToRun(RunError):
+    """No workflow runs on the event (or there is none): a reason, not a fault."""
 
 
 def _candidates(root: Path, options: RunOptions) -> list[Path]:
@@ -225,7 +238,7 @@ def _candidates(root: Path, options: RunOptions) -> list[Path]:
         where = str(root / ".github" / "workflows")
     if workflow is None:
         if not found:
-            raise RunError(
+            raise NothingToRun(
                 f"no workflow files in {where}",
                 hint="add a workflow file (.yml) there, or name one: stageline run PATH",
             )
@@ -366,7 +379,7 @@ def select(options: RunOptions, *, every: bool = False) -> Selected:
         raise WorkflowError(errors)
     if not selected:
         branch = ref_parts(event.ref)[0] or event.sha[:12]
-        raise RunError(
+        raise NothingToRun(
             f"no workflow runs on {event.name} to {branch}:\n  " + "\n  ".join(notes),
             hint="choose another event or ref (--event, --ref), or name a workflow",
         )

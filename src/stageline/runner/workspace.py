@@ -82,7 +82,16 @@ def export_commit(repo_dir: str, sha: str, target: str) -> None:
         os.mkdir(tree)
         env = {"GIT_INDEX_FILE": index}
         _git(repo_dir, "read-tree", f"{sha}^{{tree}}", env=env)
-        _git(repo_dir, "checkout-index", "--all", "--force", f"--prefix={tree}/", env=env)
+        # --work-tree: a bare repository (the server's mirror) has none of its own
+        _git(
+            repo_dir,
+            f"--work-tree={tree}",
+            "checkout-index",
+            "--all",
+            "--force",
+            f"--prefix={tree}/",
+            env=env,
+        )
         try:
             os.rename(tree, target)
         except OSError as err:  # another process made it first: use theirs

@@ -19,10 +19,11 @@ from pathlib import Path
 from fastapi import Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from stageline.app import schedule
 from stageline.app.host import RunHost
 from stageline.app.serverdata import ServerData, default_data_dir, open_server
 from stageline.server import auth, problems, web
-from stageline.server.api import routers
+from stageline.server.api import root_routers, routers
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ DOCS_URL = f"{API_PREFIX}/docs"
 #: Background services the app runs while it serves (the schedule of `on.schedule`,
 #: say): each is entered after recovery and left before the host shuts down.
 Service = Callable[[ServerData, RunHost], AbstractContextManager[object]]
-SERVICES: list[Service] = []
+SERVICES: list[Service] = [schedule.running]
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +98,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
     )
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)
+    for router in root_routers:
+        app.include_router(router)
     web.install(app)
     return app
 
