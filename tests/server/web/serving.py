@@ -115,8 +115,12 @@ class World:
 
     def push(self, release: str) -> str:
         """Commit `release` and push it to main: the hook tells the server. Its sha."""
+        return self.push_branch("main", release)
+
+    def push_branch(self, branch: str, release: str) -> str:
+        """Commit `release` on the branch checked out and push it as `branch`. Its sha."""
         sha = self.commit(release)
-        git(self.work, "push", "-q", "origin", "main")
+        git(self.work, "push", "-q", "origin", f"HEAD:{branch}")
         return sha
 
     def commit(self, release: str) -> str:

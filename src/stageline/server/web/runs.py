@@ -136,6 +136,7 @@ def _run_parts(request: Request, run_id: int, who: deps.Me) -> tuple[dict[str, s
         detail=detail,
         columns=stages(detail.jobs),
         summaries=_summaries(detail),
+        gates=server.store.deployments.gates_of_run(run_id),
     )
     panel = deps.fragment(request, "_panel.html", who, panels=panels(server, detail, who))
     return {"body": body, "panel": panel}, detail.run.status == "completed"
@@ -162,6 +163,7 @@ def render_run(
         repo=_run_repo(server, run_id),
         columns=stages(detail.jobs),
         summaries=_summaries(detail),
+        gates=server.store.deployments.gates_of_run(run_id),
         panels=panels(server, detail, who),
     )
 

@@ -1,0 +1,147 @@
+"""The run pages over HTTP, against a real `stageline serve` whose repository is pushed
+to through the installed hook: what is on the page without JavaScript, the live SSE
+streams, who sees the approval panel, what the decision form refuses, trigger events
+that started nothing, and the environments page's rollback refusal."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.server.web.serving import Server, World, log_in, wait_for
+from tests.support.git import git
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def first_run(world: World, server: Server) -> Iterator[int]:
+    """Push v1 and wait until its run waits for production's approval; its id."""
+    world.install_hook(server.url)
+    world.push("v1")
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        log_in(http, "bob")
+        found: list[int] = []
+
+        def waiting() -> bool:
+            ids = re.findall(r'data-run="(\d+)"', http.get("/").text)
+            if ids:
+                found[:] = [int(ids[0])]
+                return 'id="approval-production"' in http.get(f"/runs/{ids[0]}").text
+            return False
+
+        wait_for(waiting, 90, "the run to wait for production")
+    yield found[0]
+
+
+def sse_events(response: httpx.Response) -> Iterator[tuple[str, str]]:
+    """(event, data) pairs of an SSE response, as they arrive."""
+    name, data = "", []
+    for line in response.iter_lines():
+        if line.startswith("event: "):
+            name = line[len("event: ") :]
+        elif line.startswith("data: "):
+            data.append(line[len("data: ") :])
+        elif not line and name:
+            yield name, "\n".join(data)
+            name, data = "", []
+
+
+def test_the_run_page_is_complete_without_javascript(client: httpx.Client, first_run: int) -> None:
+    log_in(client, "dave")
+    page = client.get(f"/runs/{first_run}").text
+    columns = re.findall(r'<div class="stage">\s*<h3>stage (\d)</h3>', page)
+    assert columns == ["1", "2", "3", "4"]
+    assert 'data-job="test" data-status="success"' in page
+    assert page.count("/jobs/test.") == 2  # the matrix legs, in one box
+    assert 'data-job="deploy-production" data-status="waiting"' in page
+    assert "unused import" in page  # the annotation
+    assert "<h3>Build report</h3>" in page and "&lt;b&gt;compiled&lt;/b&gt;" in page
+    job = client.get(f"/runs/{first_run}/jobs/build").text
+    assert '<span class="fg-2">compiled</span> &lt;all&gt; files' in job
+    # the group folds (closed, as the log closed it), numbered as in the log
+    assert re.search(r'<details ><summary class="ln" data-n="\d+">Compiler output<', job)
+    assert 'class="ln a-warning"' in job
+
+
+def test_only_reviewers_named_by_the_rules_get_the_form(
+    client: httpx.Client, first_run: int
+) -> None:
+    csrf = log_in(client, "dave")
+    page = client.get(f"/runs/{first_run}").text
+    assert "1 of @release-managers (alice, bob)" in page
+    assert "You are not a reviewer of this gate." in page
+    assert f'action="/runs/{first_run}/decide"' not in page
+    refused = client.post(
+        f"/runs/{first_run}/decide", data={"verdict": "approve", "csrf_token": csrf}
+    )
+    assert refused.status_code == 403  # a developer, whatever the form says
+
+
+def test_a_decision_needs_its_csrf_token(client: httpx.Client, first_run: int) -> None:
+    log_in(client, "bob")
+    refused = client.post(f"/runs/{first_run}/decide", data={"verdict": "approve"})
+    assert refused.status_code == 403
+    assert 'id="approval-production"' in client.get(f"/runs/{first_run}").text
+
+
+def test_the_runs_list_streams_updates(server: Server, first_run: int) -> None:
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        log_in(http, "dave")
+        with http.stream("GET", "/runs/stream?repo=shop") as response:
+            assert response.headers["content-type"].startswith("text/event-stream")
+            name, html = next(sse_events(response))
+    assert name == "update"
+    assert f'<tr data-run="{first_run}">' in html and "waiting" in html
+
+
+def test_a_finished_jobs_stream_sends_its_log_then_done(server: Server, first_run: int) -> None:
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        log_in(http, "dave")
+        with http.stream("GET", f"/runs/{first_run}/jobs/build/stream") as response:
+            events = list(sse_events(response))
+    assert [name for name, _ in events] == ["log", "done"]
+    assert "progress 6" in events[0][1]
+
+
+def test_unknown_runs_and_jobs_are_404(client: httpx.Client, first_run: int) -> None:
+    log_in(client, "dave")
+    assert client.get("/runs/999").status_code == 404
+    assert client.get(f"/runs/{first_run}/jobs/nope").status_code == 404
+    page = client.get("/runs/999", headers={"accept": "text/html"})
+    assert page.status_code == 404 and "Not found" in page.text
+
+
+def test_a_push_that_starts_nothing_shows_why(
+    world: World, client: httpx.Client, first_run: int
+) -> None:
+    git(world.work, "checkout", "-q", "-b", "feature")
+    world.push_branch("feature", "wip")
+    log_in(client, "dave")
+
+    def listed() -> bool:
+        return "refs/heads/feature" in client.get("/events").text
+
+    wait_for(listed, 60, "the feature push in the events")
+    page = client.get("/events").text
+    row = (
+        page.split("refs/heads/feature")[0].rsplit("<tr", 1)[1]
+        + page.split("refs/heads/feature")[1].split("</tr>")[0]
+    )
+    assert "s-nothing" in row
+    assert "branch" in row  # the reason names what did not match
+
+
+def test_rolling_back_what_was_never_deployed_is_refused(client: httpx.Client) -> None:
+    csrf = log_in(client, "bob")
+    refused = client.post(
+        "/environments/nowhere/rollback", data={"repo": "shop", "csrf_token": csrf}
+    )
+    assert refused.status_code == 409
+    assert "nothing is deployed to nowhere" in refused.text
+    log_in(client, "dave")
+    denied = client.post("/environments/staging/rollback", data={"repo": "shop"})
+    assert denied.status_code == 403
