@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from stageline.errors import RunError
+from stageline.errors import ConfigError, Position, RunError
 
 if TYPE_CHECKING:
     from stageline.deploy.config import StagelineConfig
@@ -86,6 +86,35 @@ def open(
         yield Context(root, store)
 
 
+def config_at(repo: str | Path, rev: str) -> StagelineConfig:
+    """`.stageline.yml` as committed at `rev` of the git repository `repo` (a bare
+    mirror too): what a run of that commit was planned with. An empty configuration
+    when the commit has none; a ConfigError when `rev` is not there."""
+    import subprocess
+
+    from stageline.deploy.config import CONFIG_FILE, StagelineConfig, parse_config
+
+    shown = subprocess.run(
+        ["git", "show", f"{rev}:{CONFIG_FILE}"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    where = f"{rev[:12]}:{CONFIG_FILE}"
+    if shown.returncode == 0:
+        return parse_config(shown.stdout, where)
+    listed = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
+        cwd=repo,
+        capture_output=True,
+        check=False,
+    )
+    if listed.returncode == 0:
+        return StagelineConfig(Position(where), path=where)
+    raise ConfigError(f"no commit {rev} in {repo}", hint="was it fetched? (stageline repo add)")
+
+
 def over(store: Store, root: str | Path, config: StagelineConfig | None = None) -> Context:
     """A `Context` over an already-open `store` (the server's, shared by its requests):
     `root` is the repository as its runs record it (`repo_path`), and `config` its
@@ -94,4 +123,4 @@ def over(store: Store, root: str | Path, config: StagelineConfig | None = None) 
     return Context(Path(root), store, config)
 
 
-__all__ = ["Context", "NoRecordError", "open", "over", "repo_root"]
+__all__ = ["Context", "NoRecordError", "config_at", "open", "over", "repo_root"]

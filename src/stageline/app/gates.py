@@ -23,6 +23,12 @@ if TYPE_CHECKING:
     from stageline.store.deploy_records import GateRow
     from stageline.store.records import RunInfo
 
+
+class NotCounted(ConfigError):
+    """A decision that was recorded but does not count (not a reviewer of any rule, or
+    one's own run with ``prevent_self_review``)."""
+
+
 #: What a verdict does, by the kind of gate it decides.
 EFFECTS = {
     ("approval", "approve"): "approved",
@@ -82,7 +88,7 @@ def decide_in(
 
     The approval rules judge `reviewer` against the run's `author` (default: who the
     gate or the run records as its actor): a decision that does not count is recorded
-    all the same, then a ConfigError says why.
+    all the same, then `NotCounted` says why.
     """
     from stageline.deploy.gates import review_refusal
 
@@ -103,7 +109,7 @@ def decide_in(
         )
     ctx.store.deployments.record_decision(found.id, gate.id, reviewer, verdict, comment=comment)
     if refusal:
-        raise ConfigError(
+        raise NotCounted(
             f"{reviewer}'s {verdict} of run {found.id} for {gate.environment} was recorded "
             f"but does not count: {refusal}",
             hint="reviewers are listed under approval.rules in .stageline.yml",
@@ -131,4 +137,4 @@ def gate_to_decide(run: RunInfo, pending: Sequence[GateRow], environment: str | 
     return gates[0]
 
 
-__all__ = ["EFFECTS", "GateDecision", "decide", "decide_in", "gate_to_decide"]
+__all__ = ["EFFECTS", "GateDecision", "NotCounted", "decide", "decide_in", "gate_to_decide"]

@@ -110,6 +110,7 @@ class RunHost:
         self.parallel = parallel
         self._lock = threading.Lock()
         self._threads: dict[int, threading.Thread] = {}
+        self._workers: set[threading.Thread] = set()
         self._closing = False
 
     # -- starting ------------------------------------------------------------------------
@@ -144,6 +145,8 @@ class RunHost:
             name=f"stageline-run-{resume_id or 'new'}",
             daemon=True,  # a run waiting at a gate must not hold the process at exit
         )
+        with self._lock:
+            self._workers.add(thread)
         thread.start()
         started.event.wait(START_TIMEOUT_S)
         if not started.run_ids:
@@ -188,6 +191,8 @@ class RunHost:
                 for run_id in started.run_ids:
                     self._threads.pop(run_id, None)
             self.server.release()
+            with self._lock:
+                self._workers.discard(threading.current_thread())
 
     def _running(self, run_id: int, thread: threading.Thread) -> None:
         with self._lock:
@@ -197,6 +202,14 @@ class RunHost:
         """The ids of the runs this host is running now."""
         with self._lock:
             return sorted(self._threads)
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until every run thread has ended; False if some still run at `timeout`."""
+        with self._lock:
+            workers = list(self._workers)
+        for thread in workers:
+            thread.join(timeout)
+        return not any(t.is_alive() for t in workers)
 
     # -- acting on runs ------------------------------------------------------------------
 

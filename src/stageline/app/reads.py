@@ -19,7 +19,7 @@ from stageline.errors import RunError
 
 if TYPE_CHECKING:
     from stageline.store import RunDetail, RunRecord, Store
-    from stageline.store.records import JobRecord
+    from stageline.store.records import ArtifactRecord, JobRecord
 
 #: How often `logs(follow=True)` looks for more.
 FOLLOW_POLL_S = 0.2
@@ -150,20 +150,53 @@ def logs_in(
             store.runs.reap_orphans()
 
 
+class ArtifactGone(RunError):
+    """The artifact was recorded, but it expired or its files are gone."""
+
+
+@dataclass(frozen=True, slots=True)
+class Artifact:
+    """A run's artifact as stored: its record, and the directory of its files."""
+
+    record: ArtifactRecord
+    files: Path
+
+
+def artifact_in(store: Store, run_id: int, name: str) -> Artifact:
+    """Run `run_id`'s artifact `name` (RunError: there is none; `ArtifactGone`: it
+    expired, or its files are gone)."""
+    from datetime import UTC, datetime
+
+    detail = store.runs.get_run(run_id)
+    record = next((a for a in reversed(detail.artifacts) if a.name == name), None)
+    if record is None:
+        names = ", ".join(sorted({a.name for a in detail.artifacts})) or "none"
+        raise RunError(f"run {run_id} has no artifact {name!r}", hint=f"artifacts: {names}")
+    if record.expires_at is not None and record.expires_at <= datetime.now(UTC):
+        raise ArtifactGone(f"artifact {name!r} of run {run_id} expired at {record.expires_at}")
+    files = Path(record.path) / "files"
+    if not files.is_dir():
+        raise ArtifactGone(f"the files of artifact {name!r} of run {run_id} are gone")
+    return Artifact(record, files)
+
+
 @dataclass(frozen=True, slots=True)
 class JobLog:
     """One job's log as a single append-only byte stream: each step's file after a
-    ``== step ==`` line, a newline added where a finished step's file lacks one.
+    ``== job / step ==`` line (as `stageline logs` prints them), a newline added where a
+    finished step's file lacks one.
 
     Steps of a job run one after another and their files only grow, so bytes already
     read never change: a byte range or an offset stays valid while the job runs.
     """
 
     job: str
-    #: Each started step: its header line and its log file.
+    #: Each started step: its header line, its log file, whether it has finished.
     parts: list[tuple[bytes, Path, bool]]
     #: The job has ended: the stream will not grow.
     complete: bool
+    #: How the job ended (None while it runs).
+    conclusion: str | None
 
     @property
     def size(self) -> int:
@@ -189,12 +222,17 @@ def job_log_in(store: Store, run_id: int, job: str) -> JobLog:
     record = next((j for j in detail.jobs if _is(j, job)), None)
     if record is None:
         raise _no_job(detail, job)
+    done = record.status == "completed"
     parts = [
-        (f"== {step.name} ==\n".encode(), Path(step.log_path), step.status == "completed")
+        (
+            f"== {record.name} / {step.name} ==\n".encode(),
+            Path(step.log_path),
+            done or step.status == "completed",
+        )
         for step in record.steps
         if step.log_path
     ]
-    return JobLog(record.key, parts, record.status == "completed")
+    return JobLog(record.key, parts, done, record.conclusion)
 
 
 def _is(record: JobRecord, job: str) -> bool:
@@ -228,10 +266,13 @@ def _length(path: Path, done: bool) -> int:
 
 __all__ = [
     "FOLLOW_POLL_S",
+    "Artifact",
+    "ArtifactGone",
     "JobLog",
     "LogLines",
     "RunFilter",
     "RunPage",
+    "artifact_in",
     "job_log_in",
     "logs",
     "logs_in",

@@ -72,6 +72,8 @@ class ServerData:
             return
         self._local.store = None
         with self._lock:
+            if found not in self._opened:  # `close` took it already
+                return
             self._opened.remove(found)
         found.close()
 

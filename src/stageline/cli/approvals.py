@@ -9,6 +9,9 @@ why it does not count and exits 1.
 
 A run paused by a monitor check waits on a *pause* gate: ``approve`` continues the
 deployment, ``reject`` rolls it back (as ``stageline rollback ENV`` does).
+
+With ``--server``, the decision is the token's user's (``--as`` is refused), and the
+server judges it against the run's author.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from stageline.cli.options import DatabaseUrl
+from stageline.cli.options import DatabaseUrl, Server
 
 if TYPE_CHECKING:
     from stageline.deploy.gates import Verdict
@@ -41,9 +44,10 @@ def approve(
     as_: _As = None,
     comment: _Comment = None,
     database_url: DatabaseUrl = None,
+    server: Server = None,
 ) -> None:
     """Approve a run's deployment to an environment (or continue a paused one)."""
-    _decide(run, env, as_, comment, "approve", database_url)
+    _decide(run, env, as_, comment, "approve", database_url, server)
 
 
 def reject(
@@ -52,9 +56,10 @@ def reject(
     as_: _As = None,
     comment: _Comment = None,
     database_url: DatabaseUrl = None,
+    server: Server = None,
 ) -> None:
     """Reject a run's deployment to an environment (or roll back a paused one)."""
-    _decide(run, env, as_, comment, "reject", database_url)
+    _decide(run, env, as_, comment, "reject", database_url, server)
 
 
 def _decide(
@@ -64,7 +69,19 @@ def _decide(
     comment: str | None,
     verdict: Verdict,
     database_url: str | None,
+    server: str | None,
 ) -> None:
+    if server:
+        from stageline.cli import remote
+
+        remote.refuse_as(as_)
+        body = {"decision": verdict, "environment": env, "comment": comment}
+        with remote.connect(server) as api:
+            made = api.post(remote.path("runs", run, "approvals"), body)
+        effect, reviewer = made["effect"], made["reviewer"]
+        print(f"run {made['run_id']} → {made['environment']}: {effect} by {reviewer}")
+        return
+
     from stageline.app import gates
 
     done = gates.decide(

@@ -2,7 +2,7 @@
 
 ``rollback ENV`` restores the deployment before the current one (or ``--to ID``);
 `app.deploys.rollback` decides who does it (a run whose bake window is paused on ENV,
-or this process).
+or this process). With ``--server``, a team server's record, and the server does it.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from stageline.cli.options import DatabaseUrl
+from stageline.cli.options import DatabaseUrl, Repo, Server
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -29,9 +29,24 @@ def deployments(
     ] = None,
     json_output: _Json = False,
     database_url: DatabaseUrl = None,
+    server: Server = None,
+    repo: Repo = None,
 ) -> None:
     """List deployments (newest first): status, commit, run, who triggered and approved."""
     import json
+
+    if server:
+        from stageline.cli import remote
+        from stageline.store.deploy_records import DeploymentRow
+
+        with remote.connect(server) as api:
+            documents = api.get("/deployments", environment=environment, repo=repo)
+        if json_output:
+            return remote.dump(documents)
+        extra = {"repo_path": "", "contexts": {}}
+        return print_deployments(
+            [remote.record(DeploymentRow, d, job_key=d["job"], **extra) for d in documents]
+        )
 
     from stageline.app import deploys
 
@@ -71,16 +86,30 @@ def print_deployments(rows: list[DeploymentRow]) -> None:
     print_table(columns, table)
 
 
-def environments(json_output: _Json = False, database_url: DatabaseUrl = None) -> None:
+def environments(
+    json_output: _Json = False,
+    database_url: DatabaseUrl = None,
+    server: Server = None,
+    repo: Repo = None,
+) -> None:
     """Environments: their rules and what is deployed there now."""
     import json
 
     from stageline.app import deploys
 
-    found = deploys.environments(Path.cwd(), database_url=database_url)
-    if json_output:
-        print(json.dumps([asdict(e) for e in found], indent=2))
-        return
+    if server:
+        from stageline.cli import remote
+
+        with remote.connect(server) as api:
+            documents = api.get("/environments", repo=repo)
+        if json_output:
+            return remote.dump(documents)
+        found = [deploys.Environment(**d) for d in documents]
+    else:
+        found = deploys.environments(Path.cwd(), database_url=database_url)
+        if json_output:
+            print(json.dumps([asdict(e) for e in found], indent=2))
+            return
     for e in found:
         now = f"#{e.current} ({str(e.current_sha)[:7]})" if e.current else "nothing"
         print(f"{e.name}: {now} deployed" + (f" at {e.url}" if e.url else ""))
@@ -103,8 +132,20 @@ def rollback(
     ] = None,
     as_: Annotated[str | None, typer.Option("--as", help="Roll back as this user.")] = None,
     database_url: DatabaseUrl = None,
+    server: Server = None,
+    repo: Repo = None,
 ) -> None:
     """Roll an environment back to an earlier deployment."""
+    if server:
+        from stageline.cli import remote
+
+        remote.refuse_as(as_)
+        with remote.connect(server) as api:
+            where = remote.path("environments", environment, "rollback")
+            done = api.post(where, {"to": to}, repo=repo)
+        print(done["reason"])
+        return
+
     from stageline.app import deploys
 
     done = deploys.rollback(

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from stageline.cli.options import DatabaseUrl
+from stageline.cli.options import DatabaseUrl, Repo, Server
 
 if TYPE_CHECKING:
     from stageline.deploy.dora import DoraMetrics
@@ -30,12 +30,33 @@ def metrics(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     database_url: DatabaseUrl = None,
+    server: Server = None,
+    repo: Repo = None,
 ) -> None:
     """Deployment frequency, lead time for changes, change failure rate, time to restore."""
     from stageline.app import deploys
     from stageline.durations import parse_duration
 
     window = parse_duration(since) if since else None
+    if server:
+        from stageline.cli import remote
+        from stageline.deploy.dora import DoraMetrics
+
+        with remote.connect(server) as api:
+            documents = api.get("/metrics", environment=environment, since=since, repo=repo)
+        if as_json:
+            return remote.dump(documents)
+        found = [
+            remote.record(
+                DoraMetrics,
+                d,
+                lead_time=remote.seconds(d["lead_time_seconds"]),
+                time_to_restore=remote.seconds(d["time_to_restore_seconds"]),
+            )
+            for d in documents
+        ]
+        print(render(found), end="")
+        return
     results = deploys.metrics(Path.cwd(), environment, since=window, database_url=database_url)
     if as_json:
         print(json.dumps([m.to_dict() for m in results], indent=2))

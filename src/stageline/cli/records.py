@@ -2,7 +2,8 @@
 
 The record is the store of the repository you stand in (`.stageline/`, or
 `$STAGELINE_HOME`), read through `app.reads` (which first completes runs whose
-process is gone, so the record never claims a dead run is still going).
+process is gone, so the record never claims a dead run is still going); with
+`--server`, a team server's record (`cli.remote`), printed the same way.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from stageline.cli.options import DatabaseUrl
+from stageline.cli.options import DatabaseUrl, Repo, Server
 
 if TYPE_CHECKING:
+    from stageline.cli.remote import Remote
     from stageline.store import RunDetail
 
 _RunArg = Annotated[int, typer.Argument(help="Run id (see `stageline runs`).", show_default=False)]
@@ -94,18 +96,31 @@ def runs(
     json_output: _Json = False,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many runs.")] = 20,
     database_url: DatabaseUrl = None,
+    server: Server = None,
+    repo: Repo = None,
 ) -> None:
     """List the newest runs of this repository."""
     import json
 
-    from stageline.app import reads
     from stageline.cli.tables import print_table
-    from stageline.store import jsonable
 
-    records = reads.runs(Path.cwd(), limit=limit, database_url=database_url)
-    if json_output:
-        print(json.dumps([jsonable(r) for r in records], indent=2))
-        return
+    if server:
+        from stageline.cli import remote
+        from stageline.store import RunRecord
+
+        with remote.connect(server) as api:
+            documents = api.get("/runs", limit=limit, repo=repo)["runs"]
+        if json_output:
+            return remote.dump(documents)
+        records = [remote.record(RunRecord, d) for d in documents]
+    else:
+        from stageline.app import reads
+        from stageline.store import jsonable
+
+        records = reads.runs(Path.cwd(), limit=limit, database_url=database_url)
+        if json_output:
+            print(json.dumps([jsonable(r) for r in records], indent=2))
+            return
     table: list[list[str]] = []
     for r in records:
         note = r.waiting_for if r.status in ("waiting", "pending") else (r.reason or "")
@@ -126,9 +141,23 @@ def runs(
     print_table(columns, table)
 
 
-def show(run: _RunArg, json_output: _Json = False, database_url: DatabaseUrl = None) -> None:
+def show(
+    run: _RunArg,
+    json_output: _Json = False,
+    database_url: DatabaseUrl = None,
+    server: Server = None,
+) -> None:
     """Show one run: its jobs and steps, annotations, what it waits for, and why it ended."""
     import json
+
+    if server:
+        from stageline.cli import remote
+
+        with remote.connect(server) as api:
+            document = api.get(remote.path("runs", run))
+        if json_output:
+            return remote.dump(document)
+        return _print_detail(_detail_of(document))
 
     from stageline.app import reads
 
@@ -137,6 +166,24 @@ def show(run: _RunArg, json_output: _Json = False, database_url: DatabaseUrl = N
         print(json.dumps(run_document(detail, steps=True), indent=2))
         return
     _print_detail(detail)
+
+
+def _detail_of(document: dict[str, Any]) -> RunDetail:
+    """The record `show` renders, from the server's run document."""
+    from stageline.cli.remote import record
+    from stageline.store import RunDetail, RunRecord
+    from stageline.store.records import AnnotationRecord, ArtifactRecord, JobRecord, StepRecord
+
+    jobs = [
+        record(JobRecord, j, steps=[record(StepRecord, s) for s in j["steps"]])
+        for j in document["jobs"]
+    ]
+    return RunDetail(
+        record(RunRecord, document, id=document["run_id"]),
+        jobs,
+        [record(AnnotationRecord, a) for a in document["annotations"]],
+        [record(ArtifactRecord, a) for a in document["artifacts"]],
+    )
 
 
 def _print_detail(detail: RunDetail) -> None:
@@ -203,9 +250,17 @@ def logs(
         bool, typer.Option("--follow", "-f", help="Keep printing until the run completes.")
     ] = False,
     database_url: DatabaseUrl = None,
+    server: Server = None,
 ) -> None:
     """Print a run's step logs, in job and step order."""
     import sys
+
+    if server:
+        from stageline.cli import remote
+
+        with remote.connect(server) as api:
+            print_remote_logs(api, run, job, follow=follow)
+        return
 
     from stageline.app import reads
 
@@ -215,3 +270,34 @@ def logs(
         for line in chunk.lines:
             sys.stdout.write(line + "\n")
         sys.stdout.flush()
+
+
+def print_remote_logs(api: Remote, run: int, job: str | None, *, follow: bool) -> None:
+    """A server's logs of run `run` (of `job`), job after job; with `follow`, each job's
+    as it is written until it ends, then any job the run added meanwhile."""
+    import sys
+
+    from stageline.cli.remote import path
+
+    done: set[str] = set()
+    while True:
+        document = api.get(path("runs", run))
+        jobs = [j for j in document["jobs"] if job is None or job in (j["job_id"], j["key"])]
+        if job is not None and not jobs:
+            jobs = [{"key": job}]  # a name: the server resolves it, or says there is none
+        todo = [j["key"] for j in jobs if j["key"] not in done]
+        if not todo:
+            return
+        for key in todo:
+            done.add(key)
+            logs_path = path("runs", run, "jobs", key, "logs")
+            if not follow:
+                sys.stdout.buffer.write(api.content(logs_path))
+                sys.stdout.flush()
+                continue
+            for event in api.events(logs_path + "/follow"):
+                if event.name == "log":
+                    sys.stdout.write(event.data + "\n")
+                    sys.stdout.flush()
+        if not follow:
+            return

@@ -7,8 +7,10 @@ as quick as the rest of the CLI.
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -57,8 +59,28 @@ def serve(
         create_app(settings), host=host, port=port, log_level="warning", access_log=False
     )
     server_ = uvicorn.Server(config)
-    server_.run()
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then raises the signal again
+    # to the handler it found: ours ends the command with exit code 0
+    previous = {sig: signal.signal(sig, _stopped) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        server_.run()
+    except _Stopped as stop:
+        print(f"stageline server stopped ({signal.Signals(stop.signum).name})", flush=True)
+        return 0
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return 0 if server_.started else 1
+
+
+class _Stopped(Exception):
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stopped(signum: int, frame: FrameType | None) -> None:
+    raise _Stopped(signum)
 
 
 @repo_app.command("add")

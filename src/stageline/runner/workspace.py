@@ -80,7 +80,8 @@ def export_commit(repo_dir: str, sha: str, target: str) -> None:
         index = os.path.join(staging, ".index")
         tree = os.path.join(staging, "tree")
         os.mkdir(tree)
-        env = {"GIT_INDEX_FILE": index}
+        # an own index and work tree: `repo_dir` may be bare (the server's mirrors)
+        env = {"GIT_INDEX_FILE": index, "GIT_WORK_TREE": tree}
         _git(repo_dir, "read-tree", f"{sha}^{{tree}}", env=env)
         # --work-tree: a bare repository (the server's mirror) has none of its own
         _git(

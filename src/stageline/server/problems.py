@@ -20,7 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from stageline.errors import RunError, StagelineError, StoreError
+from stageline.errors import RunError, StagelineError, StoreError, WorkflowError
 
 log = logging.getLogger(__name__)
 
@@ -88,9 +88,11 @@ async def _invalid(request: Request, exc: Exception) -> JSONResponse:
 
 async def _stageline_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StagelineError)
-    hint = getattr(exc, "hint", None)
-    extra = {"hint": hint} if hint else {}
-    return problem(status_of(exc), str(exc).splitlines()[0], **extra)
+    extra: dict[str, Any] = {"hint": exc.hint} if exc.hint else {}
+    if isinstance(exc, WorkflowError):  # every positioned error of the file
+        extra["errors"] = [d.render() for d in exc.diagnostics]
+    detail = f"{exc.position}: {exc.message}" if exc.position else exc.message
+    return problem(status_of(exc), detail, **extra)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

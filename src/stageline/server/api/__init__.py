@@ -7,9 +7,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from stageline.server.api import hooks, repos, triggers, users
+from stageline.server.api import environments, hooks, logs, repos, runs, triggers, users
 
-routers: list[APIRouter] = [repos.router, users.router, triggers.router]
+routers: list[APIRouter] = [
+    repos.router,
+    users.router,
+    triggers.router,
+    runs.router,
+    logs.router,
+    environments.router,
+]
 root_routers: list[APIRouter] = [hooks.router]
 
 __all__ = ["root_routers", "routers"]

@@ -1,0 +1,160 @@
+"""A job's log: `GET /api/v1/runs/{id}/jobs/{job}/logs` (byte ranges) and `.../follow`
+(server-sent events). Viewers read.
+
+The log is the job's steps' files as one append-only byte stream (`app.reads.JobLog`),
+so a byte offset means the same thing while the job runs: a client can fetch
+``Range: bytes=N-`` for what is new, and an event's `id` is the offset after it, which
+a reconnecting `EventSource` sends back as `Last-Event-ID` to go on where it stopped.
+
+Follow's events: ``log`` (new complete lines; `data` holds one line per data field),
+then one ``end`` (`{"status": "completed", "conclusion": ...}`) when the job has ended
+and everything was sent. A comment line every `KEEPALIVE_S` keeps idle proxies open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from stageline.app import reads
+from stageline.errors import RunError
+from stageline.server.api.runs import RunId, known
+from stageline.server.auth import Viewer
+from stageline.server.problems import NotFound, problem
+from stageline.server.state import Server
+
+router = APIRouter(tags=["logs"])
+
+#: How often a follower looks for more of the log (seconds).
+POLL_S = 0.2
+#: How long a follower may stay silent before a keep-alive comment (seconds).
+KEEPALIVE_S = 15.0
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+_Job = Annotated[str, Path(max_length=300, description="The job's key, id or name.")]
+
+
+@router.get(
+    "/runs/{run_id}/jobs/{job}/logs",
+    response_class=Response,
+    responses={
+        200: {"content": {"text/plain": {}}},
+        206: {"description": "The requested byte range", "content": {"text/plain": {}}},
+        416: {"description": "The range starts past the end of the log"},
+    },
+)
+def job_log(
+    run_id: RunId,
+    job: _Job,
+    principal: Viewer,
+    server: Server,
+    range: Annotated[str | None, Header(max_length=200)] = None,
+) -> Response:
+    """The job's log as text; with `Range: bytes=START-END` (or `START-`, `-LAST`) only
+    those bytes (206). The log grows while the job runs; `X-Log-Complete` says whether
+    it still may."""
+    log = _log(server, run_id, job)
+    size = log.size
+    headers = {"Accept-Ranges": "bytes", "X-Log-Complete": "true" if log.complete else "false"}
+    wanted = _range(range, size) if range else None
+    if wanted is None:
+        return Response(log.read(0, size), media_type="text/plain; charset=utf-8", headers=headers)
+    start, end = wanted
+    if start >= size:
+        return problem(
+            416,
+            f"the log has {size} bytes; the range starts at {start}",
+            headers={**headers, "Content-Range": f"bytes */{size}"},
+        )
+    body = log.read(start, end + 1)
+    headers["Content-Range"] = f"bytes {start}-{start + len(body) - 1}/{size}"
+    return Response(body, 206, media_type="text/plain; charset=utf-8", headers=headers)
+
+
+@router.get(
+    "/runs/{run_id}/jobs/{job}/logs/follow",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+def follow_job_log(
+    request: Request,
+    run_id: RunId,
+    job: _Job,
+    principal: Viewer,
+    server: Server,
+    offset: Annotated[int, Query(ge=0, le=2**62, description="Start at this byte.")] = 0,
+    last_event_id: Annotated[str | None, Header(max_length=40)] = None,
+) -> StreamingResponse:
+    """The job's log as server-sent events while it is written, ending with `end` once
+    the job has ended (see the module doc)."""
+    _log(server, run_id, job)  # 404 now, before the stream starts
+    if last_event_id and last_event_id.isdigit():
+        offset = int(last_event_id)
+    return StreamingResponse(
+        _events(request, server, run_id, job, offset),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _events(
+    request: Request, server: Server, run_id: int, job: str, position: int
+) -> AsyncIterator[str]:
+    quiet_since = time.monotonic()
+    while not await request.is_disconnected():
+        log = await run_in_threadpool(reads.job_log_in, server.store, run_id, job)
+        data = await run_in_threadpool(log.read, position)
+        # whole lines only while the job runs (a line, or a character, may be half written)
+        chunk = data if log.complete else data[: data.rfind(b"\n") + 1]
+        if chunk:
+            position += len(chunk)
+            quiet_since = time.monotonic()
+            yield _event("log", chunk.decode("utf-8", "replace").removesuffix("\n"), position)
+        if log.complete:
+            ended = {"status": "completed", "conclusion": log.conclusion}
+            yield _event("end", json.dumps(ended), position)
+            return
+        if time.monotonic() - quiet_since >= KEEPALIVE_S:
+            quiet_since = time.monotonic()
+            yield ": keep-alive\n\n"
+        await asyncio.sleep(POLL_S)
+
+
+def _event(name: str, text: str, position: int) -> str:
+    data = "".join(f"data: {line}\n" for line in re.split(r"\r\n|\r|\n", text))
+    return f"event: {name}\nid: {position}\n{data}\n"
+
+
+def _log(server: Server, run_id: int, job: str) -> reads.JobLog:
+    known(server, run_id)
+    try:
+        return reads.job_log_in(server.store, run_id, job)
+    except RunError as err:
+        raise NotFound(err.message, hint=err.hint) from err
+
+
+def _range(header: str, size: int) -> tuple[int, int] | None:
+    """The one byte range `header` asks for, as (first, last) clipped to `size`; None to
+    send the whole log (no valid single range: RFC 9110 lets a server ignore it)."""
+    matched = _RANGE.fullmatch(header.strip())
+    if matched is None or matched.group(1) == matched.group(2) == "":
+        return None
+    first, last = matched.group(1), matched.group(2)
+    if first == "":  # the last N bytes (none: unsatisfiable)
+        count = int(last)
+        return (max(size - count, 0), size - 1) if count else (size, size)
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    if last and int(last) < start:
+        return None
+    return start, max(end, start)
+
+
+__all__ = ["router"]

@@ -1,0 +1,119 @@
+"""`/api/v1/runs` on a real server: listing with filters and pages, one run, artifacts,
+and approvals by an authenticated reviewer (the author refused by prevent_self_review)."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from typing import Any
+
+import pytest
+
+from stageline.app.serverdata import open_server
+from tests.server.api.conftest import Team, wait_for
+
+pytestmark = pytest.mark.slow
+
+PROBLEM = "application/problem+json"
+
+
+def run_state(team: Team, run_id: int) -> dict[str, Any]:
+    with team.client("vera") as api:
+        document: dict[str, Any] = api.get(f"/runs/{run_id}").json()
+    return document
+
+
+def waiting(team: Team, run_id: int) -> bool:
+    return run_state(team, run_id)["status"] == "waiting"
+
+
+def test_runs_are_listed_read_and_approved_by_a_reviewer_not_the_author(any_team: Team) -> None:
+    team = any_team
+    first = team.start_run()
+    wait_for(lambda: waiting(team, first), "run 1 to wait at production's gate")
+    second = team.start_run()
+    wait_for(lambda: waiting(team, second), "run 2 to wait at production's gate")
+
+    with team.client("vera") as api:
+        page = api.get("/runs", params={"limit": 1}).json()
+        assert [r["id"] for r in page["runs"]] == [second]
+        rest = api.get("/runs", params={"limit": 1, "cursor": page["next_cursor"]}).json()
+        assert ([r["id"] for r in rest["runs"]], rest["next_cursor"]) == ([first], None)
+        chosen = {"repo": "demo", "status": "waiting", "branch": "main", "workflow": "ci.yml"}
+        assert [r["id"] for r in api.get("/runs", params=chosen).json()["runs"]] == [second, first]
+        assert api.get("/runs", params={"status": "failure"}).json()["runs"] == []
+        unknown = api.get("/runs", params={"repo": "nope"})
+        assert (unknown.status_code, unknown.headers["content-type"]) == (404, PROBLEM)
+
+        document = api.get(f"/runs/{first}").json()
+        assert [j["key"] for j in document["jobs"]] == ["build", "deploy"]
+        build = document["jobs"][0]
+        assert [s["conclusion"] for s in build["steps"]] == ["success"] * 3
+        assert [a["name"] for a in document["artifacts"]] == ["site"]
+        assert document["waiting_for"]
+
+        missing = api.get("/runs/999")
+        assert (missing.status_code, missing.headers["content-type"]) == (404, PROBLEM)
+        assert missing.json()["detail"] == "no run 999"
+
+        archive = api.get(f"/runs/{first}/artifacts/site")
+        assert archive.headers["content-type"] == "application/zip"
+        with zipfile.ZipFile(io.BytesIO(archive.content)) as zipped:
+            assert zipped.read("index.html").decode().startswith("<h1>")
+        assert api.get(f"/runs/{first}/artifacts/nope").status_code == 404
+
+        refused = api.post(f"/runs/{first}/approvals", json={"decision": "approve"})
+        assert refused.status_code == 403  # a viewer decides nothing
+
+    with team.client() as anonymous:
+        assert anonymous.get("/runs").status_code == 401
+
+    with team.client("alice") as api:  # alice wrote the commit
+        own = api.post(f"/runs/{first}/approvals", json={"decision": "approve", "comment": "mine"})
+        assert (own.status_code, own.headers["content-type"]) == (403, PROBLEM)
+        assert "alice triggered the run and self-review is not allowed" in own.json()["detail"]
+    assert run_state(team, first)["status"] == "waiting"
+
+    with team.client("bob") as api:
+        made = api.post(
+            f"/runs/{first}/approvals",
+            json={"decision": "approve", "environment": "production", "comment": "ship it"},
+        )
+        assert made.status_code == 200, made.text
+        assert made.json() == {
+            "run_id": first,
+            "environment": "production",
+            "kind": "approval",
+            "decision": "approve",
+            "reviewer": "bob",
+            "effect": "approved",
+        }
+        again = api.post(f"/runs/{first}/approvals", json={"decision": "reject"})
+        assert again.status_code in (200, 409)  # 409 once the run no longer waits
+        rejected = api.post(f"/runs/{second}/approvals", json={"decision": "reject"})
+        assert rejected.json()["effect"] == "rejected"
+
+    done = wait_for(
+        lambda: (s := run_state(team, first))["status"] == "completed" and s, "run 1 to deploy"
+    )
+    assert done["conclusion"] == "success"
+    ended = wait_for(
+        lambda: (s := run_state(team, second))["status"] == "completed" and s, "run 2 to end"
+    )
+    assert ended["conclusion"] == "failure"
+
+    with open_server(team.data_dir, team.database_url) as server:
+        audit = [(a.actor, a.action, a.target) for a in server.store.server.list_audit()]
+    assert ("alice", "gate.approve", str(first)) in audit
+    assert ("bob", "gate.approve", str(first)) in audit
+    assert ("bob", "gate.reject", str(second)) in audit
+
+
+def test_bad_requests_are_problems(team: Team) -> None:
+    with team.client("root") as api:
+        assert api.get("/runs", params={"cursor": "x"}).status_code == 400
+        assert api.get("/runs", params={"limit": 0}).status_code == 422
+        assert api.get("/runs/0").status_code == 422
+        body = api.post("/runs/1/approvals", json={"decision": "maybe"})
+        assert (body.status_code, body.headers["content-type"]) == (422, PROBLEM)
+        assert api.post("/runs/1/approvals", json={"decision": "approve"}).status_code == 404
