@@ -16,6 +16,7 @@ from stageline.server import auth
 from stageline.server.app import ServerSettings, create_app
 from stageline.server.state import server_of
 from tests.server.conftest import PASSWORD, Live, serving
+from tests.server.web.rules import WEB_PARAMS, WEB_RULES
 
 #: Who may call each route. A route missing here, or a rule that differs, fails.
 TABLE: dict[tuple[str, str], str] = {
@@ -32,9 +33,10 @@ TABLE: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/tokens"): "viewer",
     ("DELETE", "/api/v1/tokens/{token_id}"): "viewer",
     ("GET", "/api/v1/audit"): "admin",
+    **WEB_RULES,
 }
 #: Values for path parameters, so that a call gets past routing.
-PARAMS = {"name": "nosuch", "token_id": "999999"}
+PARAMS = {"name": "nosuch", "token_id": "999999", **WEB_PARAMS}
 
 
 def _app(tmp_path: Path) -> FastAPI:

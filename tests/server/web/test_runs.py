@@ -88,14 +88,14 @@ def test_a_decision_needs_its_csrf_token(client: httpx.Client, first_run: int) -
     assert 'id="approval-production"' in client.get(f"/runs/{first_run}").text
 
 
-def test_the_runs_list_streams_updates(server: Server, first_run: int) -> None:
-    with httpx.Client(base_url=server.url, timeout=30) as http:
-        log_in(http, "dave")
-        with http.stream("GET", "/runs/stream?repo=shop") as response:
-            assert response.headers["content-type"].startswith("text/event-stream")
-            name, html = next(sse_events(response))
-    assert name == "update"
-    assert f'<tr data-run="{first_run}">' in html and "waiting" in html
+def test_the_runs_list_page_polls_its_table(client: httpx.Client, first_run: int) -> None:
+    log_in(client, "dave")
+    page = client.get("/?repo=shop").text
+    assert 'hx-get="/runs/table?repo=shop" hx-trigger="every 2s"' in page
+    table = client.get("/runs/table?repo=shop").text
+    assert table.startswith('<table id="runs">')
+    assert f'<tr data-run="{first_run}">' in table and "waiting" in table
+    assert client.get("/runs/table?repo=nosuch").status_code == 404
 
 
 def test_a_finished_jobs_stream_sends_its_log_then_done(server: Server, first_run: int) -> None:

@@ -1,8 +1,9 @@
 """Logging in and out, and the settings page where users manage their own tokens.
 
 The login form is public but CSRF-protected like every form (`auth.check_csrf`, the
-double-submit token set with the page); a failed login is audited by
-`accounts.authenticate_password` and answered 401 with the form again. A new token is
+double-submit token set with the page): a post without it gets a fresh form, 400. A
+failed login is audited by `accounts.authenticate_password` and answered 401 with the
+form again. A new token is
 shown once, on the page that created it, and never again.
 """
 
@@ -11,8 +12,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from stageline.app import accounts
 from stageline.errors import StagelineError
@@ -21,6 +23,8 @@ from stageline.server.web import deps
 
 router = APIRouter(include_in_schema=False)
 Public = [Depends(auth.public)]
+WRONG = "Wrong name or password."
+STALE_FORM = "The form was missing its security token or had expired; please log in again."
 #: The token lifetimes the form offers ("" never expires).
 EXPIRIES = ("7d", "30d", "90d", "")
 
@@ -37,25 +41,24 @@ def login_page(request: Request, next: Annotated[str, Query(max_length=2000)] = 
     return deps.page(request, "login.html", None, next=_local(next), username="")
 
 
-@router.post("/login", response_model=None, dependencies=[*Public, Depends(auth.check_csrf)])
-def login(
+@router.post("/login", response_model=None, dependencies=Public)
+async def login(
     request: Request,
     username: Annotated[str, Form(max_length=200)],
     password: Annotated[str, Form(max_length=1000)],
     next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
-    user = accounts.authenticate_password(deps.server_of(request), username, password)
+    form = {"next": _local(next), "username": username}
+    try:
+        await auth.check_csrf(request)
+    except HTTPException:
+        # not an authorisation matter on a public form: the form is stale or forged
+        return deps.page(request, "login.html", None, status=400, error=STALE_FORM, **form)
+    server = deps.server_of(request)
+    user = await run_in_threadpool(accounts.authenticate_password, server, username, password)
     if user is None:
-        return deps.page(
-            request,
-            "login.html",
-            None,
-            status=401,
-            error="Wrong name or password.",
-            next=_local(next),
-            username=username,
-        )
-    response = RedirectResponse(_local(next), status_code=303)
+        return deps.page(request, "login.html", None, status=401, error=WRONG, **form)
+    response = RedirectResponse(form["next"], status_code=303)
     auth.start_session(request, response, user)
     return response
 

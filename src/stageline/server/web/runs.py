@@ -79,19 +79,14 @@ def runs_page(
     return deps.page(request, "runs.html", deps.me(principal), **context)
 
 
-@router.get("/runs/stream")
-def runs_stream(
+@router.get("/runs/table", response_class=HTMLResponse)
+def runs_table(
     request: Request, principal: auth.Viewer, repo: Annotated[str | None, Query()] = None
-) -> StreamingResponse:
+) -> HTMLResponse:
+    """The runs list alone: the list page polls it (a list has no end to stream to)."""
     server = deps.server_of(request)
-    chosen = _repo(server, repo)
-    who = deps.me(principal)
-
-    def render() -> tuple[dict[str, str], bool]:
-        context = _runs_context(server, chosen)
-        return {"update": deps.fragment(request, "_runs_table.html", who, **context)}, False
-
-    return live.stream(request, render, interval=1.0)
+    context = _runs_context(server, _repo(server, repo))
+    return deps.page(request, "_runs_table.html", deps.me(principal), **context)
 
 
 def detail_of(server: ServerData, run_id: int) -> RunDetail:
@@ -222,7 +217,7 @@ def _job_context(detail: RunDetail, job: JobRecord) -> dict[str, Any]:
     }
 
 
-@router.get("/runs/{run_id}/jobs/{key:path}/stream")
+@router.get("/runs/{run_id}/jobs/{key}/stream")
 def job_stream(
     request: Request, run_id: int, key: str, principal: auth.Viewer
 ) -> StreamingResponse:
@@ -239,7 +234,7 @@ def job_stream(
     return live.stream(request, render)
 
 
-@router.get("/runs/{run_id}/jobs/{key:path}", response_class=HTMLResponse)
+@router.get("/runs/{run_id}/jobs/{key}", response_class=HTMLResponse)
 def job_page(request: Request, run_id: int, key: str, principal: auth.Viewer) -> HTMLResponse:
     detail = detail_of(deps.server_of(request), run_id)
     context = _job_context(detail, _job(detail, key))
