@@ -4,7 +4,7 @@ The panel says which rules apply (N of M, teams expanded), who has decided, and 
 the form only to a user who may decide: a reviewer (or admin) named by one of the
 rules, directly or through a team, or any reviewer when the rules name no one. Whether
 a decision counts (self-review, N of M) is `app.gates`' to say when it is made
-(`decisions`), against the run's author as `run_author` names them.
+(`decisions`), against the run's author as `app.served.run_author` names them.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from stageline.app import served
 from stageline.app.accounts import Role
 from stageline.server.web import deps
 
 if TYPE_CHECKING:
     from stageline.app.serverdata import ServerData
-    from stageline.deploy.config import StagelineConfig
     from stageline.store.deploy_records import DecisionRow, GateRow
     from stageline.store.records import RunDetail
 
@@ -33,27 +33,6 @@ class Panel:
     can_decide: bool
 
 
-def run_config(server: ServerData, detail: RunDetail) -> StagelineConfig:
-    """The `.stageline.yml` of the commit the run was planned from."""
-    from stageline.app import repos
-    from stageline.deploy.config import load_config
-
-    link = server.store.server.run_link(detail.run.id)
-    repo = server.store.server.get_repo_by_id(link.repo_id) if link else None
-    if repo is None:
-        return load_config(detail.run.repo_path)
-    return load_config(repos.checkout(server, repo, detail.run.sha, detail.run.ref))
-
-
-def run_author(server: ServerData, run_id: int, fallback: str) -> str:
-    """Whose run this is: the pushed commit's author as a user, else who started it."""
-    link = server.store.server.run_link(run_id)
-    if link is None:
-        return fallback
-    user = server.store.server.user_for_email(link.author_email) if link.author_email else None
-    return user.name if user else (link.started_by or fallback)
-
-
 def panels(server: ServerData, detail: RunDetail, who: deps.Me) -> list[Panel]:
     """A panel for each gate the run waits on (none when it waits on nothing)."""
     from stageline.deploy.gates import expand
@@ -61,8 +40,8 @@ def panels(server: ServerData, detail: RunDetail, who: deps.Me) -> list[Panel]:
     pending = server.store.deployments.gates_of_run(detail.run.id, status="pending")
     if not pending:
         return []
-    config = run_config(server, detail)
-    author = run_author(server, detail.run.id, detail.run.actor)
+    config = served.run_context(server, detail.run.id).config
+    author = served.run_author(server, detail.run.id) or detail.run.actor
     out: list[Panel] = []
     for gate in pending:
         approval = config.environment(gate.environment).approval
@@ -90,4 +69,4 @@ def panels(server: ServerData, detail: RunDetail, who: deps.Me) -> list[Panel]:
     return out
 
 
-__all__ = ["Panel", "panels", "run_author", "run_config"]
+__all__ = ["Panel", "panels"]

@@ -1,9 +1,9 @@
 """The approval panel's form: approve or reject a waiting run as the signed-in user.
 
-The decision is `app.gates.decide_in` with the authenticated user as reviewer and the
-run's author (`approvals.run_author`), so self-review prevention and N-of-M apply as on
-the CLI. A decision that does not count is recorded all the same (the gate's record
-shows it) and the run page comes back with the reason on top.
+The decision is `app.served.decide` (the API's too): the authenticated user is the
+reviewer, judged against the run's author, so self-review prevention and N-of-M apply
+as on the CLI, and it is audited. A decision that does not count is recorded all the
+same and the run page comes back with the reason on top.
 """
 
 from __future__ import annotations
@@ -13,12 +13,10 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from stageline.app import context, gates
-from stageline.app.accounts import audit
+from stageline.app import served
 from stageline.errors import StagelineError
 from stageline.server import auth
 from stageline.server.web import deps
-from stageline.server.web.approvals import run_author, run_config
 from stageline.server.web.runs import detail_of, render_run
 
 router = APIRouter(include_in_schema=False)
@@ -35,24 +33,18 @@ def decide(
 ) -> Response:
     server = deps.server_of(request)
     who = deps.me(principal)
-    detail = detail_of(server, run_id)
-    author = run_author(server, run_id, detail.run.actor)
-    ctx = context.over(server.store, detail.run.repo_path, run_config(server, detail))
-    action = f"gate.{verdict}"
+    detail_of(server, run_id)  # a 404 for a run the record does not hold
     try:
-        done = gates.decide_in(
-            ctx,
+        served.decide(
+            server,
             run_id,
             "approve" if verdict == "approve" else "reject",
             reviewer=who.name,
-            author=author,
             environment=environment or None,
             comment=comment or None,
         )
-    except StagelineError as err:
-        audit(server, who.name, action, f"run {run_id}", {"refused": err.message})
+    except StagelineError as err:  # recorded but not counted, or nothing to decide
         return render_run(request, run_id, who, error=err.message, status=409)
-    audit(server, who.name, action, f"run {run_id}", {"environment": done.environment})
     return RedirectResponse(f"/runs/{run_id}", status_code=303)
 
 

@@ -1,9 +1,9 @@
 """The environments page: what is deployed where, its history and monitor results, DORA
 figures with a chart, and a rollback button on each earlier good deployment.
 
-A repository's environments come from the `.stageline.yml` of its default branch's
-head (the mirror's HEAD), as the CLI reads them from the working tree; the record
-(deployments, rollbacks, DORA) is the server's store.
+A repository's environments come from the `.stageline.yml` at its mirror's HEAD
+(`app.served.repo_context`, as the API reads them); the record (deployments,
+rollbacks, DORA) is the server's store. A rollback is `app.served.rollback`, audited.
 """
 
 from __future__ import annotations
@@ -17,15 +17,15 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
-from stageline.app import context, deploys
-from stageline.app.accounts import Role, audit
+from stageline.app import deploys, served
+from stageline.app.accounts import Role
 from stageline.errors import StagelineError
 from stageline.server import auth
+from stageline.server.state import host_of
 from stageline.server.web import charts, deps
 
 if TYPE_CHECKING:
     from stageline.app.serverdata import ServerData
-    from stageline.deploy.config import StagelineConfig
     from stageline.deploy.dora import DoraMetrics
     from stageline.store.deploy_records import DeploymentRow
     from stageline.store.server_records import RepoRow
@@ -46,18 +46,6 @@ class EnvView:
     monitor_events: dict[int, list[str]]
     dora: DoraMetrics | None
     chart: Markup
-
-
-def repo_config(server: ServerData, repo: RepoRow) -> StagelineConfig:
-    """The `.stageline.yml` at the head of the repository's default branch."""
-    from stageline.app import repos
-    from stageline.deploy.config import load_config
-
-    try:
-        sha = repos.resolve(repo, "HEAD")
-    except StagelineError:  # an empty mirror: nothing pushed yet, so no configuration
-        return load_config(repo.mirror_path)
-    return load_config(repos.checkout(server, repo, sha))
 
 
 def _chosen(server: ServerData, name: str | None) -> RepoRow | None:
@@ -83,7 +71,7 @@ def _monitor_lines(server: ServerData, row: DeploymentRow) -> list[str]:
 
 
 def _views(server: ServerData, repo: RepoRow) -> list[EnvView]:
-    ctx = context.over(server.store, repo.mirror_path, repo_config(server, repo))
+    ctx = served.repo_context(server, repo)
     rows = deploys.deployments_in(ctx)  # newest first
     dora = {m.environment: m for m in deploys.metrics_in(ctx)}
     today = datetime.now(UTC).date()
@@ -156,16 +144,14 @@ def roll_back(
     who = deps.me(principal)
     chosen = _chosen(server, repo)
     assert chosen is not None  # _chosen raised a 404 for an unknown name
-    ctx = context.over(server.store, chosen.mirror_path, repo_config(server, chosen))
-    target = f"{chosen.name}/{environment}"
     try:
-        done = deploys.rollback_in(ctx, environment, to=to, who=who.name)
-    except StagelineError as err:
-        audit(server, who.name, "rollback", target, {"to": to, "refused": err.message})
+        served.rollback(
+            server, chosen, environment, to=to, who=who.name, executor=host_of(request).executor
+        )
+    except StagelineError as err:  # nothing deployed, no such deployment, or it failed
         return _render(request, who, chosen.name, error=err.message, status=409)
-    audit(server, who.name, "rollback", target, {"to": to, "reason": done.reason})
     query = urlencode({"repo": chosen.name, "rolled": environment})
     return RedirectResponse(f"/environments?{query}", status_code=303)
 
 
-__all__ = ["ROLLBACK_ROLE", "repo_config", "router"]
+__all__ = ["ROLLBACK_ROLE", "router"]
