@@ -3,7 +3,8 @@ dir made with the real CLI (`user add`, `repo add`), and a repository to push to
 
 The repository's pipeline is small but has what the pages show: a log with ANSI
 colours, a `::group::` and a warning annotation, a step summary, a matrix, a staging
-deploy and a production deploy behind an approval rule that forbids self-review.
+deploy and a production deploy behind an approval rule that forbids self-review; a
+second workflow runs only by hand, with typed inputs.
 Its commits are authored by alice, a reviewer, so she may not approve her own run.
 """
 
@@ -65,6 +66,19 @@ jobs:
       - run: echo shipping to production
 """
 
+HELLO = """name: Hello
+on:
+  workflow_dispatch:
+    inputs:
+      who: {type: string, required: true}
+      nap: {type: number, default: 0}
+jobs:
+  greet:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo "hello ${{ inputs.who }}" && sleep ${{ inputs.nap }}
+"""
+
 CONFIG = """environments:
   staging: {}
   production:
@@ -78,7 +92,13 @@ teams:
 
 PASSWORD = "correct horse battery staple"
 #: name → role; alice authors the commits.
-USERS = {"admin": "admin", "alice": "reviewer", "bob": "reviewer", "dave": "developer"}
+USERS = {
+    "admin": "admin",
+    "alice": "reviewer",
+    "bob": "reviewer",
+    "dave": "developer",
+    "eve": "viewer",
+}
 REPO = "shop"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -136,6 +156,7 @@ def make_world(tmp: Path) -> World:
     work, bare = tmp / "work", tmp / "shop.git"
     (work / ".github" / "workflows").mkdir(parents=True)
     (work / ".github" / "workflows" / "deliver.yml").write_text(WORKFLOW)
+    (work / ".github" / "workflows" / "hello.yml").write_text(HELLO)
     (work / ".stageline.yml").write_text(CONFIG)
     git(tmp, "init", "-q", "--bare", "-b", "main", str(bare))
     git(tmp, "init", "-q", "-b", "main", str(work))

@@ -145,3 +145,43 @@ def test_rolling_back_what_was_never_deployed_is_refused(client: httpx.Client) -
     log_in(client, "dave")
     denied = client.post("/environments/staging/rollback", data={"repo": "shop"})
     assert denied.status_code == 403
+
+
+def test_dispatch_cancel_and_rerun_from_the_pages(client: httpx.Client, first_run: int) -> None:
+    csrf = log_in(client, "dave")
+    assert 'id="dispatch"' in client.get("/").text
+    form = {"repo": "shop", "workflow": "hello.yml", "csrf_token": csrf}
+    nothing = client.post("/dispatch", data={**form, "workflow": "deliver.yml"})
+    assert nothing.status_code == 422 and "workflow_dispatch" in nothing.text
+    started = client.post("/dispatch", data={**form, "inputs": "who=web\nnap=60"})
+    assert started.status_code == 303, started.text
+    run_url = started.headers["location"]
+    run_id = int(run_url.rsplit("/", 1)[1])
+
+    def greeted() -> bool:
+        return "hello web" in client.get(f"/runs/{run_id}/jobs/greet").text
+
+    wait_for(greeted, 30, "the running step's log to show")  # long before its 60 s nap ends
+    assert f'action="/runs/{run_id}/cancel"' in client.get(run_url).text
+    assert client.post(f"/runs/{run_id}/cancel", data={"csrf_token": csrf}).status_code == 303
+
+    def cancelled() -> bool:
+        return 'id="run-state">cancelled<' in client.get(run_url).text
+
+    wait_for(cancelled, 60, "the run to be cancelled")
+    again = client.post(f"/runs/{run_id}/rerun", data={"csrf_token": csrf, "failed_only": "true"})
+    assert again.status_code == 303
+    assert again.headers["location"] != run_url
+    log_in(client, "bob")
+    assert client.get("/audit").status_code == 403  # bob is no admin
+    log_in(client, "admin")
+    audit = client.get("/audit").text
+    assert "run.cancel" in audit and "run.rerun" in audit
+
+
+def test_a_viewer_sees_no_controls(client: httpx.Client, first_run: int) -> None:
+    log_in(client, "dave")
+    assert f'action="/runs/{first_run}/cancel"' in client.get(f"/runs/{first_run}").text
+    log_in(client, "eve")
+    page = client.get(f"/runs/{first_run}").text
+    assert "/cancel" not in page and 'id="dispatch"' not in client.get("/").text

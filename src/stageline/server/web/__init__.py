@@ -8,6 +8,7 @@ status. The API and webhooks keep their problem+json answers.
 
 * `account`      — log in, log out, the settings page (own tokens)
 * `runs`         — the runs list, a run (job graph by stage), a job (its live log)
+* `control`      — cancel, re-run, run a workflow by hand (developers)
 * `decisions`    — the approval panel's form
 * `environments` — deployments, monitor results, DORA figures, rollback
 * `records`      — trigger events, the audit log (admins)
@@ -24,11 +25,18 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from stageline.server import auth
-from stageline.server.web import account, decisions, environments, records, runs
+from stageline.server.web import account, control, decisions, environments, records, runs
 from stageline.server.web.deps import page
 from stageline.server.web.render import STATIC_DIR
 
-ROUTERS = [account.router, runs.router, decisions.router, environments.router, records.router]
+ROUTERS = [
+    account.router,
+    runs.router,
+    control.router,
+    decisions.router,
+    environments.router,
+    records.router,
+]
 STATIC_PATH = "/static"
 #: Paths whose errors stay problem+json whatever the client accepts.
 _MACHINE_PREFIXES = ("/api/", "/hooks/")

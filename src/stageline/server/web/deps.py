@@ -38,6 +38,11 @@ class Me:
     def is_admin(self) -> bool:
         return self.role >= Role.ADMIN
 
+    @property
+    def is_developer(self) -> bool:
+        """May trigger, cancel and re-run."""
+        return self.role >= Role.DEVELOPER
+
 
 def me(principal: auth.Principal) -> Me:
     return Me(principal.name, principal.role, principal.user.id, principal.csrf)

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 
 from stageline.app import reads
 from stageline.errors import StagelineError
+from stageline.runner.places import step_log
 from stageline.server import auth
 from stageline.server.web import deps, live, logview
 from stageline.server.web.approvals import panels
@@ -20,7 +21,7 @@ from stageline.store.logs import summary_path
 
 if TYPE_CHECKING:
     from stageline.app.serverdata import ServerData
-    from stageline.store.records import JobRecord, RunDetail, StepRecord
+    from stageline.store.records import JobRecord, RunDetail, RunRecord, StepRecord
     from stageline.store.server_records import RepoRow
 
 router = APIRouter(include_in_schema=False)
@@ -74,9 +75,21 @@ def _runs_context(server: ServerData, repo: RepoRow | None) -> dict[str, Any]:
 def runs_page(
     request: Request, principal: auth.Viewer, repo: Annotated[str | None, Query()] = None
 ) -> HTMLResponse:
+    return render_runs(request, deps.me(principal), repo)
+
+
+def render_runs(
+    request: Request,
+    who: deps.Me,
+    repo: str | None,
+    *,
+    error: str | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    """The runs list, with `error` on top when a form on it was refused."""
     server = deps.server_of(request)
     context = _runs_context(server, _repo(server, repo))
-    return deps.page(request, "runs.html", deps.me(principal), **context)
+    return deps.page(request, "runs.html", who, status=status, error=error, **context)
 
 
 @router.get("/runs/table", response_class=HTMLResponse)
@@ -190,10 +203,17 @@ def _read_lines(path: str | None) -> tuple[list[str], int]:
     return lines[skipped:], skipped
 
 
-def _steps(job: JobRecord) -> list[StepView]:
+def _log_of(run: RunRecord, job: JobRecord, step: StepRecord) -> str | None:
+    """The step's log: as recorded once it ended; while it runs, where it is written."""
+    if step.log_path or step.status == "completed":
+        return step.log_path
+    return step_log(run.log_dir, job.key, step.number)
+
+
+def _steps(run: RunRecord, job: JobRecord) -> list[StepView]:
     views: list[StepView] = []
     for step in job.steps:
-        lines, skipped = _read_lines(step.log_path)
+        lines, skipped = _read_lines(_log_of(run, job, step))
         active = step.status != "completed"
         failed = step.conclusion == "failure"
         views.append(
@@ -212,7 +232,7 @@ def _job_context(detail: RunDetail, job: JobRecord) -> dict[str, Any]:
     return {
         "detail": detail,
         "job": job,
-        "steps": _steps(job),
+        "steps": _steps(detail.run, job),
         "annotations": [a for a in detail.annotations if a.job_key == job.key],
     }
 
@@ -241,4 +261,4 @@ def job_page(request: Request, run_id: int, key: str, principal: auth.Viewer) ->
     return deps.page(request, "job.html", deps.me(principal), **context)
 
 
-__all__ = ["detail_of", "render_run", "router"]
+__all__ = ["detail_of", "render_run", "render_runs", "router"]
