@@ -26,7 +26,8 @@ LAYERS = [
     ["engine"],
     ["deploy"],
     ["app"],  # the operations users perform: the CLI, the demo and the server call them
-    ["cli", "server"],
+    ["server"],
+    ["cli"],  # `stageline serve` starts the server (ADR 0011)
 ]
 for depth, layer in enumerate(LAYERS):
     below = {name for lower in LAYERS[:depth] for name in lower}

@@ -14,13 +14,21 @@ from stageline.app.serverdata import ServerData, open_server
 from stageline.engine.setup import Prepared, RunOptions
 from stageline.errors import RunError
 from stageline.store.server_records import RepoRow
+from tests.support.postgres import fresh_database
 from tests.support.server import PLAIN_WORKFLOW, commit, gated_source, make_source, wait_until
 
 
-@pytest.fixture
-def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ServerData]:
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
+def server(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ServerData]:
+    """The server's data dir, its record in SQLite or in a fresh PostgreSQL database."""
     monkeypatch.delenv("STAGELINE_DATABASE_URL", raising=False)
-    with open_server(tmp_path / "data") as opened:
+    if request.param == "sqlite":
+        with open_server(tmp_path / "data") as opened:
+            yield opened
+        return
+    with fresh_database() as url, open_server(tmp_path / "data", url) as opened:
         yield opened
 
 
@@ -67,6 +75,26 @@ def test_runs_are_numbered_per_registered_repository_and_linked(
     assert link is not None
     assert (link.repo_id, link.trigger_id, link.started_by) == (web.id, trigger, "alice")
     assert server.store.server.runs_of_repo(web.id) == [second[0], first[0]]
+
+
+def test_listeners_hear_every_event_of_every_run(
+    server: ServerData, host: RunHost, tmp_path: Path
+) -> None:
+    sha = make_source(tmp_path / "web", {".github/workflows/ci.yml": PLAIN_WORKFLOW})
+    web = repos.add_repo(server, "web", str(tmp_path / "web"))
+    heard: list[tuple[str, str]] = []
+    stop = host.listen(lambda event: heard.append((event.run_id, event.kind)))
+    host.listen(lambda event: 1 / 0)  # a broken listener changes nothing
+    [run_id] = host.start(_prepared(server, web, sha), web, "alice")
+    wait_until(lambda: (str(run_id), "run.finished") in heard, "the run's last event")
+    kinds = [kind for rid, kind in heard if rid == str(run_id)]
+    assert kinds[0] == "run.started" and "job.finished" in kinds
+    assert server.store.runs.get_run(run_id).run.conclusion == "success"
+    stop()
+    before = len(heard)
+    [again] = host.start(_prepared(server, web, sha), web, "alice")
+    wait_until(lambda: _finished(server, again), "the second run")
+    assert len(heard) == before
 
 
 def test_a_gated_run_waits_until_a_decision_is_recorded(

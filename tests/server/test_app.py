@@ -7,11 +7,13 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from stageline.app.serverdata import open_server
+from tests.support.postgres import fresh_database
 from tests.support.server import (
     PLAIN_WORKFLOW,
     environ,
@@ -33,9 +35,10 @@ from stageline.app import repos
 from stageline.app.host import RunHost
 from stageline.app.runs import prepare
 from stageline.app.serverdata import open_server
+from tests.support.postgres import fresh_database
 from stageline.engine.setup import RunOptions
 
-with open_server(Path(sys.argv[1])) as server:
+with open_server(Path(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else None) as server:
     repo = repos.get_repo(server, "web")
     root = repos.checkout(server, repo, repos.fetch(server, repo, "main"), "refs/heads/main")
     [run_id] = RunHost(server).start(prepare(RunOptions(cwd=root)), repo, "alice")
@@ -44,31 +47,47 @@ with open_server(Path(sys.argv[1])) as server:
 """
 
 
-def _run(data_dir: Path, run_id: int) -> tuple[str, str | None, str | None]:
-    with open_server(data_dir) as server:
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
+def record(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """Where the server keeps its record: None for the data dir's SQLite file, else a
+    fresh PostgreSQL database's URL."""
+    if request.param == "sqlite":
+        yield None
+        return
+    with fresh_database() as url:
+        yield url
+
+
+def _url_args(url: str | None) -> list[str]:
+    return ["--database-url", url] if url else []
+
+
+def _run(data_dir: Path, run_id: int, url: str | None = None) -> tuple[str, str | None, str | None]:
+    with open_server(data_dir, url) as server:
         run = server.store.runs.get_run(run_id).run
         return run.status, run.conclusion, run.reason
 
 
-def _dead_server_with_a_run(data_dir: Path, until: str) -> tuple[int, int]:
+def _dead_server_with_a_run(data_dir: Path, until: str, url: str | None = None) -> tuple[int, int]:
     """Start a run in a server process, SIGKILL it once the run is `until`; (run id, pid)."""
     process = subprocess.Popen(
-        [sys.executable, "-c", START_A_RUN, str(data_dir)],
+        [sys.executable, "-c", START_A_RUN, str(data_dir), *([url] if url else [])],
         stdout=subprocess.PIPE,
         text=True,
         env=environ(),
     )
     assert process.stdout is not None
     run_id = int(process.stdout.readline())
-    wait_until(lambda: _run(data_dir, run_id)[0] == until, f"the run to be {until}")
+    wait_until(lambda: _run(data_dir, run_id, url)[0] == until, f"the run to be {until}")
     process.send_signal(signal.SIGKILL)
     process.wait()
     process.stdout.close()
     return run_id, process.pid
 
 
-def _register(data_dir: Path, source: Path) -> None:
-    done = stageline("repo", "add", "web", "--url", str(source), "--data-dir", str(data_dir))
+def _register(data_dir: Path, source: Path, url: str | None = None) -> None:
+    where = ["--data-dir", str(data_dir), *_url_args(url)]
+    done = stageline("repo", "add", "web", "--url", str(source), *where)
     assert done.returncode == 0, done.stderr
 
 
@@ -88,36 +107,38 @@ def test_serve_answers_health_once_ready_and_stops_on_sigterm(tmp_path: Path) ->
 
 
 def test_a_run_waiting_at_a_gate_is_resumed_after_restarts_and_approved(
-    tmp_path: Path,
+    tmp_path: Path, record: str | None
 ) -> None:
     data_dir = tmp_path / "data"
     gated_source(tmp_path / "web")
-    _register(data_dir, tmp_path / "web")
-    run_id, _ = _dead_server_with_a_run(data_dir, until="waiting")
+    _register(data_dir, tmp_path / "web", record)
+    run_id, _ = _dead_server_with_a_run(data_dir, "waiting", record)
 
-    with served(data_dir) as first:  # resumes it, still waiting
-        wait_until(lambda: _run(data_dir, run_id)[0] == "waiting", "the resumed gate")
-        with open_server(data_dir) as server:
-            assert server.store.runs.run_alive(run_id)  # this server runs it now
+    def state() -> tuple[str, str | None, str | None]:
+        return _run(data_dir, run_id, record)
+
+    with served(data_dir, *_url_args(record)) as first:  # resumes it, still waiting
+        wait_until(lambda: _alive(data_dir, run_id, record), "the first server to take the run")
+        assert state()[0] == "waiting"
         code, _, err = first.stop(signal.SIGTERM)
         assert code == 0, err
-    assert _run(data_dir, run_id) == ("waiting", None, None)  # shutdown left it waiting
+    assert state() == ("waiting", None, None)  # shutdown left it waiting
 
-    with served(data_dir):  # a second restart, then the approval
-        wait_until(lambda: _alive(data_dir, run_id), "the second server to take the run")
-        with open_server(data_dir) as server:
+    with served(data_dir, *_url_args(record)):  # a second restart, then the approval
+        wait_until(lambda: _alive(data_dir, run_id, record), "the second server to take the run")
+        with open_server(data_dir, record) as server:
             [gate] = server.store.deployments.gates_of_run(run_id, status="pending")
             server.store.deployments.record_decision(run_id, gate.id, "bob", "approve")
-        wait_until(lambda: _run(data_dir, run_id)[0] == "completed", "the approved run to end")
-    assert _run(data_dir, run_id)[:2] == ("completed", "success")
-    with open_server(data_dir) as server:
+        wait_until(lambda: state()[0] == "completed", "the approved run to end")
+    assert state()[:2] == ("completed", "success")
+    with open_server(data_dir, record) as server:
         detail = server.store.runs.get_run(run_id)
         assert [j.conclusion for j in detail.jobs] == ["success", "success"]
         assert detail.run.number == 1 and detail.run.attempt == 3
 
 
-def _alive(data_dir: Path, run_id: int) -> bool:
-    with open_server(data_dir) as server:
+def _alive(data_dir: Path, run_id: int, url: str | None = None) -> bool:
+    with open_server(data_dir, url) as server:
         return server.store.runs.run_alive(run_id)
 
 

@@ -20,6 +20,7 @@ import dataclasses
 import json
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: Told every engine event of the host's runs (`RunHost.listen`).
+Listener = Callable[["EngineEvent"], None]
 #: How long `start` waits for its runs to be recorded before it gives up on them.
 START_TIMEOUT_S = 60.0
 #: The reason a run cancelled by `shutdown` carries.
@@ -84,6 +87,11 @@ class _Recorded:
         self.started = started
 
     def handle(self, event: EngineEvent) -> None:
+        for listener in self.host._listening():
+            try:
+                listener(event)
+            except Exception:  # a broken listener never fails a run
+                log.exception("a run listener failed")
         if event.kind != "run.started":
             return
         run_id = int(event.run_id)
@@ -111,6 +119,7 @@ class RunHost:
         self._lock = threading.Lock()
         self._threads: dict[int, threading.Thread] = {}
         self._workers: set[threading.Thread] = set()
+        self._listeners: list[Listener] = []
         self._closing = False
 
     # -- starting ------------------------------------------------------------------------
@@ -197,6 +206,24 @@ class RunHost:
     def _running(self, run_id: int, thread: threading.Thread) -> None:
         with self._lock:
             self._threads[run_id] = thread
+
+    def listen(self, listener: Listener) -> Callable[[], None]:
+        """Call `listener` with every engine event of every run this host runs (on the run's
+        own thread: it must be quick and thread-safe, e.g. hand the event to an event loop
+        with `call_soon_threadsafe`); returns the function that stops it."""
+        with self._lock:
+            self._listeners.append(listener)
+
+        def stop() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return stop
+
+    def _listening(self) -> list[Listener]:
+        with self._lock:
+            return list(self._listeners)
 
     def active(self) -> list[int]:
         """The ids of the runs this host is running now."""
@@ -324,4 +351,4 @@ class RunHost:
             thread.join(timeout)
 
 
-__all__ = ["SHUTDOWN_REASON", "START_TIMEOUT_S", "Recovered", "RunHost"]
+__all__ = ["SHUTDOWN_REASON", "START_TIMEOUT_S", "Listener", "Recovered", "RunHost"]

@@ -56,8 +56,12 @@ def normalize_url(url: str) -> str:
             f"unsupported repository URL {url!r}",
             hint="use https://..., file://... or a local path",
         )
-    path = Path(text).expanduser().resolve()
-    if not path.exists():
+    try:
+        path = Path(text).expanduser().resolve()
+        found = path.is_dir()
+    except (OSError, ValueError) as err:  # a name too long, a NUL byte...
+        raise ConfigError(f"invalid repository path {url!r}: {err}") from err
+    if not found:
         raise ConfigError(f"no repository at {path}")
     return str(path)
 

@@ -22,7 +22,11 @@ def host_of(request: Request) -> RunHost:
     return host
 
 
+#: The largest id a record has (32-bit columns on both backends): bound every id a
+#: request carries with it (`Path(ge=1, le=MAX_ID)`), or a huge one is a server error.
+MAX_ID = 2**31 - 1
+
 Server = Annotated[ServerData, Depends(server_of)]
 Host = Annotated[RunHost, Depends(host_of)]
 
-__all__ = ["Host", "Server", "host_of", "server_of"]
+__all__ = ["MAX_ID", "Host", "Server", "host_of", "server_of"]

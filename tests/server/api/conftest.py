@@ -11,10 +11,7 @@ through the shared store, as a server with several run hosts would.
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,8 +24,8 @@ import pytest
 from stageline.app.host import RunHost
 from stageline.app.serverdata import open_server
 from tests.support.git import git
-from tests.support.http import free_port
 from tests.support.postgres import fresh_database
+from tests.support.server import Served, served, stageline
 
 WORKFLOW = """on: push
 jobs:
@@ -79,33 +76,35 @@ def make_project(root: Path) -> Path:
 class Team:
     """A running server and its users' tokens."""
 
-    url: str
+    served: Served
     data_dir: Path
     database_url: str | None
     project: Path
     tokens: dict[str, str]
-    process: subprocess.Popen[str]
     _host: RunHost | None = None
     _opened: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
-    def client(self, user: str | None = None, **kwargs: Any) -> httpx.Client:
+    @property
+    def url(self) -> str:
+        return self.served.url
+
+    def client(self, user: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.tokens[user]}"} if user else {}
-        return httpx.Client(base_url=f"{self.url}/api/v1", headers=headers, timeout=30, **kwargs)
+        return httpx.Client(base_url=f"{self.url}/api/v1", headers=headers, timeout=30)
 
     def cli_env(self, user: str) -> dict[str, str]:
         """What `stageline ... --server` reads: the server and the user's token."""
         return {"STAGELINE_SERVER": self.url, "STAGELINE_TOKEN": self.tokens[user]}
 
     def start_run(self, **vars: str) -> int:
-        """A push run of the project's HEAD on the server, by root, authored by alice."""
+        """A push run of the project's main on the server, by root, authored by alice."""
         from stageline.app import repos, runs
         from stageline.engine.setup import RunOptions
 
         host = self.host()
-        server = host.server
-        repo = repos.get_repo(server, "demo")
-        sha = repos.fetch(server, repo, "main")
-        checkout = repos.checkout(server, repo, sha, "refs/heads/main")
+        repo = repos.get_repo(host.server, "demo")
+        sha = repos.fetch(host.server, repo, "main")
+        checkout = repos.checkout(host.server, repo, sha, "refs/heads/main")
         options = RunOptions(cwd=checkout, event="push", actor="alice", vars=dict(vars))
         [run_id] = host.start(runs.prepare(options), repo, "root", author_email="alice@example.com")
         return run_id
@@ -115,99 +114,58 @@ class Team:
         if self._host is None:
             server = self._opened.enter_context(open_server(self.data_dir, self.database_url))
             self._host = RunHost(server)
-            self._opened.callback(self._host.shutdown, 10)
+            self._opened.callback(self._stop, self._host)
         return self._host
 
-    def close(self) -> None:
-        self._opened.close()
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.communicate()
+    @staticmethod
+    def _stop(host: RunHost) -> None:
+        """Cancel what still runs (a run left at a gate too), then wait for the threads."""
+        for run_id in host.active():
+            host.cancel(run_id, "the test")
+        assert host.join(60), "a run thread outlived its test"
 
 
-def _cli(cwd: Path, *args: str, stdin: str | None = None) -> str:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("STAGELINE_")}
-    done = subprocess.run(
-        [sys.executable, "-m", "stageline", *args],
-        cwd=cwd,
-        env=environ,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
-def start_team(tmp_path: Path, database_url: str | None) -> Team:
+@contextlib.contextmanager
+def running_team(tmp_path: Path, database_url: str | None) -> Iterator[Team]:
     """Users, tokens and the project registered with the CLI; then `stageline serve`."""
     data_dir = tmp_path / "server"
-    where = ["--data-dir", str(data_dir)] + (
-        ["--database-url", database_url] if database_url else []
-    )
+    where = ["--data-dir", str(data_dir)]
+    where += ["--database-url", database_url] if database_url else []
     project = make_project(tmp_path / "project")
     tokens: dict[str, str] = {}
     for name, (role, email) in USERS.items():
         emails = ["--email", email] if email else []
-        _cli(tmp_path, "user", "add", name, "--role", role, *emails, *where)
-        tokens[name] = _cli(tmp_path, "token", "create", "--user", name, *where).splitlines()[-1]
-    _cli(tmp_path, "repo", "add", "demo", "--url", str(project), *where)
-    port = free_port()
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("STAGELINE_")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "stageline", "serve", "--port", str(port), *where],
-        cwd=tmp_path,
-        env=environ,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    team = Team(f"http://127.0.0.1:{port}", data_dir, database_url, project, tokens, process)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"stageline serve exited: {process.communicate()[1]}")
-        try:
-            if httpx.get(f"{team.url}/api/v1/health", timeout=1).status_code == 200:
-                return team
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    team.close()
-    raise AssertionError("stageline serve did not become ready in 30s")
+        ok(stageline("user", "add", name, "--role", role, *emails, *where))
+        tokens[name] = ok(stageline("token", "create", "--user", name, *where)).splitlines()[-1]
+    ok(stageline("repo", "add", "demo", "--url", str(project), *where))
+    with served(data_dir, *where[2:]) as server:
+        team = Team(server, data_dir, database_url, project, tokens)
+        with team._opened:
+            yield team
+        server.stop()
+
+
+def ok(done: subprocess.CompletedProcess[str]) -> str:
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 @pytest.fixture
 def team(tmp_path: Path) -> Iterator[Team]:
     """A server over a SQLite file."""
-    started = start_team(tmp_path, None)
-    try:
+    with running_team(tmp_path, None) as started:
         yield started
-    finally:
-        started.close()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
 def any_team(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Team]:
     """A server over a SQLite file, then over a fresh PostgreSQL database."""
     if request.param == "sqlite":
-        started = start_team(tmp_path, None)
-        try:
+        with running_team(tmp_path, None) as started:
             yield started
-        finally:
-            started.close()
         return
-    with fresh_database() as url:
-        started = start_team(tmp_path, url)
-        try:
-            yield started
-        finally:
-            started.close()
+    with fresh_database() as url, running_team(tmp_path, url) as started:
+        yield started
 
 
 def wait_for(check: Any, what: str, timeout: float = 60) -> Any:

@@ -6,14 +6,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 
 from stageline.app import accounts
 from stageline.app.accounts import Role
 from stageline.server.auth import Admin, Viewer
 from stageline.server.problems import NotFound
-from stageline.server.state import Server
+from stageline.server.state import MAX_ID, Server
 
 if TYPE_CHECKING:
     from stageline.store.server_records import TokenRow, UserRow
@@ -130,7 +130,7 @@ def create_token(
 
 @router.delete("/tokens/{token_id}", status_code=204, tags=["tokens"])
 def revoke_token(
-    token_id: int,
+    token_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     principal: Viewer,
     server: Server,
 ) -> Response:
@@ -146,7 +146,7 @@ def audit_log(
     principal: Admin,
     server: Server,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> list[AuditOut]:
     rows = accounts.audit_log(server, limit, before)
     return [
