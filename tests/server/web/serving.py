@@ -40,7 +40,7 @@ jobs:
           printf '\\033[32mcompiled\\033[0m <all> files\\n'
           echo "::endgroup::"
           echo "::warning file=app.py,line=3::unused import"
-          for i in 1 2 3 4 5 6; do echo "progress $i"; sleep 0.5; done
+          for i in $(seq 1 10); do echo "progress $i"; sleep 0.5; done
           echo "### Build report" >> "$GITHUB_STEP_SUMMARY"
           echo "- **3** files <b>compiled</b>" >> "$GITHUB_STEP_SUMMARY"
   test:

@@ -104,7 +104,7 @@ def test_a_finished_jobs_stream_sends_its_log_then_done(server: Server, first_ru
         with http.stream("GET", f"/runs/{first_run}/jobs/build/stream") as response:
             events = list(sse_events(response))
     assert [name for name, _ in events] == ["log", "done"]
-    assert "progress 6" in events[0][1]
+    assert "progress 10" in events[0][1]
 
 
 def test_unknown_runs_and_jobs_are_404(client: httpx.Client, first_run: int) -> None:
@@ -185,3 +185,9 @@ def test_a_viewer_sees_no_controls(client: httpx.Client, first_run: int) -> None
     log_in(client, "eve")
     page = client.get(f"/runs/{first_run}").text
     assert "/cancel" not in page and 'id="dispatch"' not in client.get("/").text
+
+
+def test_ids_out_of_range_are_refused_not_crashed(client: httpx.Client) -> None:
+    log_in(client, "admin")
+    for path in ("/runs/99999999999999999999", "/runs/0", "/events?before=99999999999999999"):
+        assert client.get(path).status_code == 422, path

@@ -115,7 +115,7 @@ def create_token(
 
 
 @router.post("/settings/tokens/{token_id}/revoke", response_model=None)
-def revoke_token(request: Request, token_id: int, principal: auth.Viewer) -> Response:
+def revoke_token(request: Request, token_id: deps.Id, principal: auth.Viewer) -> Response:
     try:
         accounts.revoke_token(deps.server_of(request), token_id, principal.user)
     except StagelineError as err:

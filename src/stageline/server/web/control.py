@@ -24,7 +24,7 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.post("/runs/{run_id}/cancel", response_model=None)
-def cancel(request: Request, run_id: int, principal: auth.Developer) -> Response:
+def cancel(request: Request, run_id: deps.Id, principal: auth.Developer) -> Response:
     who = deps.me(principal)
     detail_of(deps.server_of(request), run_id)
     try:
@@ -37,7 +37,7 @@ def cancel(request: Request, run_id: int, principal: auth.Developer) -> Response
 @router.post("/runs/{run_id}/rerun", response_model=None)
 def rerun(
     request: Request,
-    run_id: int,
+    run_id: deps.Id,
     principal: auth.Developer,
     failed_only: Annotated[bool, Form()] = False,
 ) -> Response:

@@ -25,7 +25,7 @@ router = APIRouter(include_in_schema=False)
 @router.post("/runs/{run_id}/decide", response_model=None)
 def decide(
     request: Request,
-    run_id: int,
+    run_id: deps.Id,
     principal: auth.Reviewer,
     verdict: Annotated[str, Form(pattern="^(approve|reject)$")],
     environment: Annotated[str, Form(max_length=200)] = "",

@@ -10,19 +10,23 @@ for).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Request, Response
+from fastapi import Path, Request, Response
 from fastapi.responses import HTMLResponse
 
 from stageline.app.accounts import Role
 from stageline.server import auth
-from stageline.server.state import server_of
+from stageline.server.state import MAX_ID, server_of
 from stageline.server.web.render import templates
 
 if TYPE_CHECKING:
     from stageline.app.serverdata import ServerData
     from stageline.store.server_records import RepoRow
+
+
+#: A run's or token's id in a page's path (bounded: the store's ids are 32-bit).
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,4 +81,4 @@ def fragment(request: Request, template: str, who: Me, **context: Any) -> str:
     return templates.get_template(template).render(context)
 
 
-__all__ = ["Me", "fragment", "me", "page", "repos", "server_of"]
+__all__ = ["Id", "Me", "fragment", "me", "page", "repos", "server_of"]

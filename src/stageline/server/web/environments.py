@@ -21,7 +21,7 @@ from stageline.app import deploys, served
 from stageline.app.accounts import Role
 from stageline.errors import StagelineError
 from stageline.server import auth
-from stageline.server.state import host_of
+from stageline.server.state import MAX_ID, host_of
 from stageline.server.web import charts, deps
 
 if TYPE_CHECKING:
@@ -138,7 +138,7 @@ def roll_back(
     environment: str,
     principal: auth.Reviewer,
     repo: Annotated[str, Form(max_length=200)],
-    to: Annotated[int | None, Form()] = None,
+    to: Annotated[int | None, Form(ge=1, le=MAX_ID)] = None,
 ) -> Response:
     server = deps.server_of(request)
     who = deps.me(principal)

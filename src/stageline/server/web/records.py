@@ -10,16 +10,20 @@ from fastapi.responses import HTMLResponse
 
 from stageline.app.accounts import audit_log
 from stageline.server import auth
+from stageline.server.state import MAX_ID
 from stageline.server.web import deps
 
 router = APIRouter(include_in_schema=False)
 
 PAGE = 50
+Before = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 
 @router.get("/events", response_class=HTMLResponse)
 def events_page(
-    request: Request, principal: auth.Viewer, before: Annotated[int | None, Query(ge=1)] = None
+    request: Request,
+    principal: auth.Viewer,
+    before: Before = None,
 ) -> HTMLResponse:
     server = deps.server_of(request)
     found = server.store.server.list_triggers(limit=PAGE + 1, before=before)
@@ -36,7 +40,9 @@ def events_page(
 
 @router.get("/audit", response_class=HTMLResponse)
 def audit_page(
-    request: Request, principal: auth.Admin, before: Annotated[int | None, Query(ge=1)] = None
+    request: Request,
+    principal: auth.Admin,
+    before: Before = None,
 ) -> HTMLResponse:
     found = audit_log(deps.server_of(request), limit=PAGE + 1, before=before)
     shown = found[:PAGE]

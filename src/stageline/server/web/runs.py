@@ -151,7 +151,7 @@ def _run_parts(request: Request, run_id: int, who: deps.Me) -> tuple[dict[str, s
 
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
-def run_page(request: Request, run_id: int, principal: auth.Viewer) -> HTMLResponse:
+def run_page(request: Request, run_id: deps.Id, principal: auth.Viewer) -> HTMLResponse:
     return render_run(request, run_id, deps.me(principal))
 
 
@@ -177,7 +177,7 @@ def render_run(
 
 
 @router.get("/runs/{run_id}/stream")
-def run_stream(request: Request, run_id: int, principal: auth.Viewer) -> StreamingResponse:
+def run_stream(request: Request, run_id: deps.Id, principal: auth.Viewer) -> StreamingResponse:
     who = deps.me(principal)
     detail_of(deps.server_of(request), run_id)  # a 404 now, not an empty stream
     return live.stream(request, lambda: _run_parts(request, run_id, who))
@@ -239,7 +239,7 @@ def _job_context(detail: RunDetail, job: JobRecord) -> dict[str, Any]:
 
 @router.get("/runs/{run_id}/jobs/{key}/stream")
 def job_stream(
-    request: Request, run_id: int, key: str, principal: auth.Viewer
+    request: Request, run_id: deps.Id, key: str, principal: auth.Viewer
 ) -> StreamingResponse:
     server = deps.server_of(request)
     who = deps.me(principal)
@@ -255,7 +255,7 @@ def job_stream(
 
 
 @router.get("/runs/{run_id}/jobs/{key}", response_class=HTMLResponse)
-def job_page(request: Request, run_id: int, key: str, principal: auth.Viewer) -> HTMLResponse:
+def job_page(request: Request, run_id: deps.Id, key: str, principal: auth.Viewer) -> HTMLResponse:
     detail = detail_of(deps.server_of(request), run_id)
     context = _job_context(detail, _job(detail, key))
     return deps.page(request, "job.html", deps.me(principal), **context)
