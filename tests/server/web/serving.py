@@ -4,7 +4,8 @@ dir made with the real CLI (`user add`, `repo add`), and a repository to push to
 The repository's pipeline is small but has what the pages show: a log with ANSI
 colours, a `::group::` and a warning annotation, a step summary, a matrix, a staging
 deploy and a production deploy behind an approval rule that forbids self-review; a
-second workflow runs only by hand, with typed inputs.
+second workflow runs only by hand, with typed inputs, and a third deploys to a canary
+whose monitor always fails.
 Its commits are authored by alice, a reviewer, so she may not approve her own run.
 """
 
@@ -79,8 +80,25 @@ jobs:
       - run: echo "hello ${{ inputs.who }}" && sleep ${{ inputs.nap }}
 """
 
+CANARY = """name: Canary
+on: workflow_dispatch
+jobs:
+  deploy-canary:
+    runs-on: ubuntu-latest
+    environment: canary
+    steps:
+      - run: echo canary
+"""
+
 CONFIG = """environments:
   staging: {}
+  canary:
+    monitor:
+      duration: 2s
+      interval: 200ms
+      checks:
+        - {name: smoke, command: "echo smoke is bad; exit 3"}
+    rollback: {mode: manual}
   production:
     approval:
       prevent_self_review: true
@@ -157,6 +175,7 @@ def make_world(tmp: Path) -> World:
     (work / ".github" / "workflows").mkdir(parents=True)
     (work / ".github" / "workflows" / "deliver.yml").write_text(WORKFLOW)
     (work / ".github" / "workflows" / "hello.yml").write_text(HELLO)
+    (work / ".github" / "workflows" / "canary.yml").write_text(CANARY)
     (work / ".stageline.yml").write_text(CONFIG)
     git(tmp, "init", "-q", "--bare", "-b", "main", str(bare))
     git(tmp, "init", "-q", "-b", "main", str(work))

@@ -191,3 +191,25 @@ def test_ids_out_of_range_are_refused_not_crashed(client: httpx.Client) -> None:
     log_in(client, "admin")
     for path in ("/runs/99999999999999999999", "/runs/0", "/events?before=99999999999999999"):
         assert client.get(path).status_code == 422, path
+
+
+def test_a_failed_monitor_shows_on_the_environments_page(
+    client: httpx.Client, first_run: int
+) -> None:
+    csrf = log_in(client, "dave")
+    form = {"repo": "shop", "workflow": "canary.yml", "csrf_token": csrf}
+    started = client.post("/dispatch", data=form)
+    assert started.status_code == 303, started.text
+    run_url = started.headers["location"]
+
+    def failed() -> bool:
+        return 'id="run-state">failure<' in client.get(run_url).text
+
+    wait_for(failed, 60, "the canary's monitor to fail its deployment")
+    page = client.get("/environments?repo=shop").text
+    canary = page.split('id="env-canary"')[1].split("</section>")[0]
+    assert "Monitor: smoke" in canary and "rollback: manual" in canary
+    assert '<div class="monitor-failed">smoke: ' in canary
+    assert "rollback mode is manual" in canary
+    staging = page.split('id="env-staging"')[1].split("</section>")[0]
+    assert "monitor passed" not in staging  # staging has no monitor
