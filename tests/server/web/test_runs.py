@@ -39,15 +39,22 @@ def first_run(world: World, server: Server) -> Iterator[int]:
 
 def sse_events(response: httpx.Response) -> Iterator[tuple[str, str]]:
     """(event, data) pairs of an SSE response, as they arrive."""
-    name, data = "", []
+    return ((name, data) for name, data, _ in sse_messages(response))
+
+
+def sse_messages(response: httpx.Response) -> Iterator[tuple[str, str, str]]:
+    """(event, data, id) of an SSE response, as they arrive."""
+    name, data, id = "", [], ""
     for line in response.iter_lines():
-        if line.startswith("event: "):
+        if line.startswith("id: "):
+            id = line[len("id: ") :]
+        elif line.startswith("event: "):
             name = line[len("event: ") :]
         elif line.startswith("data: "):
             data.append(line[len("data: ") :])
         elif not line and name:
-            yield name, "\n".join(data)
-            name, data = "", []
+            yield name, "\n".join(data), id
+            name, data, id = "", [], ""
 
 
 def test_the_run_page_is_complete_without_javascript(client: httpx.Client, first_run: int) -> None:
@@ -105,6 +112,23 @@ def test_a_finished_jobs_stream_sends_its_log_then_done(server: Server, first_ru
             events = list(sse_events(response))
     assert [name for name, _ in events] == ["log", "done"]
     assert "progress 10" in events[0][1]
+
+
+def test_a_waiting_runs_stream_resumes_with_what_the_browser_holds(
+    server: Server, first_run: int
+) -> None:
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        log_in(http, "bob")
+        with http.stream("GET", f"/runs/{first_run}/stream") as response:
+            messages = sse_messages(response)
+            first, second = next(messages), next(messages)
+        assert {first[0], second[0]} == {"body", "panel"}
+        assert 'id="approval-production"' in (first if first[0] == "panel" else second)[1]
+        headers = {"last-event-id": second[2]}
+        with http.stream("GET", f"/runs/{first_run}/stream", headers=headers) as again:
+            names = [name for name, _, _ in sse_messages(again)]  # until its lifetime ends
+    # the body shows the run's age, so it changes; the panel being typed in did not
+    assert "panel" not in names
 
 
 def test_unknown_runs_and_jobs_are_404(client: httpx.Client, first_run: int) -> None:
