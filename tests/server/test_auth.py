@@ -44,12 +44,22 @@ TABLE: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/deployments"): "viewer",
     ("GET", "/api/v1/metrics"): "viewer",
     ("POST", "/api/v1/environments/{name}/rollback"): "reviewer",
+    ("GET", "/api/v1/repos/{name}/events"): "viewer",
+    ("GET", "/api/v1/events/{trigger_id}"): "viewer",
+    ("POST", "/api/v1/repos/{name}/dispatch"): "developer",
+    ("POST", "/api/v1/runs/{run_id}/cancel"): "developer",
+    ("POST", "/api/v1/runs/{run_id}/rerun"): "developer",
+    ("POST", "/hooks/github"): "signed",
+    ("POST", "/hooks/gitea"): "signed",
+    ("POST", "/hooks/gitlab"): "signed",
+    ("POST", "/hooks/git"): "signed",
     **WEB_RULES,
 }
 #: Values for path parameters, so that a call gets past routing.
 PARAMS = {
     "name": "nosuch",
     "token_id": "999999",
+    "trigger_id": "999999",
     "run_id": "999999",
     "job": "build",
     **WEB_PARAMS,
