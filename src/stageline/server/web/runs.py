@@ -1,13 +1,14 @@
-"""The runs list, a run's page (graph, approval panel, annotations, summaries) and a
-job's page (steps and their logs), each live over SSE (`live`)."""
+"""The runs list (its table polled), a run's page (graph, approval panel, gates,
+annotations, summaries) and a job's page (steps and their logs), those two live over
+SSE (`live`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 
 from stageline.app import reads
@@ -72,7 +73,9 @@ def _runs_context(server: ServerData, repo: RepoRow | None) -> dict[str, Any]:
 
 @router.get("/", response_class=HTMLResponse)
 def runs_page(
-    request: Request, principal: auth.Viewer, repo: Annotated[str | None, Query()] = None
+    request: Request,
+    principal: auth.Viewer,
+    repo: deps.RepoName = None,
 ) -> HTMLResponse:
     return render_runs(request, deps.me(principal), repo)
 
@@ -93,7 +96,9 @@ def render_runs(
 
 @router.get("/runs/table", response_class=HTMLResponse)
 def runs_table(
-    request: Request, principal: auth.Viewer, repo: Annotated[str | None, Query()] = None
+    request: Request,
+    principal: auth.Viewer,
+    repo: deps.RepoName = None,
 ) -> HTMLResponse:
     """The runs list alone: the list page polls it (a list has no end to stream to)."""
     server = deps.server_of(request)
