@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 
 from stageline.app import reads
@@ -29,6 +29,8 @@ router = APIRouter(include_in_schema=False)
 #: The lines of a step's log a page shows (its last ones); the API serves all of them.
 MAX_LINES = 5000
 RUNS_SHOWN = 50
+#: A job's key, in the query: a called workflow's job keys hold " / ".
+JobKey = Annotated[str, Query(min_length=1, max_length=500)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,9 +236,9 @@ def _job_context(detail: RunDetail, job: JobRecord) -> dict[str, Any]:
     }
 
 
-@router.get("/runs/{run_id}/jobs/{key}/stream")
+@router.get("/runs/{run_id}/job/stream")
 def job_stream(
-    request: Request, run_id: deps.Id, key: str, principal: auth.Viewer
+    request: Request, run_id: deps.Id, key: JobKey, principal: auth.Viewer
 ) -> StreamingResponse:
     server = deps.server_of(request)
     who = deps.me(principal)
@@ -251,8 +253,10 @@ def job_stream(
     return live.stream(request, render)
 
 
-@router.get("/runs/{run_id}/jobs/{key}", response_class=HTMLResponse)
-def job_page(request: Request, run_id: deps.Id, key: str, principal: auth.Viewer) -> HTMLResponse:
+@router.get("/runs/{run_id}/job", response_class=HTMLResponse)
+def job_page(
+    request: Request, run_id: deps.Id, key: JobKey, principal: auth.Viewer
+) -> HTMLResponse:
     detail = detail_of(deps.server_of(request), run_id)
     context = _job_context(detail, _job(detail, key))
     return deps.page(request, "job.html", deps.me(principal), **context)
