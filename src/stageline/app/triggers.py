@@ -11,6 +11,7 @@ type filters decide the same way. The trigger ends `started` (with its runs),
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import subprocess
@@ -146,6 +147,11 @@ def _handle(
     if changed is None and event.kind == "push":
         changed = _diff(mirror, event.before, sha)
     author = event.author_email or _git(mirror, "log", "-1", "--format=%ae", sha) or ""
+    # the run's actor is whom the gates judge (self-review): the commit's author as a
+    # user of this server (ADR 0011), else who sent the event
+    user = server.store.server.user_for_email(author) if author else None
+    if user is not None:
+        event = dataclasses.replace(event, actor=user.name)
     prepared = _prepare(checkout, event, changed)
     started_by = event.actor or event.source
     run_ids = host.start(prepared, repo, started_by, trigger_id=trigger_id, author_email=author)

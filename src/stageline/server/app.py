@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from stageline.app import schedule
 from stageline.app.host import RunHost
 from stageline.app.serverdata import ServerData, default_data_dir, open_server
-from stageline.server import auth, problems
+from stageline.server import auth, problems, web
 from stageline.server.api import root_routers, routers
 
 log = logging.getLogger(__name__)
@@ -96,6 +96,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         app.include_router(router, prefix=API_PREFIX)
     for router in root_routers:
         app.include_router(router)
+    web.install(app)
     return app
 
 

@@ -35,6 +35,11 @@ def step_log_path(run_log: str | Path, job_key: str, index: int, name: str) -> P
     return job_log_dir(run_log, job_key) / f"{index + 1:02d}-{slug(name, 60)}.log"
 
 
+def summary_path(log_path: str | Path) -> Path:
+    """Where a step's `$GITHUB_STEP_SUMMARY` Markdown is kept: beside its log."""
+    return Path(log_path).with_suffix(".summary.md")
+
+
 class LogTail:
     """Reads new complete lines of a growing file on each `read()` call."""
 
