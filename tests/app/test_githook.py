@@ -8,46 +8,41 @@ import hmac
 import json
 import os
 import subprocess
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import pytest
 
 from stageline.app.githook import install
 from stageline.errors import ConfigError
+from tests.support.http import QuietHandler, local_server
 
 SECRET = "hook-secret"
 
 
-class _Recorder(BaseHTTPRequestHandler):
-    received: ClassVar[list[tuple[str, dict[str, str], bytes]]] = []
+Received = list[tuple[str, dict[str, str], bytes]]
+
+
+class _Recorder(QuietHandler):
+    received: ClassVar[Received] = []
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         self.received.append((self.path, dict(self.headers), body))
         reply = json.dumps({"outcome": "started", "run_ids": [len(self.received)]}).encode()
-        self.send_response(201)
+        self.send_response(202)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(reply)))
         self.end_headers()
         self.wfile.write(reply)
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
 
 @pytest.fixture
-def server() -> Iterator[tuple[str, list[tuple[str, dict[str, str], bytes]]]]:
+def server() -> Iterator[tuple[str, Received]]:
     _Recorder.received = []
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}", _Recorder.received
-    httpd.shutdown()
-    httpd.server_close()
+    with local_server(_Recorder) as port:
+        yield f"http://127.0.0.1:{port}", _Recorder.received
 
 
 def _git(cwd: Path, *args: str) -> str:
@@ -57,7 +52,7 @@ def _git(cwd: Path, *args: str) -> str:
 
 
 def test_a_push_to_the_bare_repository_posts_each_ref_signed(
-    tmp_path: Path, server: tuple[str, list[tuple[str, dict[str, str], bytes]]]
+    tmp_path: Path, server: tuple[str, Received]
 ) -> None:
     url, received = server
     bare = tmp_path / "webapp.git"

@@ -73,3 +73,28 @@ def test_threads_share_one_postgres_store(tmp_path: Path) -> None:
         main, seen = _stores_by_thread(tmp_path / "data", url)
     assert all(s is main for s in seen)
     assert not (tmp_path / "data" / "stageline.db").exists()
+
+
+def test_a_thread_still_running_at_close_keeps_its_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("STAGELINE_DATABASE_URL", raising=False)
+    opened, closed = threading.Event(), threading.Event()
+    wrote: list[int] = []
+
+    with open_server(tmp_path / "data") as server:
+
+        def outlives_the_server() -> None:
+            server.store.server.audit("run", "test", "before")
+            opened.set()
+            closed.wait(30)
+            server.store.server.audit("run", "test", "after")  # e.g. a waiting run's heartbeat
+            wrote.append(len(server.store.server.list_audit()))
+            server.release()
+
+        thread = threading.Thread(target=outlives_the_server)
+        thread.start()
+        assert opened.wait(30)
+    closed.set()
+    thread.join(30)
+    assert wrote == [2]

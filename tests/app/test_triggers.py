@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,13 +15,14 @@ import pytest
 
 from stageline.app import repos
 from stageline.app.host import RunHost
-from stageline.app.schedule import tick
+from stageline.app.schedule import running, tick
 from stageline.app.serverdata import ServerData, open_server
 from stageline.app.triggers import ZERO_SHA, IncomingEvent, dispatch, trigger
 from stageline.runs.states import ACTIVE_STATUSES
 from stageline.store.server_records import RepoRow
 from tests.app.conftest import make_repo
 from tests.support.git import git
+from tests.support.postgres import fresh_database
 
 CI = """on:
   push:
@@ -46,6 +49,17 @@ jobs:
     steps:
       - run: echo "dry=${{ inputs.dry }} level=${{ inputs.level }}"
 """
+REVIEW = """on:
+  pull_request:
+    branches: [main]
+  release:
+    types: [published]
+jobs:
+  review:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo "${{ github.event_name }} ${{ github.ref }}"
+"""
 NIGHTLY = """on:
   schedule:
     - cron: '0 3 * * *'
@@ -65,18 +79,28 @@ class Served:
     source: Path
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
+def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Served]:
+    """The server's data dir on each store: the replay guard and the schedule marks are the
+    store's to keep."""
+    with ExitStack() as stack:
+        url = stack.enter_context(fresh_database()) if request.param == "postgresql" else None
+        yield stack.enter_context(_served(tmp_path, url))
+
+
+@contextmanager
+def _served(tmp_path: Path, database_url: str | None) -> Iterator[Served]:
     source = make_repo(
         tmp_path / "webapp",
         {
             ".github/workflows/ci.yml": CI,
             ".github/workflows/deploy.yml": DEPLOY,
             ".github/workflows/nightly.yml": NIGHTLY,
+            ".github/workflows/review.yml": REVIEW,
             "src/app.py": "print('hi')\n",
         },
     )
-    with open_server(tmp_path / "data") as server:
+    with open_server(tmp_path / "data", database_url) as server:
         host = RunHost(server)
         repo = repos.add_repo(server, "webapp", str(source), "secret")
         try:
@@ -183,7 +207,9 @@ def test_path_filters_see_every_pushed_commit(served: Served) -> None:
         "  .github/workflows/deploy.yml: event 'push' is not one of the workflow's triggers "
         "(workflow_dispatch)\n"
         "  .github/workflows/nightly.yml: event 'push' is not one of the workflow's triggers "
-        "(schedule)",
+        "(schedule)\n"
+        "  .github/workflows/review.yml: event 'push' is not one of the workflow's triggers "
+        "(pull_request, release)",
     )
 
 
@@ -259,3 +285,97 @@ def test_a_schedule_fires_once_per_cron_time_on_the_default_branch(served: Serve
     assert tick(served.server, served.host, start + timedelta(days=3, hours=5)) == []
     again = tick(served.server, served.host, start + timedelta(days=4, hours=3))
     assert len(again) == 1
+
+
+def test_a_pull_request_runs_at_its_head_filtered_by_its_base(served: Served) -> None:
+    git(served.source, "checkout", "-qb", "feature")
+    head = _commit(served.source, {"src/feature.py": "z = 3\n"})
+    payload = {
+        "action": "opened",
+        "number": 4,
+        "pull_request": {"head": {"ref": "feature", "sha": head}, "base": {"ref": "main"}},
+    }
+    event = IncomingEvent(
+        source="github",
+        kind="pull_request",
+        delivery_id="pr-4",
+        ref="refs/pull/4/merge",
+        after=head,
+        actor="carol",
+        payload=payload,
+    )
+    row = trigger(served.server, served.host, served.repo, event)
+    assert row is not None
+    assert (row.outcome, row.sha) == ("started", head)
+    assert _finished(served, row.run_ids[0]) == "success"
+    run = served.server.store.runs.get_run(row.run_ids[0]).run
+    assert (run.event, run.ref, run.workflow_path) == (
+        "pull_request",
+        "refs/pull/4/merge",
+        ".github/workflows/review.yml",
+    )
+    closed = dict(payload, action="closed")
+    event = dataclasses.replace(event, delivery_id="pr-4-closed", payload=closed)
+    row = trigger(served.server, served.host, served.repo, event)
+    assert row is not None and row.outcome == "nothing"
+    assert row.reason is not None
+    assert "activity type 'closed' is not in pull_request.types" in row.reason
+
+
+def test_a_release_runs_at_its_tag(served: Served) -> None:
+    sha = git(served.source, "rev-parse", "HEAD")
+    git(served.source, "tag", "v1.0.0")
+    event = IncomingEvent(
+        source="github",
+        kind="release",
+        delivery_id="rel-1",
+        ref="refs/tags/v1.0.0",
+        actor="alice",
+        payload={"action": "published", "release": {"tag_name": "v1.0.0"}},
+    )
+    row = trigger(served.server, served.host, served.repo, event)
+    assert row is not None
+    assert row.outcome == "started", row.reason
+    run = served.server.store.runs.get_run(row.run_ids[0]).run
+    assert (run.event, run.ref, run.sha) == ("release", "refs/tags/v1.0.0", sha)
+
+
+def test_the_schedule_service_ticks_in_its_own_thread_until_stopped(served: Served) -> None:
+    times = iter([datetime(2026, 3, 2, 1, 0, tzinfo=UTC)])
+    later = datetime(2026, 3, 2, 4, 0, tzinfo=UTC)
+
+    def clock() -> datetime:
+        return next(times, later)
+
+    with running(served.server, served.host, every=0.02, clock=clock):
+        deadline = time.monotonic() + 30
+        while not served.server.store.server.list_triggers(served.repo.id):
+            assert time.monotonic() < deadline, "the schedule never fired"
+            time.sleep(0.02)
+    fired = served.server.store.server.list_triggers(served.repo.id)
+    assert [(t.source, t.delivery_id) for t in fired] == [
+        ("schedule", ".github/workflows/nightly.yml|0 3 * * *|2026-03-02T03:00:00+00:00")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"ref": "--upload-pack=touch /tmp/x"}, "invalid ref '--upload-pack=touch /tmp/x'"),
+        ({"ref": "refs/heads/a..b"}, "invalid ref 'refs/heads/a..b'"),
+        ({"after": "HEAD~1"}, "invalid commit sha 'HEAD~1'"),
+        ({"workflow": "../../../etc/passwd"}, "invalid workflow '../../../etc/passwd'"),
+        ({"workflow": "/etc/passwd"}, "invalid workflow '/etc/passwd'"),
+        ({"workflow": ".github/workflows/../../x.yml"}, "invalid workflow"),
+    ],
+)
+def test_names_git_or_the_lookup_would_misread_are_errors(
+    served: Served, changes: dict[str, str], reason: str
+) -> None:
+    sha = git(served.source, "rev-parse", "HEAD")
+    event = dataclasses.replace(_push(sha), **changes)  # type: ignore[arg-type]
+    row = trigger(served.server, served.host, served.repo, event)
+    assert row is not None
+    assert row.outcome == "error"
+    assert row.reason is not None and reason in row.reason
+    assert row.run_ids == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -154,3 +155,14 @@ def test_a_run_killed_mid_job_is_completed_with_the_reason_on_start(tmp_path: Pa
     assert (
         reason is not None and f"pid {pid}" in reason and "ended before the run finished" in reason
     )
+
+
+def test_a_busy_port_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = stageline("serve", "--port", str(port), "--data-dir", str(tmp_path / "data"))
+    assert done.returncode == 1
+    assert "address already in use" in done.stderr
+    assert "Traceback" not in done.stderr and "listening" not in done.stdout

@@ -33,10 +33,19 @@ TABLE: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/tokens"): "viewer",
     ("DELETE", "/api/v1/tokens/{token_id}"): "viewer",
     ("GET", "/api/v1/audit"): "admin",
+    ("GET", "/api/v1/repos/{name}/events"): "viewer",
+    ("GET", "/api/v1/events/{trigger_id}"): "viewer",
+    ("POST", "/api/v1/repos/{name}/dispatch"): "developer",
+    ("POST", "/api/v1/runs/{run_id}/cancel"): "developer",
+    ("POST", "/api/v1/runs/{run_id}/rerun"): "developer",
+    ("POST", "/hooks/github"): "signed",
+    ("POST", "/hooks/gitea"): "signed",
+    ("POST", "/hooks/gitlab"): "signed",
+    ("POST", "/hooks/git"): "signed",
     **WEB_RULES,
 }
 #: Values for path parameters, so that a call gets past routing.
-PARAMS = {"name": "nosuch", "token_id": "999999", **WEB_PARAMS}
+PARAMS = {"name": "nosuch", "token_id": "999999", "trigger_id": "999999", "run_id": "999999", **WEB_PARAMS}
 
 
 def _app(tmp_path: Path) -> FastAPI:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import urllib.parse
 from typing import Any
 
 import pytest
@@ -165,6 +166,7 @@ def test_a_release_names_its_tag_and_a_dispatch_its_inputs() -> None:
     assert event is not None
     assert event.ref == "refs/heads/main"
     assert event.inputs == {"debug": "true", "level": "3"}
+    assert event.workflow == "ci.yml"
 
 
 def test_a_gitea_push_is_signed_with_a_bare_hex_digest() -> None:
@@ -260,3 +262,11 @@ def test_the_post_receive_hook_reports_one_ref() -> None:
     with pytest.raises(Rejected) as caught:
         parse("git", headers, b"{}", {"ref": "main"})
     assert caught.value.status == 400
+
+
+def test_a_form_encoded_delivery_is_read_and_signed_as_sent() -> None:
+    payload = _github_push()
+    body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
+    headers = _github_headers(body)
+    verify("github", headers, body, SECRET)
+    assert read_json(body) == payload

@@ -45,7 +45,8 @@ class ServerData:
         self._owner = threading.get_ident()
         self._first = store
         self._local = threading.local()
-        self._opened: list[Store] = []
+        #: Each thread's own store (SQLite), by the thread that uses it.
+        self._opened: dict[threading.Thread, Store] = {}
         self._lock = threading.Lock()
 
     @property
@@ -62,7 +63,7 @@ class ServerData:
             found = open_sqlite(self.data_dir)
             self._local.store = found
             with self._lock:
-                self._opened.append(found)
+                self._opened[threading.current_thread()] = found
         return found
 
     def release(self) -> None:
@@ -72,9 +73,8 @@ class ServerData:
             return
         self._local.store = None
         with self._lock:
-            if found not in self._opened:  # `close` took it already
-                return
-            self._opened.remove(found)
+            if self._opened.pop(threading.current_thread(), None) is None:
+                return  # `close` took it already
         found.close()
 
     @property
@@ -95,10 +95,14 @@ class ServerData:
         return _secret_key(self.data_dir / SECRET_KEY_FILE)
 
     def close(self) -> None:
+        """Close the stores; a thread still running (a run left waiting at a gate, which
+        outlives the server until the process exits) keeps its own, so that it never
+        writes through a closed connection."""
         with self._lock:
-            opened, self._opened = self._opened, []
-        for store in opened:
-            with suppress(Exception):  # another thread's connection may be mid-use at exit
+            ended = [t for t in self._opened if not t.is_alive()]
+            closing = [self._opened.pop(t) for t in ended]
+        for store in closing:
+            with suppress(Exception):
                 store.close()
         self._first.close()
 

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import subprocess
 import tempfile
 import threading
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from stageline.app import repos, runs
@@ -81,6 +82,11 @@ HANDLED = (
     "workflow_dispatch",
     "schedule",
 )
+#: A ref as git allows it (no leading `-`, no spaces or control characters).
+_REF = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/+@-]*$")
+_SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+#: Where a named workflow may be: its file name alone, or under a workflow directory.
+_WORKFLOW_DIRS = ((), (".github", "workflows"), (".stageline", "workflows"))
 _MIRROR_LOCKS: dict[int, threading.Lock] = {}
 _LOCKS_LOCK = threading.Lock()
 
@@ -111,6 +117,9 @@ def trigger(
         outcome = Outcome("nothing", err.message)
     except StagelineError as err:
         outcome = Outcome("error", str(err))
+    except Exception as err:  # recorded as an error all the same, then raised (a bug)
+        store.finish_trigger(trigger_id, "error", f"internal error: {err}", [])
+        raise
     store.finish_trigger(trigger_id, outcome.outcome, outcome.reason, outcome.run_ids)
     detail = {"trigger": trigger_id, "source": event.source, "kind": event.kind, "ref": event.ref}
     detail.update(outcome=outcome.outcome, reason=outcome.reason, runs=outcome.run_ids)
@@ -129,6 +138,7 @@ def _handle(
         return Outcome("nothing", f"{event.ref} was deleted")
     if not event.after and not event.ref:
         raise RunError(f"the {event.kind} event names no commit and no ref")
+    _check_names(event)
     with _mirror_lock(repo.id):
         sha = repos.fetch(server, repo, event.after or event.ref)
         checkout = repos.checkout(server, repo, sha, event.ref)
@@ -146,6 +156,22 @@ def _handle(
     started_by = event.actor or event.source
     run_ids = host.start(prepared, repo, started_by, trigger_id=trigger_id, author_email=author)
     return Outcome("started", None, list(run_ids))
+
+
+def _check_names(event: IncomingEvent) -> None:
+    """Refuse what git or the workflow lookup would misread: a ref or sha that is not
+    one (`--option`, `a..b`), a workflow outside the workflow directories."""
+    if event.ref and (not _REF.match(event.ref) or ".." in event.ref):
+        raise RunError(f"invalid ref {event.ref!r}")
+    if event.after and not _SHA.match(event.after):
+        raise RunError(f"invalid commit sha {event.after!r}")
+    if event.workflow is not None:
+        *where, name = PurePosixPath(event.workflow).parts or ("",)
+        if name.startswith(".") or "\\" in name or tuple(where) not in _WORKFLOW_DIRS:
+            raise RunError(
+                f"invalid workflow {event.workflow!r}",
+                hint="name a file of .github/workflows, e.g. deploy.yml",
+            )
 
 
 def _diff(mirror: Path, before: str | None, sha: str) -> list[str] | None:

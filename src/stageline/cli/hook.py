@@ -25,7 +25,8 @@ def install(
     secret_file: Annotated[
         Path | None,
         typer.Option(
-            help=f"File holding the repository's webhook secret (default: ${SECRET_ENV}).",
+            help="The repository's webhook secret (first line of FILE, as given to "
+            f"`stageline repo add`; default: ${SECRET_ENV}).",
             dir_okay=False,
             show_default=False,
         ),
@@ -36,9 +37,9 @@ def install(
     from stageline.errors import ConfigError
 
     if secret_file is not None:
-        try:
-            secret = secret_file.read_text()
-        except OSError as err:
+        try:  # its first line, as `stageline repo add --webhook-secret-file` reads it
+            secret = (secret_file.read_text().splitlines() or [""])[0].strip()
+        except (OSError, UnicodeDecodeError) as err:
             raise ConfigError(f"cannot read the secret file {secret_file}: {err}") from None
     else:
         secret = os.environ.get(SECRET_ENV, "")

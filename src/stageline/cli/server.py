@@ -8,6 +8,7 @@ as quick as the rest of the CLI.
 from __future__ import annotations
 
 import signal
+import socket
 import sys
 from pathlib import Path
 from types import FrameType
@@ -48,29 +49,35 @@ def serve(
     where = data_dir.expanduser().resolve() if data_dir else default_data_dir()
     with open_server(where, database_url) as server:  # a bad URL or dir fails here, in one line
         record = server.store.where
-    shown = f"[{host}]" if ":" in host else host
 
-    def ready() -> None:
-        print(f"stageline server listening on http://{shown}:{port}", flush=True)
-        print(f"  data dir {where}, record {record}", flush=True)
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:  # listening: say where (the port chosen, for --port 0)
+                bound = self.servers[0].sockets[0].getsockname()
+                shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
+                print(f"stageline server listening on http://{shown}:{bound[1]}", flush=True)
+                print(f"  data dir {where}, record {record}", flush=True)
 
-    settings = ServerSettings(data_dir=where, database_url=database_url, on_ready=ready)
+    settings = ServerSettings(data_dir=where, database_url=database_url)
     config = uvicorn.Config(
         create_app(settings), host=host, port=port, log_level="warning", access_log=False
     )
-    server_ = uvicorn.Server(config)
+    served = Server(config)
     # uvicorn shuts down gracefully on SIGTERM/SIGINT, then raises the signal again
     # to the handler it found: ours ends the command with exit code 0
     previous = {sig: signal.signal(sig, _stopped) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        server_.run()
+        served.run()
     except _Stopped as stop:
         print(f"stageline server stopped ({signal.Signals(stop.signum).name})", flush=True)
         return 0
+    except SystemExit:  # it could not listen; uvicorn said why, in one line
+        return 1
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    return 0 if server_.started else 1
+    return 0 if served.started else 1
 
 
 class _Stopped(Exception):

@@ -83,16 +83,7 @@ def export_commit(repo_dir: str, sha: str, target: str) -> None:
         # an own index and work tree: `repo_dir` may be bare (the server's mirrors)
         env = {"GIT_INDEX_FILE": index, "GIT_WORK_TREE": tree}
         _git(repo_dir, "read-tree", f"{sha}^{{tree}}", env=env)
-        # --work-tree: a bare repository (the server's mirror) has none of its own
-        _git(
-            repo_dir,
-            f"--work-tree={tree}",
-            "checkout-index",
-            "--all",
-            "--force",
-            f"--prefix={tree}/",
-            env=env,
-        )
+        _git(repo_dir, "checkout-index", "--all", "--force", f"--prefix={tree}/", env=env)
         try:
             os.rename(tree, target)
         except OSError as err:  # another process made it first: use theirs

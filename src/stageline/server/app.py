@@ -49,8 +49,6 @@ class ServerSettings:
     parallel: int | None = None
     #: How long shutdown waits for cancelled runs to record their end (seconds).
     shutdown_timeout: float = 30.0
-    #: Called once the server is ready (after recovery), e.g. to say where it listens.
-    on_ready: Callable[[], None] | None = None
 
 
 def create_app(settings: ServerSettings) -> FastAPI:
@@ -68,8 +66,6 @@ def create_app(settings: ServerSettings) -> FastAPI:
             with contextlib.ExitStack() as services:
                 for service in SERVICES:
                     services.enter_context(service(server, host))
-                if settings.on_ready is not None:
-                    settings.on_ready()
                 try:
                     yield
                 finally:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
@@ -58,7 +59,12 @@ def headers_of(raw: Mapping[str, str]) -> dict[str, str]:
 
 
 def read_json(body: bytes) -> dict[str, Any]:
-    """The payload: a JSON object, else `Rejected(400)`."""
+    """The payload: a JSON object, else `Rejected(400)`. GitHub's and Gitea's form
+    content type (`payload=<url-encoded JSON>`) is read too; the signature covers the
+    body as sent either way."""
+    if body.startswith(b"payload="):
+        found = urllib.parse.parse_qs(body.decode("utf-8", errors="replace")).get("payload")
+        body = found[0].encode() if found else b""
     try:
         data = json.loads(body)
     except (UnicodeDecodeError, ValueError) as err:
@@ -187,6 +193,7 @@ def _forge(source: str, kind: str, delivery: str, payload: Mapping[str, Any]) ->
             **common,
             ref=ref if ref.startswith("refs/") or not ref else f"refs/heads/{ref}",
             inputs={str(k): _input_text(v) for k, v in inputs.items()},
+            workflow=_text(payload.get("workflow")) or None,
         )
     return IncomingEvent(**common, ref=_text(payload.get("ref")))
 

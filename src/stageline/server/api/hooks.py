@@ -12,6 +12,7 @@ audit log.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -40,7 +41,13 @@ _ABOUT = {
 }
 
 
-def _route(source: str) -> Any:
+class _Unknown(Exception):
+    """No registered repository is the one a delivery names (answered 404)."""
+
+
+def _route(source: str) -> Callable[..., Awaitable[JSONResponse]]:
+    """The route of one source (one per source, so each shows in the OpenAPI document)."""
+
     async def receive(
         request: Request,
         server: Server,
@@ -99,10 +106,6 @@ def _receive(
     if recorded is None:
         return JSONResponse({"status": "duplicate delivery"}, status_code=200)
     return JSONResponse(trigger_document(recorded, found.name), status_code=202)
-
-
-class _Unknown(Exception):
-    """No registered repository is the one a delivery names."""
 
 
 def _named(server: ServerData, name: str) -> RepoRow:

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from stageline.app.triggers import dispatch
 from stageline.server.auth import Developer, Viewer
 from stageline.server.problems import NotFound, problem
-from stageline.server.state import Host, Server
+from stageline.server.state import MAX_ID, Host, Server
 
 if TYPE_CHECKING:
     from stageline.app.serverdata import ServerData
@@ -69,7 +69,9 @@ def list_events(
     server: Server,
     _: Viewer,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    before: Annotated[int | None, Query(description="A trigger id: the events before it.")] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="A trigger id: the events before it.")
+    ] = None,
 ) -> dict[str, Any]:
     """The repository's events, newest first; `next` is the cursor for the page after."""
     repo = _repo(server, name)
@@ -80,7 +82,7 @@ def list_events(
 
 @router.get("/events/{trigger_id}")
 def get_event(
-    trigger_id: Annotated[int, Path(ge=1)],
+    trigger_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     server: Server,
     _: Viewer,
 ) -> dict[str, Any]:
@@ -125,7 +127,7 @@ async def dispatch_workflow(
 
 @router.post("/runs/{run_id}/cancel")
 def cancel_run(
-    run_id: Annotated[int, Path(ge=1)],
+    run_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     server: Server,
     host: Host,
     principal: Developer,
@@ -138,7 +140,7 @@ def cancel_run(
 
 @router.post("/runs/{run_id}/rerun", status_code=201)
 def rerun_run(
-    run_id: Annotated[int, Path(ge=1)],
+    run_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     server: Server,
     host: Host,
     principal: Developer,
