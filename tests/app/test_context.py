@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from stageline.app import context
-from stageline.errors import StoreError
+from stageline.errors import ConfigError, StoreError, WorkflowError
 from tests.support.postgres import fresh_database
 
 
@@ -54,3 +54,24 @@ def test_an_unreachable_database_is_a_one_line_store_error(repo: Path) -> None:
     url = "postgresql+psycopg://postgres@127.0.0.1:1/nothing"
     with pytest.raises(StoreError, match="cannot open the record"), context.open(repo, url):
         pass
+
+
+def test_the_config_is_read_as_committed(tmp_path: Path) -> None:
+    from tests.app.conftest import make_repo
+    from tests.support.git import git
+
+    root = make_repo(tmp_path / "r", {"README": "x\n"})
+    bare = tmp_path / "mirror.git"
+    first = git(root, "rev-parse", "HEAD")
+    (root / ".stageline.yml").write_text("environments: {production: {url: http://x}}\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "config")
+    git(tmp_path, "clone", "-q", "--mirror", str(root), str(bare))
+    assert context.config_at(bare, "HEAD").environments["production"].url == "http://x"
+    assert context.config_at(bare, first).environments == {}
+    with pytest.raises(ConfigError, match="no commit 0000000 in"):
+        context.config_at(bare, "0000000")
+    (root / ".stageline.yml").write_text("environments: [oops]\n")
+    git(root, "commit", "-qam", "broken")
+    with pytest.raises(WorkflowError, match=r":\.stageline\.yml:1:"):
+        context.config_at(root, "HEAD")

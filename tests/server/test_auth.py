@@ -42,10 +42,28 @@ TABLE: dict[tuple[str, str], str] = {
     ("POST", "/hooks/gitea"): "signed",
     ("POST", "/hooks/gitlab"): "signed",
     ("POST", "/hooks/git"): "signed",
+    ("GET", "/api/v1/runs"): "viewer",
+    ("GET", "/api/v1/runs/{run_id}"): "viewer",
+    ("GET", "/api/v1/runs/{run_id}/artifacts/{name}"): "viewer",
+    ("POST", "/api/v1/runs/{run_id}/approvals"): "reviewer",
+    ("POST", "/api/v1/runs/{run_id}/resume"): "developer",
+    ("GET", "/api/v1/runs/{run_id}/jobs/{job}/logs"): "viewer",
+    ("GET", "/api/v1/runs/{run_id}/jobs/{job}/logs/follow"): "viewer",
+    ("GET", "/api/v1/environments"): "viewer",
+    ("GET", "/api/v1/deployments"): "viewer",
+    ("GET", "/api/v1/metrics"): "viewer",
+    ("POST", "/api/v1/environments/{name}/rollback"): "reviewer",
     **WEB_RULES,
 }
 #: Values for path parameters, so that a call gets past routing.
-PARAMS = {"name": "nosuch", "token_id": "999999", "trigger_id": "999999", "run_id": "999999", **WEB_PARAMS}
+PARAMS = {
+    "name": "nosuch",
+    "token_id": "999999",
+    "trigger_id": "999999",
+    "run_id": "999999",
+    "job": "build",
+    **WEB_PARAMS,
+}
 
 
 def _app(tmp_path: Path) -> FastAPI:

@@ -106,6 +106,15 @@ def test_what_the_recorder_writes_reads_back(store: Store) -> None:
     assert store.runs.run_state(run_id) == ("in_progress", None)
 
 
+def test_a_step_log_path_is_known_while_the_step_runs(store: Store) -> None:
+    run_id = new_run(store, ["a"])
+    rec = store.runs.recorder(run_id)
+    rec.step_started("a", 0, "Run make", 1.0, "/logs/1/a/0.log")
+    rec.flush()
+    [step] = store.runs.get_run(run_id).jobs[0].steps
+    assert (step.status, step.log_path) == ("in_progress", "/logs/1/a/0.log")
+
+
 def test_the_recorder_asks_to_be_flushed_once_per_batch(store: Store) -> None:
     asked: list[Any] = []
     rec = store.runs.recorder(new_run(store, ["a"]), asked.append)

@@ -306,8 +306,6 @@ class RunHost:
     def recover(self) -> Recovered:
         """What a dead server left: complete runs it was running (with the reason), resume
         the runs waiting at a gate (see the module doc)."""
-        from stageline.app.runs import resumed_spec
-        from stageline.engine.resume import resumable
         from stageline.runs.states import Status
 
         store = self.server.store
@@ -316,20 +314,35 @@ class RunHost:
         for run in store.runs.list_runs(limit=100_000):
             if run.status != Status.WAITING or store.runs.run_alive(run.id):
                 continue
-            link = store.server.run_link(run.id)
-            repo = store.server.get_repo_by_id(link.repo_id) if link else None
-            if repo is None:
+            if store.server.run_link(run.id) is None:  # not a run of this server's
                 continue
             try:
-                resumable(store, run.id)
-                found = store.runs.find_run(run.id)
-                assert found is not None
-                root = repos.checkout(self.server, repo, run.sha, run.ref)
-                spec = resumed_spec(root, repo.mirror_path, found.plan, None, None, None)
-                resumed += self._spawn([spec], root, None, run.id)
+                resumed += self._resume(run.id)
             except StagelineError as err:
                 log.warning("run %s could not be resumed: %s", run.id, err)
         return Recovered(reaped, resumed)
+
+    def resume(self, run_id: int, by: str) -> int:
+        """Resume run `run_id`, which stopped while it waited and no thread runs, in a new
+        thread as `recover` does; raises `RunError` when it cannot. Audited."""
+        [resumed] = self._resume(run_id)
+        audit(self.server, by, "run.resume", str(run_id))
+        return resumed
+
+    def _resume(self, run_id: int) -> list[int]:
+        from stageline.app.runs import resumed_spec
+        from stageline.engine.resume import resumable
+
+        store = self.server.store
+        link = store.server.run_link(run_id)
+        repo = store.server.get_repo_by_id(link.repo_id) if link else None
+        found = store.runs.find_run(run_id)
+        if repo is None or found is None:
+            raise RunError(f"run {run_id} is not a run of a registered repository")
+        resumable(store, run_id)
+        root = repos.checkout(self.server, repo, found.sha, found.ref)
+        spec = resumed_spec(root, repo.mirror_path, found.plan, None, None, None)
+        return self._spawn([spec], root, None, run_id)
 
     def shutdown(self, timeout: float = 30.0) -> None:
         """Cancel the runs that are running and wait (up to `timeout`) for their record to

@@ -142,7 +142,7 @@ def rollback(
         remote.refuse_as(as_)
         with remote.connect(server) as api:
             where = remote.path("environments", environment, "rollback")
-            done = api.post(where, {"to": to}, repo=repo)
+            done = api.post(where, {"to": to}, wait=True, repo=repo)
         print(done["reason"])
         return
 

@@ -68,8 +68,12 @@ class Remote:
     def get(self, path: str, **params: Any) -> Any:
         return self._send("GET", path, params=_given(params)).json()
 
-    def post(self, path: str, body: dict[str, Any], **params: Any) -> Any:
-        return self._send("POST", path, json=body, params=_given(params)).json()
+    def post(self, path: str, body: dict[str, Any], *, wait: bool = False, **params: Any) -> Any:
+        """POST `body`; `wait`: for as long as the server takes (a rollback re-runs a job)."""
+        import httpx
+
+        timeout = httpx.Timeout(TIMEOUT_S, read=None) if wait else TIMEOUT_S
+        return self._send("POST", path, json=body, params=_given(params), timeout=timeout).json()
 
     def content(self, path: str) -> bytes:
         return self._send("GET", path).content

@@ -186,7 +186,9 @@ class JobSink(Protocol):
     replayed there), in order for a given job. They must return quickly.
     """
 
-    def step_started(self, index: int, name: str) -> None: ...
+    def step_started(self, index: int, name: str, log_path: str | None = None) -> None:
+        """A step began; `log_path`: where its log is being written (so it can be read
+        while the step runs), when the executor knows it already."""
 
     def log(self, index: int, line: str) -> None:
         """One line of a step's output, masked, without its trailing newline."""

@@ -34,7 +34,11 @@ jobs:
     steps:
       - run: mkdir -p site && echo "<h1>${{ github.sha }}</h1>" > site/index.html
       - run: |
-          for i in 1 2 3 4 5 6; do echo "tick $i"; sleep ${{ vars.TICK || '0' }}; done
+          echo "tick 1"
+          if [ -n "${{ vars.HOLD }}" ]; then
+            until [ -e "${{ vars.HOLD }}" ]; do sleep 0.05; done
+          fi
+          echo "tick 2"
       - uses: actions/upload-artifact@v4
         with: {name: site, path: site}
   deploy:

@@ -89,7 +89,7 @@ def follow_job_log(
     job: _Job,
     principal: Viewer,
     server: Server,
-    offset: Annotated[int, Query(ge=0, le=2**62, description="Start at this byte.")] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**53, description="Start at this byte.")] = 0,
     last_event_id: Annotated[str | None, Header(max_length=40)] = None,
 ) -> StreamingResponse:
     """The job's log as server-sent events while it is written, ending with `end` once

@@ -1,5 +1,6 @@
-"""`/api/v1/runs`: list (filtered, a page at a time), one run, its artifacts, and the
-decisions reviewers make on it. Viewers read; reviewers decide.
+"""`/api/v1/runs`: list (filtered, a page at a time), one run, its artifacts, the
+decisions reviewers make on it, and resuming it. Viewers read; developers resume;
+reviewers decide.
 
 Each route calls the `app` function the CLI calls (`app.reads`, `app.served`), on the
 server's open store, and answers the CLI's `--json` shapes (`schemas`).
@@ -20,9 +21,9 @@ from stageline.app import reads, served
 from stageline.app.gates import NotCounted
 from stageline.errors import ConfigError, RunError, StoreError
 from stageline.server.api.schemas import DecisionMade, DecisionRequest, RunDocument, RunPage
-from stageline.server.auth import Reviewer, Viewer
+from stageline.server.auth import Developer, Reviewer, Viewer
 from stageline.server.problems import NotFound
-from stageline.server.state import Server
+from stageline.server.state import MAX_ID, Host, Server
 
 if TYPE_CHECKING:
     from stageline.store.server_records import RepoRow
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 router = APIRouter(tags=["runs"])
 
 #: A run's id in a path: bounded, so no database is asked for a number it cannot hold.
-RunId = Annotated[int, Path(ge=1, le=2**62, description="The run's id.")]
+RunId = Annotated[int, Path(ge=1, le=MAX_ID, description="The run's id.")]
 _Text = Annotated[str | None, Query(max_length=200)]
 _Repo = Annotated[str | None, Query(max_length=100, description="A registered repository.")]
 
@@ -131,6 +132,18 @@ def decide(
     except RunError as err:  # it waits for no decision
         raise StoreError(err.message, hint=err.hint) from err
     return DecisionMade.of(done)
+
+
+@router.post("/runs/{run_id}/resume", response_model=RunDocument, status_code=202)
+def resume(run_id: RunId, principal: Developer, server: Server, host: Host) -> RunDocument:
+    """Resume a run that stopped while it waited (a gate, a bake window, a rollback) and
+    that nothing runs any more; the server's run host takes it up (409 when it cannot)."""
+    known(server, run_id)
+    try:
+        host.resume(run_id, principal.name)
+    except RunError as err:  # it has ended, or it is running
+        raise StoreError(err.message, hint=err.hint) from err
+    return RunDocument.of(reads.run_in(server.store, run_id))
 
 
 def known(server: Server, run_id: int) -> None:
