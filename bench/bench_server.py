@@ -50,6 +50,8 @@ PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 REPO = "bench"
 SECRET = "bench-webhook-secret"
 PASSWORD = "bench password"
+#: Concurrent untimed requests before measuring (the server's threadpool has 40 threads).
+WARM_UP = 40
 
 
 @dataclass(frozen=True)
@@ -275,6 +277,9 @@ async def under_load(base: str, token: str, size: Size, jobs: int, result: Resul
         httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=60) as reader,
         httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=None) as sse,
     ):
+        # untimed: the first request of each worker thread opens its store and imports
+        for _ in range(2):
+            await asyncio.gather(*(reader.get("/api/v1/runs") for _ in range(WARM_UP)))
         stop = asyncio.Event()
         idle = asyncio.create_task(read_runs(reader, size.rate, stop))
         await asyncio.sleep(size.idle)
