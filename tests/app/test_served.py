@@ -80,6 +80,8 @@ def test_decisions_are_judged_against_the_author_and_audited(
     run = waiting_run(server, tmp_path, "root", "alice@example.com")
     with pytest.raises(NotCounted, match="alice triggered the run"):
         served.decide(server, run, "approve", reviewer="alice", comment="mine")
+    [gate] = server.store.deployments.gates_of_run(run)
+    assert server.store.deployments.decisions(gate.id) == []  # alice's was not recorded
     done = served.decide(server, run, "approve", reviewer="bob")
     assert (done.reviewer, done.effect, done.environment) == ("bob", "approved", "production")
     audit = [(a.actor, a.action, a.detail) for a in server.store.server.list_audit()]
@@ -89,7 +91,7 @@ def test_decisions_are_judged_against_the_author_and_audited(
         {
             "environment": None,
             "comment": "mine",
-            "refused": "alice's approve of run 1 for production was recorded but does not count: "
+            "refused": "alice's approve of run 1 for production does not count: "
             "alice triggered the run and self-review is not allowed",
         },
     ) in audit

@@ -86,9 +86,12 @@ def decide_in(
     """Record `reviewer`'s `verdict` on the gate run `run` (its number in the
     repository, else its id) waits on; `environment` chooses when it waits on several.
 
-    The approval rules judge `reviewer` against the run's `author` (default: who the
-    gate or the run records as its actor): a decision that does not count is recorded
-    all the same, then `NotCounted` says why.
+    The approval rules judge `reviewer` against the run's author: who the gate or the
+    run records as its actor, which is what the run's own process judges by, so a
+    decision that does not count is recorded all the same (the record shows who tried),
+    then `NotCounted` says why. An `author` given apart from the record (the server
+    knows the commit's author) may differ from what the run judges by: then a decision
+    that does not count is not recorded at all, or the run could count it.
     """
     from stageline.deploy.gates import review_refusal
 
@@ -107,11 +110,14 @@ def decide_in(
             reviewer=reviewer,
             verdict=verdict,
         )
-    ctx.store.deployments.record_decision(found.id, gate.id, reviewer, verdict, comment=comment)
+    recorded = refusal is None or author is None
+    if recorded:
+        ctx.store.deployments.record_decision(found.id, gate.id, reviewer, verdict, comment=comment)
     if refusal:
+        kept = "was recorded but " if recorded else ""
         raise NotCounted(
-            f"{reviewer}'s {verdict} of run {found.id} for {gate.environment} was recorded "
-            f"but does not count: {refusal}",
+            f"{reviewer}'s {verdict} of run {found.id} for {gate.environment} {kept}"
+            f"does not count: {refusal}",
             hint="reviewers are listed under approval.rules in .stageline.yml",
         )
     effect = EFFECTS[(gate.kind, verdict)]

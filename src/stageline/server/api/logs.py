@@ -108,8 +108,8 @@ async def _events(
     request: Request, server: Server, run_id: int, job: str, position: int
 ) -> AsyncIterator[str]:
     quiet_since = time.monotonic()
+    log = await run_in_threadpool(reads.job_log_in, server.store, run_id, job)
     while not await request.is_disconnected():
-        log = await run_in_threadpool(reads.job_log_in, server.store, run_id, job)
         data = await run_in_threadpool(log.read, position)
         # whole lines only while the job runs (a line, or a character, may be half written)
         chunk = data if log.complete else data[: data.rfind(b"\n") + 1]
@@ -117,10 +117,16 @@ async def _events(
             position += len(chunk)
             quiet_since = time.monotonic()
             yield _event("log", chunk.decode("utf-8", "replace").removesuffix("\n"), position)
-        if log.complete:
+        elif log.complete:
             ended = {"status": "completed", "conclusion": log.conclusion}
             yield _event("end", json.dumps(ended), position)
             return
+        else:
+            # the running step's file is quiet: the step may have ended, the next begun,
+            # or the job ended; only the record tells (while a step writes, the files do)
+            log = await run_in_threadpool(reads.job_log_in, server.store, run_id, job)
+            if log.complete:
+                continue
         if time.monotonic() - quiet_since >= KEEPALIVE_S:
             quiet_since = time.monotonic()
             yield ": keep-alive\n\n"
