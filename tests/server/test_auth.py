@@ -150,15 +150,16 @@ def test_bad_expired_and_revoked_tokens_are_refused_and_audited(live: Live) -> N
 
 
 def _session_app(tmp_path: Path) -> FastAPI:
-    """The app plus a login form and a form that changes something, as the web UI has."""
+    """The app plus a bare login form and a form that changes something, beside the web
+    UI's own (`server.web`), so these answer JSON the test can read."""
     app = create_app(ServerSettings(data_dir=tmp_path / "data", session_max_age=2))
     router = APIRouter()
 
-    @router.get("/login", dependencies=[Depends(auth.public)])
+    @router.get("/_test/login", dependencies=[Depends(auth.public)])
     def login_page(request: Request, response: Response) -> dict[str, str]:
         return {"csrf": auth.csrf_token(request, response)}
 
-    @router.post("/login", dependencies=[Depends(auth.public), Depends(auth.check_csrf)])
+    @router.post("/_test/login", dependencies=[Depends(auth.public), Depends(auth.check_csrf)])
     async def login(request: Request, response: Response) -> dict[str, str]:
         form = await request.form()
         server = server_of(request)
@@ -167,7 +168,7 @@ def _session_app(tmp_path: Path) -> FastAPI:
             raise HTTPException(401, "wrong name or password")
         return {"csrf": auth.start_session(request, response, user)}
 
-    @router.post("/settings/tokens")
+    @router.post("/_test/settings/tokens")
     def make_token(principal: auth.Viewer) -> dict[str, str]:
         return {"by": principal.name, "via": principal.via}
 
@@ -183,17 +184,17 @@ def test_session_cookies_are_signed_expire_and_need_csrf_for_changes(
         accounts.add_user(server, "alice", Role.VIEWER, [], PASSWORD)
     app = _session_app(tmp_path)
     with serving(app) as url, httpx.Client(base_url=url, timeout=30) as client:
-        form_csrf = client.get("/login").json()["csrf"]
+        form_csrf = client.get("/_test/login").json()["csrf"]
         assert auth.CSRF_COOKIE in client.cookies
-        no_csrf = client.post("/login", data={"name": "alice", "password": PASSWORD})
+        no_csrf = client.post("/_test/login", data={"name": "alice", "password": PASSWORD})
         assert no_csrf.status_code == 403
         assert no_csrf.headers["content-type"] == "application/problem+json"
         wrong = client.post(
-            "/login", data={"name": "alice", "password": "nope", "csrf_token": form_csrf}
+            "/_test/login", data={"name": "alice", "password": "nope", "csrf_token": form_csrf}
         )
         assert wrong.status_code == 401
         done = client.post(
-            "/login", data={"name": "alice", "password": PASSWORD, "csrf_token": form_csrf}
+            "/_test/login", data={"name": "alice", "password": PASSWORD, "csrf_token": form_csrf}
         )
         assert done.status_code == 200
         cookie = done.headers["set-cookie"]
@@ -201,10 +202,10 @@ def test_session_cookies_are_signed_expire_and_need_csrf_for_changes(
         session_csrf = done.json()["csrf"]
 
         assert client.get("/api/v1/users/me").json()["name"] == "alice"
-        assert client.post("/settings/tokens").status_code == 403  # no CSRF token
-        forged = client.post("/settings/tokens", headers={auth.CSRF_HEADER: form_csrf})
+        assert client.post("/_test/settings/tokens").status_code == 403  # no CSRF token
+        forged = client.post("/_test/settings/tokens", headers={auth.CSRF_HEADER: form_csrf})
         assert forged.status_code == 403
-        ok = client.post("/settings/tokens", data={"csrf_token": session_csrf})
+        ok = client.post("/_test/settings/tokens", data={"csrf_token": session_csrf})
         assert ok.json() == {"by": "alice", "via": "session"}
 
         value = client.cookies[auth.SESSION_COOKIE]

@@ -380,14 +380,8 @@ class LogDir:
         self.directory = directory
 
     def open(self, key: str, index: int) -> LogFile:
-        return LogFile(step_log(self.directory, key, index))
-
-
-def step_log(directory: str, key: str, index: int) -> str:
-    """Where step `index` of job `key` logs under a run's log directory. The record
-    learns the path when the step ends; a reader of a running step (the web UI) finds
-    it here meanwhile."""
-    return os.path.join(directory, workspaces.job_slug(key), f"{index}.log")
+        path = os.path.join(self.directory, workspaces.job_slug(key), f"{index}.log")
+        return LogFile(path)
 
 
 class LogFile:
@@ -425,5 +419,4 @@ __all__ = [
     "LogDir",
     "LogFile",
     "local_ports",
-    "step_log",
 ]

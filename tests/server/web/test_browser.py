@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from stageline.server.web.live import LIFETIME_S
 from tests.server.web.serving import PASSWORD, Server, World
 
 pytestmark = pytest.mark.slow
@@ -88,7 +89,10 @@ def test_a_release_from_push_to_rollback(
     run_url = page.url
     panel = page.locator("#approval-production")
     expect(panel).to_contain_text("1 of @release-managers (alice, bob)")
-    panel.locator("textarea[name=comment]").fill("looks good to me")
+    comment = panel.locator("textarea[name=comment]")
+    comment.fill("looks good to me")
+    page.wait_for_timeout((LIFETIME_S + 2) * 1000)  # the stream ends and resumes meanwhile
+    expect(comment).to_have_value("looks good to me")
     panel.locator("button[value=approve]").click()
     expect(page.locator(".error-box")).to_contain_text("self-review is not allowed")
     page.screenshot(path=shots / "04-author-refused.png", full_page=True)
@@ -114,12 +118,13 @@ def test_a_release_from_push_to_rollback(
     page.goto(f"{server.url}/environments")
     staging = page.locator("#env-staging")
     rows = staging.locator("tr[data-deployment]")
-    for _ in range(LIVE_MS // 500):
-        if rows.count() >= 2:
+    for _ in range(LIVE_MS // 500):  # this page is not live: reload until v2 is deployed
+        if rows.count() == 2 and "success" in rows.first.inner_text():
             break
         page.wait_for_timeout(500)
         page.reload()
     expect(rows).to_have_count(2)
+    expect(rows.first.locator(".badge")).to_have_text("success")
     first = rows.nth(1)  # newest first: the older deployment is the second row
     first_id = first.get_attribute("data-deployment")
     expect(staging.locator("svg.chart rect.good")).to_have_count(1)

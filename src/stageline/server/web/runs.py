@@ -12,7 +12,6 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 
 from stageline.app import reads
 from stageline.errors import StagelineError
-from stageline.runner.places import step_log
 from stageline.server import auth
 from stageline.server.web import deps, live, logview
 from stageline.server.web.approvals import panels
@@ -21,7 +20,7 @@ from stageline.store.logs import summary_path
 
 if TYPE_CHECKING:
     from stageline.app.serverdata import ServerData
-    from stageline.store.records import JobRecord, RunDetail, RunRecord, StepRecord
+    from stageline.store.records import JobRecord, RunDetail, StepRecord
     from stageline.store.server_records import RepoRow
 
 router = APIRouter(include_in_schema=False)
@@ -203,17 +202,10 @@ def _read_lines(path: str | None) -> tuple[list[str], int]:
     return lines[skipped:], skipped
 
 
-def _log_of(run: RunRecord, job: JobRecord, step: StepRecord) -> str | None:
-    """The step's log: as recorded once it ended; while it runs, where it is written."""
-    if step.log_path or step.status == "completed":
-        return step.log_path
-    return step_log(run.log_dir, job.key, step.number)
-
-
-def _steps(run: RunRecord, job: JobRecord) -> list[StepView]:
+def _steps(job: JobRecord) -> list[StepView]:
     views: list[StepView] = []
     for step in job.steps:
-        lines, skipped = _read_lines(_log_of(run, job, step))
+        lines, skipped = _read_lines(step.log_path)
         active = step.status != "completed"
         failed = step.conclusion == "failure"
         views.append(
@@ -232,7 +224,7 @@ def _job_context(detail: RunDetail, job: JobRecord) -> dict[str, Any]:
     return {
         "detail": detail,
         "job": job,
-        "steps": _steps(detail.run, job),
+        "steps": _steps(job),
         "annotations": [a for a in detail.annotations if a.job_key == job.key],
     }
 
