@@ -52,6 +52,8 @@ SECRET = "bench-webhook-secret"
 PASSWORD = "bench password"
 #: Concurrent untimed requests before measuring (the server's threadpool has 40 threads).
 WARM_UP = 40
+#: Connections the runs-list reader keeps open (requests beyond them queue in the client).
+READERS = 32
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,8 @@ class Result:
     idle_ms: list[float] = field(default_factory=list)
     load_ms: list[float] = field(default_factory=list)
     errors: int = 0
+    idle_errors: int = 0
+    load_s: float = 0.0
     hook_to_first_s: float = 0.0
     cli_to_first_s: float = 0.0
     server_run_s: float = 0.0
@@ -219,9 +223,14 @@ async def read_runs(client: httpx.AsyncClient, rate: float, stop: asyncio.Event)
 
     async def one() -> None:
         began = time.perf_counter()
-        answer = await client.get("/api/v1/runs", params={"limit": 20})
+        try:
+            answer = await client.get("/api/v1/runs", params={"limit": 20})
+        except httpx.TransportError:
+            FAILED[0] += 1
+            return
         if answer.status_code != 200:
-            raise RuntimeError(f"runs list answered {answer.status_code}: {answer.text[:200]}")
+            FAILED[0] += 1
+            return
         latencies.append((time.perf_counter() - began) * 1000)
 
     start, n = time.perf_counter(), 0
@@ -265,6 +274,8 @@ async def follow(client: httpx.AsyncClient, run_id: int, job: str, deadline: flo
     return False
 
 
+#: Runs-list requests that failed (a transport error or not 200): counted, not timed.
+FAILED = [0]
 #: Streams cut by the server or the network (followers reconnect, as EventSource does).
 RECONNECTS = [0]
 
@@ -272,10 +283,12 @@ RECONNECTS = [0]
 async def under_load(base: str, token: str, size: Size, jobs: int, result: Result) -> int:
     """The idle baseline, then the webhook and the run under load; the run's id."""
     headers = {"Authorization": f"Bearer {token}"}
-    limits = httpx.Limits(max_connections=None, max_keepalive_connections=100)
+    # a request waiting for one of the reader's connections is timed from its schedule
+    pool = httpx.Limits(max_connections=READERS, max_keepalive_connections=READERS)
+    streams = httpx.Limits(max_connections=None, max_keepalive_connections=None)
     async with (
-        httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=60) as reader,
-        httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=None) as sse,
+        httpx.AsyncClient(base_url=base, headers=headers, limits=pool, timeout=60) as reader,
+        httpx.AsyncClient(base_url=base, headers=headers, limits=streams, timeout=None) as sse,
     ):
         # untimed: the first request of each worker thread opens its store and imports
         for _ in range(2):
@@ -285,8 +298,10 @@ async def under_load(base: str, token: str, size: Size, jobs: int, result: Resul
         await asyncio.sleep(size.idle)
         stop.set()
         result.idle_ms = await idle
+        result.idle_errors, FAILED[0] = FAILED[0], 0
 
         stop = asyncio.Event()
+        load_began = time.perf_counter()
         loaded = asyncio.create_task(read_runs(reader, size.rate, stop))
         body = json.dumps(
             {"ref": "refs/heads/main", "before": "0" * 40, "after": SHA[0], "pusher": "bench"}
@@ -320,7 +335,9 @@ async def under_load(base: str, token: str, size: Size, jobs: int, result: Resul
                 break
             await asyncio.sleep(0.5)
         stop.set()
+        result.load_s = time.perf_counter() - load_began
         result.load_ms = await loaded
+        result.errors, FAILED[0] = FAILED[0], 0
         result.followed = sum(await asyncio.gather(*followers))
         started, finished, first = run_times(run)
         result.server_run_s = finished - started
@@ -421,7 +438,9 @@ def report(results: list[Result], size: Size) -> str:
             r.server_peak_mb, r.cli_peak_mb or float("nan"), "MB")  # fmt: skip
         rows.append(
             f"{'  serve idle RSS':<42}{r.store:<10}{r.server_idle_mb:>10.1f}MB"
-            f"   requests: {len(r.load_ms)} under load, {len(r.idle_ms)} idle; "
+            f"   requests: {len(r.load_ms)} under load ({r.errors} failed, "
+            f"{len(r.load_ms) / r.load_s if r.load_s else 0:.0f}/s answered), "
+            f"{len(r.idle_ms)} idle ({r.idle_errors} failed); "
             f"SSE followers ended: {r.followed}/{r.clients}; run: {r.conclusion}"
         )
     return "\n".join(rows)

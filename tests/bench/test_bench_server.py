@@ -45,7 +45,11 @@ def check_table(out: str, store: str) -> None:
     idle = re.search(rf"^  {re.escape(FIGURES[-1])} +{store} +{number}MB .*$", out, re.M)
     assert idle, out
     assert "SSE followers ended: 4/4; run: success" in idle[0]
-    assert re.search(r"requests: [1-9]\d* under load, [1-9]\d* idle", idle[0])
+    counts = (
+        r"requests: [1-9]\d* under load \(\d+ failed, \d+/s answered\), "
+        r"[1-9]\d* idle \(\d+ failed\)"
+    )
+    assert re.search(counts, idle[0]), idle[0]
 
 
 @pytest.mark.slow
