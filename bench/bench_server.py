@@ -86,6 +86,7 @@ class Result:
     server_idle_mb: float = 0.0
     cli_peak_mb: float = 0.0
     followed: int = 0
+    reconnects: int = 0
     clients: int = 0
     conclusion: str = ""
 
@@ -339,6 +340,7 @@ async def under_load(base: str, token: str, size: Size, jobs: int, result: Resul
         result.load_ms = await loaded
         result.errors, FAILED[0] = FAILED[0], 0
         result.followed = sum(await asyncio.gather(*followers))
+        result.reconnects, RECONNECTS[0] = RECONNECTS[0], 0
         started, finished, first = run_times(run)
         result.server_run_s = finished - started
         result.hook_to_first_s = first - sent
@@ -441,7 +443,8 @@ def report(results: list[Result], size: Size) -> str:
             f"   requests: {len(r.load_ms)} under load ({r.errors} failed, "
             f"{len(r.load_ms) / r.load_s if r.load_s else 0:.0f}/s answered), "
             f"{len(r.idle_ms)} idle ({r.idle_errors} failed); "
-            f"SSE followers ended: {r.followed}/{r.clients}; run: {r.conclusion}"
+            f"SSE followers ended: {r.followed}/{r.clients} ({r.reconnects} streams cut); "
+            f"run: {r.conclusion}"
         )
     return "\n".join(rows)
 
@@ -454,6 +457,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, help="SSE followers")
     parser.add_argument("--rate", type=float, help="runs-list requests a second")
     args = parser.parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C: the server is stopped and the temp dir removed
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     size = QUICK if args.quick else FULL
     size = Size(
         args.jobs or size.jobs, args.clients or size.clients, args.rate or size.rate, size.idle
