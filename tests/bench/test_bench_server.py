@@ -47,8 +47,8 @@ def check_table(out: str, store: str) -> None:
     # a stream cut mid-log is a server error (the API's follow has no time limit)
     assert "SSE followers ended: 4/4 (0 streams cut); run: success" in idle[0]
     counts = (
-        r"requests: [1-9]\d* under load \(\d+ failed, \d+/s answered\), "
-        r"[1-9]\d* idle \(\d+ failed\)"
+        r"requests: [1-9]\d* under load \(\d+ failed, \d+ unanswered, \d+/s answered\), "
+        r"[1-9]\d* idle \(\d+ failed, \d+ unanswered\)"
     )
     assert re.search(counts, idle[0]), idle[0]
 
