@@ -243,10 +243,14 @@ async def read_runs(client: httpx.AsyncClient, rate: float, stop: asyncio.Event)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
             continue
+        n += 1
+        if len(pending) >= MAX_PENDING:  # the backlog is full: this request is dropped
+            UNANSWERED[0] += 1
+            continue
         task = asyncio.create_task(one())
         pending.add(task)
         task.add_done_callback(pending.discard)
-        n += 1
+        await asyncio.sleep(0)  # let it start (and the streams run) even when behind
     # requests still queued or in flight at the end are not waited for (a server slower
     # than the rate leaves a backlog): counted as unanswered
     for task in list(pending):
@@ -283,7 +287,10 @@ async def follow(client: httpx.AsyncClient, run_id: int, job: str, deadline: flo
 
 #: Runs-list requests that failed (a transport error or not 200): counted, not timed.
 FAILED = [0]
-#: Runs-list requests not answered when their phase ended.
+#: Runs-list requests waiting at most at once; one more is dropped, not sent (a server
+#: slower than the rate would otherwise grow the backlog, and this script's loop, unbounded).
+MAX_PENDING = 256
+#: Runs-list requests dropped, or not answered when their phase ended.
 UNANSWERED = [0]
 #: Streams cut by the server or the network (followers reconnect, as EventSource does).
 RECONNECTS = [0]
