@@ -89,3 +89,19 @@ def test_doctor_outside_a_repository_lists_the_tool_cache(
     report = doctor(tmp_path)
     assert report.actions == [] and report.problems == []
     assert [e for e in report.tools if e.tool == "Python"]
+
+
+@pytest.mark.skipif(shutil.which("java") is None, reason="java is not installed")
+def test_doctor_shows_the_hosts_java_where_setup_java_finds_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    report = doctor(tmp_path)
+    said = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr
+    version = report.programs["java"]
+    assert version and f'version "{version}"' in said
+    home = Path(shutil.which("java") or "").resolve().parent.parent
+    (java,) = [e for e in report.tools if Path(e.target) == home]
+    assert java.tool == "Java_Temurin-Hotspot_jdk"
+    # `17.0.15` runs as build 6: setup-java's folder is `17.0.15-6`
+    assert java.version.startswith(f"{version}-") or java.version == version

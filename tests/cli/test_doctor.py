@@ -57,4 +57,4 @@ def test_doctor_json_and_success_when_every_action_is_at_hand(tmp_path: Path) ->
     data = json.loads(done.stdout)
     assert data["actions"] == [{"uses": "actions/checkout@v4", "source": "built-in", "detail": ""}]
     assert {"tool", "version", "arch", "target"} == set(data["tools"][0])
-    assert set(data["programs"]) == {"node", "git"}
+    assert set(data["programs"]) == {"node", "git", "java"}

@@ -152,3 +152,25 @@ def test_a_cycle_is_a_positioned_error(repo: Path) -> None:
 def test_unknown_format_is_a_usage_error(repo: Path) -> None:
     result = stageline(repo, "graph", "--format", "png")
     assert result.returncode == 2
+
+
+def test_a_called_workflow_is_drawn_inside_its_caller(tmp_path: Path) -> None:
+    flows = tmp_path / ".github" / "workflows"
+    flows.mkdir(parents=True)
+    (flows / "ci.yml").write_text(
+        "on: push\njobs:\n  deploy:\n    uses: ./.github/workflows/deploy.yml\n"
+        "  after:\n    needs: deploy\n    runs-on: x\n    steps: [{run: x}]\n"
+    )
+    (flows / "deploy.yml").write_text(
+        "on: workflow_call\njobs:\n  ship: {runs-on: x, steps: [{run: x}]}\n"
+    )
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    result = stageline(tmp_path, "graph", "ci.yml", "-f", "mermaid")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (
+        "flowchart TD\n"
+        '    subgraph call0["deploy (./.github/workflows/deploy.yml)"]\n'
+        '      job0["ship"]\n'
+        "    end\n"
+        "    job0 --> after\n"
+    )

@@ -214,6 +214,20 @@ def test_matrix_legs_share_their_jobs_stage() -> None:
     assert "graph: build → test ×2" in summary
 
 
+def test_a_job_needing_a_caller_comes_after_the_called_jobs() -> None:
+    jobs = [
+        ev.JobInfo(key="build", job_id="build", name="build"),
+        ev.JobInfo(key="up / a", job_id="up / a", name="up / a", needs=("build",)),
+        ev.JobInfo(key="up / b", job_id="up / b", name="up / b", needs=("up / a",)),
+        ev.JobInfo(key="notify", job_id="notify", name="notify", needs=("up",)),
+    ]
+    view = LiveView(terminal())
+    view.handle(started(jobs))
+    view.close()
+    summary = text_of(view.summary(finished("success")))
+    assert "graph: build → up / a → up / b → notify" in summary
+
+
 def test_a_large_run_shows_only_active_jobs_and_counts_the_rest() -> None:
     jobs = [ev.JobInfo(key=f"j{i}", job_id=f"j{i}", name=f"j{i}") for i in range(100)]
     view = LiveView(terminal())

@@ -73,3 +73,21 @@ def test_evaluator_short_circuits_and_evaluates() -> None:
     assert ev.condition("always()", contexts, "cancelled")
     assert not ev.condition("env.A == 'x'", contexts, "failure")  # implicit success() &&
     assert ev.mapping({"K": "${{ env.A }}", "N": 2}, contexts, "success") == {"K": "x", "N": "2"}
+
+
+def test_env_from_the_command_line_can_name_another_github_instance(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path)
+    api = "http://127.0.0.1:8123/api/v3"
+    req = request(tmp_path, repo, job(key="build"), extra_env={"GITHUB_API_URL": api})
+    github = github_context(req, ws(tmp_path), "/e.json")
+    env = default_env(github, runner_context(ws(tmp_path), debug=False))
+    assert github["api_url"] == env["GITHUB_API_URL"] == api
+    assert github["server_url"] == env["GITHUB_SERVER_URL"] == "https://github.com"
+
+
+def test_the_github_token_secret_is_github_token(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path)
+    req = request(tmp_path, repo, job(key="build"), secrets={"GITHUB_TOKEN": "ghs_abc"})
+    assert github_context(req, ws(tmp_path), "/e.json")["token"] == "ghs_abc"
+    bare = request(tmp_path, repo, job(key="build"))
+    assert github_context(bare, ws(tmp_path), "/e.json")["token"] == ""

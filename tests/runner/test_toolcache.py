@@ -13,6 +13,7 @@ import pytest
 from stageline.runner import toolcache
 from stageline.runs.states import Conclusion
 from tests.runner.helpers import job, make_repo, request, run, step
+from tests.support import setup_actions
 
 needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 
@@ -62,7 +63,7 @@ def test_fill_places_the_hosts_python_and_node_with_markers() -> None:
     }
     for entry in listed:  # every target is there, every entry runs
         assert os.path.exists(entry.target)
-        exe = "node" if entry.tool == "node" else "python"
+        exe = {"node": "node", "Python": "python", "go": "go"}.get(entry.tool, "java")
         assert os.access(entry.place(cache) / "bin" / exe, os.X_OK), entry
 
 
@@ -129,22 +130,10 @@ runs:
 """
 
 
-PACKAGE = "@actions/tool-cache"
-
-
 @pytest.fixture(scope="session")
 def tool_cache_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`@actions/tool-cache` from the npm registry, installed once per session."""
-    prefix = tmp_path_factory.mktemp("npm-tool-cache")
-    done = subprocess.run(
-        ["npm", "install", "--prefix", str(prefix), "--no-audit", "--no-fund", "--silent", PACKAGE],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return prefix / "node_modules"
+    return setup_actions.tool_cache_package(tmp_path_factory)
 
 
 @pytest.mark.slow
@@ -201,3 +190,54 @@ def test_only_a_job_that_runs_actions_fills_it(tmp_path: Path) -> None:
     result, sink = run(request(tmp_path, repo, with_action))
     assert result.conclusion == Conclusion.SUCCESS, result.annotations
     assert any(e.tool == "Python" for e in toolcache.entries())
+
+
+def _fake_jdk(home: Path, runtime_version: str, *, javac: bool = True) -> Path:
+    (home / "bin").mkdir(parents=True)
+    for name in ("java", "javac") if javac else ("java",):
+        (home / "bin" / name).write_text("#!/bin/sh\necho fake\n")
+        (home / "bin" / name).chmod(0o755)
+    (home / "release").write_text(
+        f'IMPLEMENTOR="Someone"\nJAVA_RUNTIME_VERSION="{runtime_version}"\n'
+    )
+    return home
+
+
+def test_jdks_are_placed_where_setup_java_looks_for_temurin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jdk = _fake_jdk(tmp_path / "jdk-21", "21.0.4+7-LTS")
+    jre = _fake_jdk(tmp_path / "jre-8", "1.8.0_392-b08", javac=False)
+    early = _fake_jdk(tmp_path / "jdk-24", "24-ea+3")
+    monkeypatch.setenv("PATH", f"{jre / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("JAVA_HOME", str(jdk))
+    toolcache.fill(toolcache.root())
+
+    cache, arch = toolcache.root(), toolcache.arch()
+    # base-installer.ts: `Java_${distribution}_${packageType}/<version with + as ->/<arch>`
+    placed = cache / "Java_Temurin-Hotspot_jdk" / "21.0.4-7" / arch
+    assert placed.is_symlink() and placed.resolve() == jdk.resolve()
+    assert Path(f"{placed}.complete").is_file()
+    old = cache / "Java_Temurin-Hotspot_jre" / "8.0.392-8" / arch
+    assert old.resolve() == jre.resolve() and Path(f"{old}.complete").is_file()
+
+    monkeypatch.setenv("JAVA_HOME", str(early))
+    toolcache.fill(toolcache.root())
+    versions = {(e.tool, e.version) for e in toolcache.entries(cache)}
+    assert not any(v.startswith("24") for _, v in versions), versions  # early access: no
+    assert ("Java_Temurin-Hotspot_jdk", "21.0.4-7") not in versions  # JAVA_HOME moved on
+    assert ("Java_Temurin-Hotspot_jre", "8.0.392-8") in versions
+
+
+@pytest.mark.skipif(shutil.which("java") is None, reason="java is not installed")
+def test_the_hosts_java_is_offered_and_runs() -> None:
+    real = subprocess.run(["java", "-version"], capture_output=True, text=True, check=True)
+    toolcache.fill(toolcache.root())
+    javas = [e for e in toolcache.entries() if e.tool.startswith("Java_Temurin-Hotspot_")]
+    host_home = Path(shutil.which("java") or "").resolve().parent.parent
+    (entry,) = [e for e in javas if Path(e.target) == host_home]
+    feature, _, update = entry.version.split("-")[0].partition(".")
+    assert f'version "{feature}' in real.stderr
+    java = entry.place(toolcache.root()) / "bin" / "java"
+    shown = subprocess.run([java, "-version"], capture_output=True, text=True, check=True)
+    assert shown.stderr == real.stderr and update

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 from stageline.errors import Position, WorkflowError
 from stageline.workflow.graph import (
+    JobGraph,
     find_cycle,
     job_graph,
     layers,
@@ -214,3 +216,116 @@ def test_text_lists_stages() -> None:
     assert lines[0] == f"Multi-Stage CI/CD ({PATH})"
     assert lines[1:5] == ["stage 1:", "  build", "stage 2:", "  test  needs: build"]
     assert "stage 5:" in lines
+
+
+def test_through_calls_puts_a_job_needing_a_caller_after_its_called_jobs() -> None:
+    from stageline.workflow.graph import layers, through_calls
+
+    needs = {
+        "test": [],
+        "deploy.1 / ship": ["test"],
+        "deploy.2 / ship": ["test"],
+        "deploy-more / ship": ["test"],
+        "report": ["deploy", "test"],
+    }
+    resolved = through_calls(needs)
+    assert resolved["report"] == ["deploy.1 / ship", "deploy.2 / ship", "test"]
+    assert layers(resolved)[-1] == ["report"]
+
+
+CALLER = """\
+name: Deliver
+on: push
+jobs:
+  test:
+    runs-on: x
+    steps: [{run: x}]
+  staging:
+    needs: test
+    uses: ./.github/workflows/deploy.yml
+  production:
+    name: Production
+    needs: staging
+    uses: ./.github/workflows/deploy.yml
+  notify:
+    needs: production
+    runs-on: x
+    steps: [{run: x}]
+"""
+DEPLOY = """\
+on: workflow_call
+jobs:
+  build: {runs-on: x, steps: [{run: x}]}
+  ship:
+    name: Ship it
+    needs: build
+    runs-on: x
+    steps: [{run: x}]
+  smoke: {needs: build, uses: ./.github/workflows/smoke.yml}
+"""
+SMOKE = "on: workflow_call\njobs:\n  probe: {runs-on: x, steps: [{run: x}]}\n"
+
+
+def called_graph(tmp_path: Path) -> JobGraph:
+    from stageline.workflow.calls import load_callees
+    from stageline.workflow.loader import load_workflow
+
+    flows = tmp_path / ".github" / "workflows"
+    flows.mkdir(parents=True)
+    for name, text in (("ci", CALLER), ("deploy", DEPLOY), ("smoke", SMOKE)):
+        (flows / f"{name}.yml").write_text(text)
+    workflow = load_workflow(flows / "ci.yml")
+    callees = load_callees(workflow, tmp_path)
+    assert callees.faults == []
+    return job_graph(workflow, callees=callees.workflows)
+
+
+def test_called_jobs_sit_in_a_cluster_named_after_their_caller(tmp_path: Path) -> None:
+    g = called_graph(tmp_path)
+    assert [(c.id, c.name, c.parent) for c in g.clusters] == [
+        ("staging", "staging", None),
+        ("staging / smoke", "smoke", "staging"),
+        ("production", "Production", None),
+        ("production / smoke", "smoke", "production"),
+    ]
+    assert g.node("staging / ship").needs == ("staging / build",)
+    assert g.node("staging / build").needs == ("test",)
+    assert g.node("staging / smoke / probe").needs == ("staging / build",)
+    # needing a caller is needing its last jobs
+    assert g.node("production / build").needs == ("staging / ship", "staging / smoke / probe")
+    assert g.node("notify").needs == ("production / ship", "production / smoke / probe")
+    text = to_text(g)
+    assert "  staging / ship (Ship it)  needs: staging / build" in text
+    assert text.endswith(
+        "calls:\n"
+        "  staging → ./.github/workflows/deploy.yml: staging / build, staging / ship, "
+        "staging / smoke\n"
+        "    staging / smoke → ./.github/workflows/smoke.yml: staging / smoke / probe\n"
+        "  production → ./.github/workflows/deploy.yml: production / build, production / ship, "
+        "production / smoke\n"
+        "    production / smoke → ./.github/workflows/smoke.yml: production / smoke / probe\n"
+    )
+
+
+def test_mermaid_and_dot_draw_calls_as_nested_subgraphs(tmp_path: Path) -> None:
+    g = called_graph(tmp_path)
+    mermaid = to_mermaid(g)
+    assert '    subgraph call0["staging (./.github/workflows/deploy.yml)"]\n' in mermaid
+    assert '      subgraph call1["smoke (./.github/workflows/smoke.yml)"]\n' in mermaid
+    assert '        job3["probe"]\n      end\n    end\n' in mermaid
+    assert '    subgraph call2["Production (./.github/workflows/deploy.yml)"]\n' in mermaid
+    dot = to_dot(g)
+    assert "  subgraph cluster_0 {\n" in dot
+    assert '    label="staging (./.github/workflows/deploy.yml)";\n' in dot
+    assert '      "staging / smoke / probe" [label="probe"];\n    }\n  }\n' in dot
+    assert '  "staging / ship" -> "production / build";\n' in dot
+    document = json.loads(to_json(g))
+    assert document["calls"][1] == {
+        "id": "staging / smoke",
+        "name": "smoke",
+        "uses": "./.github/workflows/smoke.yml",
+        "in": "staging",
+    }
+    jobs = {j["id"]: j for j in document["jobs"]}
+    assert jobs["staging / smoke / probe"]["call"] == "staging / smoke"
+    assert jobs["test"]["call"] is None

@@ -1,12 +1,13 @@
 """`stageline doctor`: what a run of this repository would find on this machine.
 
 The tool cache (filled first, as a job that runs actions would), the versions of the
-programs actions need (node, git), and for each `uses:` of the repository's workflows
-where it would come from, without fetching anything.
+programs actions need (node, git; java, which setup-java finds in the tool cache), and for
+each `uses:` of the repository's workflows where it would come from, without fetching.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -47,7 +48,11 @@ def doctor(repo_dir: str | Path) -> Report:
     uses, problems = _workflow_uses(root)
     vendored = [str(root / ".stageline" / "actions")]
     actions = [_status(u, root, vendored) for u in uses]
-    programs = {"node": _version("node", "--version"), "git": _version("git", "--version")}
+    programs = {
+        "node": _version("node", "--version"),
+        "git": _version("git", "--version"),
+        "java": _java_version(),
+    }
     return Report(cache, toolcache.entries(cache), programs, actions, problems)
 
 
@@ -87,6 +92,20 @@ def _version(program: str, flag: str) -> str | None:
         return None
     words = done.stdout.split()
     return words[-1].removeprefix("v") if done.returncode == 0 and words else None
+
+
+def _java_version() -> str | None:
+    """`java -version` writes ``openjdk version "17.0.15" 2025-04-15`` to stderr (Java 8
+    knows no ``--version``)."""
+    path = shutil.which("java")
+    if path is None:
+        return None
+    try:
+        done = subprocess.run([path, "-version"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    found = re.search(r'version "([^"]+)"', done.stderr)
+    return found[1] if done.returncode == 0 and found else None
 
 
 __all__ = ["ActionStatus", "Report", "doctor"]

@@ -2,17 +2,22 @@
 
 Every remote `uses:` of the workflows' steps is fetched afresh (its tag or branch moved
 to where the server has it now), and so is every remote action used inside a composite
-action, fetched or local. One line per action goes to stdout (``uses sha url``);
-problems go to stderr, one line each, and make the exit code 1.
+action, fetched or local, every remote reusable workflow the workflows call (at any
+depth) and every action the called workflows use. One line per action or workflow goes
+to stdout (``uses sha url``); problems go to stderr, one line each, and make the exit
+code 1.
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from stageline.workflow.model import Workflow
 
 app = typer.Typer(help="Remote actions: fetch them into the action cache.", no_args_is_help=True)
 
@@ -52,6 +57,7 @@ def pull(
             raise typer.Exit(2)
     uses: list[str] = []
     failed = False
+    base = root or Path.cwd()
     for file in files:
         try:
             workflow = load_workflow(file)
@@ -64,9 +70,13 @@ def pull(
             failed = True
             print(str(err), file=sys.stderr)
             continue
-        for job in workflow.jobs.values():
-            uses.extend(step.uses for step in job.steps if step.uses and "${{" not in step.uses)
-    base = root or Path.cwd()
+        called, problems = _pull_callees(workflow, base)
+        failed = failed or bool(problems)
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        for flow in [workflow, *called]:
+            for job in flow.jobs.values():
+                uses.extend(s.uses for s in job.steps if s.uses and "${{" not in s.uses)
     fetched, problems = pull_actions(uses, str(base), [str(base / ".stageline" / "actions")])
     for found in fetched:
         print(f"{found.uses} {found.sha} {found.url}")
@@ -75,6 +85,27 @@ def pull(
     if fetched:
         print(f"{len(fetched)} action(s) in {remote.cache_root()}", file=sys.stderr)
     raise typer.Exit(1 if failed or problems else 0)
+
+
+def _pull_callees(workflow: Workflow, base: Path) -> tuple[list[Workflow], list[str]]:
+    """Fetch afresh the remote workflows `workflow` calls (one line each on stdout):
+    every called workflow, and the problems met."""
+    from stageline.engine.setup import fetch_workflow
+    from stageline.runner.actions import remote
+    from stageline.workflow.calls import load_callees
+
+    def fetch(uses: str) -> Path | str | None:
+        found = fetch_workflow(uses, refresh=True)
+        ref = remote.parse(uses)
+        if isinstance(found, Path) and ref is not None:
+            tree = found.parents[len(Path(ref.sub).parts) - 1]  # the cache's OWNER/REPO@SHA
+            sha = tree.name.rpartition("@")[2]
+            print(f"{uses} {sha} {ref.url}")
+        return found
+
+    callees = load_callees(workflow, base, fetch)
+    problems = [d.render() for d in callees.faults if d.severity == "error"]
+    return list(callees.workflows.values()), problems
 
 
 def _repository_root(start: Path) -> Path | None:

@@ -42,7 +42,7 @@ def _print_text(report: Report) -> None:
             [[e.tool, e.version, e.arch, e.target] for e in report.tools],
         )
     else:
-        print("  (empty: no Python, node or go found on this host)")
+        print("  (empty: no Python, node, go or java found on this host)")
     print()
     print_table(
         ["PROGRAM", "VERSION"],

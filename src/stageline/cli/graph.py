@@ -5,9 +5,12 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from stageline.workflow.model import Workflow
 
 
 class GraphFormat(StrEnum):
@@ -30,18 +33,33 @@ def graph(
         GraphFormat, typer.Option("--format", "-f", help="Output format.")
     ] = GraphFormat.text,
 ) -> None:
-    """Print the job graph of a workflow: stages from `needs`, matrix jobs with their legs."""
+    """Print the job graph of a workflow: stages from `needs`, matrix jobs with their legs,
+    called workflows' jobs inside their caller."""
     from stageline.workflow import graph as graphs
     from stageline.workflow import load_workflow
 
-    spec = load_workflow(resolve_workflow(workflow, Path.cwd()))
+    path = resolve_workflow(workflow, Path.cwd())
+    spec = load_workflow(path)
+    callees = called_workflows(spec, path.resolve().parent)
     render = {
         GraphFormat.text: graphs.to_text,
         GraphFormat.mermaid: graphs.to_mermaid,
         GraphFormat.dot: graphs.to_dot,
         GraphFormat.json: graphs.to_json,
     }[format]
-    sys.stdout.write(render(graphs.job_graph(spec)))
+    sys.stdout.write(render(graphs.job_graph(spec, callees=callees)))
+
+
+def called_workflows(workflow: Workflow, where: Path) -> dict[str, Workflow]:
+    """The reusable workflows `workflow` calls, read from the repository `where` is in
+    (remote ones only from the action cache: a graph never fetches)."""
+    import functools
+
+    from stageline.engine.setup import fetch_workflow
+    from stageline.workflow.calls import load_callees
+
+    cached = functools.partial(fetch_workflow, cache_only=True)
+    return load_callees(workflow, _root(where), cached).workflows
 
 
 def resolve_workflow(given: str | None, cwd: Path) -> Path:
@@ -53,7 +71,7 @@ def resolve_workflow(given: str | None, cwd: Path) -> Path:
 
     if given is not None and Path(given).is_file():
         return Path(given)
-    root = next((d for d in (cwd, *cwd.parents) if (d / ".git").exists()), cwd)
+    root = _root(cwd)
     found = [_shown(p, cwd) for p in find_workflows(root)]
     if given is not None:
         chosen = [p for p in found if given in (p.name, p.stem)]
@@ -74,6 +92,11 @@ def resolve_workflow(given: str | None, cwd: Path) -> Path:
         f"this repository has {len(found)} workflows; say which one to graph",
         hint=_listing(found),
     )
+
+
+def _root(cwd: Path) -> Path:
+    """The repository `cwd` is in (where `./.github/workflows/x.yml` calls are read)."""
+    return next((d for d in (cwd, *cwd.parents) if (d / ".git").exists()), cwd)
 
 
 def _shown(path: Path, cwd: Path) -> Path:

@@ -28,7 +28,7 @@ from rich.text import Text
 from stageline.engine import events as ev
 from stageline.errors import WorkflowError
 from stageline.plan.model import Plan
-from stageline.workflow.graph import layers
+from stageline.workflow.graph import layers, through_calls
 
 #: Lines of a failed step shown under the table and in the summary.
 TAIL_LINES = 8
@@ -278,7 +278,8 @@ def _stages(jobs: list[_Job]) -> dict[str, int]:
     for job in jobs:
         needs.setdefault(job.job_id, list(job.needs))
     try:
-        by_id = {job_id: n for n, layer in enumerate(layers(needs)) for job_id in layer}
+        staged = layers(through_calls(needs))
+        by_id = {job_id: n for n, layer in enumerate(staged) for job_id in layer}
     except WorkflowError:  # a cycle never reaches a run; lay it out flat rather than fail
         by_id = {}
     return {job.key: by_id.get(job.job_id, 0) for job in jobs}

@@ -223,25 +223,27 @@ def print_listing(rows: list[ListedJob]) -> None:
 
 def print_graphs(workflows: list[Workflow]) -> None:
     """`--graph`: each workflow's job graph, as `stageline graph` draws it."""
+    from stageline.cli.graph import called_workflows
     from stageline.workflow import graph as graphs
 
     for workflow in workflows:
         if len(workflows) > 1:
             print(f"{workflow.path}:")
-        sys.stdout.write(graphs.to_text(graphs.job_graph(workflow)))
+        callees = called_workflows(workflow, Path.cwd())
+        sys.stdout.write(graphs.to_text(graphs.job_graph(workflow, callees=callees)))
 
 
 def print_plans(prepared: Prepared) -> None:
     """`--dryrun`: each run's jobs (matrix legs expanded) and steps, stage by stage
     (numbered from 1, as `stageline graph` numbers them)."""
-    from stageline.workflow.graph import layers
+    from stageline.workflow.graph import layers, through_calls
 
     for spec in prepared.specs:
         plan = spec.plan
         named = f" ({plan.workflow_name})" if plan.workflow_name != plan.workflow_path else ""
         print(f"{plan.workflow_path}{named}: would run on {plan.event.name}")
         needs = {job.job_id: list(job.needs) for job in plan.jobs}
-        for stage, job_ids in enumerate(layers(needs), start=1):
+        for stage, job_ids in enumerate(layers(through_calls(needs)), start=1):
             print(f"  stage {stage}")
             for job in (j for j in plan.jobs if j.job_id in job_ids):
                 later = " (matrix from needs, expanded when they are done)"

@@ -91,10 +91,14 @@ def _container_actions(workflow: Workflow, file: Path) -> bool:
 
 def _calls(workflow: Workflow, file: Path) -> bool:
     """Report the faults of the jobs that call a reusable workflow of the repository."""
+    import functools
+
+    from stageline.engine.setup import fetch_workflow
     from stageline.workflow.calls import check_calls
 
     root = _repository_root(file.resolve().parent) or file.resolve().parent
-    found = check_calls(workflow, Path(_shown(root)))
+    cached = functools.partial(fetch_workflow, cache_only=True)  # validate never fetches
+    found = check_calls(workflow, Path(_shown(root)), cached)
     for diagnostic in found:
         print(diagnostic.render(), file=sys.stderr)
     return any(d.severity == "error" for d in found)

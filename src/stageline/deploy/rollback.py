@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from stageline.deploy.config import EnvironmentConfig
 from stageline.deploy.runtime import DeployRuntime
 from stageline.errors import StagelineError
 from stageline.executors.base import Annotation, JobRequest, StepResult
+from stageline.plan.model import PlannedJob
 from stageline.runner.places import LocalDirs
 from stageline.runs.states import Conclusion
 from stageline.store.deploy_records import SUCCEEDED, UNFINISHED, DeploymentRow, RollbackRow
@@ -318,6 +319,17 @@ class _Sink:
         pass
 
 
+def _secrets(
+    job: PlannedJob, secrets: Mapping[str, str], contexts: Mapping[str, Any]
+) -> dict[str, str]:
+    """The run's secrets, or for a job of a called workflow what its call passes."""
+    if job.call is None:
+        return dict(secrets)
+    from stageline.engine.calls import secrets_of
+
+    return secrets_of(job.call, secrets, contexts)
+
+
 async def _redeploy(
     rt: DeployRuntime,
     rollback: RollbackRow,
@@ -352,7 +364,7 @@ async def _redeploy(
         sha=target.sha,
         ref=target.ref,
         attempt=rollback.id + 1,  # a new attempt of a finished job (1 was the run's)
-        secrets=dict(rt.secrets),
+        secrets=_secrets(job, rt.secrets, contexts),
         extra_env={**rt.extra_env, **variables},
         local=LocalDirs(
             repo_dir=rt.repo_dir,

@@ -85,13 +85,16 @@ async def wait_job_turn(
     number: int,
     cancel_older: bool,
     cancel: asyncio.Event,
+    own_run: int | None = None,
 ) -> str | None:
     """Wait until no older job of `group` (in any run) is active. None: the job may go
-    on (unless `cancel` is set); else why it must not (a newer job superseded it)."""
+    on (unless `cancel` is set); else why it must not (a newer job superseded it).
+    With `own_run`, that run's jobs are not waited for (the jobs of one call share
+    their caller's group)."""
     store.runs.reap_orphans()
     asked: set[int] = set()
     while not cancel.is_set():
-        members = store.runs.active_jobs_in_group(group)
+        members = [m for m in store.runs.active_jobs_in_group(group) if m.run_id != own_run]
         older = [m for m in members if m.job_pk is not None and m.job_pk < job_pk]
         newer = [m for m in members if m.job_pk is not None and m.job_pk > job_pk]
         if newer:

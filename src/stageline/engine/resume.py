@@ -48,6 +48,8 @@ def resumed_state(store: Store, spec: RunSpec, run_id: int) -> RunState:
         ),
         matrix_filter=spec.matrix_filter,
         attempt=attempt,
+        secrets=spec.secrets,
+        extra_env=spec.extra_env,
     )
     planned = {job.key for job in plan.jobs}
     store.runs.reset_unfinished(run_id, set(state.kept), planned)

@@ -268,6 +268,8 @@ class Scheduler:
                 contexts=self.spec.contexts,
                 github=github_context(plan, run_id=self.run_id, run_number=self.number),
                 matrix_filter=self.spec.matrix_filter,
+                secrets=self.spec.secrets,
+                extra_env=self.spec.extra_env,
             )
         self.layout = RunLayout(
             self.store.home, self.run_id, keep_workspaces=self.spec.keep_workspaces
@@ -315,6 +317,9 @@ class Scheduler:
                 self._emit(ev.JobQueued(run_id=str(self.run_id), job=self._info(leg)))
         for key, conclusion, reason in effects.end:
             self._complete(key, conclusion, reason)
+        for key in effects.environments:
+            environment = self.state.jobs[key].planned.environment
+            self.recorder.job(key, environment=environment.name if environment else None)
         for key in effects.admitted:
             self._admit(key)
         for key in effects.ready:
@@ -452,7 +457,7 @@ class Scheduler:
             contexts=dict(job.contexts or {}),
             sha=self.plan.event.sha,
             ref=self.plan.event.ref,
-            secrets=dict(self.spec.secrets),
+            secrets=dict(self.spec.secrets if job.secrets is None else job.secrets),
             extra_env=dict(self.spec.extra_env),
             keep_workspace=self.spec.keep_workspaces,
             attempt=self.state.attempt,
@@ -584,6 +589,8 @@ class Scheduler:
         )
         self.recorder.flush()
         cancel = self._cancel_event(key)
+        if job.shared_group == "inside":  # its call holds the group: counted, not waiting
+            return self._stopped(key) if cancel.is_set() else True
         superseded = await wait_job_turn(
             self.store,
             group,
@@ -591,12 +598,16 @@ class Scheduler:
             number=self.number,
             cancel_older=enabled(job.planned.concurrency_cancel_in_progress, contexts),
             cancel=cancel,
+            own_run=self.run_id if job.shared_group else None,
         )
         if superseded is not None:
             self._complete(key, C.CANCELLED, superseded)
             return False
-        if not cancel.is_set():
-            return True
+        return self._stopped(key) if cancel.is_set() else True
+
+    def _stopped(self, key: str) -> bool:
+        """`key` was asked to stop while it held: it completes cancelled; False."""
+        job = self.state.jobs[key]
         self._complete(key, C.CANCELLED, job.cancel_reason or "cancelled")
         return False
 

@@ -22,6 +22,7 @@ from stageline.engine.scheduler import RunSpec
 from stageline.engine.services import HostService, resolve_services
 from stageline.errors import ConfigError, Diagnostic, RunError, StagelineError, WorkflowError
 from stageline.plan.model import Event, Plan
+from stageline.workflow.inputs import input_text, typed_values
 from stageline.workflow.model import Workflow
 
 
@@ -156,16 +157,9 @@ def _given_inputs(options: RunOptions, payload: Mapping[str, Any]) -> dict[str, 
     found = payload.get("inputs")
     given = {}
     if isinstance(found, Mapping):
-        given = {str(k): _input_text(v) for k, v in found.items()}
+        given = {str(k): input_text(v) for k, v in found.items()}
     given.update(options.inputs)
     return given
-
-
-def _input_text(value: Any) -> str:
-    """An input as `github.event.inputs` gives it (booleans as `true`/`false`)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "" if value is None else str(value)
 
 
 def build_event(options: RunOptions, facts: GitFacts) -> Event:
@@ -260,51 +254,13 @@ _TYPED_INPUTS = ("workflow_dispatch", "workflow_call")
 
 def typed_inputs(workflow: Workflow, event: Event) -> dict[str, Any]:
     """The `inputs` context of `workflow` on `event`: the given inputs over the declared
-    defaults, each typed by its declared `type` as GitHub types them (a boolean's
-    `"true"` is `true`, a number's text a number, a choice one of its options). Only
-    `workflow_dispatch` and `workflow_call` declare inputs; other events pass the given
-    ones through as text. Raises `RunError` for a value its type refuses."""
+    defaults, typed as `workflow.inputs.typed_values` types them. Only `workflow_dispatch`
+    and `workflow_call` declare inputs; other events pass the given ones through as
+    text. Raises `RunError` for a value its type refuses."""
     trigger = workflow.on.get(event.name) if event.name in _TYPED_INPUTS else None
     spec = trigger.config.get("inputs") if trigger is not None else None
     declared = spec if isinstance(spec, Mapping) else {}
-    inputs: dict[str, Any] = {}
-    for name, config in declared.items():
-        if isinstance(config, Mapping) and config.get("default") is not None:
-            inputs[str(name)] = config["default"]
-    inputs.update(event.inputs)
-    for name, value in inputs.items():
-        config = declared.get(name)
-        if isinstance(config, Mapping):
-            inputs[name] = _typed(workflow, name, value, config)
-    return inputs
-
-
-def _typed(workflow: Workflow, name: str, value: Any, config: Mapping[str, Any]) -> Any:
-    kind = str(config.get("type") or "string")
-    text = _input_text(value)
-    where = f"{workflow.path}: input {name!r}"
-    if kind == "boolean":
-        if isinstance(value, bool):
-            return value
-        if text.lower() in ("true", "false"):
-            return text.lower() == "true"
-        raise RunError(f"{where} is a boolean, got {text!r}", hint="give true or false")
-    if kind == "number":
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return value
-        try:
-            number = float(text)
-        except ValueError:
-            raise RunError(f"{where} is a number, got {text!r}") from None
-        return int(number) if number.is_integer() and "." not in text else number
-    if kind == "choice":
-        options = [_input_text(o) for o in config.get("options") or []]
-        if text not in options:
-            raise RunError(
-                f"{where} must be one of its options, got {text!r}",
-                hint="options: " + ", ".join(options),
-            )
-    return text if kind in ("string", "choice", "environment") else value
+    return typed_values(declared, event.inputs, workflow.path)
 
 
 def _check_uses(plan: Plan, root: Path, action_dirs: list[str]) -> list[Diagnostic]:
@@ -345,6 +301,31 @@ class Selected:
     event: Event
     workflows: list[Workflow]
     notes: list[str]
+    #: The reusable workflows each selected workflow calls, by `uses:` (per path).
+    callees: dict[str, dict[str, Workflow]] = field(default_factory=dict)
+
+
+def fetch_workflow(
+    uses: str, *, refresh: bool = False, cache_only: bool = False
+) -> Path | str | None:
+    """A remote reusable workflow's file, fetched into the action cache as remote actions
+    are (`runner.actions.remote`: `STAGELINE_ACTIONS_URL`, offline), or why it cannot be
+    had; None when `cache_only` and it is not cached."""
+    from stageline.runner.actions import remote
+
+    ref = remote.parse(uses)
+    if ref is None:
+        return f"'{uses}' is not OWNER/REPO/PATH@REF"
+    try:
+        found = remote.fetch(ref, refresh=refresh, cache_only=cache_only)
+    except remote.FetchError as err:
+        if cache_only:
+            return None
+        return str(err).replace(f"action '{uses}'", "it")
+    path = Path(found.directory)
+    if not path.is_file():
+        return f"no {ref.sub} at {ref.ref} in {ref.url}"
+    return path
 
 
 def select(options: RunOptions, *, every: bool = False) -> Selected:
@@ -352,7 +333,7 @@ def select(options: RunOptions, *, every: bool = False) -> Selected:
     (raises before any run). `every` keeps every workflow whatever its `on:` (as
     `act -l` lists them when no event is named)."""
     from stageline.workflow import load_workflow
-    from stageline.workflow.calls import check_calls
+    from stageline.workflow.calls import load_callees
     from stageline.workflow.filters import matches
 
     facts = git_facts(options.cwd)
@@ -360,6 +341,7 @@ def select(options: RunOptions, *, every: bool = False) -> Selected:
     selected: list[Workflow] = []
     notes: list[str] = []
     errors: list[Diagnostic] = []
+    callees: dict[str, dict[str, Workflow]] = {}
     for path in _candidates(facts.root, options):
         shown = _relative(path, facts.root)
         try:
@@ -367,7 +349,9 @@ def select(options: RunOptions, *, every: bool = False) -> Selected:
         except WorkflowError as err:
             errors.extend(err.diagnostics)
             continue
-        errors.extend(d for d in check_calls(workflow, facts.root) if d.severity == "error")
+        called = load_callees(workflow, facts.root, fetch_workflow)
+        errors.extend(d for d in called.faults if d.severity == "error")
+        callees[workflow.path] = called.workflows
         runs, reason = (True, "listed") if every else matches(workflow, event)
         notes.append(f"{shown}: {reason}")
         if runs and (not options.jobs or all(j in workflow.jobs for j in options.jobs)):
@@ -383,7 +367,7 @@ def select(options: RunOptions, *, every: bool = False) -> Selected:
             f"no workflow runs on {event.name} to {branch}:\n  " + "\n  ".join(notes),
             hint="choose another event or ref (--event, --ref), or name a workflow",
         )
-    return Selected(facts, event, selected, notes)
+    return Selected(facts, event, selected, notes, callees)
 
 
 def prepare(options: RunOptions) -> Prepared:
@@ -417,6 +401,7 @@ def prepare(options: RunOptions) -> Prepared:
             contexts=base,
             only_jobs=options.jobs or None,
             matrix_filter=options.matrix or None,
+            callees=chosen.callees.get(workflow.path),
         )
         problems = _check_uses(plan, facts.root, action_dirs)
         problems += resolve_services(plan, workflow, hosts)
@@ -489,7 +474,7 @@ def _dispatched(event: Event, inputs: Mapping[str, Any]) -> Event:
     every input, defaults included, as text (as GitHub gives them)."""
     if event.name != "workflow_dispatch":
         return event
-    payload = {**event.payload, "inputs": {k: _input_text(v) for k, v in inputs.items()}}
+    payload = {**event.payload, "inputs": {k: input_text(v) for k, v in inputs.items()}}
     return dataclasses.replace(event, payload=payload)
 
 

@@ -8,6 +8,12 @@ say what follows (`Effects`): which jobs became ready, which must stop, which en
 at once without running. `runs.rules` states the rules they apply; the scheduler
 records each change and dispatches jobs.
 
+A job of a called workflow (`PlannedJob.call`) is ordinary here but for three things
+(`engine.calls`): the caller's id is registered as a job id whose legs are the called
+jobs (so `needs: [caller]` waits for them all and `results[caller]` aggregates them);
+the call's scope (caller's `if:`, typed `with:`, `secrets:`, the callee's `env`) is
+evaluated when its first job is ready; and its outputs when its last is done.
+
 A resumed run is built by `RunState.from_record`: it replays the recorded
 completions through the same `ready` and `complete` as a fresh run (its `if:`,
 its `continue-on-error` expression, its ancestry), so a resumed run ends as the
@@ -16,13 +22,15 @@ same run never interrupted would.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from stageline.engine.calls import CallScope, call_outputs, local_needs, open_call, scoped_needs
 from stageline.engine.context import evaluate_if, evaluate_value, needs_context, truthy
 from stageline.errors import StagelineError
-from stageline.plan.model import Plan, PlannedJob
+from stageline.plan.model import Plan, PlannedCall, PlannedEnvironment, PlannedJob
 from stageline.runs.rules import (
     Completion,
     ConcludeRun,
@@ -48,7 +56,17 @@ class Effects:
 
     (A plain class, not a dataclass: creating a dataclass costs start-up time.)"""
 
-    __slots__ = ("admitted", "end", "legs", "ready", "reason", "replaced", "run_status", "stop")
+    __slots__ = (
+        "admitted",
+        "end",
+        "environments",
+        "legs",
+        "ready",
+        "reason",
+        "replaced",
+        "run_status",
+        "stop",
+    )
 
     def __init__(self, reason: str | None = None) -> None:
         #: Jobs whose needs are now all done: call `RunState.ready` on each.
@@ -66,6 +84,8 @@ class Effects:
         self.reason = reason
         #: The run's new status when this change moved it.
         self.run_status: Status | None = None
+        #: Admitted jobs whose `environment:` name was an expression, now evaluated.
+        self.environments: list[str] = []
 
 
 class JobState:
@@ -79,6 +99,8 @@ class JobState:
         "executing",
         "planned",
         "result",
+        "secrets",
+        "shared_group",
         "started_at",
         "status",
         "waiting_for",
@@ -98,6 +120,12 @@ class JobState:
         #: The contexts it runs with, once admitted (None again once completed).
         self.contexts: dict[str, Any] | None = None
         self.waiting_for: str | None = None
+        #: The secrets of a called job (its call's `secrets:`); None: the run's.
+        self.secrets: dict[str, str] | None = None
+        #: Its concurrency group is its caller's: "first" for a job that starts the call
+        #: (it waits for other runs only), "inside" for a later one (the call holds the
+        #: group already: it does not wait); None for a group of its own, or none.
+        self.shared_group: str | None = None
 
 
 class RunState:
@@ -113,8 +141,18 @@ class RunState:
         github: Mapping[str, Any],
         matrix_filter: Mapping[str, list[str]] | None = None,
         attempt: int = 1,
+        secrets: Mapping[str, str] | None = None,
+        extra_env: Mapping[str, str] | None = None,
     ) -> None:
         self.plan = plan
+        #: The run's secrets and `--env`, for the scopes of reusable-workflow calls.
+        self.secrets = dict(secrets or {})
+        self.extra_env = dict(extra_env or {})
+        #: Each call's scope by its key, and how many of its jobs are unfinished.
+        self.calls: dict[str, CallScope] = {}
+        self.calls_left: dict[str, int] = {}
+        #: Per caller id, its legs with executing jobs and how many (`max-parallel`).
+        self.calls_running: dict[str, dict[str, int]] = {}
         #: The run's attempt (`github.run_attempt`): each resume is the next one, so an
         #: executor told a job again sees a new attempt, never the same job twice.
         self.attempt = attempt
@@ -164,6 +202,8 @@ class RunState:
         github: Mapping[str, Any],
         matrix_filter: Mapping[str, list[str]] | None = None,
         attempt: int = 1,
+        secrets: Mapping[str, str] | None = None,
+        extra_env: Mapping[str, str] | None = None,
     ) -> RunState:
         """The state of recorded run `run` (its plan and job rows), to resume it.
 
@@ -181,6 +221,8 @@ class RunState:
             github=github,
             matrix_filter=matrix_filter,
             attempt=attempt,
+            secrets=secrets,
+            extra_env=extra_env,
         )
         recorded: dict[str, JobRecord] = {
             j.key: j
@@ -211,6 +253,20 @@ class RunState:
         self.legs.setdefault(job.job_id, []).append(job.key)
         self.legs_left[job.job_id] = self.legs_left.get(job.job_id, 0) + 1
         self.unfinished += 1
+        for call in job.call.chain() if job.call is not None else ():
+            self.legs.setdefault(call.job_id, []).append(job.key)
+            self.legs_left[call.job_id] = self.legs_left.get(call.job_id, 0) + 1
+            self.calls_left[call.key] = self.calls_left.get(call.key, 0) + 1
+
+    def _remove(self, job: PlannedJob) -> None:
+        del self.jobs[job.key]
+        self.legs[job.job_id].remove(job.key)
+        self.legs_left[job.job_id] -= 1
+        self.unfinished -= 1
+        for call in job.call.chain() if job.call is not None else ():
+            self.legs[call.job_id].remove(job.key)
+            self.legs_left[call.job_id] -= 1
+            self.calls_left[call.key] -= 1
 
     # -- the run -----------------------------------------------------------------------
 
@@ -304,9 +360,64 @@ class RunState:
 
     def base_contexts(self, job: PlannedJob) -> dict[str, Any]:
         contexts = dict(self.contexts)
-        contexts["github"] = {**self.github, "job": job.job_id}
-        contexts["needs"] = needs_context(job.needs, self.results, self.outputs)
+        call = job.call
+        job_id = job.job_id if call is None else job.job_id.removeprefix(call.prefix)
+        contexts["github"] = {**self.github, "job": job_id}  # GitHub's GITHUB_JOB
+        if call is None:
+            contexts["needs"] = needs_context(job.needs, self.results, self.outputs)
+            return contexts
+        own = local_needs(job.needs, call.prefix)
+        contexts["needs"] = scoped_needs(own, call.prefix, self.results, self.outputs)
+        scope = self.calls.get(call.key)
+        if scope is not None:
+            contexts["inputs"] = scope.inputs
+            contexts["env"] = scope.env
         return contexts
+
+    def _needs_of(self, job: PlannedJob) -> list[str]:
+        """The needs whose results a job's `if:` sees: a called job's own, in its callee."""
+        return job.needs if job.call is None else local_needs(job.needs, job.call.prefix)
+
+    def _open(self, call: PlannedCall) -> CallScope:
+        """The scope of `call`, evaluated the first time one of its jobs is ready."""
+        scope = self.calls.get(call.key)
+        if scope is not None:
+            return scope
+        parent = call.parent
+        outer = dict(self.contexts)
+        outer["github"] = dict(self.github)
+        secrets = self.secrets
+        if parent is not None:
+            above = self._open(parent)
+            if above.end is not None:
+                scope = self.calls[call.key] = CallScope()
+                scope.end = (C.SKIPPED, None) if above.end[0] is C.FAILURE else above.end
+                return scope
+            outer["inputs"], outer["env"], secrets = above.inputs, above.env, above.secrets
+        prefix = parent.prefix if parent is not None else ""
+        outer["needs"] = scoped_needs(call.needs, prefix, self.results, self.outputs)
+        needs = [
+            (self.results.get(n, C.SKIPPED), self.ancestry.get(n, (True, False)))
+            for n in call.needs
+        ]
+        scope = open_call(call, outer, secrets, self.extra_env, needs, self.cancelled)
+        self.calls[call.key] = scope
+        if scope.end is None or scope.end[0] is not C.CANCELLED:
+            self.ancestry[call.job_id] = scope.ancestry
+        return scope
+
+    def _call_end(self, job: PlannedJob) -> tuple[Conclusion, str | None] | None:
+        """Why a called job must not run: a call of its chain that does not (the job
+        at the start of that call ends as the call did; the others are skipped)."""
+        call = job.call
+        if call is None:
+            return None
+        first = not local_needs(job.needs, call.prefix)
+        for frame in reversed(call.chain()):
+            scope = self._open(frame)
+            if scope.end is not None:
+                return scope.end if first else (C.SKIPPED, None)
+        return None
 
     def ready(self, key: str, *, expand: bool = True) -> Effects:
         """All needs of `key` are done: decide whether it runs (`READY_POLICY`)."""
@@ -315,12 +426,16 @@ class RunState:
         if job.status is not S.QUEUED or job.contexts is not None:
             return effects
         planned = job.planned
+        ended = self._call_end(planned)
+        if ended is not None:
+            effects.end.append((key, *ended))
+            return effects
         contexts = self.base_contexts(planned)
         decided = decide_ready(
             Readying(
                 needs=[
                     (self.results.get(n, C.SKIPPED), self.ancestry.get(n, (True, False)))
-                    for n in planned.needs
+                    for n in self._needs_of(planned)
                 ],
                 run_cancelled=self.cancelled,
                 unrunnable=self.unrunnable.get(planned.job_id),
@@ -347,10 +462,7 @@ class RunState:
         except StagelineError as err:
             effects.end.append((key, C.FAILURE, f"matrix: {err.message}"))
             return
-        del self.jobs[key]
-        self.legs[placeholder.job_id].remove(key)
-        self.legs_left[placeholder.job_id] -= 1
-        self.unfinished -= 1
+        self._remove(placeholder)
         for leg in legs:
             self._add(leg)
         effects.legs = legs
@@ -376,7 +488,38 @@ class RunState:
         except StagelineError as err:
             effects.end.append((key, C.FAILURE, f"continue-on-error: {err.message}"))
             return
+        environment = planned.environment
+        if environment is not None and "${{" in environment.name:
+            try:
+                name = str(evaluate_value(environment.name, contexts))
+            except StagelineError as err:
+                effects.end.append((key, C.FAILURE, f"environment: {err.message}"))
+                return
+            job.planned = planned = dataclasses.replace(
+                planned, environment=PlannedEnvironment(name, environment.url)
+            )
+            effects.environments.append(key)
+        if planned.call is not None:
+            job.secrets = self.calls[planned.call.key].secrets
+            if not planned.concurrency_group:
+                self._join_callers_group(job)
         effects.admitted.append(key)
+
+    def _join_callers_group(self, job: JobState) -> None:
+        """A called job without its own `concurrency` joins its nearest caller's."""
+        assert job.planned.call is not None
+        first = True
+        for call in job.planned.call.chain():
+            first = first and not local_needs(job.planned.needs, call.prefix)
+            scope = self.calls.get(call.key)
+            if scope is not None and scope.group:
+                job.planned = dataclasses.replace(
+                    job.planned,
+                    concurrency_group=scope.group,
+                    concurrency_cancel_in_progress=scope.cancel_in_progress,
+                )
+                job.shared_group = "first" if first else "inside"
+                return
 
     def transition(
         self, key: str, target: Status, conclusion: Conclusion | None = None
@@ -427,10 +570,31 @@ class RunState:
         self.legs_left[planned.job_id] -= 1
         if done.cancel_siblings:
             self._fail_fast(job, effects)
+        if done.result is C.FAILURE and planned.call is not None:
+            self._fail_fast_calls(job, planned.call, effects)
         job.contexts = None  # a finished job's contexts are not needed again
         if self.legs_left[planned.job_id] == 0:
             self._job_id_done(planned.job_id, effects)
+        for call in planned.call.chain() if planned.call is not None else ():
+            self._call_job_done(call, effects)
         return effects
+
+    def _call_job_done(self, call: PlannedCall, effects: Effects) -> None:
+        """One job of `call` is done: the last gives the call's outputs, and the last of
+        every leg of the caller completes the caller's job id."""
+        self.calls_left[call.key] -= 1
+        self.legs_left[call.job_id] -= 1
+        if self.calls_left[call.key] == 0:
+            scope = self.calls.get(call.key)
+            if scope is not None and scope.end is None:
+                contexts = {**self.contexts, "github": dict(self.github)}
+                found = call_outputs(call, scope, contexts, self.results, self.outputs)
+                merged = self.outputs.setdefault(call.job_id, {})
+                merged.update({k: v for k, v in found.items() if v})
+                for name in found:
+                    merged.setdefault(name, "")
+        if self.legs_left[call.job_id] == 0:
+            self._job_id_done(call.job_id, effects)
 
     def _job_id_done(self, job_id: str, effects: Effects) -> None:
         results = [self.jobs[k].result or C.SKIPPED for k in self.legs.get(job_id, [])]
@@ -449,10 +613,27 @@ class RunState:
         except StagelineError:
             return True
 
+    def _fail_fast_calls(self, failed: JobState, call: PlannedCall, effects: Effects) -> None:
+        """A failed job of one leg of a matrix of calls stops the other legs' jobs
+        (the calling job's `fail-fast`, default true)."""
+        for frame in call.chain():
+            if frame.strategy_total < 2:
+                continue
+            try:
+                enabled = truthy(evaluate_value(frame.fail_fast, failed.contexts or {}))
+            except StagelineError:
+                enabled = True
+            if enabled:
+                others = [k for k in self.legs[frame.job_id] if not k.startswith(frame.prefix)]
+                self._stop_all(failed, others, effects)
+
     def _fail_fast(self, failed: JobState, effects: Effects) -> None:
+        self._stop_all(failed, list(self.legs.get(failed.planned.job_id, [])), effects)
+
+    def _stop_all(self, failed: JobState, keys: list[str], effects: Effects) -> None:
         planned = failed.planned
         reason = f"fail-fast: {planned.name} failed"
-        for key in list(self.legs.get(planned.job_id, [])):
+        for key in keys:
             sibling = self.jobs[key]
             if sibling is failed or sibling.status is S.COMPLETED:
                 continue
@@ -505,6 +686,9 @@ class RunState:
             if limit is not None and self.executing.get(job_id, 0) >= limit:
                 blocked.append(key)
                 continue
+            if job.planned.call is not None and not self._call_room(job):
+                blocked.append(key)
+                continue
             if not take():
                 blocked.append(key)
                 blocked.extend(self.runnable)
@@ -513,6 +697,7 @@ class RunState:
             self.executing[job_id] = self.executing.get(job_id, 0) + 1
             self.executing_total += 1
             job.executing = True
+            self._count_call(job, 1)
             started.append(key)
         self.runnable = blocked
         return started
@@ -523,6 +708,32 @@ class RunState:
         job.executing = False
         self.executing[job.planned.job_id] -= 1
         self.executing_total -= 1
+        self._count_call(job, -1)
+
+    def _call_room(self, job: JobState) -> bool:
+        """Whether a called job may start within its caller's `max-parallel`: at most
+        that many legs of a matrix of calls execute jobs at once."""
+        assert job.planned.call is not None
+        for call in job.planned.call.chain():
+            if call.max_parallel is None:
+                continue
+            active = self.calls_running.get(call.job_id, {})
+            if call.key in active:
+                continue
+            try:
+                limit = max(1, int(evaluate_value(call.max_parallel, job.contexts or {})))
+            except (StagelineError, TypeError, ValueError):
+                continue
+            if len(active) >= limit:
+                return False
+        return True
+
+    def _count_call(self, job: JobState, step: int) -> None:
+        for call in job.planned.call.chain() if job.planned.call is not None else ():
+            active = self.calls_running.setdefault(call.job_id, {})
+            active[call.key] = active.get(call.key, 0) + step
+            if not active[call.key]:
+                del active[call.key]
 
 
 def unrunnable(jobs: Iterable[PlannedJob]) -> dict[str, str]:
@@ -531,6 +742,8 @@ def unrunnable(jobs: Iterable[PlannedJob]) -> dict[str, str]:
     needs: dict[str, set[str]] = {}
     for job in jobs:
         needs.setdefault(job.job_id, set()).update(job.needs)
+        for call in job.call.chain() if job.call is not None else ():
+            needs.setdefault(call.job_id, set()).add(job.job_id)  # done when its jobs are
     known = set(needs)  # `wanted - needs.keys()` would build this set once per job
     broken = {
         job_id: f"needs unknown job(s): {', '.join(sorted(wanted - known))}"

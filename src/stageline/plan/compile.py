@@ -11,15 +11,16 @@ What is decided here, once, before anything runs:
 What is left for run time: every other expression (``if:``, env, ``with:``, ``run:``,
 environment name and url), and matrices that read ``needs`` outputs. Such a job is
 planned once with `deferred_matrix` set; the engine calls `expand_deferred` when its
-needs are done. Legs are keyed ``<job id>.<n>`` (n counts from 1 over the whole matrix,
-so a key does not change when `matrix_filter` drops other legs); ``.`` cannot occur in a
-job id, so keys never collide.
+needs are done. Legs are keyed ``<job id>.<n>`` (n counts from 1 over the whole
+matrix, so a key does not change when `matrix_filter` drops other legs); ``.`` cannot
+occur in a job id, so keys never collide. A job that calls a reusable workflow is
+inlined (`plan.calls`): the callee's jobs are planned as jobs named ``<caller> / <job>``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from stageline.errors import Position, RunError
@@ -41,6 +42,7 @@ def compile_plan(
     contexts: Mapping[str, Any] | None = None,
     only_jobs: Collection[str] | None = None,
     matrix_filter: Mapping[str, list[str]] | None = None,
+    callees: Mapping[str, Workflow] | None = None,
 ) -> Plan:
     """The plan for running `workflow` on `event`.
 
@@ -48,15 +50,21 @@ def compile_plan(
     ``inputs``, ...), used for matrix expressions; by default a minimal ``github`` and
     ``inputs`` built from the event. Raises `RunError` for an unknown job in `only_jobs`
     or a `matrix_filter` that leaves a job without legs, `WorkflowError` for an invalid
-    matrix.
+    matrix. `callees` are the loaded reusable workflows by their `uses:` (each call's
+    callee must be there; `workflow.calls.load_callees` finds them).
     """
+    from stageline.plan.calls import inline_call
+
     ctx = contexts if contexts is not None else event_contexts(event)
     selected = _closure(workflow, only_jobs)
     jobs: list[PlannedJob] = []
     for job_id, job in workflow.jobs.items():
         if job_id not in selected:
             continue
-        jobs.extend(_plan_job(workflow, job, ctx, matrix_filter))
+        if job.uses is not None:
+            jobs.extend(inline_call(job, callees or {}, ctx, matrix_filter))
+        else:
+            jobs.extend(plan_job(workflow, job, ctx, matrix_filter))
     return Plan(
         workflow_name=workflow.display_name,
         workflow_path=workflow.path,
@@ -84,7 +92,7 @@ def expand_deferred(
     pos = job.position or Position(job.job_id)
     combos = matrices.expand_strategy(job.deferred_matrix, contexts, pos)
     template = dataclasses.replace(job, deferred_matrix=None)
-    return _legs(template, combos, matrix_filter, contexts)
+    return legs(template, combos, matrix_filter, contexts)
 
 
 def event_contexts(event: Event) -> dict[str, Any]:
@@ -125,13 +133,19 @@ def _closure(workflow: Workflow, only_jobs: Collection[str] | None) -> set[str]:
     return selected
 
 
-def _plan_job(
+def plan_job(
     workflow: Workflow,
     job: Job,
     contexts: Mapping[str, Any],
     matrix_filter: Mapping[str, list[str]] | None,
+    inlined: Callable[[PlannedJob], PlannedJob] | None = None,
 ) -> list[PlannedJob]:
+    """One job's planned legs. `inlined` renames the job of a called workflow before
+    its legs are named; such a job's templated matrix waits for run time, since it
+    may read the call's `inputs`."""
     base = _base(workflow, job)
+    if inlined is not None:
+        base = inlined(base)
     strategy = job.strategy
     raw = strategy.matrix if strategy else None
     if strategy is None or raw is None:
@@ -139,17 +153,17 @@ def _plan_job(
     pos = strategy.at("matrix")
     where = matrices.key_positions(strategy)
     templated = isinstance(raw, str) or matrices.has_templates(raw)
-    if templated and matrices.references(raw, "needs"):
+    if templated and (inlined is not None or matrices.references(raw, "needs")):
         return [dataclasses.replace(base, deferred_matrix=raw)]
     if templated:
         combos = matrices.expand_strategy(raw, contexts, pos, positions=where)
     else:
         assert not isinstance(raw, str)
         combos = matrices.expand(raw, pos, positions=where)
-    return _legs(base, combos, matrix_filter, contexts)
+    return legs(base, combos, matrix_filter, contexts)
 
 
-def _legs(
+def legs(
     base: PlannedJob,
     combos: list[dict[str, Any]],
     matrix_filter: Mapping[str, list[str]] | None,
@@ -159,7 +173,7 @@ def _legs(
     leg (GitHub then appends no values); any other name gets the values appended."""
     custom = base.name if "${{" in base.name else None
     total = len(combos)
-    kept = [(i, c) for i, c in enumerate(combos) if _wanted(c, matrix_filter)]
+    kept = [(i, c) for i, c in enumerate(combos) if wanted(c, matrix_filter)]
     if not kept:
         assert matrix_filter is not None
         raise RunError(
@@ -167,12 +181,12 @@ def _legs(
             position=base.position,
             hint=_available(combos, matrix_filter),
         )
-    legs = []
+    planned = []
     for index, combo in kept:
         name = matrices.leg_name(base.job_id if custom else base.name, combo)
         if custom is not None:
             name = _evaluate_name(custom, contexts, combo, index, total) or name
-        legs.append(
+        planned.append(
             dataclasses.replace(
                 base,
                 key=f"{base.job_id}.{index + 1}",
@@ -183,7 +197,7 @@ def _legs(
                 steps=list(base.steps),
             )
         )
-    return legs
+    return planned
 
 
 def _evaluate_name(
@@ -209,7 +223,7 @@ def _evaluate_name(
         return None
 
 
-def _wanted(combo: Mapping[str, Any], matrix_filter: Mapping[str, list[str]] | None) -> bool:
+def wanted(combo: Mapping[str, Any], matrix_filter: Mapping[str, list[str]] | None) -> bool:
     if not matrix_filter:
         return True
     return all(

@@ -52,6 +52,58 @@ class PlannedEnvironment:
 
 
 @dataclass(slots=True)
+class PlannedCall:
+    """The reusable-workflow call a job was inlined from (`jobs.<caller>.uses`, ADR 0010).
+
+    Every job of the callee is planned as an ordinary job named ``<caller> / <job>``
+    and carries its call; the engine evaluates `with_` (typed by `inputs`), `secrets`
+    and the callee's workflow `env` when the first of them is ready, and the callee's
+    `outputs` when the last is done. `key` is the caller's leg (``deploy`` or
+    ``deploy.2`` for a matrix of calls) and the prefix of the inlined ids; `job_id` is
+    what the caller's dependents name in `needs`. `parent` is the enclosing call of a
+    nested one, whose scope (inputs, secrets) the `with:` here is evaluated in.
+    """
+
+    job_id: str
+    key: str
+    name: str
+    uses: str
+    needs: list[str]
+    if_: str | None
+    with_: dict[str, Scalar] | str
+    secrets: dict[str, str] | str | None
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    env: dict[str, Scalar] | str
+    jobs: list[str]
+    matrix: dict[str, Any] | None = None
+    strategy_index: int = 0
+    strategy_total: int = 1
+    #: The calling job's `strategy.fail-fast` and `max-parallel`, over its legs.
+    fail_fast: bool | str = True
+    max_parallel: int | str | None = None
+    #: The calling job's `concurrency:`, which its called jobs join.
+    concurrency_group: str | None = None
+    concurrency_cancel_in_progress: bool | str = False
+    parent: PlannedCall | None = None
+    position: Position | None = None
+
+    @property
+    def prefix(self) -> str:
+        """What the ids of its inlined jobs start with."""
+        return f"{self.key} / "
+
+    def chain(self) -> list[PlannedCall]:
+        """This call and every call enclosing it, innermost first."""
+        calls: list[PlannedCall] = []
+        call: PlannedCall | None = self
+        while call is not None:
+            calls.append(call)
+            call = call.parent
+        return calls
+
+
+@dataclass(slots=True)
 class PlannedJob:
     """One schedulable unit: a job, or one leg of a matrix job.
 
@@ -89,6 +141,8 @@ class PlannedJob:
     services_context: dict[str, dict[str, Any]] = field(default_factory=dict)
     container: Any = None
     position: Position | None = None
+    #: The call it was inlined from, for a job of a reusable workflow.
+    call: PlannedCall | None = None
 
 
 @dataclass(slots=True)
@@ -142,7 +196,17 @@ def job_from_dict(data: dict[str, Any]) -> PlannedJob:
     env = d.get("environment")
     d["environment"] = PlannedEnvironment(**env) if env else None
     d["position"] = _position(d.get("position"))
+    d["call"] = call_from_dict(d.get("call"))
     return PlannedJob(**d)
+
+
+def call_from_dict(data: dict[str, Any] | None) -> PlannedCall | None:
+    if not data:
+        return None
+    d = dict(data)
+    d["parent"] = call_from_dict(d.get("parent"))
+    d["position"] = _position(d.get("position"))
+    return PlannedCall(**d)
 
 
 def plan_from_dict(data: dict[str, Any]) -> Plan:

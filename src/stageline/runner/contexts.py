@@ -9,7 +9,9 @@ The environment of a step is built only from, lowest precedence first:
 3. `JobRequest.extra_env` (``--env``);
 4. the workflow's ``env``, the job's ``env``, GITHUB_ENV additions, the step's ``env``;
 5. GitHub's default GITHUB_*/RUNNER_* variables (and AGENT_TOOLSDIRECTORY), which a
-   workflow cannot overwrite, and
+   workflow cannot overwrite (``--env`` may name another instance: GITHUB_SERVER_URL,
+   GITHUB_API_URL, GITHUB_GRAPHQL_URL set ``github.*_url`` too, as for a GitHub
+   Enterprise Server), and
    TMPDIR pointing at RUNNER_TEMP so even ``mktemp`` stays inside the job's directory.
 
 PATH is then prefixed with the GITHUB_PATH additions.
@@ -70,6 +72,14 @@ def _ref_name(ref: str) -> str:
     return ref
 
 
+#: the GitHub instance a job talks to; the user may name another one with ``--env``
+_INSTANCE_VARS = {
+    "GITHUB_SERVER_URL": "server_url",
+    "GITHUB_API_URL": "api_url",
+    "GITHUB_GRAPHQL_URL": "graphql_url",
+}
+
+
 def github_context(request: JobRequest, ws: Workspace, event_path: str) -> dict[str, Any]:
     """The `github` context of the job: the engine's, completed and made local."""
     github = dict(request.contexts.get("github") or {})
@@ -102,10 +112,15 @@ def github_context(request: JobRequest, ws: Workspace, event_path: str) -> dict[
         if github.get(key) in (None, ""):
             github[key] = value
     github.setdefault("triggering_actor", github["actor"])
+    if not github.get("token"):  # act's rule: `-s GITHUB_TOKEN=...` is `github.token` too
+        github["token"] = request.secrets.get("GITHUB_TOKEN", "")
+    for var, key in _INSTANCE_VARS.items():  # another GitHub: Enterprise, Gitea, a test's
+        if request.extra_env.get(var):
+            github[key] = request.extra_env[var]
     github.update(
         sha=request.sha,  # the commit in the workspace, whatever the engine's context says
         workspace=ws.workspace,
-        job=request.job.job_id,
+        job=github.get("job") or request.job.job_id,  # a called job: its id in the callee
         event_path=event_path,
         action="",
         action_path="",

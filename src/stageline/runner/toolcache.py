@@ -25,7 +25,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,13 @@ _MEMO = ".probes.json"
 _PROBE_TIMEOUT_S = 10.0
 _PYTHON_NAME = re.compile(r"^python3\.\d+$")
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$")
+#: a JDK's ``JAVA_RUNTIME_VERSION``: 9+ (``17.0.15+6-Debian-1``) and 8 (``1.8.0_392-b08``)
+_JAVA_RUNTIME = re.compile(r"^(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:\.[\d.]+)?(?:\+(\d+))?(?:-|$)")
+_JAVA_8 = re.compile(r"^1\.8\.0_(\d+)(?:-b(\d+))?")
+#: the JVM directory of Debian, Ubuntu, Fedora and their kin
+_JVM_DIR = "/usr/lib/jvm"
+#: setup-java's folder for `distribution: temurin` (`Java_<distribution>_<package>`)
+JAVA_TOOL = "Java_Temurin-Hotspot"
 _PY_PROBE = (  # Python 2 can read it too: setup-python still offers 2.7
     "import sys, sysconfig; v = sys.version_info; "
     "pre = {'alpha': 'alpha', 'beta': 'beta', 'candidate': 'rc'}.get(v.releaselevel); "
@@ -102,7 +109,7 @@ def fill(cache: Path) -> list[Entry]:
     made earlier for a toolchain the host no longer has are removed."""
     cache.mkdir(parents=True, exist_ok=True)
     memo = _load_memo(cache)
-    found = _dedupe([*_pythons(memo), *_node(memo), *_go(memo)])
+    found = _dedupe([*_pythons(memo), *_node(memo), *_go(memo), *_javas()])
     with _locked(cache):
         _save_memo(cache, memo)
         wanted = {h.entry.place(cache) for h in found}
@@ -356,4 +363,51 @@ def _go(memo: dict[str, Any]) -> list[_Host]:
     return [_Host(Entry("go", version, arch(), goroot), goroot, {})]
 
 
-__all__ = ["Entry", "arch", "ensure_filled", "entries", "fill", "root"]
+def _javas() -> list[_Host]:
+    """JDKs as setup-java finds them for `distribution: temurin`:
+    ``Java_Temurin-Hotspot_jdk/<version>/<arch>`` is its JAVA_HOME, the version written as
+    setup-java writes Temurin's (``17.0.15+6`` as ``17.0.15-6``). A host's JDK declares no
+    distribution that setup-java knows; Temurin is the one most workflows ask for, and
+    any OpenJDK build runs their steps alike. Found: ``java`` on PATH, ``$JAVA_HOME``, and
+    ``/usr/lib/jvm/*``; the version comes from the JDK's ``release`` file (no process)."""
+    homes: list[str] = []
+    java = shutil.which("java")
+    if java is not None:
+        homes.append(os.path.dirname(os.path.dirname(os.path.realpath(java))))
+    if os.environ.get("JAVA_HOME"):
+        homes.append(os.environ["JAVA_HOME"])
+    with suppress(OSError):
+        homes.extend(os.path.join(_JVM_DIR, name) for name in sorted(os.listdir(_JVM_DIR)))
+    hosts = []
+    for home in dict.fromkeys(os.path.realpath(h) for h in homes):
+        version = _java_version(home)
+        if version is None or not os.access(os.path.join(home, "bin", "java"), os.X_OK):
+            continue
+        package = "jdk" if os.path.exists(os.path.join(home, "bin", "javac")) else "jre"
+        entry = Entry(f"{JAVA_TOOL}_{package}", version, arch(), home)
+        hosts.append(_Host(entry, home, {}))
+    return hosts
+
+
+def _java_version(home: str) -> str | None:
+    """The version setup-java would name this JDK's folder after, from its ``release``
+    file; None for an early-access build (setup-java keeps those apart) or no JDK."""
+    try:
+        with open(os.path.join(home, "release")) as handle:
+            fields = dict(line.partition("=")[::2] for line in handle.read().splitlines())
+    except OSError:
+        return None
+    runtime = (fields.get("JAVA_RUNTIME_VERSION") or fields.get("JAVA_VERSION") or "").strip('"')
+    if "-ea" in runtime:
+        return None
+    old = _JAVA_8.match(runtime)
+    if old:
+        return f"8.0.{old[1]}" + (f"-{int(old[2])}" if old[2] else "")
+    new = _JAVA_RUNTIME.match(runtime)
+    if not new:
+        return None
+    version = ".".join(n or "0" for n in new.groups()[:3])
+    return f"{version}-{new[4]}" if new[4] else version
+
+
+__all__ = ["JAVA_TOOL", "Entry", "arch", "ensure_filled", "entries", "fill", "root"]

@@ -215,11 +215,6 @@ class Builder:
                         f"`{key}` cannot be used in a job that calls a reusable workflow "
                         f"(job '{job.id}')",
                     )
-            f.warn(
-                job.at("uses"),
-                f"job '{job.id}' calls a reusable workflow, which Stageline cannot run yet; "
-                "the job will fail when it is reached",
-            )
             return
         for key in _CALL_ONLY:
             if key in present:

@@ -6,15 +6,18 @@ implementation. Names in ``needs`` that are not keys of the mapping are ignored:
 reporting them is validation's job, not the graph's.
 
 `job_graph` turns a `Workflow` into a `JobGraph` (layers plus each job's matrix legs)
-that `to_text`, `to_mermaid`, `to_dot` and `to_json` render.
+that `to_text`, `to_mermaid`, `to_dot` and `to_json` render. Given the workflow's
+callees (`workflow.calls.load_callees`), a job that calls a reusable workflow becomes a
+cluster named after it holding the called jobs (``deploy / build``), as GitHub draws
+them; a job needing the caller needs the cluster's last jobs.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from stageline.errors import Diagnostic, WorkflowError
@@ -87,6 +90,23 @@ def layers(needs: Needs) -> list[list[str]]:
     return result
 
 
+def through_calls(needs: Needs) -> dict[str, list[str]]:
+    """`needs` of a plan, where a job needing a caller of a reusable workflow
+    (``deploy``) needs its called jobs instead (``deploy / build``, ``deploy.2 / build``
+    for a matrix of calls), so that `layers` places it after them."""
+    resolved: dict[str, list[str]] = {}
+    for job, deps in needs.items():
+        listed: list[str] = []
+        for dep in deps:
+            if dep in needs:
+                listed.append(dep)
+                continue
+            called = re.compile(re.escape(dep) + r"(\.\d+)? / ")
+            listed.extend(other for other in needs if called.match(other))
+        resolved[job] = listed
+    return resolved
+
+
 def cycle_message(cycle: Sequence[str]) -> str:
     """``jobs form a cycle: a → b → a`` (the first job repeated to close the loop)."""
     return "jobs form a cycle in 'needs': " + " → ".join([*cycle, cycle[0]])
@@ -110,6 +130,22 @@ class GraphNode:
     needs: tuple[str, ...]
     legs: tuple[str, ...] = ()
     matrix: str | None = None
+    #: The callers it sits in, outermost first (a job of a called workflow).
+    clusters: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    """A job that calls a reusable workflow, drawn around the jobs it calls."""
+
+    id: str
+    name: str
+    uses: str
+    parent: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.uses})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +154,7 @@ class JobGraph:
     path: str
     nodes: tuple[GraphNode, ...]
     layers: tuple[tuple[str, ...], ...]
+    clusters: tuple[Cluster, ...] = ()
 
     def node(self, job_id: str) -> GraphNode:
         return next(n for n in self.nodes if n.id == job_id)
@@ -127,17 +164,86 @@ class JobGraph:
         return [(dep, n.id) for n in self.nodes for dep in n.needs]
 
 
-def job_graph(workflow: Workflow, contexts: Mapping[str, Any] | None = None) -> JobGraph:
+def job_graph(
+    workflow: Workflow,
+    contexts: Mapping[str, Any] | None = None,
+    callees: Mapping[str, Workflow] | None = None,
+) -> JobGraph:
     """The graph of a workflow. Matrices with ``${{ }}`` are expanded only when `contexts`
-    is given and they do not depend on ``needs``; otherwise they are shown as written."""
-    needs = {job_id: job.needs for job_id, job in workflow.jobs.items()}
-    nodes = tuple(_node(job, contexts) for job in workflow.jobs.values())
+    is given and they do not depend on ``needs``; otherwise they are shown as written.
+    A call whose callee is in `callees` (by `uses:`) is drawn as a cluster."""
+    nodes: list[GraphNode] = []
+    clusters: list[Cluster] = []
+    _add_jobs(workflow, contexts, callees or {}, nodes, clusters, "", (), [])
+    nodes = _through_clusters(nodes, clusters)
+    needs = {node.id: list(node.needs) for node in nodes}
     return JobGraph(
         title=workflow.display_name,
         path=workflow.path,
-        nodes=nodes,
+        nodes=tuple(nodes),
         layers=tuple(tuple(layer) for layer in layers(needs)),
+        clusters=tuple(clusters),
     )
+
+
+def _add_jobs(
+    workflow: Workflow,
+    contexts: Mapping[str, Any] | None,
+    callees: Mapping[str, Workflow],
+    nodes: list[GraphNode],
+    clusters: list[Cluster],
+    prefix: str,
+    inside: tuple[str, ...],
+    waits: list[str],
+) -> None:
+    """The nodes of `workflow`'s jobs, ids prefixed (inside a call); a root job waits
+    for `waits` (its caller's needs)."""
+    for job in workflow.jobs.values():
+        needs = [prefix + n for n in job.needs] or list(waits)
+        callee = callees.get(job.uses) if job.uses is not None else None
+        if callee is None or len(inside) >= len(callees) + 1:
+            node = _node(job, None if inside else contexts)
+            nodes.append(
+                GraphNode(
+                    prefix + node.id,
+                    node.name,
+                    tuple(needs),
+                    node.legs,
+                    node.matrix,
+                    inside,
+                )
+            )
+            continue
+        cluster = prefix + job.id
+        name = job.name or job.id
+        if job.strategy is not None and job.strategy.matrix is not None:
+            name += f" [matrix: {_written(job.strategy.matrix)}]"
+        clusters.append(Cluster(cluster, name, job.uses or "", inside[-1] if inside else None))
+        _add_jobs(
+            callee, None, callees, nodes, clusters, f"{cluster} / ", (*inside, cluster), needs
+        )
+
+
+def _through_clusters(nodes: list[GraphNode], clusters: list[Cluster]) -> list[GraphNode]:
+    """A need naming a caller becomes a need of the caller's last jobs (those no other
+    job of the call needs)."""
+    ids = {c.id for c in clusters}
+    if not ids:
+        return nodes
+    members = {c: [n for n in nodes if c in n.clusters] for c in ids}
+    needed = {need for n in nodes for need in n.needs}
+    last = {
+        c: [n.id for n in inner if n.id not in needed] or [inner[-1].id]
+        for c, inner in members.items()
+        if inner
+    }
+    resolved = []
+    for node in nodes:
+        needs: list[str] = []
+        for need in node.needs:
+            needs.extend(last.get(need, [need]) if need in ids else [need])
+        resolved.append(replace(node, needs=tuple(dict.fromkeys(needs))))
+    return resolved
 
 
 def _node(job: Job, contexts: Mapping[str, Any] | None) -> GraphNode:
@@ -192,7 +298,8 @@ def to_text(graph: JobGraph | Workflow) -> str:
         lines.append(f"stage {number}:")
         for job_id in layer:
             node = g.node(job_id)
-            head = f"  {node.id}" + (f" ({node.name})" if node.name != node.id else "")
+            own = node.id.rpartition(" / ")[2]  # a called job's id inside its callee
+            head = f"  {node.id}" + (f" ({node.name})" if node.name != own else "")
             if node.needs:
                 head += f"  needs: {', '.join(node.needs)}"
             summary = _summary(node)
@@ -200,7 +307,51 @@ def to_text(graph: JobGraph | Workflow) -> str:
                 head += f"  [{summary}]"
             lines.append(head)
             lines.extend(f"    - {node.name} ({leg})" for leg in _shown_legs(node))
+    if g.clusters:
+        lines.append("calls:")
+        for cluster in g.clusters:
+            depth = len(_ancestry(g, cluster))
+            inner = [n.id for n in g.nodes if n.clusters and n.clusters[-1] == cluster.id]
+            inner += [c.id for c in g.clusters if c.parent == cluster.id]
+            lines.append(f"{'  ' * depth}{cluster.id} → {cluster.uses}: {', '.join(inner)}")
     return "\n".join(lines) + "\n"
+
+
+def _ancestry(g: JobGraph, cluster: Cluster) -> list[str]:
+    """`cluster` and the clusters around it, innermost first."""
+    found = [cluster.id]
+    parent = cluster.parent
+    while parent is not None:
+        found.append(parent)
+        parent = next(c.parent for c in g.clusters if c.id == parent)
+    return found
+
+
+def _in_clusters(
+    g: JobGraph,
+    draw: Callable[[GraphNode, str], list[str]],
+    open_: Callable[[Cluster, str], list[str]],
+    close: str,
+    indent: str,
+) -> list[str]:
+    """The clusters as nested blocks: each opened by `open_`, its nodes drawn by
+    `draw`, the clusters inside it, then `close`; indented by depth."""
+    lines: list[str] = []
+
+    def emit(cluster: Cluster, at: str) -> None:
+        lines.extend(open_(cluster, at))
+        for node in g.nodes:
+            if node.clusters and node.clusters[-1] == cluster.id:
+                lines.extend(draw(node, at + "  "))
+        for inner in g.clusters:
+            if inner.parent == cluster.id:
+                emit(inner, at + "  ")
+        lines.append(at + close)
+
+    for cluster in g.clusters:
+        if cluster.parent is None:
+            emit(cluster, indent)
+    return lines
 
 
 _MERMAID_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*")
@@ -225,15 +376,29 @@ def to_mermaid(graph: JobGraph | Workflow) -> str:
         ids[node.id] = node.id if safe else f"job{index}"
     lines = ["flowchart TD"]
     linked = {job for edge in g.edges() for job in edge}
-    for node in g.nodes:
+
+    def declare(node: GraphNode, indent: str) -> list[str]:
         label = [node.name]
         summary = _summary(node)
         if summary:
             label.append(summary)
             label.extend(_shown_legs(node))
-        if len(label) > 1 or ids[node.id] != node.name or node.id not in linked:
+        if len(label) > 1 or ids[node.id] != node.name or node.id not in linked or node.clusters:
             text = "<br/>".join(_mermaid_label(part) for part in label)
-            lines.append(f'    {ids[node.id]}["{text}"]')
+            return [f'{indent}{ids[node.id]}["{text}"]']
+        return []
+
+    for node in g.nodes:
+        if not node.clusters:
+            lines.extend(declare(node, "    "))
+    calls = {c.id: f"call{i}" for i, c in enumerate(g.clusters)}
+    lines += _in_clusters(
+        g,
+        declare,
+        lambda c, at: [f'{at}subgraph {calls[c.id]}["{_mermaid_label(c.label)}"]'],
+        "end",
+        "    ",
+    )
     for chain in _chains(g):
         lines.append("    " + " --> ".join(ids[job] for job in chain))
     return "\n".join(lines) + "\n"
@@ -265,14 +430,27 @@ def to_dot(graph: JobGraph | Workflow) -> str:
     """Graphviz ``digraph``, top to bottom, one box per job."""
     g = _coerce(graph)
     lines = [f"digraph {_dot_string(g.title)} {{", "  rankdir=TB;", "  node [shape=box];"]
-    for node in g.nodes:
+
+    def declare(node: GraphNode, indent: str) -> list[str]:
         label = [node.name]
         summary = _summary(node)
         if summary:
             label.append(summary)
             label.extend(_shown_legs(node))
         joined = "\\n".join(part.replace("\\", "\\\\").replace('"', '\\"') for part in label)
-        lines.append(f'  {_dot_string(node.id)} [label="{joined}"];')
+        return [f'{indent}{_dot_string(node.id)} [label="{joined}"];']
+
+    for node in g.nodes:
+        if not node.clusters:
+            lines.extend(declare(node, "  "))
+    calls = {c.id: f"cluster_{i}" for i, c in enumerate(g.clusters)}
+    lines += _in_clusters(
+        g,
+        declare,
+        lambda c, at: [f"{at}subgraph {calls[c.id]} {{", f"{at}  label={_dot_string(c.label)};"],
+        "}",
+        "  ",
+    )
     for dep, job in g.edges():
         lines.append(f"  {_dot_string(dep)} -> {_dot_string(job)};")
     lines.append("}")
@@ -297,9 +475,11 @@ def to_json(graph: JobGraph | Workflow) -> str:
                 "matrix": (
                     {"legs": list(n.legs), "deferred": n.matrix} if n.legs or n.matrix else None
                 ),
+                "call": n.clusters[-1] if n.clusters else None,
             }
             for n in g.nodes
         ],
+        "calls": [{"id": c.id, "name": c.name, "uses": c.uses, "in": c.parent} for c in g.clusters],
         "edges": [list(edge) for edge in g.edges()],
     }
     return json.dumps(document, indent=2) + "\n"

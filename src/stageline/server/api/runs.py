@@ -33,6 +33,8 @@ router = APIRouter(tags=["runs"])
 #: A run's id in a path: bounded, so no database is asked for a number it cannot hold.
 RunId = Annotated[int, Path(ge=1, le=MAX_ID, description="The run's id.")]
 _Text = Annotated[str | None, Query(max_length=200)]
+#: How much of an artifact's archive is sent at a time.
+_CHUNK = 64 * 1024
 _Repo = Annotated[str | None, Query(max_length=100, description="A registered repository.")]
 
 
@@ -96,7 +98,7 @@ def download_artifact(
     archive.seek(0)
     filename = f"{found.record.name}.zip".replace('"', "")
     return StreamingResponse(
-        archive,
+        iter(lambda: archive.read(_CHUNK), b""),
         media_type="application/zip",
         headers={
             "Content-Disposition": f'attachment; filename="{filename}"',
