@@ -15,8 +15,8 @@ WEB_RULES: dict[tuple[str, str], str] = {
     ("GET", "/runs/table"): "viewer",
     ("GET", "/runs/{run_id}"): "viewer",
     ("GET", "/runs/{run_id}/stream"): "viewer",
-    ("GET", "/runs/{run_id}/jobs/{key}"): "viewer",
-    ("GET", "/runs/{run_id}/jobs/{key}/stream"): "viewer",
+    ("GET", "/runs/{run_id}/job"): "viewer",
+    ("GET", "/runs/{run_id}/job/stream"): "viewer",
     ("POST", "/runs/{run_id}/decide"): "reviewer",
     ("POST", "/runs/{run_id}/cancel"): "developer",
     ("POST", "/runs/{run_id}/rerun"): "developer",
@@ -26,4 +26,4 @@ WEB_RULES: dict[tuple[str, str], str] = {
     ("GET", "/events"): "viewer",
     ("GET", "/audit"): "admin",
 }
-WEB_PARAMS = {"run_id": "999999", "key": "nosuch", "environment": "nosuch"}
+WEB_PARAMS = {"run_id": "999999", "environment": "nosuch"}

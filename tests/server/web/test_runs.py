@@ -63,11 +63,11 @@ def test_the_run_page_is_complete_without_javascript(client: httpx.Client, first
     columns = re.findall(r'<div class="stage">\s*<h3>stage (\d)</h3>', page)
     assert columns == ["1", "2", "3", "4"]
     assert 'data-job="test" data-status="success"' in page
-    assert page.count("/jobs/test.") == 2  # the matrix legs, in one box
+    assert page.count("/job?key=test.") == 2  # the matrix legs, in one box
     assert 'data-job="deploy-production" data-status="waiting"' in page
     assert "unused import" in page  # the annotation
     assert "<h3>Build report</h3>" in page and "&lt;b&gt;compiled&lt;/b&gt;" in page
-    job = client.get(f"/runs/{first_run}/jobs/build").text
+    job = client.get(f"/runs/{first_run}/job?key=build").text
     assert '<span class="fg-2">compiled</span> &lt;all&gt; files' in job
     # the group folds (closed, as the log closed it), numbered as in the log
     assert re.search(r'<details ><summary class="ln" data-n="\d+">Compiler output<', job)
@@ -108,7 +108,7 @@ def test_the_runs_list_page_polls_its_table(client: httpx.Client, first_run: int
 def test_a_finished_jobs_stream_sends_its_log_then_done(server: Server, first_run: int) -> None:
     with httpx.Client(base_url=server.url, timeout=30) as http:
         log_in(http, "dave")
-        with http.stream("GET", f"/runs/{first_run}/jobs/build/stream") as response:
+        with http.stream("GET", f"/runs/{first_run}/job/stream?key=build") as response:
             events = list(sse_events(response))
     assert [name for name, _ in events] == ["log", "done"]
     assert "progress 10" in events[0][1]
@@ -134,7 +134,7 @@ def test_a_waiting_runs_stream_resumes_with_what_the_browser_holds(
 def test_unknown_runs_and_jobs_are_404(client: httpx.Client, first_run: int) -> None:
     log_in(client, "dave")
     assert client.get("/runs/999").status_code == 404
-    assert client.get(f"/runs/{first_run}/jobs/nope").status_code == 404
+    assert client.get(f"/runs/{first_run}/job?key=nope").status_code == 404
     page = client.get("/runs/999", headers={"accept": "text/html"})
     assert page.status_code == 404 and "Not found" in page.text
 
@@ -183,7 +183,7 @@ def test_dispatch_cancel_and_rerun_from_the_pages(client: httpx.Client, first_ru
     run_id = int(run_url.rsplit("/", 1)[1])
 
     def greeted() -> bool:
-        return "hello web" in client.get(f"/runs/{run_id}/jobs/greet").text
+        return "hello web" in client.get(f"/runs/{run_id}/job?key=greet").text
 
     wait_for(greeted, 30, "the running step's log to show")  # long before its 60 s nap ends
     assert f'action="/runs/{run_id}/cancel"' in client.get(run_url).text

@@ -28,6 +28,8 @@ class Panel:
     #: One line per rule: "2 of alice, bob (team @ops: carol)".
     rules: list[str]
     decisions: list[DecisionRow]
+    #: Ids of the decisions that do not count (not a reviewer the rules name, or self-review).
+    ignored: set[int]
     author: str
     self_review: bool
     can_decide: bool
@@ -56,16 +58,14 @@ def panels(server: ServerData, detail: RunDetail, who: deps.Me) -> list[Panel]:
             )
         may = who.role >= Role.REVIEWER and (not named or who.name in named)
         self_review = bool(approval and approval.prevent_self_review and gate.kind == "approval")
-        out.append(
-            Panel(
-                gate,
-                lines,
-                server.store.deployments.decisions(gate.id),
-                author,
-                self_review,
-                may,
-            )
-        )
+        decisions = server.store.deployments.decisions(gate.id)
+        ignored = {
+            d.id
+            for d in decisions
+            if (named and d.reviewer not in named)
+            or (self_review and d.verdict == "approve" and d.reviewer == author)
+        }
+        out.append(Panel(gate, lines, decisions, ignored, author, self_review, may))
     return out
 
 

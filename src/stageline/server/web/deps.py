@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Path, Request, Response
+from fastapi import Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
 from stageline.app.accounts import Role
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 #: A run's or token's id in a page's path (bounded: the store's ids are 32-bit).
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+#: A registered repository's name in a page's query (None: all, or the only one).
+RepoName = Annotated[str | None, Query(max_length=100)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,4 +83,4 @@ def fragment(request: Request, template: str, who: Me, **context: Any) -> str:
     return templates.get_template(template).render(context)
 
 
-__all__ = ["Id", "Me", "fragment", "me", "page", "repos", "server_of"]
+__all__ = ["Id", "Me", "RepoName", "fragment", "me", "page", "repos", "server_of"]

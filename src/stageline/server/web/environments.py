@@ -125,7 +125,7 @@ def _render(
 def environments_page(
     request: Request,
     principal: auth.Viewer,
-    repo: Annotated[str | None, Query()] = None,
+    repo: deps.RepoName = None,
     rolled: Annotated[str | None, Query(max_length=200)] = None,
 ) -> HTMLResponse:
     notice = f"{rolled} rolled back." if rolled else None

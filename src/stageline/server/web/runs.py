@@ -1,5 +1,6 @@
-"""The runs list, a run's page (graph, approval panel, annotations, summaries) and a
-job's page (steps and their logs), each live over SSE (`live`)."""
+"""The runs list (its table polled), a run's page (graph, approval panel, gates,
+annotations, summaries) and a job's page (steps and their logs), those two live over
+SSE (`live`)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ router = APIRouter(include_in_schema=False)
 #: The lines of a step's log a page shows (its last ones); the API serves all of them.
 MAX_LINES = 5000
 RUNS_SHOWN = 50
+#: A job's key, in the query: a called workflow's job keys hold " / ".
+JobKey = Annotated[str, Query(min_length=1, max_length=500)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +75,9 @@ def _runs_context(server: ServerData, repo: RepoRow | None) -> dict[str, Any]:
 
 @router.get("/", response_class=HTMLResponse)
 def runs_page(
-    request: Request, principal: auth.Viewer, repo: Annotated[str | None, Query()] = None
+    request: Request,
+    principal: auth.Viewer,
+    repo: deps.RepoName = None,
 ) -> HTMLResponse:
     return render_runs(request, deps.me(principal), repo)
 
@@ -93,7 +98,9 @@ def render_runs(
 
 @router.get("/runs/table", response_class=HTMLResponse)
 def runs_table(
-    request: Request, principal: auth.Viewer, repo: Annotated[str | None, Query()] = None
+    request: Request,
+    principal: auth.Viewer,
+    repo: deps.RepoName = None,
 ) -> HTMLResponse:
     """The runs list alone: the list page polls it (a list has no end to stream to)."""
     server = deps.server_of(request)
@@ -229,9 +236,9 @@ def _job_context(detail: RunDetail, job: JobRecord) -> dict[str, Any]:
     }
 
 
-@router.get("/runs/{run_id}/jobs/{key}/stream")
+@router.get("/runs/{run_id}/job/stream")
 def job_stream(
-    request: Request, run_id: deps.Id, key: str, principal: auth.Viewer
+    request: Request, run_id: deps.Id, key: JobKey, principal: auth.Viewer
 ) -> StreamingResponse:
     server = deps.server_of(request)
     who = deps.me(principal)
@@ -246,8 +253,10 @@ def job_stream(
     return live.stream(request, render)
 
 
-@router.get("/runs/{run_id}/jobs/{key}", response_class=HTMLResponse)
-def job_page(request: Request, run_id: deps.Id, key: str, principal: auth.Viewer) -> HTMLResponse:
+@router.get("/runs/{run_id}/job", response_class=HTMLResponse)
+def job_page(
+    request: Request, run_id: deps.Id, key: JobKey, principal: auth.Viewer
+) -> HTMLResponse:
     detail = detail_of(deps.server_of(request), run_id)
     context = _job_context(detail, _job(detail, key))
     return deps.page(request, "job.html", deps.me(principal), **context)
