@@ -209,10 +209,35 @@ def demo(
     json_output: Annotated[
         bool, typer.Option("--json", help="Print one JSON document (the story and its record).")
     ] = False,
+    server: Annotated[
+        bool,
+        typer.Option(
+            "--server",
+            help="Serve the example instead, as a team would: users, a bare repository with "
+            "its hook, a push that starts a run; until Ctrl-C.",
+        ),
+    ] = False,
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help="With --server: its port.")
+    ] = 8750,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            metavar="DIR",
+            help="With --server: its data dir (default: in the demo's temp directory).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Deliver the example project, then a broken release that is rolled back on its own."""
     from rich.console import Console
 
+    if server:
+        from stageline.cli.demo_server import serve_demo
+
+        code = serve_demo(port, data_dir, Console(highlight=False, soft_wrap=True))
+        raise typer.Exit(code)
     console = Console(stderr=json_output, highlight=False, soft_wrap=True)
     with preferred_ports() as preferred:
         story = Story(prepare(find_example(), preferred), console, json_output)

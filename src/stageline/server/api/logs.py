@@ -108,7 +108,7 @@ async def _events(
     request: Request, server: Server, run_id: int, job: str, position: int
 ) -> AsyncIterator[str]:
     quiet_since = time.monotonic()
-    log = await run_in_threadpool(reads.job_log_in, server.store, run_id, job)
+    log = await run_in_threadpool(_job_log, server, run_id, job)
     while not await request.is_disconnected():
         data = await run_in_threadpool(log.read, position)
         # whole lines only while the job runs (a line, or a character, may be half written)
@@ -124,13 +124,19 @@ async def _events(
         else:
             # the running step's file is quiet: the step may have ended, the next begun,
             # or the job ended; only the record tells (while a step writes, the files do)
-            log = await run_in_threadpool(reads.job_log_in, server.store, run_id, job)
+            log = await run_in_threadpool(_job_log, server, run_id, job)
             if log.complete:
                 continue
         if time.monotonic() - quiet_since >= KEEPALIVE_S:
             quiet_since = time.monotonic()
             yield ": keep-alive\n\n"
         await asyncio.sleep(POLL_S)
+
+
+def _job_log(server: Server, run_id: int, job: str) -> reads.JobLog:
+    """The job's log, read with the calling worker thread's own store (on SQLite a
+    store belongs to the thread that opened it: `server.store` must be read there)."""
+    return reads.job_log_in(server.store, run_id, job)
 
 
 def _event(name: str, text: str, position: int) -> str:
