@@ -69,17 +69,21 @@ jobs:
     return make_repo(root, {".github/workflows/ci.yml": workflow})
 
 
-def test_sigterm_cancels_the_run_and_leaves_a_complete_record(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_cancels_the_run_and_leaves_a_complete_record(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
+    """SIGHUP (a closed terminal, a lost SSH session) is handled as SIGTERM is."""
     marker = tmp_path / "sleep.pid"
     repo = hanging_repo(tmp_path / "app", marker)
     proc = start(repo, "--json")
     sleeper = int(wait_for(marker, proc))
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 143, err
+    assert proc.returncode == 128 + signum, err
     document = json.loads(out)
     assert (document["status"], document["conclusion"]) == ("completed", "cancelled")
-    assert document["reason"] == "received SIGTERM"
+    assert document["reason"] == f"received {signum.name}"
     jobs = {j["key"]: (j["status"], j["conclusion"]) for j in document["jobs"]}
     assert jobs == {"slow": ("completed", "cancelled"), "after": ("completed", "cancelled")}
     deadline = time.monotonic() + 10
