@@ -114,6 +114,23 @@ def test_a_killed_stageline_leaves_a_run_that_show_marks_failed(tmp_path: Path) 
             os.kill(sleeper, signal.SIGKILL)
 
 
+def test_logs_of_a_killed_run_print_what_its_step_wrote(tmp_path: Path) -> None:
+    """The step's log path is recorded when the step starts, not when it ends."""
+    marker = tmp_path / "sleep.pid"
+    repo = hanging_repo(tmp_path / "app", marker)
+    proc = start(repo)
+    sleeper = int(wait_for(marker, proc))
+    try:
+        proc.kill()
+        proc.communicate(timeout=30)
+        shown = stageline(repo, "logs", "1")
+        assert shown.returncode == 0, shown.stderr
+        assert "started" in shown.stdout.splitlines()
+    finally:
+        if alive(sleeper):
+            os.kill(sleeper, signal.SIGKILL)
+
+
 def test_two_runs_in_one_repository_at_once(tmp_path: Path) -> None:
     workflow = """\
 on: push

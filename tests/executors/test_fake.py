@@ -20,7 +20,7 @@ class Sink:
     def __init__(self) -> None:
         self.calls: list[tuple[Any, ...]] = []
 
-    def step_started(self, index: int, name: str) -> None:
+    def step_started(self, index: int, name: str, log_path: str | None = None) -> None:
         self.calls.append(("started", index, name))
 
     def log(self, index: int, line: str) -> None:

@@ -67,7 +67,7 @@ class RecordingSink:
 
     calls: list[tuple[str, Any]] = field(default_factory=list)
 
-    def step_started(self, index: int, name: str) -> None:
+    def step_started(self, index: int, name: str, log_path: str | None = None) -> None:
         self.calls.append(("started", (index, name)))
 
     def log(self, index: int, line: str) -> None:

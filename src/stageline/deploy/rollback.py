@@ -300,7 +300,7 @@ class _Sink:
     def __init__(self) -> None:
         self.tail: list[str] = []
 
-    def step_started(self, index: int, name: str) -> None:
+    def step_started(self, index: int, name: str, log_path: str | None = None) -> None:
         pass
 
     def log(self, index: int, line: str) -> None:

@@ -30,11 +30,11 @@ class RecordingSink:
     def _recorder(self) -> Any:
         return self._recording.recorder
 
-    def step_started(self, index: int, name: str) -> None:
+    def step_started(self, index: int, name: str, log_path: str | None = None) -> None:
         now = datetime.now(UTC).timestamp()
         self._started[index] = now
         self.tail.clear()
-        self._recorder.step_started(self._key, index, name, now)
+        self._recorder.step_started(self._key, index, name, now, log_path or None)
         self._recording.emit(
             ev.StepStarted(run_id=self._run, job_key=self._key, index=index, name=name)
         )

@@ -191,7 +191,10 @@ class JobSink(Protocol):
     replayed there), in order for a given job. They must return quickly.
     """
 
-    def step_started(self, index: int, name: str) -> None: ...
+    def step_started(self, index: int, name: str, log_path: str | None = None) -> None:
+        """Step `index` began, writing its log at `log_path` (recorded at once, so a
+        killed run still has it)."""
+        ...
 
     def log(self, index: int, line: str) -> None:
         """One line of a step's output, masked, without its trailing newline."""

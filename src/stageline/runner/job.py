@@ -298,7 +298,7 @@ def _open_log(state: JobState, index: int, name: str) -> StepLog:
     file = state.ports.logs.open(state.request.job.key, index)
     log = StepLog(file, index, state.sink, state.masker)
     state.logs.append(log)
-    state.sink.step_started(index, name)
+    state.sink.step_started(index, name, log.path)
     return log
 
 

@@ -53,7 +53,9 @@ def job_row(run_id: int, position: int, job: NewJob, now: float) -> dict[str, An
     }
 
 
-def step_row(run_id: int, job_key: str, number: int, name: str, at: float) -> dict[str, Any]:
+def step_row(
+    run_id: int, job_key: str, number: int, name: str, at: float, log_path: str | None = None
+) -> dict[str, Any]:
     return {
         "run_id": run_id,
         "job_key": job_key,
@@ -61,6 +63,7 @@ def step_row(run_id: int, job_key: str, number: int, name: str, at: float) -> di
         "name": name,
         "status": Status.IN_PROGRESS,
         "started_at": at,
+        "log_path": log_path,
         "outputs": {},
     }
 

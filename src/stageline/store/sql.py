@@ -404,8 +404,10 @@ class CoreRecorder:
             self._positions += 1
             self._insert(_jobs, job_row(self.run_id, self._positions, job, now))
 
-    def step_started(self, job_key: str, number: int, name: str, at: float) -> None:
-        self._insert(_steps, step_row(self.run_id, job_key, number, name, at))
+    def step_started(
+        self, job_key: str, number: int, name: str, at: float, log_path: str | None = None
+    ) -> None:
+        self._insert(_steps, step_row(self.run_id, job_key, number, name, at, log_path))
 
     def step_finished(self, job_key: str, number: int, started: bool, **values: Any) -> None:
         values["status"] = Status.COMPLETED

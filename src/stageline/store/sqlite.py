@@ -517,8 +517,10 @@ class SQLiteRecorder:
             self._positions += 1
             self._insert("jobs", job_row(self.run_id, self._positions, job, now))
 
-    def step_started(self, job_key: str, number: int, name: str, at: float) -> None:
-        self._insert("steps", step_row(self.run_id, job_key, number, name, at))
+    def step_started(
+        self, job_key: str, number: int, name: str, at: float, log_path: str | None = None
+    ) -> None:
+        self._insert("steps", step_row(self.run_id, job_key, number, name, at, log_path))
 
     def step_finished(self, job_key: str, number: int, started: bool, **values: Any) -> None:
         values["status"] = Status.COMPLETED
