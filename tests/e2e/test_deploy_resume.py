@@ -3,6 +3,8 @@ back, `stageline show` says where it stood and `stageline resume` finishes it.""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from tests.e2e.deploy_env import (
     by_name,
     deployments,
+    environ,
     environment,
     kill,
     make_repo,
@@ -68,6 +71,39 @@ def test_resume_after_the_process_was_killed_while_waiting(tmp_path: Path) -> No
         again = stageline(repo, "resume", "1")
         assert again.returncode == 1
         assert "run 1 has ended (success); nothing to resume" in again.stderr
+
+
+def test_concurrent_resumes_one_proceeds_the_others_refuse(tmp_path: Path) -> None:
+    with environment(tmp_path) as service:
+        repo = make_repo(tmp_path, service.state, GATED, environment="production")
+        process = start_run(repo)
+        wait_until(lambda: waiting_job(repo), what="the gate to wait")
+        kill(process)
+        for reviewer in ("bob", "carol"):
+            assert stageline(repo, "approve", "1", "--as", reviewer).returncode == 0
+        resumes = [
+            subprocess.Popen(
+                [sys.executable, "-m", "stageline", "resume", "1"],
+                cwd=repo.path,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=environ(),
+            )
+            for _ in range(3)
+        ]
+        ended = [(p.pid, *p.communicate(timeout=120)) for p in resumes]
+        codes = [p.returncode for p in resumes]
+        assert sorted(codes) == [0, 1, 1], ended
+        [winner] = [pid for (pid, _, _), code in zip(ended, codes, strict=True) if code == 0]
+        for (_, _, err), code in zip(ended, codes, strict=True):
+            if code == 1:
+                assert f"run 1 is being resumed by pid {winner}" in err
+                assert "Traceback" not in err
+        after = show(repo)
+        assert (after["status"], after["conclusion"]) == ("completed", "success")
+        assert repo.deploys() == ["v1 rollback=false"]
+        assert [(d["job"], d["status"]) for d in deployments(repo)] == [("deploy", "success")]
 
 
 ROLLBACK_SH = """#!/bin/sh

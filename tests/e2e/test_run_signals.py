@@ -69,17 +69,21 @@ jobs:
     return make_repo(root, {".github/workflows/ci.yml": workflow})
 
 
-def test_sigterm_cancels_the_run_and_leaves_a_complete_record(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_cancels_the_run_and_leaves_a_complete_record(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
+    """SIGHUP (a closed terminal, a lost SSH session) is handled as SIGTERM is."""
     marker = tmp_path / "sleep.pid"
     repo = hanging_repo(tmp_path / "app", marker)
     proc = start(repo, "--json")
     sleeper = int(wait_for(marker, proc))
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 143, err
+    assert proc.returncode == 128 + signum, err
     document = json.loads(out)
     assert (document["status"], document["conclusion"]) == ("completed", "cancelled")
-    assert document["reason"] == "received SIGTERM"
+    assert document["reason"] == f"received {signum.name}"
     jobs = {j["key"]: (j["status"], j["conclusion"]) for j in document["jobs"]}
     assert jobs == {"slow": ("completed", "cancelled"), "after": ("completed", "cancelled")}
     deadline = time.monotonic() + 10
@@ -105,6 +109,23 @@ def test_a_killed_stageline_leaves_a_run_that_show_marks_failed(tmp_path: Path) 
         assert f"pid {proc.pid}" in document["reason"]
         assert "ended before the run finished" in document["reason"]
         assert {j["status"] for j in document["jobs"]} == {"completed"}
+    finally:
+        if alive(sleeper):
+            os.kill(sleeper, signal.SIGKILL)
+
+
+def test_logs_of_a_killed_run_print_what_its_step_wrote(tmp_path: Path) -> None:
+    """The step's log path is recorded when the step starts, not when it ends."""
+    marker = tmp_path / "sleep.pid"
+    repo = hanging_repo(tmp_path / "app", marker)
+    proc = start(repo)
+    sleeper = int(wait_for(marker, proc))
+    try:
+        proc.kill()
+        proc.communicate(timeout=30)
+        shown = stageline(repo, "logs", "1")
+        assert shown.returncode == 0, shown.stderr
+        assert "started" in shown.stdout.splitlines()
     finally:
         if alive(sleeper):
             os.kill(sleeper, signal.SIGKILL)

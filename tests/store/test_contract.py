@@ -230,7 +230,7 @@ def test_resume_takes_the_run_over_and_forgets_unfinished_work(store: Store) -> 
     store.runs.reset_unfinished(
         run_id, keep={"test", "matrix.1"}, planned={"test", "deploy", "matrix"}
     )
-    store.runs.mark_run_resumed(run_id, 2)
+    assert store.runs.mark_run_resumed(run_id, 2)  # this process holds it now
     detail = store.runs.get_run(run_id)
     assert [(j.key, len(j.steps)) for j in detail.jobs] == [("test", 1), ("deploy", 0)]
     assert [n.message for n in detail.annotations] == ["test"]
@@ -342,6 +342,13 @@ def _claim(home: str, url: str | None, start: Any, done: Any, out: Any) -> None:
         done.wait()
 
 
+def _resume(home: str, url: str | None, start: Any, done: Any, out: Any) -> None:
+    with open_store(home, url) as store:
+        start.wait()
+        out.put((os.getpid(), store.runs.mark_run_resumed(1, 2)))
+        done.wait()  # the winner stays alive while the others look
+
+
 def _in_processes(target: Any, args: tuple[Any, ...], count: int, barrier: int) -> list[Any]:
     context = multiprocessing.get_context("spawn")
     out = context.Queue()
@@ -374,6 +381,19 @@ def test_processes_claiming_one_environment_at_once_get_one_claim(
     assert sorted(results) == [False, False, True]
     claimed = store.deployments.list_deployments("/repo", "staging")
     assert [d.status for d in claimed].count("in_progress") == 1
+
+
+def test_processes_resuming_one_run_at_once_get_one_lease(
+    store: Store, store_url: str | None
+) -> None:
+    run_id = new_run(store, ["a"])
+    set_run(store, run_id, status="waiting", pid=dead_pid())
+    results = _in_processes(_resume, (str(store.home), store_url), count=3, barrier=2)
+    winners = [pid for pid, took in results if took]
+    assert len(winners) == 1
+    detail = store.runs.get_run(run_id)
+    assert (detail.run.pid, detail.run.attempt) == (winners[0], 2)
+    assert [e.kind for e in store.runs.run_events(run_id)].count("run.resumed") == 1
 
 
 # -- opening -------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ Starting is two calls, so a face can show what was decided before anything runs:
 starts), `start` runs them. `start` and `resume` share one start-up sequence
 (`drive`): open the record, choose the executor, wire the delivery hooks when the
 runs need them, run the engine in one event loop, close the hooks. Ctrl-C and
-SIGTERM cancel the runs; their record is completed all the same, and the exit code
+SIGTERM/SIGHUP cancel the runs; their record is completed all the same, and the exit code
 says so (128 + the signal number).
 """
 

@@ -1,9 +1,11 @@
-"""Running prepared runs in one event loop, with Ctrl-C and SIGTERM handled.
+"""Running prepared runs in one event loop, with Ctrl-C, SIGTERM and SIGHUP handled.
 
 A signal cancels every run of the process: executors get their cancel events
 and kill their process trees, unstarted jobs end as cancelled, and each run's
 record is completed before `execute` returns. The exit code a CLI should use
-then is 128 + the signal number (130 for SIGINT, 143 for SIGTERM).
+then is 128 + the signal number (130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP).
+SIGHUP is a closed terminal or a lost SSH session: without a handler it would
+kill the engine and leave its steps running (they run in their own sessions).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from stageline.engine.scheduler import RunOutcome, RunSpec, Scheduler, Slots
 from stageline.executors.base import Executor
 from stageline.store.db import Store
 
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +67,7 @@ async def execute(
 
 
 async def run_all(schedulers: Sequence[Scheduler], *, handle_signals: bool = True) -> Execution:
-    """Run the schedulers' runs to their end in this loop; SIGINT/SIGTERM cancel them all
+    """Run the schedulers' runs to their end in this loop; SIGINT/SIGTERM/SIGHUP cancel them all
     (see module doc). A resumed run's scheduler runs through here as a new one does.
     `handle_signals=False`: a loop outside the main thread (the server's run threads),
     which cannot take signals; the process stops its runs itself.

@@ -17,6 +17,11 @@ The run's state is rebuilt from its record (`RunState.from_record`, which replay
 the kept completions through the same rules as a fresh run) and the ordinary
 `Scheduler` runs on from it: the only code that knows about resuming is here and
 in `from_record`.
+
+Only one process owns a run at a time. Its pid, host and heartbeat in the run's row
+are the lease; a resume takes it over by moving the run's attempt on by one, which
+only one of several concurrent resumes can do (`RunStore.mark_run_resumed`); the
+others refuse with "run N is being resumed by pid P".
 """
 
 from __future__ import annotations
@@ -30,14 +35,18 @@ from stageline.engine.state import RunState
 from stageline.errors import RunError
 from stageline.executors.base import Executor
 from stageline.runs.states import ACTIVE_STATUSES
+from stageline.store import liveness
 from stageline.store.db import Store
+from stageline.store.records import RunRecord
 
 
 def resumed_state(store: Store, spec: RunSpec, run_id: int) -> RunState:
-    """The state of run `run_id` from its record, as its next attempt; the record of
-    every job that runs again is reset and the run is claimed by this process."""
+    """The state of run `run_id` from its record, as its next attempt; the run is
+    claimed by this process (one lease: a concurrent resume gets RunError, see
+    `owned`), then the record of every job that runs again is reset."""
     plan = spec.plan
     detail = store.runs.get_run(run_id)
+    owned(detail.run)  # read with the attempt the lease is taken over from (see below)
     attempt = detail.run.attempt + 1
     state = RunState.from_record(
         plan,
@@ -51,10 +60,28 @@ def resumed_state(store: Store, spec: RunSpec, run_id: int) -> RunState:
         secrets=spec.secrets,
         extra_env=spec.extra_env,
     )
+    if not store.runs.mark_run_resumed(run_id, attempt):  # another resume was first
+        owned(store.runs.get_run(run_id).run)
+        raise RunError(f"run {run_id} was resumed by another process meanwhile")
     planned = {job.key for job in plan.jobs}
     store.runs.reset_unfinished(run_id, set(state.kept), planned)
-    store.runs.mark_run_resumed(run_id, attempt)
     return state
+
+
+def owned(run: RunRecord) -> None:
+    """Raise RunError if a live process owns `run`: the one that started it, or a
+    resume (its attempt is above 1) that holds the lease."""
+    if not liveness.run_alive(run.status, run.pid, run.host, run.heartbeat_at):
+        return
+    if run.attempt > 1:
+        raise RunError(
+            f"run {run.id} is being resumed by pid {run.pid} on {run.host}",
+            hint="wait for that process, or stop it and resume again",
+        )
+    raise RunError(
+        f"run {run.id} is still running (pid {run.pid} on {run.host})",
+        hint="decide its gate with `stageline approve/reject`, or stop that process first",
+    )
 
 
 def resumable(store: Store, run_id: int) -> None:
@@ -66,11 +93,7 @@ def resumable(store: Store, run_id: int) -> None:
             f"run {run_id} has ended ({run.conclusion}); nothing to resume",
             hint=f"start a new one: stageline run {run.workflow_path}",
         )
-    if store.runs.run_alive(run_id):
-        raise RunError(
-            f"run {run_id} is still running (pid {run.pid} on {run.host})",
-            hint="decide its gate with `stageline approve/reject`, or stop that process first",
-        )
+    owned(run)
 
 
 async def resume_run(
@@ -100,4 +123,4 @@ async def resume_run(
     return await run_all([scheduler], handle_signals=handle_signals)
 
 
-__all__ = ["resumable", "resume_run", "resumed_state"]
+__all__ = ["owned", "resumable", "resume_run", "resumed_state"]

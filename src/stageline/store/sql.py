@@ -348,12 +348,12 @@ class CoreRunStore:
             if gone:
                 conn.execute(delete(_jobs).where(_jobs.c.run_id == run_id, _jobs.c.key.in_(gone)))
 
-    def mark_run_resumed(self, run_id: int, attempt: int) -> None:
+    def mark_run_resumed(self, run_id: int, attempt: int) -> bool:
         now = time.time()
         with self._tx() as conn:
-            conn.execute(
+            taken = conn.execute(
                 update(_runs)
-                .where(_runs.c.id == run_id)
+                .where(_runs.c.id == run_id, _runs.c.attempt == attempt - 1)
                 .values(
                     pid=os.getpid(),
                     host=liveness.HOST,
@@ -362,7 +362,10 @@ class CoreRunStore:
                     attempt=attempt,
                 )
             )
+            if taken.rowcount != 1:
+                return False
             conn.execute(insert(_events).values(event_row(run_id, "run.resumed", None, None)))
+        return True
 
 
 class CoreRecorder:

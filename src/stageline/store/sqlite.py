@@ -465,16 +465,19 @@ class SQLiteRunStore:
                     [(run_id, k) for k in victims],
                 )
 
-    def mark_run_resumed(self, run_id: int, attempt: int) -> None:
+    def mark_run_resumed(self, run_id: int, attempt: int) -> bool:
         now = time.time()
         with self.store.write() as cur:
             cur.execute(
                 "UPDATE runs SET pid = ?, host = ?, heartbeat_at = ?, cancel_requested = NULL, "
-                "attempt = ? WHERE id = ?",
-                (os.getpid(), liveness.HOST, now, attempt, run_id),
+                "attempt = ? WHERE id = ? AND attempt = ?",
+                (os.getpid(), liveness.HOST, now, attempt, run_id, attempt - 1),
             )
+            if cur.rowcount != 1:
+                return False
             event = {"run_id": run_id, "kind": "run.resumed", "data": {}, "at": now}
             cur.execute(*insert_sql("events", event))
+        return True
 
 
 class SQLiteRecorder:
