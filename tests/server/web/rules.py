@@ -24,6 +24,8 @@ WEB_RULES: dict[tuple[str, str], str] = {
     ("GET", "/environments"): "viewer",
     ("POST", "/environments/{environment}/rollback"): "reviewer",
     ("GET", "/events"): "viewer",
+    ("GET", "/repos"): "viewer",
+    ("POST", "/repos"): "admin",
     ("GET", "/audit"): "admin",
 }
 WEB_PARAMS = {"run_id": "999999", "environment": "nosuch"}
