@@ -20,6 +20,7 @@ WEB_RULES: dict[tuple[str, str], str] = {
     ("POST", "/runs/{run_id}/decide"): "reviewer",
     ("POST", "/runs/{run_id}/cancel"): "developer",
     ("POST", "/runs/{run_id}/rerun"): "developer",
+    ("GET", "/dispatch"): "developer",
     ("POST", "/dispatch"): "developer",
     ("GET", "/environments"): "viewer",
     ("POST", "/environments/{environment}/rollback"): "reviewer",
