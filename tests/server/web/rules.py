@@ -20,10 +20,13 @@ WEB_RULES: dict[tuple[str, str], str] = {
     ("POST", "/runs/{run_id}/decide"): "reviewer",
     ("POST", "/runs/{run_id}/cancel"): "developer",
     ("POST", "/runs/{run_id}/rerun"): "developer",
+    ("GET", "/dispatch"): "developer",
     ("POST", "/dispatch"): "developer",
     ("GET", "/environments"): "viewer",
     ("POST", "/environments/{environment}/rollback"): "reviewer",
     ("GET", "/events"): "viewer",
+    ("GET", "/repos"): "viewer",
+    ("POST", "/repos"): "admin",
     ("GET", "/audit"): "admin",
 }
 WEB_PARAMS = {"run_id": "999999", "environment": "nosuch"}

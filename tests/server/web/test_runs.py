@@ -177,7 +177,7 @@ def test_dispatch_cancel_and_rerun_from_the_pages(client: httpx.Client, first_ru
     form = {"repo": "shop", "workflow": "hello.yml", "csrf_token": csrf}
     nothing = client.post("/dispatch", data={**form, "workflow": "deliver.yml"})
     assert nothing.status_code == 422 and "workflow_dispatch" in nothing.text
-    started = client.post("/dispatch", data={**form, "inputs": "who=web\nnap=60"})
+    started = client.post("/dispatch", data={**form, "input.who": "web", "input.nap": "60"})
     assert started.status_code == 303, started.text
     run_url = started.headers["location"]
     run_id = int(run_url.rsplit("/", 1)[1])

@@ -12,6 +12,7 @@ status. The API and webhooks keep their problem+json answers.
 * `decisions`    — the approval panel's form
 * `environments` — deployments, monitor results, DORA figures, rollback
 * `records`      — trigger events, the audit log (admins)
+* `repositories` — the registered repositories; registering one (admins)
 * `live`         — SSE streams of re-rendered fragments
 * `ansi`, `logview`, `jobgraph`, `charts`, `approvals` — what the pages show, computed
 """
@@ -25,7 +26,15 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from stageline.server import auth
-from stageline.server.web import account, control, decisions, environments, records, runs
+from stageline.server.web import (
+    account,
+    control,
+    decisions,
+    environments,
+    records,
+    repositories,
+    runs,
+)
 from stageline.server.web.deps import page
 from stageline.server.web.render import STATIC_DIR
 
@@ -36,6 +45,7 @@ ROUTERS = [
     decisions.router,
     environments.router,
     records.router,
+    repositories.router,
 ]
 STATIC_PATH = "/static"
 #: Paths whose errors stay problem+json whatever the client accepts.

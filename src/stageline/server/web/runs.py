@@ -79,21 +79,9 @@ def runs_page(
     principal: auth.Viewer,
     repo: deps.RepoName = None,
 ) -> HTMLResponse:
-    return render_runs(request, deps.me(principal), repo)
-
-
-def render_runs(
-    request: Request,
-    who: deps.Me,
-    repo: str | None,
-    *,
-    error: str | None = None,
-    status: int = 200,
-) -> HTMLResponse:
-    """The runs list, with `error` on top when a form on it was refused."""
     server = deps.server_of(request)
     context = _runs_context(server, _repo(server, repo))
-    return deps.page(request, "runs.html", who, status=status, error=error, **context)
+    return deps.page(request, "runs.html", deps.me(principal), **context)
 
 
 @router.get("/runs/table", response_class=HTMLResponse)
@@ -262,4 +250,4 @@ def job_page(
     return deps.page(request, "job.html", deps.me(principal), **context)
 
 
-__all__ = ["detail_of", "render_run", "render_runs", "router"]
+__all__ = ["detail_of", "render_run", "router"]
