@@ -9,7 +9,7 @@ from typing import Any
 from stageline.engine import events as ev
 from stageline.engine.recording import Recording
 from stageline.executors.base import Annotation, StepResult
-from stageline.store.logs import summary_path
+from stageline.store.logs import write_summary
 
 #: Lines kept per job for the failure summary (`JobFinished.tail`).
 TAIL_LINES = 12
@@ -65,7 +65,7 @@ class RecordingSink:
             values["started_at"] = result.started_at
         self._recorder.step_finished(self._key, result.index, started, **values)
         if result.summary and result.log_path:
-            summary_path(result.log_path).write_text(result.summary, encoding="utf-8")
+            write_summary(result.log_path, result.summary)
         begun = result.started_at or self._started.get(result.index)
         duration = (result.finished_at or 0) - begun if begun and result.finished_at else 0.0
         self._recording.emit(

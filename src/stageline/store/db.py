@@ -160,8 +160,13 @@ _GITIGNORE = (
 def make_private(path: Path) -> None:
     """Create `path` readable by its owner only (0600), or make it so: the record holds
     what a run wrote, and SQLite gives its `-wal` and `-shm` files the database's mode."""
-    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, PRIVATE_FILE))
-    path.chmod(PRIVATE_FILE)
+    try:
+        path.chmod(PRIVATE_FILE)
+    except FileNotFoundError:
+        # Never open an existing database here: closing any descriptor of it drops every
+        # POSIX lock this process holds on it, which SQLite's other connections rely on.
+        with suppress(FileExistsError):
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_FILE))
 
 
 def _ignore_in_git(home: Path) -> None:

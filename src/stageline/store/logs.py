@@ -9,6 +9,7 @@ that writes it is still going.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,6 +39,13 @@ def step_log_path(run_log: str | Path, job_key: str, index: int, name: str) -> P
 def summary_path(log_path: str | Path) -> Path:
     """Where a step's `$GITHUB_STEP_SUMMARY` Markdown is kept: beside its log."""
     return Path(log_path).with_suffix(".summary.md")
+
+
+def write_summary(log_path: str | Path, text: str) -> None:
+    """Keep a step's summary beside its log, readable by its owner only, as the log is."""
+    fd = os.open(summary_path(log_path), os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
 
 
 class LogTail:
