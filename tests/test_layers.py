@@ -22,7 +22,7 @@ LAYERS = [
     ["plan"],
     ["runs"],
     ["runner"],
-    ["executors", "store", "notify"],
+    ["executors", "store", "notify", "worker"],  # worker: ADR 0012
     ["engine"],
     ["deploy"],
     ["app"],  # the operations users perform: the CLI, the demo and the server call them

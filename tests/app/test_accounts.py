@@ -34,7 +34,8 @@ def test_roles_are_ordered_and_parsed() -> None:
     assert Role.parse(" Reviewer ") is Role.REVIEWER
     with pytest.raises(ConfigError, match="unknown role 'boss'") as caught:
         Role.parse("boss")
-    assert caught.value.hint == "one of viewer, developer, reviewer, admin"
+    assert caught.value.hint == "one of worker, viewer, developer, reviewer, admin"
+    assert Role.WORKER < Role.VIEWER  # a worker account sees no page (ADR 0012)
 
 
 def test_passwords_are_argon2_hashes_and_failed_logins_are_audited(server: ServerData) -> None:

@@ -33,8 +33,11 @@ class NoSuchToken(RunError):
 
 
 class Role(Enum):
-    """What a user may do; each role may do everything the ones below it may."""
+    """What a user may do; each role may do everything the ones below it may, except
+    that `WORKER` (a worker machine's account, ADR 0012) sees no page: it may only call
+    the agent routes, which admit it and `ADMIN`."""
 
+    WORKER = "worker"
     VIEWER = "viewer"
     DEVELOPER = "developer"  # trigger, cancel, re-run
     REVIEWER = "reviewer"  # decide the gates whose rules name them

@@ -65,10 +65,10 @@ class Principal:
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """Who may call a route: `kind` ``role`` (with the least `role`), ``public`` or
-    ``signed``."""
+    """Who may call a route: `kind` ``role`` (with the least `role`), ``public``,
+    ``signed``, or ``agent`` (a worker machine's account, or an admin: ADR 0012)."""
 
-    kind: Literal["role", "public", "signed"]
+    kind: Literal["role", "public", "signed", "agent"]
     role: Role | None = None
 
     def __str__(self) -> str:
@@ -235,6 +235,24 @@ Reviewer = Annotated[Principal, Depends(require(Role.REVIEWER))]
 Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
 
 
+async def _agent(request: Request) -> Principal:
+    """The dependency of the routes workers call: the `worker` role or `admin` only, so
+    that no viewer or developer can post a job's events or read its secrets."""
+    principal = await run_in_threadpool(authenticate, request)
+    if principal is None:
+        raise _unauthorized("authentication required: send the worker's bearer token")
+    if principal.role not in (Role.WORKER, Role.ADMIN):
+        raise HTTPException(
+            403, f"this needs the worker or admin role; {principal.name} is {principal.role.value}"
+        )
+    return principal
+
+
+setattr(_agent, _RULE_ATTR, Rule("agent"))
+#: The principal of a route only workers (and admins) may call.
+Agent = Annotated[Principal, Depends(_agent)]
+
+
 def public() -> None:
     """The dependency of a route anyone may call (health, the login page, static files)."""
 
@@ -286,6 +304,7 @@ def route_rules(app: FastAPI) -> dict[tuple[str, str], Rule | None]:
 
 __all__ = [
     "CSRF_COOKIE",
+    "Agent",
     "CSRF_FIELD",
     "CSRF_HEADER",
     "SESSION_COOKIE",

@@ -46,6 +46,9 @@ JSON_COLUMNS = frozenset(
         "payload",
         "run_ids",
         "detail",
+        "labels",
+        "queues",
+        "current",
     }
 )
 

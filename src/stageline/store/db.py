@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection, MetaData
 
 #: The newest migration in `migrations/versions` (a test keeps the two in step).
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 #: Where the record is when no URL is given: a PostgreSQL URL selects that backend.
 DATABASE_URL_ENV = "STAGELINE_DATABASE_URL"
 
@@ -60,7 +60,12 @@ def _revision(raw: sqlite3.Connection) -> str | None:
 
 def _metadata() -> MetaData:
     """Every table of the record (the delivery and server tables register on import)."""
-    from stageline.store import deploy_models, server_models  # noqa: F401  (add their tables)
+    from stageline.store import (  # noqa: F401  (add their tables)
+        deploy_models,
+        secret_models,
+        server_models,
+        worker_models,
+    )
     from stageline.store.models import Base
 
     return Base.metadata

@@ -129,6 +129,9 @@ class Job(Base):
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     #: Set by another run (job-level `cancel-in-progress`) to ask this job to stop.
     cancel_requested: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: The machine that ran the job, as GitHub's `runner_name`: a worker's name, or this
+    #: host's for the local executor (migration 0005).
+    runner_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
 
 class Step(Base):
