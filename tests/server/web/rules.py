@@ -28,5 +28,7 @@ WEB_RULES: dict[tuple[str, str], str] = {
     ("GET", "/repos"): "viewer",
     ("POST", "/repos"): "admin",
     ("GET", "/audit"): "admin",
+    ("GET", "/users"): "admin",
+    ("POST", "/users"): "admin",
 }
 WEB_PARAMS = {"run_id": "999999", "environment": "nosuch"}

@@ -13,6 +13,7 @@ status. The API and webhooks keep their problem+json answers.
 * `environments` — deployments, monitor results, DORA figures, rollback
 * `records`      — trigger events, the audit log (admins)
 * `repositories` — the registered repositories; registering one (admins)
+* `people` — the users, and adding one (admins)
 * `live`         — SSE streams of re-rendered fragments
 * `ansi`, `logview`, `jobgraph`, `charts`, `approvals` — what the pages show, computed
 """
@@ -31,6 +32,7 @@ from stageline.server.web import (
     control,
     decisions,
     environments,
+    people,
     records,
     repositories,
     runs,
@@ -46,6 +48,7 @@ ROUTERS = [
     environments.router,
     records.router,
     repositories.router,
+    people.router,
 ]
 STATIC_PATH = "/static"
 #: Paths whose errors stay problem+json whatever the client accepts.
