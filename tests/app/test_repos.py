@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -91,3 +93,34 @@ def test_fetch_brings_pushed_commits_and_checkout_is_that_commit(
     assert (detached / "b.txt").read_text() == "b"
     assert git(detached, "rev-parse", "HEAD") == second
     assert old != detached
+
+
+def test_old_checkouts_no_unfinished_run_uses_are_pruned(
+    server: ServerData, tmp_path: Path
+) -> None:
+    from stageline.store.records import NewJob, NewRun
+
+    source = tmp_path / "web"
+    first = make_source(source, {".github/workflows/ci.yml": PLAIN_WORKFLOW})
+    web = repos.add_repo(server, "web", str(source))
+    second = commit(source, {"b.txt": "b"})
+    third = commit(source, {"c.txt": "c"})
+    repos.fetch(server, web, third)
+    done, waiting, fresh = (
+        repos.checkout(server, web, sha, "refs/heads/main") for sha in (first, second, third)
+    )
+    ref = "refs/heads/main"
+    new = NewRun(web.mirror_path, "local/web", "d", "d.yml", "push", ref, second, "x", {})
+    run_id, _ = server.store.runs.create_run(new, [NewJob("deploy", "deploy", "deploy", [])], "l")
+    recorder = server.store.runs.recorder(run_id)
+    recorder.run(status="waiting")  # at a gate
+    recorder.flush()
+    for tree in (done, waiting):  # two hours old
+        os.utime(tree.parent, (time.time() - 7200, time.time() - 7200))
+
+    removed = repos.prune_checkouts(server, web)
+
+    assert removed == [done.parent]
+    assert not done.exists() and waiting.is_dir() and fresh.is_dir()
+    assert repos.checkout(server, web, first, "refs/heads/main") == done  # made again
+    assert git(done, "rev-parse", "HEAD") == first

@@ -6,6 +6,8 @@ clone --mirror`; its path is the `repo_path` of the repository's runs (so runs a
 numbered per registered repository) and the source jobs check out from.
 `checkouts/<name>/<sha>/<name>` is a detached working tree of one commit, made once and
 reused: `.stageline.yml` and the workflows are read from the commit that was pushed.
+`prune_checkouts` removes those no unfinished run uses once they are an hour old; a
+resume or re-run makes its checkout again.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -147,9 +150,9 @@ def checkout(server: ServerData, repo: RepoRow, sha: str, ref: str = "") -> Path
     branch = ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else ""
     # the tree's own directory is named after the repository: `github.repository`
     # of a local repository is `local/<that name>`
-    key = f"{sha}-{_safe(branch)}" if branch else sha
-    target = server.checkouts_dir / repo.name / key / repo.name
+    target = server.checkouts_dir / repo.name / _key(sha, ref) / repo.name
     if (target / ".git").is_dir():
+        os.utime(target.parent)  # in use again: `prune_checkouts` measures age from here
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".checkout-", dir=target.parent))
@@ -170,8 +173,53 @@ def checkout(server: ServerData, repo: RepoRow, sha: str, ref: str = "") -> Path
     return target
 
 
-def _safe(branch: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "_", branch)
+def _key(sha: str, ref: str) -> str:
+    """The directory of a commit's checkout: its sha, and the branch when HEAD is one."""
+    branch = ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else ""
+    return f"{sha}-{re.sub(r'[^A-Za-z0-9._-]', '_', branch)}" if branch else sha
 
 
-__all__ = ["add_repo", "checkout", "fetch", "get_repo", "normalize_url", "resolve"]
+#: A checkout no unfinished run uses is removed once it is this old (seconds).
+CHECKOUT_KEEP_S = 3600.0
+
+
+def prune_checkouts(
+    server: ServerData, repo: RepoRow, *, keep_s: float = CHECKOUT_KEEP_S
+) -> list[Path]:
+    """Remove the checkouts of `repo` untouched for `keep_s` that no unfinished run was
+    planned from (queued, running or waiting at a gate); the ones removed.
+
+    Without this every push leaves a working tree behind for good. A run resumed or
+    re-run later makes its checkout again (`checkout`), so nothing is lost."""
+    from stageline.runs.states import ACTIVE_STATUSES
+
+    base = server.checkouts_dir / repo.name
+    if not base.is_dir():
+        return []
+    runs = server.store.runs
+    in_use = {
+        _key(run.sha, run.ref)
+        for status in ACTIVE_STATUSES
+        for run in runs.list_runs(repo_path=repo.mirror_path, status=status.value, limit=10_000)
+    }
+    cutoff = time.time() - keep_s
+    removed: list[Path] = []
+    for entry in base.iterdir():
+        if entry.name.startswith(".") or entry.name in in_use:
+            continue
+        if entry.stat().st_mtime < cutoff:
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
+
+
+__all__ = [
+    "CHECKOUT_KEEP_S",
+    "add_repo",
+    "checkout",
+    "fetch",
+    "get_repo",
+    "normalize_url",
+    "prune_checkouts",
+    "resolve",
+]

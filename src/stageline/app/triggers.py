@@ -142,6 +142,7 @@ def _handle(
     with _mirror_lock(repo.id):
         sha = repos.fetch(server, repo, event.after or event.ref)
         checkout = repos.checkout(server, repo, sha, event.ref)
+        repos.prune_checkouts(server, repo)
     mirror = Path(repo.mirror_path)
     changed = event.changed_paths
     if changed is None and event.kind == "push":
