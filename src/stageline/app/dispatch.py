@@ -487,9 +487,9 @@ class Dispatcher:
         now = time.time()
         for index, name in sorted(pending.open_steps.items()):
             step = StepResult(index, name, Conclusion.FAILURE, Conclusion.FAILURE, finished_at=now)
+            pending.post(pending.sink.log, index, reason)
             self._local_log(pending, step)
             pending.post(pending.sink.step_finished, step)
-            pending.post(pending.sink.log, index, f"{reason}")
         pending.open_steps.clear()
 
     def _check_served(self, pending: _Pending, served: set[str], at: float) -> None:
@@ -564,7 +564,10 @@ class RemoteExecutor:
         future: asyncio.Future[JobResult] = asyncio.get_running_loop().create_future()
         # On the run's own thread, with its store (a short write, then one publish).
         dispatcher = self.dispatcher
-        pending = dispatcher.submit(request, sink, labels, queue, future)
+        try:
+            pending = dispatcher.submit(request, sink, labels, queue, future)
+        except RunError as err:  # the broker refused it, or the server is stopping
+            return JobResult(Conclusion.FAILURE, reason=err.message)
         if queue not in dispatcher.served_queues():
             pending.unserved_since = time.time()
             pending.hold(no_worker_text(labels))
