@@ -89,7 +89,7 @@ class Agent:
         found = []
         for raw in self.broker.lrange(self.queue, 0, -1):
             message = json.loads(raw)
-            args, kwargs, _ = json.loads(base64.b64decode(message["body"]))
+            _args, kwargs, _ = json.loads(base64.b64decode(message["body"]))
             found.append({"task": message["headers"]["task"], "kwargs": kwargs})
         return found
 
@@ -154,9 +154,7 @@ def _project(root: Path, runs_on: str) -> Path:
 
 
 @pytest.fixture
-def make_agent(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Callable[..., Agent]]:
+def make_agent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Agent]]:
     """`make_agent(runs_on=..., **dispatch settings)`: the app served with the celery
     executor, a repository `demo`, a `worker` and a `viewer` user."""
     monkeypatch.delenv("STAGELINE_DATABASE_URL", raising=False)
