@@ -390,3 +390,47 @@ def test_a_server_that_runs_jobs_itself_refuses_claims(tmp_path: Path) -> None:
         )
     assert answer.status_code == 409
     assert "executor local" in answer.json()["detail"]
+
+
+def test_a_task_lost_with_the_broker_is_sent_again_to_an_idle_worker(
+    make_agent: Callable[..., Agent],
+) -> None:
+    agent = make_agent(resend_s=1.0)
+    run_id = agent.start_run()
+    attempt = agent.attempt_of(run_id)
+    until(agent.tasks)
+    agent.broker.delete(agent.queue)  # the broker lost it
+    agent.beat("w1", [])  # an idle worker of the queue waits in vain
+    [task] = until(agent.tasks)
+    assert task["kwargs"]["attempt"] == attempt
+    assert agent.claim(attempt).status_code == 200
+    assert agent.finish(attempt, "success").status_code == 200
+    assert agent.ended(run_id).run.conclusion == "success"
+
+
+def test_the_server_ends_a_job_past_its_timeout_when_its_worker_does_not(
+    make_agent: Callable[..., Agent],
+) -> None:
+    agent = make_agent(lease_s=1.0)
+    workflow = agent.project / ".github/workflows/ci.yml"
+    workflow.write_text(
+        workflow.read_text().replace("    steps:", "    timeout-minutes: 0.01\n    steps:", 1)
+    )
+    git(agent.project, "commit", "-qam", "a short timeout")
+    run_id = agent.start_run()
+    attempt = agent.attempt_of(run_id)
+    assert agent.claim(attempt).status_code == 200
+
+    def ended() -> str | None:
+        agent.beat("w1", [attempt])  # the worker lives, but does not end the job
+        row = agent.store().dispatch.get_attempt(attempt)
+        return row.reason if row is not None and row.state == "lost" else None
+
+    reason = "the job exceeded its timeout of 0.01 minutes"
+    assert until(ended) == reason
+    after = agent.attempt_of(run_id, "after")  # `if: failure()` runs
+    assert agent.claim(after).status_code == 200
+    assert agent.finish(after, "success").status_code == 200
+    detail = agent.ended(run_id)
+    build = next(j for j in detail.jobs if j.key == "build")
+    assert (build.conclusion, build.reason) == ("failure", reason)
