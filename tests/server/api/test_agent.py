@@ -271,6 +271,8 @@ def test_a_job_is_sent_claimed_once_streamed_and_finished(
     assert step.log_size == len("hello\n")
     document = agent.viewer.get(f"/api/v1/runs/{run_id}").json()
     assert [j["runner_name"] for j in document["jobs"]] == ["w1", None]  # `after` skipped
+    job_page = agent.viewer.get(f"/runs/{run_id}/job", params={"key": "build"})
+    assert job_page.status_code == 200 and "Ran on w1" in job_page.text
 
 
 def test_a_job_whose_lease_expires_ends_with_worker_lost_and_the_run_goes_on(
