@@ -135,6 +135,10 @@ class StaleAttempt(RunError):
     """A worker's call about an attempt that is not its `running` one (fencing: 409)."""
 
 
+class BadBatch(RunError):
+    """An event a worker sent that the server cannot read (answered 400)."""
+
+
 @dataclass(eq=False)
 class _Pending:
     """An attempt the engine awaits: what its calls need to reach the engine."""
@@ -152,6 +156,8 @@ class _Pending:
     claimed_at: float | None = None
     sent_at: float = field(default_factory=time.time)
     files: dict[int, LogFile] = field(default_factory=dict)
+    #: Steps whose log is complete: index → (path, size).
+    logged: dict[int, tuple[str, int | None]] = field(default_factory=dict)
     #: Steps started and not finished: index → name (a lost job's are ended failed).
     open_steps: dict[int, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -368,8 +374,11 @@ class Dispatcher:
             if applied is None:
                 raise StaleAttempt(f"attempt {attempt_id} is not running on {batch.worker}")
             if applied:
-                for event in batch.events:
-                    self._replay(pending, event)
+                try:
+                    for event in batch.events:
+                        self._replay(pending, event)
+                except (KeyError, TypeError, ValueError) as err:
+                    raise BadBatch(f"attempt {attempt_id}: a malformed event: {err!r}") from None
         cancel = pending.attempt.cancel_requested
         row = self.server.store.dispatch.get_attempt(attempt_id)
         if row is not None:
@@ -385,7 +394,10 @@ class Dispatcher:
             raise StaleAttempt(f"attempt {attempt_id} is not running on {finish.worker}")
         self._drop(attempt_id)
         with pending.lock:
-            result = JobResult.from_dict(finish.result)
+            try:
+                result = JobResult.from_dict(finish.result)
+            except (KeyError, TypeError, ValueError) as err:
+                result = JobResult(Conclusion.FAILURE, reason=f"the worker's result: {err!r}")
             for step in result.steps:
                 self._local_log(pending, step)
             pending.settle(result)
@@ -430,11 +442,10 @@ class Dispatcher:
         """Say where the server keeps the step's log (the worker's path means nothing
         here): the file its `write` events went to, closed now, and its size."""
         file = pending.files.pop(step.index, None)
-        if file is None:
-            step.log_path = step.log_size = None
-            return
-        file.close()
-        step.log_path, step.log_size = file.location, file.size
+        if file is not None:
+            file.close()
+            pending.logged[step.index] = (file.location, file.size)
+        step.log_path, step.log_size = pending.logged.get(step.index, (None, None))
 
     # -- the reaper ----------------------------------------------------------------------
 
@@ -620,6 +631,7 @@ class RemoteExecutor:
 __all__ = [
     "NO_WORKER_TIMEOUT_S",
     "REAP_EVERY_S",
+    "BadBatch",
     "DispatchSettings",
     "Dispatcher",
     "RemoteExecutor",

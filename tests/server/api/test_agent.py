@@ -254,6 +254,8 @@ def test_a_job_is_sent_claimed_once_streamed_and_finished(
     resent = agent.events(attempt, 1, events)
     assert resent.json() == {"applied": False, "cancel": None}
     assert agent.events(attempt, 2, [], worker="w2").status_code == 409
+    malformed = agent.events(attempt, 2, [{"kind": "log", "index": 0}])
+    assert malformed.status_code == 400 and "a malformed event" in malformed.json()["detail"]
     listed = agent.viewer.get("/api/v1/workers").json()
     assert [(w["name"], w["queues"]) for w in listed] == [("w1", [agent.queue])]
     page = agent.viewer.get("/workers")
