@@ -7,6 +7,7 @@ stop heartbeating)."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import time
 import uuid
@@ -30,6 +31,7 @@ from stageline.store import RunDetail, Store
 from stageline.worker import protocol as p
 from tests.server.conftest import serving
 from tests.support.git import git
+from tests.support.postgres import fresh_database
 
 pytestmark = pytest.mark.services
 
@@ -153,11 +155,17 @@ def _project(root: Path, runs_on: str) -> Path:
     return root
 
 
-@pytest.fixture
-def make_agent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Agent]]:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def make_agent(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[..., Agent]]:
     """`make_agent(runs_on=..., **dispatch settings)`: the app served with the celery
-    executor, a repository `demo`, a `worker` and a `viewer` user."""
+    executor, a repository `demo`, a `worker` and a `viewer` user; its record on SQLite,
+    then on PostgreSQL."""
     monkeypatch.delenv("STAGELINE_DATABASE_URL", raising=False)
+    database: contextlib.ExitStack = contextlib.ExitStack()
+    pg = request.param == "postgresql"
+    database_url = database.enter_context(fresh_database()) if pg else None
     broker = redis.Redis.from_url(BROKER)
     queue = f"q-{uuid.uuid4().hex[:12]}"
     exits: list[Callable[[], None]] = []
@@ -165,7 +173,7 @@ def make_agent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Call
     def make(runs_on: str = "ubuntu-latest", **settings: Any) -> Agent:
         data_dir = tmp_path / "data"
         project = _project(tmp_path / "project", runs_on)
-        with open_server(data_dir) as server:
+        with open_server(data_dir, database_url) as server:
             tokens = {}
             for name, role in (("w", Role.WORKER), ("vera", Role.VIEWER)):
                 user = accounts.add_user(server, name, role, [], None, by="test")
@@ -173,7 +181,11 @@ def make_agent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Call
             repos.add_repo(server, "demo", str(project), None, by="test")
         queues = (("ubuntu-*", queue), ("gpu", queue + "-gpu"))
         dispatch = DispatchSettings(broker=BROKER, queues=queues, **settings)
-        app = create_app(ServerSettings(data_dir=data_dir, executor="celery", dispatch=dispatch))
+        app = create_app(
+            ServerSettings(
+                data_dir=data_dir, database_url=database_url, executor="celery", dispatch=dispatch
+            )
+        )
         serve = serving(app)
         url = serve.__enter__()
         exits.append(lambda: serve.__exit__(None, None, None))
@@ -204,6 +216,7 @@ def make_agent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Call
     for key in broker.scan_iter(f"*{queue}*"):  # the queues and kombu's bindings
         broker.delete(key)
     broker.close()
+    database.close()
 
 
 def _step(index: int, conclusion: str, log_path: str | None = None) -> dict[str, Any]:
