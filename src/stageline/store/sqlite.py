@@ -48,7 +48,7 @@ from stageline.store.rows import event_row, job_row, run_row, step_row
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
 
-    from stageline.store.ports import DeploymentStore, ServerStore
+    from stageline.store.ports import DeploymentStore, DispatchStore, ServerStore
 
 DB_NAME = "stageline.db"
 BUSY_TIMEOUT_MS = 30_000
@@ -73,6 +73,7 @@ class SQLiteStore:
         self.runs = SQLiteRunStore(self)
         self._deployments: DeploymentStore | None = None
         self._server: ServerStore | None = None
+        self._dispatch: DispatchStore | None = None
         self._engine: Engine | None = None
         self._conn: Connection | None = None
 
@@ -103,6 +104,14 @@ class SQLiteStore:
 
             self._server = SqlServerStore(self.transaction)
         return self._server
+
+    @property
+    def dispatch(self) -> DispatchStore:
+        if self._dispatch is None:
+            from stageline.store.dispatch_sql import SqlDispatchStore
+
+            self._dispatch = SqlDispatchStore(self.transaction)
+        return self._dispatch
 
     @property
     def engine(self) -> Engine:
@@ -534,6 +543,9 @@ class SQLiteRecorder:
         for job in jobs:
             self._positions += 1
             self._insert("jobs", job_row(self.run_id, self._positions, job, now))
+
+    def clear_steps(self, job_key: str) -> None:
+        self._queue("DELETE FROM steps WHERE run_id = ? AND job_key = ?", (self.run_id, job_key))
 
     def step_started(
         self, job_key: str, number: int, name: str, at: float, log_path: str | None = None
