@@ -53,6 +53,15 @@ TABLE: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/deployments"): "viewer",
     ("GET", "/api/v1/metrics"): "viewer",
     ("POST", "/api/v1/environments/{name}/rollback"): "reviewer",
+    ("GET", "/git/{repo}.git/info/refs"): "agent",
+    ("POST", "/git/{repo}.git/git-upload-pack"): "agent",
+    ("GET", "/api/v1/agent/runs/{run_id}/artifacts"): "agent",
+    ("GET", "/api/v1/agent/runs/{run_id}/artifacts/{name}"): "agent",
+    ("PUT", "/api/v1/agent/runs/{run_id}/artifacts/{name}"): "agent",
+    ("POST", "/api/v1/agent/cache/{repo}/lookup"): "agent",
+    ("GET", "/api/v1/agent/cache/{repo}/entries"): "agent",
+    ("PUT", "/api/v1/agent/cache/{repo}/entries"): "agent",
+    ("GET", "/api/v1/agent/actions/{owner}/{name}/{ref}"): "agent",
     **WEB_RULES,
 }
 #: Values for path parameters, so that a call gets past routing.
@@ -62,6 +71,9 @@ PARAMS = {
     "trigger_id": "999999",
     "run_id": "999999",
     "job": "build",
+    "repo": "nosuch",
+    "owner": "nosuch",
+    "ref": "v1",
     **WEB_PARAMS,
 }
 
