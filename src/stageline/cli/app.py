@@ -50,6 +50,7 @@ def _build_app() -> typer.Typer:
         resume,
         server,
         validate,
+        workers,
     )
 
     app = typer.Typer(
@@ -81,6 +82,7 @@ def _build_app() -> typer.Typer:
     app.add_typer(server.repo_app, name="repo")
     app.add_typer(server.user_app, name="user")
     app.add_typer(server.token_app, name="token")
+    app.command("workers")(workers.workers)
     app.add_typer(hook.app, name="hook")
     return app
 
