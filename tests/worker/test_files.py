@@ -155,7 +155,14 @@ def test_actions_come_from_the_servers_action_cache_into_the_vendored_layout(
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "server-cache"))
     _, attempt = running_attempt(live.data_dir)
     dest = tmp_path / "worker-actions"
-    uses = ["actions/checkout@v4", "./local", "docker://alpine", "acme/tools/greet@v1"]
+    uses = [
+        "actions/checkout@v4",
+        "./local",
+        "docker://alpine",
+        "acme/x@${{ matrix.v }}",
+        "https://example.com/acme/y@v1",
+        "acme/tools/greet@v1",
+    ]
 
     async def go() -> None:
         async with _http(live) as http:
