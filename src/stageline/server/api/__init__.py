@@ -31,8 +31,7 @@ routers: list[APIRouter] = [
     environments.router,
     workers.router,
 ]
-#: `agent`, `git` and `agent_files` declare their full paths (`worker.protocol`),
-#: which workers share.
-root_routers: list[APIRouter] = [hooks.router, agent.router, git.router, agent_files.router]
+#: `agent` declares its full paths (`worker.protocol`), which workers share.
+root_routers: list[APIRouter] = [hooks.router, git.router, agent_files.router, agent.router]
 
 __all__ = ["root_routers", "routers"]
