@@ -86,12 +86,10 @@ class AgentStub:
     def answer(self, path: str, body: dict[str, Any], token: str) -> tuple[int, dict[str, Any]]:
         if token != self.token:
             return 401, {"detail": "bad token"}
-        for route, pattern in _ROUTES:
-            match = pattern.match(path)
-            if match:
-                break
-        else:
+        found = [(route, m) for route, pattern in _ROUTES if (m := pattern.match(path))]
+        if not found:
             return 404, {"detail": f"no route {path}"}
+        route, match = found[0]
         with self.lock:
             self.calls.append(Call(route, match["id"], body, token))
             if route in ("events", "finish") and match["id"] in self.stale:
