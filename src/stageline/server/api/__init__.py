@@ -1,13 +1,24 @@
 """The REST API under `/api/v1`: one router per resource, included in this order by
 `server.app.create_app`. Add a router by importing it here and appending it to
 `routers`; every route in it needs a rule (`server.auth`). `root_routers` are included
-outside `/api/v1`: the webhooks, whose URLs forges and hooks are configured with."""
+outside `/api/v1`: the webhooks, whose URLs forges and hooks are configured with, and
+the routes workers call, whose full paths are `worker.protocol`'s (ADR 0012)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from stageline.server.api import environments, hooks, logs, repos, runs, triggers, users
+from stageline.server.api import (
+    agent_files,
+    environments,
+    git,
+    hooks,
+    logs,
+    repos,
+    runs,
+    triggers,
+    users,
+)
 
 routers: list[APIRouter] = [
     repos.router,
@@ -17,6 +28,6 @@ routers: list[APIRouter] = [
     logs.router,
     environments.router,
 ]
-root_routers: list[APIRouter] = [hooks.router]
+root_routers: list[APIRouter] = [hooks.router, git.router, agent_files.router]
 
 __all__ = ["root_routers", "routers"]
