@@ -304,11 +304,11 @@ def route_rules(app: FastAPI) -> dict[tuple[str, str], Rule | None]:
 
 __all__ = [
     "CSRF_COOKIE",
-    "Agent",
     "CSRF_FIELD",
     "CSRF_HEADER",
     "SESSION_COOKIE",
     "Admin",
+    "Agent",
     "Developer",
     "Principal",
     "Reviewer",

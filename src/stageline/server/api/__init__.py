@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from stageline.server.api import (
+    agent,
     agent_files,
     environments,
     git,
@@ -18,6 +19,7 @@ from stageline.server.api import (
     runs,
     triggers,
     users,
+    workers,
 )
 
 routers: list[APIRouter] = [
@@ -27,7 +29,9 @@ routers: list[APIRouter] = [
     runs.router,
     logs.router,
     environments.router,
+    workers.router,
 ]
-root_routers: list[APIRouter] = [hooks.router, git.router, agent_files.router]
+#: `agent` declares its full paths (`worker.protocol`), which workers share.
+root_routers: list[APIRouter] = [hooks.router, git.router, agent_files.router, agent.router]
 
 __all__ = ["root_routers", "routers"]

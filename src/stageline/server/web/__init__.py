@@ -13,6 +13,7 @@ status. The API and webhooks keep their problem+json answers.
 * `environments` — deployments, monitor results, DORA figures, rollback
 * `records`      — trigger events, the audit log (admins)
 * `repositories` — the registered repositories; registering one (admins)
+* `workers`      — the live workers, their queues and current jobs (ADR 0012)
 * `live`         — SSE streams of re-rendered fragments
 * `ansi`, `logview`, `jobgraph`, `charts`, `approvals` — what the pages show, computed
 """
@@ -34,6 +35,7 @@ from stageline.server.web import (
     records,
     repositories,
     runs,
+    workers,
 )
 from stageline.server.web.deps import page
 from stageline.server.web.render import STATIC_DIR
@@ -46,6 +48,7 @@ ROUTERS = [
     environments.router,
     records.router,
     repositories.router,
+    workers.router,
 ]
 STATIC_PATH = "/static"
 #: Paths whose errors stay problem+json whatever the client accepts.
