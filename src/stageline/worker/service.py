@@ -103,6 +103,7 @@ def serve(config: WorkerConfig, ports: PortsFactory | None = None) -> int:
     from celery.concurrency import get_implementation
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per heartbeat
     attempts = Attempts()
     headers = {"Authorization": f"Bearer {config.token}", "Accept": "application/json"}
     with httpx.Client(
