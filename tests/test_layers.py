@@ -95,7 +95,7 @@ def test_a_worker_loads_neither_the_engine_nor_the_store() -> None:
     code = (
         "import sys, json\n"
         "from stageline.cli.app import app\n"
-        "import stageline.worker.service, stageline.worker.task, stageline.runner.job\n"
+        "import stageline.worker.service, stageline.worker.remote, stageline.runner.job\n"
         "print(json.dumps(sorted(m for m in sys.modules"
         " if m.startswith(('stageline.engine', 'stageline.store')))))\n"
     )

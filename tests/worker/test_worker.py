@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import redis
+from kombu import Connection
 
 from stageline.runner.contract import JobRequest
 from stageline.worker.protocol import TASK_NAME, TaskArgs, celery_app
@@ -24,7 +25,8 @@ from tests.engine.conftest import job, step
 from tests.support.git import git
 from tests.worker.stub import AgentStub
 
-BROKER = "redis://127.0.0.1:6379/0"
+REDIS = "redis://127.0.0.1:6379/0"
+RABBITMQ = "amqp://guest:guest@127.0.0.1:5672//"
 ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.slow
@@ -32,6 +34,7 @@ pytestmark = pytest.mark.slow
 
 @dataclass
 class Worker:
+    broker: str
     stub: AgentStub
     queue: str
     name: str
@@ -55,7 +58,7 @@ class Worker:
                 secrets=secrets or {},
             )
             self.stub.claims[attempt] = {"request": request.to_dict(), "repo": "demo"}
-        app = celery_app(BROKER)
+        app = celery_app(self.broker)
         try:
             app.send_task(
                 TASK_NAME, kwargs=TaskArgs(attempt, 7, "build").to_dict(), queue=self.queue
@@ -82,7 +85,12 @@ class Worker:
 
 
 @pytest.fixture
-def worker(tmp_path: Path) -> Iterator[Worker]:
+def broker() -> str:
+    return REDIS
+
+
+@pytest.fixture
+def worker(tmp_path: Path, broker: str) -> Iterator[Worker]:
     repo = tmp_path / "repo"
     repo.mkdir()
     git(repo, "init", "-q", "-b", "main")
@@ -101,7 +109,7 @@ def worker(tmp_path: Path) -> Iterator[Worker]:
         process = subprocess.Popen(
             [
                 *(sys.executable, "-m", "tests.worker.localworker", str(repo), str(modules_file)),
-                *("--", "--server", stub.url, "--broker", BROKER, "--queues", queue),
+                *("--", "--server", stub.url, "--broker", broker, "--queues", queue),
                 *("--name", name, "--concurrency", "2", "--cache-dir", str(tmp_path / "cache")),
             ],
             cwd=ROOT,
@@ -110,7 +118,15 @@ def worker(tmp_path: Path) -> Iterator[Worker]:
             stderr=subprocess.STDOUT,
         )
     found = Worker(
-        stub, queue, name, repo, git(repo, "rev-parse", "HEAD"), process, modules_file, output
+        broker,
+        stub,
+        queue,
+        name,
+        repo,
+        git(repo, "rev-parse", "HEAD"),
+        process,
+        modules_file,
+        output,
     )
     try:
         stub.wait_for(lambda: stub.of("heartbeat") or process.poll() is not None, timeout=60)
@@ -121,9 +137,15 @@ def worker(tmp_path: Path) -> Iterator[Worker]:
             process.kill()
             process.wait()
         stub.stop()
-        redis.Redis.from_url(BROKER).delete(queue)
+        _delete(broker, queue)
 
 
+def _delete(broker: str, queue: str) -> None:
+    with Connection(broker) as conn:
+        conn.default_channel.queue_delete(queue)
+
+
+@pytest.mark.parametrize("broker", [REDIS, RABBITMQ])
 def test_a_job_runs_its_steps_and_the_server_gets_masked_logs_steps_and_the_result(
     worker: Worker,
 ) -> None:
@@ -176,7 +198,7 @@ def test_a_refused_claim_drops_the_task_and_the_worker_goes_on(worker: Worker) -
     assert worker.stub.of("events", "att-gone") == [] and worker.stub.of("finish", "att-gone") == []
     worker.stop()
     # both messages were acknowledged: nothing waits in the queue or unacked
-    broker = redis.Redis.from_url(BROKER)
+    broker = redis.Redis.from_url(REDIS)
     assert broker.llen(worker.queue) == 0
     unacked = [json.loads(v) for v in broker.hvals("unacked")]
     assert not any(worker.queue in json.dumps(u) for u in unacked)
