@@ -80,3 +80,20 @@ def test_a_heartbeat_reply_sets_the_tokens_it_names_from_another_thread() -> Non
     reason, other_set = asyncio.run(main())
     assert reason == "cancelled by bob" and not other_set
     assert stopped == ["the server says the attempt is no longer this worker's"]
+
+
+def test_a_job_the_worker_cannot_read_ends_as_a_failure(tmp_path: Path) -> None:
+    stub = AgentStub()
+    stub.claims["a5"] = {"request": {"run_id": "3"}, "repo": "demo"}  # no job
+    stub.start()
+
+    async def never(job: Assignment) -> JobPorts:
+        raise AssertionError("an unreadable job must not run")
+
+    try:
+        run_attempt(TaskArgs("a5", 3, "build"), _config(stub, tmp_path), Attempts(), never)
+    finally:
+        stub.stop()
+    (finish,) = stub.of("finish", "a5")
+    assert finish.body["seq"] == 0 and finish.body["result"]["conclusion"] == "failure"
+    assert finish.body["result"]["reason"].startswith("worker w1 cannot read the job: KeyError")

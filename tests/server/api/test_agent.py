@@ -154,9 +154,7 @@ def _project(root: Path, runs_on: str) -> Path:
 
 
 @pytest.fixture
-def make_agent(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Callable[..., Agent]]:
+def make_agent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Agent]]:
     """`make_agent(runs_on=..., **dispatch settings)`: the app served with the celery
     executor, a repository `demo`, a `worker` and a `viewer` user."""
     monkeypatch.delenv("STAGELINE_DATABASE_URL", raising=False)
