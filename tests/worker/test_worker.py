@@ -204,24 +204,36 @@ def test_a_refused_claim_drops_the_task_and_the_worker_goes_on(worker: Worker) -
     assert not any(worker.queue in json.dumps(u) for u in unacked)
 
 
-def test_a_cancel_in_the_heartbeat_reply_kills_the_running_step(worker: Worker) -> None:
-    worker.send("att-3", [step(0, "echo pid $$; exec sleep 300"), step(1, "echo never")])
-    lines = worker.stub.wait_for(
-        lambda: [
-            e["line"]
-            for e in worker.stub.events("att-3")
+def test_a_cancel_in_the_heartbeat_reply_kills_the_running_steps(worker: Worker) -> None:
+    """Two jobs run at once (concurrency 2); the one heartbeat lists both, and its reply
+    stops both."""
+    attempts = ["att-3", "att-3b"]
+    for attempt in attempts:
+        worker.send(attempt, [step(0, "echo pid $$; exec sleep 300"), step(1, "echo never")])
+
+    def pids() -> list[int] | None:
+        found = [
+            int(e["line"].removeprefix("pid "))
+            for attempt in attempts
+            for e in worker.stub.events(attempt)
             if e["kind"] == "log" and e["line"].startswith("pid ")
         ]
+        return found if len(found) == 2 else None
+
+    sleeping = worker.stub.wait_for(pids)
+    for pid in sleeping:
+        os.kill(pid, 0)  # the steps run
+    worker.stub.wait_for(
+        lambda: [b for b in worker.stub.of("heartbeat") if b.body["attempts"] == attempts]
     )
-    pid = int(lines[0].removeprefix("pid "))
-    os.kill(pid, 0)  # the step runs
-    worker.stub.cancel["att-3"] = "cancelled by alice"
-    done = worker.finished("att-3")
-    assert done["result"]["conclusion"] == "cancelled"
-    assert done["result"]["steps"][0]["conclusion"] == "cancelled"
-    assert any("att-3" in b.body["attempts"] for b in worker.stub.of("heartbeat"))
-    with pytest.raises(ProcessLookupError):
-        os.kill(pid, 0)
+    worker.stub.cancel.update({a: "cancelled by alice" for a in attempts})
+    for attempt in attempts:
+        done = worker.finished(attempt)
+        assert done["result"]["conclusion"] == "cancelled"
+        assert done["result"]["steps"][0]["conclusion"] == "cancelled"
+    for pid in sleeping:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
     worker.stop()
 
 
