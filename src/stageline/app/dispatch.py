@@ -487,6 +487,9 @@ class Dispatcher:
         now = time.time()
         for index, name in sorted(pending.open_steps.items()):
             step = StepResult(index, name, Conclusion.FAILURE, Conclusion.FAILURE, finished_at=now)
+            file = self._log_file(pending, index)
+            if file is not None:
+                file.write(reason + "\n")
             pending.post(pending.sink.log, index, reason)
             self._local_log(pending, step)
             pending.post(pending.sink.step_finished, step)

@@ -89,7 +89,7 @@ class Agent:
         found = []
         for raw in self.broker.lrange(self.queue, 0, -1):
             message = json.loads(raw)
-            args, kwargs, _ = json.loads(base64.b64decode(message["body"]))
+            _args, kwargs, _ = json.loads(base64.b64decode(message["body"]))
             found.append({"task": message["headers"]["task"], "kwargs": kwargs})
         return found
 
@@ -304,14 +304,23 @@ def test_a_lost_job_is_sent_once_more_with_retry_lost_jobs(
     run_id = agent.start_run()
     first = agent.attempt_of(run_id)
     assert agent.claim(first).status_code == 200
+    started = [{"kind": "step_started", "index": 0, "name": "Run echo hello"}]
+    assert agent.events(first, 1, started).status_code == 200
     second = agent.attempt_of(run_id, number=2)
     sent = until(lambda: len(agent.tasks()) == 2 and agent.tasks())
     assert sorted(t["kwargs"]["attempt"] for t in sent) == sorted([first, second])
     assert agent.claim(second, "w2").status_code == 200
+    rerun = [
+        {"kind": "step_started", "index": 0, "name": "Run echo hello"},
+        {"kind": "step_finished", "result": _step(0, "success")},
+    ]
+    assert agent.events(second, 1, rerun, worker="w2").json()["applied"] is True
     assert agent.finish(second, "success", worker="w2").status_code == 200
     detail = agent.ended(run_id)
     assert detail.run.conclusion == "success"
-    assert next(j for j in detail.jobs if j.key == "build").runner_name == "w2"
+    build = next(j for j in detail.jobs if j.key == "build")
+    assert build.runner_name == "w2"
+    assert [(s.number, s.conclusion) for s in build.steps] == [(0, "success")]  # the retry's
     kinds = [e.kind for e in agent.store().runs.run_events(run_id)]
     assert "job.retried" in kinds
 
