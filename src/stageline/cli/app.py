@@ -50,6 +50,7 @@ def _build_app() -> typer.Typer:
         resume,
         server,
         validate,
+        worker,
         workers,
     )
 
@@ -84,6 +85,7 @@ def _build_app() -> typer.Typer:
     app.add_typer(server.token_app, name="token")
     app.command("workers")(workers.workers)
     app.add_typer(hook.app, name="hook")
+    app.command("worker")(worker.worker)
     return app
 
 
