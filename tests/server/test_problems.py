@@ -108,6 +108,12 @@ def test_unknown_things_are_404_and_conflicts_409_and_nothing_is_lost(live: Live
         wrong_method = client.delete("/api/v1/repos")
         assert wrong_method.status_code == 405 and wrong_method.json()["status"] == 405
         users = client.get("/api/v1/users").json()
-    assert sorted(u["name"] for u in users) == ["admin", "developer", "reviewer", "viewer", "worker"]
+    assert sorted(u["name"] for u in users) == [
+        "admin",
+        "developer",
+        "reviewer",
+        "viewer",
+        "worker",
+    ]
     with live.client("viewer") as client:
         assert client.get("/api/v1/users/me").json()["role"] == "viewer"
