@@ -53,6 +53,9 @@ TABLE: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/deployments"): "viewer",
     ("GET", "/api/v1/metrics"): "viewer",
     ("POST", "/api/v1/environments/{name}/rollback"): "reviewer",
+    ("GET", "/api/v1/repos/{name}/secrets"): "admin",
+    ("PUT", "/api/v1/repos/{name}/secrets/{secret}"): "admin",
+    ("DELETE", "/api/v1/repos/{name}/secrets/{secret}"): "admin",
     **WEB_RULES,
 }
 #: Values for path parameters, so that a call gets past routing.
@@ -62,6 +65,7 @@ PARAMS = {
     "trigger_id": "999999",
     "run_id": "999999",
     "job": "build",
+    "secret": "TOKEN",
     **WEB_PARAMS,
 }
 

@@ -48,6 +48,7 @@ def _build_app() -> typer.Typer:
         metrics,
         records,
         resume,
+        secrets,
         server,
         validate,
     )
@@ -82,6 +83,7 @@ def _build_app() -> typer.Typer:
     app.add_typer(server.user_app, name="user")
     app.add_typer(server.token_app, name="token")
     app.add_typer(hook.app, name="hook")
+    app.add_typer(secrets.app, name="secret")
     return app
 
 

@@ -13,7 +13,9 @@ For a job with `environment: X`, in order:
    `gates.gate_state` decides (rules, self-review, wait timer, timeout → on_timeout,
    `auto_approve`); reminders due are announced once each. A resumed run re-enters
    its gate with the decisions recorded so far and its original request time;
-4. the deployment queue: the job's deployment record is created and waits until no
+4. the environment's secrets (`stageline secret set --env`) are read, to be released to
+   the job with the decision: never before its gate passed, as on GitHub;
+5. the deployment queue: the job's deployment record is created and waits until no
    earlier deploy to X (in any process) is unfinished, then goes ``in_progress``;
    the job gets a ``stageline`` context (``rollback`` false, ``environment``,
    ``deployment``), as a rollback's re-run gets one with ``rollback`` true.
@@ -107,6 +109,10 @@ class EnvironmentGatekeeper:
                 return hooks.Decision(False, "cancelled while waiting for approval")
             if state.status != "approved":
                 return hooks.Decision(False, f"environment '{env.name}': {state.reason}")
+        try:  # the gate passed: the environment's secrets are the job's now
+            released = rt.store.secrets.values(rt.store.secrets.scope_of(rt.repo_dir), env.name)
+        except StagelineError as err:
+            return hooks.Decision(False, f"environment '{env.name}': {err.message}")
         deployment_id = await deployments.queue_and_start(rt, hold)
         if deployment_id is None:
             return hooks.Decision(False, "cancelled while queued for the environment")
@@ -116,7 +122,7 @@ class EnvironmentGatekeeper:
                 "environment": env.name,
                 "deployment": deployment_id,
             }
-        return hooks.Decision(True)
+        return hooks.Decision(True, secrets=released)
 
     # -- the shared approval gate ------------------------------------------------------
 

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
 
     from stageline.store.ports import DeploymentStore, ServerStore
+    from stageline.store.secret_sql import SecretStore
 
 DB_NAME = "stageline.db"
 BUSY_TIMEOUT_MS = 30_000
@@ -73,6 +74,7 @@ class SQLiteStore:
         self.runs = SQLiteRunStore(self)
         self._deployments: DeploymentStore | None = None
         self._server: ServerStore | None = None
+        self._secrets: SecretStore | None = None
         self._engine: Engine | None = None
         self._conn: Connection | None = None
 
@@ -103,6 +105,20 @@ class SQLiteStore:
 
             self._server = SqlServerStore(self.transaction)
         return self._server
+
+    @property
+    def secrets(self) -> SecretStore:
+        """On the raw connection: a run reads its secrets without SQLAlchemy."""
+        if self._secrets is None:
+            from stageline.store.secret_sql import SecretStore
+
+            self._secrets = SecretStore(self._execute, self.home, unix_times=True)
+        return self._secrets
+
+    def _execute(self, sql: str, params: dict[str, Any]) -> tuple[list[tuple[Any, ...]], int]:
+        with self.write() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall(), cursor.rowcount
 
     @property
     def engine(self) -> Engine:

@@ -7,7 +7,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from stageline.server.api import environments, hooks, logs, repos, runs, triggers, users
+from stageline.server.api import (
+    environments,
+    hooks,
+    logs,
+    repos,
+    runs,
+    secrets,
+    triggers,
+    users,
+)
 
 routers: list[APIRouter] = [
     repos.router,
@@ -16,6 +25,7 @@ routers: list[APIRouter] = [
     runs.router,
     logs.router,
     environments.router,
+    secrets.router,
 ]
 root_routers: list[APIRouter] = [hooks.router]
 
