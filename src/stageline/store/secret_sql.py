@@ -3,7 +3,7 @@
 A value is encrypted before it reaches the table and decrypted when it leaves it, so
 the database (a file, a dump, a replica) never holds one in clear text. The key is
 `$STAGELINE_SECRET_KEY` (a Fernet key: 32 url-safe base64 bytes), else the file
-`<store home>/secret.key`, created 0600 on first use beside the SQLite file and never
+`<store home>/secrets.key`, created 0600 on first use beside the SQLite file and never
 written to the database. Processes on several machines sharing one PostgreSQL store
 must share the key, so they set `STAGELINE_SECRET_KEY`.
 
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from cryptography.fernet import Fernet
 
 KEY_ENV = "STAGELINE_SECRET_KEY"
-KEY_FILE = "secret.key"
+KEY_FILE = "secrets.key"
 
 #: GitHub's rule for secret names: letters, digits, underscores, not starting with a digit.
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
