@@ -56,6 +56,9 @@ class ApprovalConfig(Node):
     remind_every: timedelta | None = None
     #: An expression (``${{ ... }}`` or bare) over the run's contexts.
     auto_approve: str | None = None
+    #: Whether an upstream `hmarr/auto-approve-action` counts (as one approver, for the
+    #: run's author: see `gates`).
+    allow_action: bool = False
 
 
 @dataclass(slots=True)
@@ -172,6 +175,7 @@ _APPROVAL_KEYS = (
     "on_timeout",
     "remind_every",
     "auto_approve",
+    "allow_action",
 )
 _RULE_KEYS = ("reviewers", "required")
 _MONITOR_KEYS = ("duration", "interval", "checks")
@@ -342,6 +346,7 @@ class _Builder:
         approval.remind_every = self.r.field(node, "remind_every", self.r.duration, what, None)
         if approval.remind_every is not None and not approval.remind_every:
             self.r.error(approval.at("remind_every"), f"{what}.remind_every must be more than 0s")
+        approval.allow_action = self.r.field(node, "allow_action", self.r.boolean, what, False)
         approval.auto_approve = self.r.field(node, "auto_approve", self.r.string, what, None)
         if approval.auto_approve is not None:
             self.expression(approval.auto_approve, approval.at("auto_approve"), what, None)

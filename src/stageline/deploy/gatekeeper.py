@@ -23,8 +23,9 @@ For a job with `environment: X`, in order:
 `hmarr/auto-approve-action` is the same mechanism: its step reports
 ``approval.auto``; `wiring.DeployObserver` records it as a decision by ``auto``
 without a gate, naming the job that approved, and every gate of the run opened for a
-job downstream of that job (through `needs`, transitively) counts as approved by
-``auto``.
+job downstream of that job (through `needs`, transitively) sees it as one more
+approval, which counts only where the environment has ``allow_action: true`` and
+then only as the rules say (`gates.evaluate_gate`).
 """
 
 from __future__ import annotations
@@ -43,7 +44,6 @@ from stageline.deploy.gates import (
     Decision,
     GateRequest,
     GateState,
-    evaluate_gate,
     gate_state,
 )
 from stageline.deploy.rollback import complete
@@ -218,36 +218,19 @@ class EnvironmentGatekeeper:
         request: GateRequest,
         seen: list[Decision],
     ) -> GateState:
-        rt = self.rt
-        source = self._auto_approver(hold)
-        if source is None:
-            return gate_state(rt.config, request, now=now(), decisions=seen)
-        state = evaluate_gate(
-            env.approval,
-            rt.config.teams,
-            actor=request.actor,
-            requested_at=request.requested_at,
-            now=now(),
-            decisions=seen,
-            auto_approved=True,
-        )
-        if state.status == "approved" and state.decided_by == (AUTO,):
-            return GateState(
-                "approved",
-                f"approved automatically by job {source} (hmarr/auto-approve-action)",
-                (AUTO,),
-            )
-        return state
+        action = self._auto_approval(hold)
+        return gate_state(self.rt.config, request, now=now(), decisions=seen, action=action)
 
-    def _auto_approver(self, hold: hooks.Hold) -> str | None:
-        """The upstream job whose auto-approve step approved this run, if any."""
+    def _auto_approval(self, hold: hooks.Hold) -> Decision | None:
+        """The approval of an upstream job's auto-approve step, if any (as a decision by
+        AUTO naming the job; `gates.evaluate_gate` says whether it counts)."""
         approvals = self.rt.store.deployments.auto_approvals(hold.run_id)
         if not approvals:
             return None
         upstream = self._upstream(hold.run_id, hold.job.job_id)
         for row in approvals:
             if row.verdict == "approve" and row.source_job in upstream:
-                return row.source_job
+                return Decision(AUTO, "approve", row.at, f"job {row.source_job}")
         return None
 
     def _upstream(self, run_id: int, job_id: str) -> set[str]:
