@@ -10,7 +10,7 @@ still recorded, and `decide` then raises saying why.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,6 +27,11 @@ if TYPE_CHECKING:
 class NotCounted(ConfigError):
     """A decision that was recorded but does not count (not a reviewer of any rule, or
     one's own run with ``prevent_self_review``)."""
+
+
+class ServerOnly(ConfigError):
+    """A local decision on a gate whose environment has ``approval.where: server``: it
+    is refused, not recorded."""
 
 
 #: What a verdict does, by the kind of gate it decides.
@@ -82,9 +87,16 @@ def decide_in(
     author: str | None = None,
     environment: str | None = None,
     comment: str | None = None,
+    origin: Mapping[str, str] | None = None,
 ) -> GateDecision:
     """Record `reviewer`'s `verdict` on the gate run `run` (its number in the
     repository, else its id) waits on; `environment` chooses when it waits on several.
+
+    `origin` is recorded with the decision (the gate's `data`): where it was made. The
+    server passes ``{"via": "server", ...}`` for its authenticated users; by default it
+    is this terminal's (`deploy.reviewers.local_origin`: the OS user and git's identity,
+    whatever ``--as`` said). An environment with ``approval.where: server`` refuses any
+    other (`ServerOnly`), on its approval and pause gates alike.
 
     The approval rules judge `reviewer` against the run's author: who the gate or the
     run records as its actor, which is what the run's own process judges by, so a
@@ -93,13 +105,22 @@ def decide_in(
     knows the commit's author) may differ from what the run judges by: then a decision
     that does not count is not recorded at all, or the run could count it.
     """
-    from stageline.deploy.gates import review_refusal
+    from stageline.deploy.gates import SERVER, review_refusal
+    from stageline.deploy.reviewers import local_origin
 
     found = ctx.store.runs.find_run(run)
     if found is None:
         raise RunError(f"no run {run} in the record", hint="see `stageline runs`")
     pending = ctx.store.deployments.gates_of_run(found.id, status="pending")
     gate = gate_to_decide(found, pending, environment)
+    made = dict(origin) if origin is not None else local_origin(str(ctx.root))
+    approval = ctx.config.environment(gate.environment).approval
+    if approval is not None and approval.where == SERVER and made.get("via") != SERVER:
+        raise ServerOnly(
+            f"environment '{gate.environment}' takes decisions only through the team server "
+            "(approval.where: server); this one was not recorded",
+            hint="decide with --server URL (your token in $STAGELINE_TOKEN), or in the web UI",
+        )
     refusal = None
     if gate.kind == "approval":
         config = ctx.config
@@ -112,7 +133,9 @@ def decide_in(
         )
     recorded = refusal is None or author is None
     if recorded:
-        ctx.store.deployments.record_decision(found.id, gate.id, reviewer, verdict, comment=comment)
+        ctx.store.deployments.record_decision(
+            found.id, gate.id, reviewer, verdict, comment=comment, data=made
+        )
     if refusal:
         kept = "was recorded but " if recorded else ""
         raise NotCounted(
@@ -143,4 +166,12 @@ def gate_to_decide(run: RunInfo, pending: Sequence[GateRow], environment: str | 
     return gates[0]
 
 
-__all__ = ["EFFECTS", "GateDecision", "NotCounted", "decide", "decide_in", "gate_to_decide"]
+__all__ = [
+    "EFFECTS",
+    "GateDecision",
+    "NotCounted",
+    "ServerOnly",
+    "decide",
+    "decide_in",
+    "gate_to_decide",
+]

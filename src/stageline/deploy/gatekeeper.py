@@ -46,6 +46,7 @@ from stageline.deploy.gates import (
     GateState,
     gate_state,
 )
+from stageline.deploy.reviewers import local_origin
 from stageline.deploy.rollback import complete
 from stageline.deploy.runtime import DeployRuntime, now, sleep_or_cancel
 from stageline.engine import hooks
@@ -180,7 +181,8 @@ class EnvironmentGatekeeper:
                 for row in rt.store.deployments.decisions(gate.id, after=last):
                     last = row.id
                     if row.verdict in ("approve", "reject"):
-                        seen.append(Decision(row.reviewer, row.verdict, row.at, row.comment))  # type: ignore[arg-type]
+                        via = str(row.data.get("via") or "") or None
+                        seen.append(Decision(row.reviewer, row.verdict, row.at, row.comment, via))  # type: ignore[arg-type]
                 state = self._state(hold, env, request, seen)
                 if state.status != "pending":
                     self._record(hold, env, gate, state)
@@ -199,7 +201,8 @@ class EnvironmentGatekeeper:
                 if state.reason != shared.text:
                     rt.store.deployments.update_gate(gate.id, reason=state.reason)
                     shared.tell(state.reason)
-                if prompt is None and rt.prompt is not None and self.identity is not None:
+                local = env.approval is None or env.approval.where != "server"
+                if prompt is None and local and rt.prompt is not None and self.identity is not None:
                     prompt = asyncio.ensure_future(self._ask(hold, env, gate))
                 pause = rt.poll
                 if state.wake_at is not None:
@@ -304,6 +307,7 @@ class EnvironmentGatekeeper:
                     reviewer,
                     verdict[answer],
                     comment="at the prompt of stageline run",
+                    data=local_origin(self.rt.repo_dir),
                 )
 
 

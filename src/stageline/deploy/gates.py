@@ -24,6 +24,8 @@ The rules, where GitHub (one rule) and GitLab (several) informed them:
   decides (as ``timeout``); decisions recorded after it do not count;
 * the wait timer also counts from the request: an approved gate stays pending
   until it passes (a reject does not wait);
+* with `where: server`, only decisions made through the team server (authenticated)
+  count; one made at a terminal is kept with the reason;
 * reminders are due every `remind_every` after the request while pending;
 * an approval by `hmarr/auto-approve-action` (a job upstream of the deploy ran it)
   counts only where the environment opts in (`allow_action: true`), and then as one
@@ -53,16 +55,21 @@ GateStatus = Literal["pending", "approved", "rejected"]
 AUTO = "auto"
 TIMEOUT = "timeout"
 POLICY = "policy"
+#: `Decision.via` of a decision authenticated through the team server.
+SERVER = "server"
+SERVER_ONLY = "approval.where is server: only decisions made through the team server count"
 
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """One recorded review. `at` is timezone-aware UTC."""
+    """One recorded review. `at` is timezone-aware UTC; `via` where it was made
+    (``server``: authenticated through the team server; else a terminal or a prompt)."""
 
     reviewer: str
     verdict: Verdict
     at: datetime
     comment: str | None = None
+    via: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +206,8 @@ def evaluate_gate(
             decided += (AUTO,)
         reason = f"approved by {', '.join(decided)}"
         if AUTO in counting and action is not None:
-            reason += f" (hmarr/auto-approve-action{', ' + action.comment if action.comment else ''})"
+            job = f", {action.comment}" if action.comment else ""
+            reason += f" (hmarr/auto-approve-action{job})"
     elif now >= expires_at:
         waited = format_duration(approval.timeout)
         if approval.on_timeout == "reject":
@@ -258,6 +266,8 @@ def _sort_decisions(
         )
         if refusal is None and decision.at > expires_at:
             refusal = "recorded after the approval timed out"
+        if refusal is None and approval.where == "server" and decision.via != SERVER:
+            refusal = SERVER_ONLY
         if refusal:
             ignored.append(IgnoredDecision(decision, refusal))
         else:
@@ -265,9 +275,7 @@ def _sort_decisions(
     return counted, tuple(ignored)
 
 
-def action_refusal(
-    approval: ApprovalConfig, action: Decision, expires_at: datetime
-) -> str | None:
+def action_refusal(approval: ApprovalConfig, action: Decision, expires_at: datetime) -> str | None:
     """Why an `hmarr/auto-approve-action` approval does not count, or None when it does."""
     if not approval.allow_action:
         return "hmarr/auto-approve-action does not count here (approval.allow_action is false)"
@@ -368,6 +376,8 @@ def gate_state(
 __all__ = [
     "AUTO",
     "POLICY",
+    "SERVER",
+    "SERVER_ONLY",
     "TIMEOUT",
     "Decision",
     "GateRequest",
