@@ -11,6 +11,8 @@ from stageline.deploy.config import ApprovalConfig, parse_config
 from stageline.deploy.gates import (
     AUTO,
     POLICY,
+    SERVER,
+    SERVER_ONLY,
     TIMEOUT,
     Decision,
     GateRequest,
@@ -327,3 +329,16 @@ def test_the_action_never_passes_prevent_self_review() -> None:
     assert state.rules[0].approved_by == ("bob",)
     [ignored] = state.ignored
     assert "self-review is not allowed" in ignored.reason
+
+
+def test_where_server_counts_only_decisions_made_through_the_server() -> None:
+    approval = _approval("      rules: [{reviewers: [bob], required: 1}]\n      where: server\n")
+    assert approval.where == "server"
+    local = gate(approval, approve("bob", 1))
+    assert local.status == "pending"
+    [ignored] = local.ignored
+    assert ignored.reason == SERVER_ONLY
+    remote = gate(approval, Decision("bob", "approve", at(1), via=SERVER))
+    assert remote.status == "approved"
+    # a local reject does not count either: nothing decided at a terminal does
+    assert gate(approval, reject("bob", 1)).status == "pending"
