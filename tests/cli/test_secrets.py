@@ -4,6 +4,7 @@ once its gate passed; --secret wins; the store never holds a value in clear text
 
 from __future__ import annotations
 
+import getpass
 import os
 import subprocess
 import sys
@@ -170,6 +171,12 @@ def test_environment_secrets_reach_only_that_environment_after_its_gate(repo: Pa
     assert seen(repo, "after") == f"|{REPO_SECRET}"
     assert "deploying with ***" in out
     assert ENV_SECRET not in out + err
+    # who decided, as the OS and git know them, whatever --as said (issue 13 item 4)
+    origin = f"local: os user {getpass.getuser()}, git alice <alice@example.com>"
+    shown = stageline(repo, "show", "1")
+    assert f"decision: production: approve by bob ({origin})" in shown.stdout
+    listed = stageline(repo, "deployments")
+    assert f"bob ({origin})" in listed.stdout
     for path in store_files(repo):
         data = path.read_bytes()
         assert ENV_SECRET.encode() not in data, path

@@ -19,8 +19,10 @@ from stageline.app import context
 from stageline.errors import ConfigError, RunError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from stageline.deploy.gates import Verdict
-    from stageline.store.deploy_records import GateRow
+    from stageline.store.deploy_records import DeploymentRow, GateRow
     from stageline.store.records import RunInfo
 
 
@@ -147,6 +149,74 @@ def decide_in(
     return GateDecision(found.id, gate.environment, gate.kind, verdict, reviewer, effect)
 
 
+@dataclass(frozen=True, slots=True)
+class DecisionView:
+    """A recorded decision as `show` and `deployments` print it."""
+
+    environment: str
+    #: ``approval`` or ``pause``.
+    kind: str
+    reviewer: str
+    verdict: str
+    at: datetime
+    comment: str | None
+    #: Where it was made (`deploy.reviewers.describe_origin`): the OS user and git
+    #: identity of a terminal, or the server; '' when not recorded.
+    origin: str
+
+
+def decisions_in(ctx: context.Context, run_id: int) -> list[DecisionView]:
+    """Every decision on run `run_id`'s gates, oldest first."""
+    from stageline.deploy.reviewers import describe_origin
+
+    found: list[DecisionView] = []
+    for gate in ctx.store.deployments.gates_of_run(run_id):
+        for row in ctx.store.deployments.decisions(gate.id):
+            found.append(
+                DecisionView(
+                    gate.environment,
+                    gate.kind,
+                    row.reviewer,
+                    row.verdict,
+                    row.at,
+                    row.comment,
+                    describe_origin(row.data),
+                )
+            )
+    return sorted(found, key=lambda view: view.at)
+
+
+def run_decisions(
+    repo_dir: str | Path, run_id: int, *, database_url: str | None = None
+) -> list[DecisionView]:
+    with context.open(repo_dir, database_url) as ctx:
+        return decisions_in(ctx, run_id)
+
+
+def approval_origins(
+    repo_dir: str | Path, deployments: Sequence[DeploymentRow], *, database_url: str | None = None
+) -> dict[int, dict[str, str]]:
+    """For each deployment, where each of its approvers decided (reviewer → origin)."""
+    with context.open(repo_dir, database_url) as ctx:
+        by_run: dict[int, list[DecisionView]] = {}
+        origins: dict[int, dict[str, str]] = {}
+        for row in deployments:
+            if row.run_id is None or not row.approved_by:
+                continue
+            if row.run_id not in by_run:
+                by_run[row.run_id] = decisions_in(ctx, row.run_id)
+            origins[row.id] = {
+                view.reviewer: view.origin
+                for view in by_run[row.run_id]
+                if view.environment == row.environment
+                and view.kind == "approval"
+                and view.verdict == "approve"
+                and view.reviewer in row.approved_by
+                and view.origin
+            }
+        return origins
+
+
 def gate_to_decide(run: RunInfo, pending: Sequence[GateRow], environment: str | None) -> GateRow:
     """The one pending gate a decision on `run` applies to: the only one, or the one of
     `environment`. Raises when there is none, or several and no `environment`."""
@@ -168,10 +238,14 @@ def gate_to_decide(run: RunInfo, pending: Sequence[GateRow], environment: str | 
 
 __all__ = [
     "EFFECTS",
+    "DecisionView",
     "GateDecision",
     "NotCounted",
     "ServerOnly",
+    "approval_origins",
     "decide",
     "decide_in",
+    "decisions_in",
     "gate_to_decide",
+    "run_decisions",
 ]
