@@ -306,11 +306,11 @@ def lint_workflow(
 __all__ = [
     "action_passes_alone",
     "ancestors",
+    "is_auto_approve",
     "is_build_step",
     "is_deploy_job",
     "is_production",
     "is_test_job",
-    "is_auto_approve",
     "is_test_step",
     "lint_workflow",
     "looks_like_deploy",
