@@ -9,8 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from stageline.app.serverdata import open_server
+from tests.server.api.conftest import Team, wait_for
+from tests.server.api.test_runs import run_state, waiting
 from tests.server.conftest import Live
+from tests.support.git import git
 from tests.support.server import make_source
 
 VALUE = "server-side-deploy-key-77a1"
@@ -91,3 +96,59 @@ def test_the_cli_sets_and_lists_through_the_server(live: Live, tmp_path: Path) -
     environ["STAGELINE_TOKEN"] = live.tokens["developer"]
     refused = secret("set", "TOKEN", value=VALUE)
     assert refused.returncode == 1 and "403" in refused.stderr
+
+
+SERVER_ONLY_CONFIG = """environments:
+  production:
+    approval:
+      rules: [{reviewers: [alice, bob], required: 1}]
+      where: server
+"""
+DEPLOY_WORKFLOW = """on: push
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - run: printf '%s' "${{{{ secrets.DEPLOY_KEY }}}}" > {out}/build
+  deploy:
+    needs: build
+    runs-on: ubuntu-latest
+    environment: production
+    steps:
+      - run: printf '%s' "${{{{ secrets.DEPLOY_KEY }}}}" > {out}/deploy
+"""
+
+
+@pytest.mark.slow
+def test_a_server_run_gets_its_environment_secret_after_an_authenticated_approval(
+    team: Team, tmp_path: Path
+) -> None:
+    """where: server — a decision made at a terminal is refused; the API's counts; the
+    secret set through the API reaches the deploy job only, once its gate passed."""
+    from stageline.app import gates, served
+
+    out = tmp_path / "seen"
+    out.mkdir()
+    (team.project / ".stageline.yml").write_text(SERVER_ONLY_CONFIG)
+    (team.project / ".github/workflows/ci.yml").write_text(DEPLOY_WORKFLOW.format(out=out))
+    git(team.project, "commit", "-qam", "server-only production")
+    with team.client("root") as admin:
+        made = admin.put(
+            "/repos/demo/secrets/DEPLOY_KEY", json={"value": VALUE, "environment": "production"}
+        )
+        assert made.status_code == 201, made.text
+    run_id = team.start_run()
+    wait_for(lambda: waiting(team, run_id), "the gate to wait")
+    assert (out / "build").read_text() == ""
+    assert not (out / "deploy").exists()
+    # a terminal deciding on the server's own store, with the run's rules: refused
+    with open_server(team.data_dir) as server, pytest.raises(gates.ServerOnly):
+        gates.decide_in(served.run_context(server, run_id), run_id, "approve", reviewer="bob")
+    with team.client("bob") as api:
+        approved = api.post(f"/runs/{run_id}/approvals", json={"decision": "approve"})
+        assert approved.status_code == 200, approved.text
+    done = wait_for(
+        lambda: (s := run_state(team, run_id))["status"] == "completed" and s, "the deploy"
+    )
+    assert done["conclusion"] == "success"
+    assert (out / "deploy").read_text() == VALUE
