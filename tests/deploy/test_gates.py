@@ -342,3 +342,15 @@ def test_where_server_counts_only_decisions_made_through_the_server() -> None:
     assert remote.status == "approved"
     # a local reject does not count either: nothing decided at a terminal does
     assert gate(approval, reject("bob", 1)).status == "pending"
+
+
+def test_where_server_takes_no_action_approval() -> None:
+    approval = _approval(
+        "      rules: [{reviewers: [bob], required: 1}]\n"
+        "      allow_action: true\n"
+        "      where: server\n"
+    )
+    state = gate(approval, action=ACTION)
+    assert state.status == "pending"
+    [ignored] = state.ignored
+    assert "no decision through the team server" in ignored.reason

@@ -283,6 +283,8 @@ def action_refusal(approval: ApprovalConfig, action: Decision, expires_at: datet
         return (
             "hmarr/auto-approve-action speaks for the run's author, and self-review is not allowed"
         )
+    if approval.where == SERVER:
+        return "hmarr/auto-approve-action is no decision through the team server (where: server)"
     if action.at > expires_at:
         return "recorded after the approval timed out"
     return None

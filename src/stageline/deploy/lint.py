@@ -165,6 +165,7 @@ def action_passes_alone(approval: ApprovalConfig | None) -> bool:
         approval is not None
         and approval.allow_action
         and not approval.prevent_self_review
+        and approval.where != "server"
         and bool(approval.rules)
         and all(rule.required <= 1 for rule in approval.rules)
     )
