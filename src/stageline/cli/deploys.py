@@ -51,14 +51,10 @@ def deployments(
     from stageline.app import deploys, gates
 
     rows = deploys.deployments(Path.cwd(), environment, database_url=database_url)
-    origins = gates.approval_origins(Path.cwd(), rows, database_url=database_url)
     if json_output:
-        documents = [describe(r) for r in rows]
-        for document, row in zip(documents, rows, strict=True):
-            document["approval_origins"] = origins.get(row.id, {})
-        print(json.dumps(documents, indent=2))
+        print(json.dumps([describe(r) for r in rows], indent=2))
         return
-    print_deployments(rows, origins)
+    print_deployments(rows, gates.approval_origins(Path.cwd(), rows, database_url=database_url))
 
 
 def print_deployments(
