@@ -161,23 +161,10 @@ def show(
     from stageline.app import gates, reads
 
     detail = reads.run(Path.cwd(), run, database_url=database_url)
-    decisions = gates.run_decisions(Path.cwd(), detail.run.id, database_url=database_url)
     if json_output:
-        document = run_document(detail, steps=True)
-        document["decisions"] = [
-            {
-                "environment": d.environment,
-                "kind": d.kind,
-                "reviewer": d.reviewer,
-                "verdict": d.verdict,
-                "at": d.at.isoformat(),
-                "comment": d.comment,
-                "origin": d.origin,
-            }
-            for d in decisions
-        ]
-        print(json.dumps(document, indent=2))
+        print(json.dumps(run_document(detail, steps=True), indent=2))
         return
+    decisions = gates.run_decisions(Path.cwd(), detail.run.id, database_url=database_url)
     _print_detail(detail)
     for d in decisions:
         said = f' "{d.comment}"' if d.comment else ""
