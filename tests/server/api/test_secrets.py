@@ -121,12 +121,13 @@ jobs:
 
 @pytest.mark.slow
 def test_a_server_run_gets_its_environment_secret_after_an_authenticated_approval(
-    team: Team, tmp_path: Path
+    any_team: Team, tmp_path: Path
 ) -> None:
     """where: server — a decision made at a terminal is refused; the API's counts; the
     secret set through the API reaches the deploy job only, once its gate passed."""
     from stageline.app import gates, served
 
+    team = any_team
     out = tmp_path / "seen"
     out.mkdir()
     (team.project / ".stageline.yml").write_text(SERVER_ONLY_CONFIG)
@@ -142,7 +143,8 @@ def test_a_server_run_gets_its_environment_secret_after_an_authenticated_approva
     assert (out / "build").read_text() == ""
     assert not (out / "deploy").exists()
     # a terminal deciding on the server's own store, with the run's rules: refused
-    with open_server(team.data_dir) as server, pytest.raises(gates.ServerOnly):
+    opened = open_server(team.data_dir, team.database_url)
+    with opened as server, pytest.raises(gates.ServerOnly):
         gates.decide_in(served.run_context(server, run_id), run_id, "approve", reviewer="bob")
     with team.client("bob") as api:
         approved = api.post(f"/runs/{run_id}/approvals", json={"decision": "approve"})
@@ -152,3 +154,6 @@ def test_a_server_run_gets_its_environment_secret_after_an_authenticated_approva
     )
     assert done["conclusion"] == "success"
     assert (out / "deploy").read_text() == VALUE
+    with open_server(team.data_dir, team.database_url) as server:  # encrypted at rest
+        rows, _ = server.store.secrets._execute("SELECT value FROM secrets", {})
+    assert rows and all(VALUE not in str(row[0]) for row in rows)
