@@ -116,6 +116,12 @@ class SQLiteStore:
         return self._secrets
 
     def _execute(self, sql: str, params: dict[str, Any]) -> tuple[list[tuple[Any, ...]], int]:
+        """One statement: a read without the write lock, a write in its own transaction."""
+        if sql.startswith("SELECT"):
+            try:
+                return self.raw.execute(sql, params).fetchall(), -1
+            except sqlite3.Error as err:
+                raise StoreError(f"cannot read the record at {self.path}: {err}") from err
         with self.write() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall(), cursor.rowcount
