@@ -138,6 +138,17 @@ def test_set_list_rm_never_show_a_value(repo: Path) -> None:
     empty = secret(repo, "set", "X", value="")
     assert empty.returncode == 1
     assert "Traceback" not in empty.stderr + missing.stderr
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("STAGELINE_")}
+    binary = subprocess.run(
+        [sys.executable, "-m", "stageline", "secret", "set", "BIN"],
+        cwd=repo,
+        input=b"\xff\xfe",
+        env=environ,
+        capture_output=True,
+        timeout=60,
+    )
+    assert binary.returncode == 1
+    assert binary.stderr.decode().startswith("error: the secret's value is not UTF-8 text\n")
 
 
 @pytest.mark.slow

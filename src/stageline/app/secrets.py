@@ -27,9 +27,16 @@ class NoSuchSecret(RunError):
     """No secret by that name (the API answers 404)."""
 
 
-def read_value(text: str) -> str:
-    """A value as read from stdin: one trailing newline (``echo``'s) dropped; an empty
-    value is refused."""
+def read_value(data: bytes) -> str:
+    """A value as read from stdin: UTF-8 text, one trailing newline (``echo``'s) dropped;
+    an empty value, or one that is not text, is refused."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(
+            "the secret's value is not UTF-8 text",
+            hint="store binary data base64-encoded: base64 -w0 FILE | stageline secret set NAME",
+        ) from None
     value = text[:-1] if text.endswith("\n") else text
     value = value[:-1] if value.endswith("\r") else value
     if not value:

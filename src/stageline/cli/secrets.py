@@ -55,7 +55,7 @@ def set_(
 
     if sys.stdin.isatty():
         print(f"Value of {name.upper()} (then Enter, Ctrl-D):", file=sys.stderr)
-    value = secrets.read_value(sys.stdin.read())
+    value = secrets.read_value(sys.stdin.buffer.read())
     where = f"environment '{env}'" if env else "the repository"
     if server:
         from stageline.cli import remote

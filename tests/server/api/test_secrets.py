@@ -53,6 +53,12 @@ def test_admins_set_list_and_remove_values_never_come_back(live: Live, tmp_path:
         assert unknown.status_code == 404
         bad = admin.put("/api/v1/repos/web/secrets/1bad", json={"value": "v"})
         assert bad.status_code == 400 and "invalid secret name" in bad.json()["detail"]
+        surrogate = admin.put(
+            "/api/v1/repos/web/secrets/ODD",
+            content=b'{"value": "\\ud800"}',
+            headers={"content-type": "application/json"},
+        )
+        assert surrogate.status_code == 422, surrogate.text  # refused, no traceback
         audit = admin.get("/api/v1/audit")
         answers = [made, again, repo_wide, listed, audit]
         assert any(a["action"] == "secret.set" and a["target"] == "web" for a in audit.json())
