@@ -123,3 +123,41 @@ def test_decide_in_judges_the_given_reviewer_against_the_given_author(repo: Path
     # refused against an author given apart from the record: not recorded (the run's
     # process, which judges by the recorded actor alice, would have counted it)
     assert recorded(repo, run) == [("bob", "approve", "ok")]
+
+
+def origins(repo: Path, run_id: int) -> list[dict[str, object]]:
+    with open_store(repo / ".stageline") as store:
+        return [
+            d.data
+            for g in store.deployments.gates_of_run(run_id)
+            for d in store.deployments.decisions(g.id)
+        ]
+
+
+def test_a_local_decision_records_the_os_user_and_the_git_identity(repo: Path) -> None:
+    import getpass
+
+    subprocess.run(["git", "config", "user.name", "Bob Builder"], cwd=repo, check=True)
+    run = waiting_run(repo, "production")
+    gates.decide(repo, run, "approve", as_="bob")
+    assert origins(repo, run) == [
+        {"via": "local", "os_user": getpass.getuser(), "git": "Bob Builder <bob@example.com>"}
+    ]
+
+
+def test_where_server_refuses_local_decisions_and_takes_the_servers(repo: Path) -> None:
+    (repo / ".stageline.yml").write_text(
+        CONFIG.replace("      prevent_self_review: true\n", "      where: server\n")
+    )
+    run = waiting_run(repo, "production")
+    with pytest.raises(gates.ServerOnly, match="takes decisions only through the team server"):
+        gates.decide(repo, run, "approve", as_="bob")
+    with pytest.raises(gates.ServerOnly):
+        gates.decide(repo, run, "reject", as_="bob")
+    assert recorded(repo, run) == []  # refused, not recorded
+    with context.open(repo) as ctx:
+        done = gates.decide_in(
+            ctx, run, "approve", reviewer="bob", origin={"via": "server", "user": "bob"}
+        )
+    assert done.effect == "approved"
+    assert origins(repo, run) == [{"via": "server", "user": "bob"}]

@@ -84,6 +84,8 @@ def test_decisions_are_judged_against_the_author_and_audited(
     assert server.store.deployments.decisions(gate.id) == []  # alice's was not recorded
     done = served.decide(server, run, "approve", reviewer="bob")
     assert (done.reviewer, done.effect, done.environment) == ("bob", "approved", "production")
+    [made] = server.store.deployments.decisions(gate.id)
+    assert made.data == {"via": "server", "user": "bob"}  # what approval.where: server counts
     audit = [(a.actor, a.action, a.detail) for a in server.store.server.list_audit()]
     assert (
         "alice",

@@ -102,3 +102,18 @@ def test_errors_are_clear(repo: Path, tmp_path: Path) -> None:
         "error: git user.email zed@example.com is not mapped to a user"
     )
     assert "Traceback" not in unknown.stderr
+
+
+def test_an_environment_decided_on_the_server_refuses_the_terminal(repo: Path) -> None:
+    (repo / ".stageline.yml").write_text(
+        CONFIG.replace("prevent_self_review: true", "where: server")
+    )
+    run = waiting_run(repo, "production")
+    done = stageline(repo, "approve", str(run), "--as", "bob")
+    assert done.returncode == 1
+    assert done.stderr == (
+        "error: environment 'production' takes decisions only through the team server "
+        "(approval.where: server); this one was not recorded\n"
+        "  hint: decide with --server URL (your token in $STAGELINE_TOKEN), or in the web UI\n"
+    )
+    assert decisions(repo, run) == []

@@ -390,3 +390,27 @@ def test_a_file_that_is_not_utf8_is_a_positioned_error(tmp_path: Path) -> None:
         load_config_file(path)
     [found] = caught.value.diagnostics
     assert found.render().startswith(f"{path}:3:13: error: the file is not valid UTF-8")
+
+
+def test_approval_where_allow_action_and_the_server() -> None:
+    from stageline.deploy.config import configured_server
+
+    config = parse_config(
+        "server: http://ci.example:8750\n"
+        "environments:\n"
+        "  production:\n"
+        "    approval: {rules: [{reviewers: [bob]}], where: server, allow_action: true}\n"
+        "  staging:\n"
+        "    approval: {rules: [{reviewers: [bob]}]}\n"
+    )
+    production = config.environments["production"].approval
+    staging = config.environments["staging"].approval
+    assert production is not None and staging is not None
+    assert (production.where, production.allow_action) == ("server", True)
+    assert (staging.where, staging.allow_action) == ("any", False)
+    assert configured_server(config, {}) == "http://ci.example:8750"
+    bare = parse_config("environments: {}\n")
+    assert configured_server(bare, {"STAGELINE_SERVER": "http://x"}) == "http://x"
+    assert configured_server(bare, {}) is None
+    with pytest.raises(WorkflowError, match="where"):
+        parse_config("environments:\n  p:\n    approval: {where: anywhere}\n")

@@ -158,3 +158,84 @@ def test_cancelling_a_waiting_run_leaves_the_gate_undecided(tmp_path: Path, stor
     [gate] = store.deployments.gates_of_run(1)
     assert gate.status == "pending"
     assert store.deployments.list_deployments() == []
+
+
+def test_where_server_counts_server_decisions_and_releases_the_secrets_after(
+    tmp_path: Path, store: Store
+) -> None:
+    """A decision at a terminal (recorded straight in the store, past the CLI's refusal)
+    does not count; the environment's secrets reach the deploy only once its gate passed."""
+    repo, sha = git_repo(tmp_path / "repo")
+    config = GATED.replace("required: 2}", "required: 1}\n      where: server") + ROUTE
+    store.secrets.put(str(repo), "DEPLOY_KEY", "k-123", "production")
+    store.secrets.put(str(repo), "OTHER_ENV", "nope", "staging")
+    the_plan = deploy_plan(sha, job("test"), deploy_job("deploy", "production", ["test"]))
+    executor = FakeExecutor()
+    hooks = hooks_for(store, repo, config, executor)
+
+    async def decide() -> None:
+        with open_store(store.home) as other:
+            while not (gates := other.deployments.gates_of_run(1, status="pending")):
+                await asyncio.sleep(0.01)
+            local = {"via": "local", "os_user": "bob", "git": "Bob <bob@example.com>"}
+            other.deployments.record_decision(1, gates[0].id, "bob", "approve", data=local)
+            server = {"via": "server", "user": "carol"}
+            other.deployments.record_decision(1, gates[0].id, "carol", "approve", data=server)
+
+    async def main() -> Conclusion:
+        decider = asyncio.ensure_future(decide())
+        outcome = await run_with(store, repo, the_plan, executor, hooks)
+        await decider
+        return outcome.conclusion
+
+    assert asyncio.run(main()) is Conclusion.SUCCESS
+    hooks.close()
+    [gate] = store.deployments.gates_of_run(1)
+    assert (gate.status, gate.decided_by) == ("approved", ["carol"])
+    assert executor.requests["deploy"].secrets == {"DEPLOY_KEY": "k-123"}
+    assert executor.requests["test"].secrets == {}
+
+
+def _gate_with_prompt(tmp_path: Path, store: Store, where: str, run: int) -> list[str]:
+    """A gated run with a terminal prompt nobody answers, settled by a server decision
+    (once the prompt was offered, when it is); the questions the prompt was asked."""
+    repo, sha = git_repo(tmp_path / f"repo-{where}")
+    asked: list[str] = []
+
+    async def prompt(question: str) -> str | None:
+        asked.append(question)
+        await asyncio.sleep(3600)
+        return None
+
+    config = GATED.replace("required: 2}", f"required: 1}}\n      where: {where}") + ROUTE
+    executor = FakeExecutor()
+    hooks = hooks_for(store, repo, config, executor)
+    hooks.runtime.prompt = prompt
+    hooks.gatekeeper.identity = lambda: "bob"
+
+    async def decide() -> None:
+        with open_store(store.home) as other:
+            while not (gates := other.deployments.gates_of_run(run, status="pending")):
+                await asyncio.sleep(0.01)
+            while where == "any" and not asked:
+                await asyncio.sleep(0.01)
+            data = {"via": "server", "user": "carol"}
+            other.deployments.record_decision(run, gates[0].id, "carol", "approve", data=data)
+
+    async def main() -> Conclusion:
+        decider = asyncio.ensure_future(decide())
+        the_plan = deploy_plan(sha, deploy_job("deploy", "production"))
+        outcome = await run_with(store, repo, the_plan, executor, hooks)
+        await decider
+        return outcome.conclusion
+
+    assert asyncio.run(main()) is Conclusion.SUCCESS
+    hooks.close()
+    return asked
+
+
+def test_the_terminal_prompt_is_offered_only_where_terminals_may_decide(
+    tmp_path: Path, store: Store
+) -> None:
+    assert len(_gate_with_prompt(tmp_path, store, "any", 1)) == 1
+    assert _gate_with_prompt(tmp_path, store, "server", 2) == []

@@ -11,6 +11,8 @@ from stageline.deploy.config import ApprovalConfig, parse_config
 from stageline.deploy.gates import (
     AUTO,
     POLICY,
+    SERVER,
+    SERVER_ONLY,
     TIMEOUT,
     Decision,
     GateRequest,
@@ -268,3 +270,87 @@ def test_an_auto_approve_that_cannot_be_evaluated_rejects() -> None:
     assert (state.status, state.decided_by) == ("rejected", (POLICY,))
     assert state.reason.startswith("auto_approve of environment 'prod' cannot be evaluated: ")
     assert "secrets" in state.reason
+
+
+def _approval(text: str) -> ApprovalConfig:
+    config = parse_config("environments:\n  production:\n    approval:\n" + text)
+    approval = config.environments["production"].approval
+    assert approval is not None
+    return approval
+
+
+ACTION = Decision(AUTO, "approve", at(1), "job approval")
+
+
+def test_the_action_counts_nowhere_without_allow_action() -> None:
+    approval = _approval("      rules: [{reviewers: [bob], required: 1}]\n")
+    assert approval.allow_action is False
+    state = gate(approval, action=ACTION)
+    assert state.status == "pending"
+    [ignored] = state.ignored
+    assert ignored.decision == ACTION
+    assert "approval.allow_action is false" in ignored.reason
+
+
+def test_an_allowed_action_is_one_approver() -> None:
+    approval = _approval(
+        "      rules: [{reviewers: [bob, carol], required: 1}]\n      allow_action: true\n"
+    )
+    state = gate(approval, action=ACTION)
+    assert state.status == "approved"
+    assert state.decided_by == (AUTO,)
+    assert state.reason == "approved by auto (hmarr/auto-approve-action, job approval)"
+    two = _approval(
+        "      rules: [{reviewers: [bob, carol], required: 2}]\n      allow_action: true\n"
+    )
+    assert gate(two, action=ACTION).status == "pending"  # one approver, not two
+    both = gate(two, approve("bob", 2), action=ACTION)
+    assert both.status == "approved"
+    assert both.decided_by == ("bob", AUTO)
+
+
+def test_the_action_is_never_the_authors_second_voice() -> None:
+    approval = _approval(
+        "      rules: [{reviewers: [alice, bob], required: 2}]\n      allow_action: true\n"
+    )
+    # alice started the run: her own approval and her run's action are one voice
+    state = gate(approval, approve("alice", 2), action=ACTION, actor="alice")
+    assert state.status == "pending"
+    assert state.rules[0].approved_by == ("alice",)
+    assert gate(approval, approve("alice", 2), approve("bob", 3), action=ACTION).status == (
+        "approved"
+    )
+
+
+def test_the_action_never_passes_prevent_self_review() -> None:
+    approval = production("      allow_action: true\n")  # required: 2 and prevent_self_review
+    state = gate(approval, approve("bob", 2), approve("dave", 3), action=ACTION)
+    assert state.status == "pending"
+    assert state.rules[0].approved_by == ("bob",)
+    [ignored] = state.ignored
+    assert "self-review is not allowed" in ignored.reason
+
+
+def test_where_server_counts_only_decisions_made_through_the_server() -> None:
+    approval = _approval("      rules: [{reviewers: [bob], required: 1}]\n      where: server\n")
+    assert approval.where == "server"
+    local = gate(approval, approve("bob", 1))
+    assert local.status == "pending"
+    [ignored] = local.ignored
+    assert ignored.reason == SERVER_ONLY
+    remote = gate(approval, Decision("bob", "approve", at(1), via=SERVER))
+    assert remote.status == "approved"
+    # a local reject does not count either: nothing decided at a terminal does
+    assert gate(approval, reject("bob", 1)).status == "pending"
+
+
+def test_where_server_takes_no_action_approval() -> None:
+    approval = _approval(
+        "      rules: [{reviewers: [bob], required: 1}]\n"
+        "      allow_action: true\n"
+        "      where: server\n"
+    )
+    state = gate(approval, action=ACTION)
+    assert state.status == "pending"
+    [ignored] = state.ignored
+    assert "no decision through the team server" in ignored.reason

@@ -217,3 +217,56 @@ def test_deploys_without_an_environment() -> None:
         f"{PATH}:5:3: warning: job 'release' looks like a deploy to production but has no "
         "environment:"
     ]
+
+
+def _approver(line: int) -> Step:
+    return Step(
+        at(line, 9),
+        index=0,
+        uses="hmarr/auto-approve-action@v3",
+        positions={"uses": at(line, 15)},
+    )
+
+
+def _with_approval(approval: str) -> StagelineConfig:
+    return config(
+        GOOD_ENVS.replace("approval: {rules: [{reviewers: ['@sre']}]}", f"approval: {approval}")
+    )
+
+
+def test_an_auto_approve_step_that_can_pass_a_gate_alone() -> None:
+    wf = pipeline(staging=job("staging", 40, _approver(43), needs=("test", "lint")))
+    # the step counts nowhere without allow_action: nothing to say
+    assert rendered(wf) == []
+    allowed = _with_approval("{rules: [{reviewers: ['@sre']}], allow_action: true}")
+    assert rendered(wf, allowed) == [
+        f"{PATH}:43:15: warning: hmarr/auto-approve-action@v3 in job 'staging' can approve "
+        "deploy 'production' to 'production' by itself"
+    ]
+    two = _with_approval("{rules: [{reviewers: ['@sre', erin], required: 2}], allow_action: true}")
+    assert rendered(wf, two) == []
+    own = _with_approval(
+        "{rules: [{reviewers: ['@sre']}], allow_action: true, prevent_self_review: true}"
+    )
+    assert rendered(wf, own) == []
+    # downstream of the deploy, it cannot approve it
+    after = pipeline(
+        staging=job("staging", 40, step(0, 43, "./deploy.sh"), needs=("test", "lint"),
+                    env="staging"),
+        publish=job("publish", 60, _approver(63), needs=("production",)),
+    )  # fmt: skip
+    assert rendered(after, allowed) == []
+
+
+def test_production_decided_at_terminals_while_a_server_is_configured() -> None:
+    found = [
+        d.render().split("\n")[0]
+        for d in lint_workflow(pipeline(), config(), server="http://ci.example:8750")
+    ]
+    assert found == [
+        f"{PATH}:52:18: warning: deploys to 'production' can be approved at any terminal "
+        "although a team server is configured (http://ci.example:8750)"
+    ]
+    on_server = _with_approval("{rules: [{reviewers: ['@sre']}], where: server}")
+    assert lint_workflow(pipeline(), on_server, server="http://ci.example:8750") == []
+    assert lint_workflow(pipeline(), config(), server=None) == []  # no server: nothing to say

@@ -26,7 +26,7 @@ def deploy_twice(tmp_path: Path, store: Store, config: str) -> tuple[Path, list[
     script = (
         'echo "sha=$GITHUB_SHA rollback=${STAGELINE_ROLLBACK:-false} '
         'ctx=${{ stageline.rollback }} restores=${{ stageline.restores.deployment }}" '
-        f">> {out}"
+        f'>> {out}; echo "key=${{{{ secrets.KEY }}}}" >> {tmp_path / "key.txt"}'
     )
     (repo / "v").write_text("2")
     subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
@@ -78,6 +78,21 @@ def test_redeploy_re_runs_the_old_job_at_its_commit(tmp_path: Path, store: Store
         rows[2].id,
     )
     assert (record.status, record.method) == ("success", "redeploy")
+
+
+def test_a_redeploy_gets_the_environments_secrets(tmp_path: Path, store: Store) -> None:
+    config = "environments:\n  staging:\n"
+    store.secrets.put(str(tmp_path / "repo"), "KEY", "staging-key-1", "staging")
+    repo, _ = deploy_twice(tmp_path, store, config)
+    _, current = store.deployments.list_deployments(str(repo))
+    hooks = hooks_for(store, repo, config, LocalExecutor())
+    env = parse_config(config).environment("staging")
+    outcome = asyncio.run(
+        roll_back(hooks.runtime, env, replaces=current, trigger="test", requested_by="erin")
+    )
+    hooks.close()
+    assert outcome.ok, outcome.reason
+    assert (tmp_path / "key.txt").read_text().splitlines() == ["key=staging-key-1"] * 3
 
 
 def test_pick_target_refuses_what_cannot_be_restored(tmp_path: Path, store: Store) -> None:

@@ -199,10 +199,20 @@ jobs:
 """
 
 
-def test_hmarr_auto_approve_action_approves_the_gates_downstream(tmp_path: Path) -> None:
+def test_hmarr_auto_approve_action_counts_where_the_environment_allows_it(
+    tmp_path: Path,
+) -> None:
+    config_text = """environments:
+  production:
+    approval:
+      rules: [{{reviewers: [bob], required: 1}}]
+      allow_action: true
+notifications:
+  - url: json://{hook}/hook
+    events: [approval.*]
+"""
     with environment(tmp_path) as service, webhook() as hook:
-        config = RULES.format(url=service.url, hook=hook.url, smtp=1, extra="")
-        config = config[: config.index("  - url: mailto")]
+        config = config_text.format(hook=hook.url)
         repo = make_repo(tmp_path, service.state, config, workflow=AUTO_ACTION)
         code, _out, err = finish(start_run(repo))
         assert code == 0, err
@@ -212,4 +222,28 @@ def test_hmarr_auto_approve_action_approves_the_gates_downstream(tmp_path: Path)
         granted = [b for b in hook.bodies("/hook") if "approval.granted" in b["title"]]
         assert len(granted) == 2  # the action's approval, then the gate's
         assert "by: auto" in granted[0]["message"]
-        assert "approved automatically by job approval" in granted[1]["message"]
+        assert "hmarr/auto-approve-action, job approval" in granted[1]["message"]
+
+
+def test_hmarr_auto_approve_action_never_overrides_the_rules(tmp_path: Path) -> None:
+    """Issue 13: the action used to deploy past `required: 2` and prevent_self_review."""
+    with environment(tmp_path) as service:
+        extra = "      allow_action: true\n"
+        config = RULES.format(url=service.url, hook="127.0.0.1:9", smtp=1, extra=extra)
+        config = config[: config.index("notifications:")]
+        repo = make_repo(tmp_path, service.state, config, workflow=AUTO_ACTION)
+        process = start_run(repo, user="alice")
+        try:
+            job = wait_until(lambda: waiting_job(repo), what="the gate to wait")
+            assert "0 of 2 from alice, bob, carol" in job["waiting_for"]
+            for reviewer in ("bob", "carol"):
+                done = stageline(repo, "approve", "1", "--as", reviewer)
+                assert done.returncode == 0, done.stderr
+            code, _out, err = finish(process)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+        assert code == 0, err
+        [record] = deployments(repo)
+        assert record["approved_by"] == ["bob", "carol"]

@@ -70,3 +70,22 @@ def test_what_the_engine_records_and_tells_is_masked_with_the_runs_secrets(store
     [event] = [e for e in store.runs.run_events(run_id) if e.kind == "job.finished"]
     assert event.data == {"reason": "failed: ***"}
     assert [e.waiting_for for e in observer.events] == ["url ***"]  # type: ignore[attr-defined]
+
+
+def test_secrets_released_later_are_masked_from_then_on(store: Store) -> None:
+    """A run with no secrets of its own starts unmasked; an environment's secrets, released
+    by its gate, are masked from then on in what is recorded and told."""
+    run_id = new_run(store)
+    observer = Recorder()
+    secret = "released-by-the-gate"
+
+    async def main() -> None:
+        recording = Recording(store, run_id, observer, lambda reason: None)
+        recording.add_secrets([secret, ""])
+        recording.recorder.run(waiting_for=f"deploying {secret}")
+        recording.emit(RunWaiting(run_id=str(run_id), waiting_for=f"url {secret}"))
+        await asyncio.sleep(0)
+
+    asyncio.run(main())
+    assert store.runs.get_run(run_id).run.waiting_for == "deploying ***"
+    assert [e.waiting_for for e in observer.events] == ["url ***"]  # type: ignore[attr-defined]

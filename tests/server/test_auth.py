@@ -68,6 +68,9 @@ TABLE: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/agent/cache/{repo}/entries"): "agent",
     ("PUT", "/api/v1/agent/cache/{repo}/entries"): "agent",
     ("GET", "/api/v1/agent/actions/{owner}/{name}/{ref}"): "agent",
+    ("GET", "/api/v1/repos/{name}/secrets"): "admin",
+    ("PUT", "/api/v1/repos/{name}/secrets/{secret}"): "admin",
+    ("DELETE", "/api/v1/repos/{name}/secrets/{secret}"): "admin",
     **WEB_RULES,
 }
 #: Values for path parameters, so that a call gets past routing.
@@ -81,6 +84,7 @@ PARAMS = {
     "repo": "nosuch",
     "owner": "nosuch",
     "ref": "v1",
+    "secret": "TOKEN",
     **WEB_PARAMS,
 }
 

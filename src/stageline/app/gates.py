@@ -10,7 +10,7 @@ still recorded, and `decide` then raises saying why.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,14 +19,21 @@ from stageline.app import context
 from stageline.errors import ConfigError, RunError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from stageline.deploy.gates import Verdict
-    from stageline.store.deploy_records import GateRow
+    from stageline.store.deploy_records import DeploymentRow, GateRow
     from stageline.store.records import RunInfo
 
 
 class NotCounted(ConfigError):
     """A decision that was recorded but does not count (not a reviewer of any rule, or
     one's own run with ``prevent_self_review``)."""
+
+
+class ServerOnly(ConfigError):
+    """A local decision on a gate whose environment has ``approval.where: server``: it
+    is refused, not recorded."""
 
 
 #: What a verdict does, by the kind of gate it decides.
@@ -82,9 +89,16 @@ def decide_in(
     author: str | None = None,
     environment: str | None = None,
     comment: str | None = None,
+    origin: Mapping[str, str] | None = None,
 ) -> GateDecision:
     """Record `reviewer`'s `verdict` on the gate run `run` (its number in the
     repository, else its id) waits on; `environment` chooses when it waits on several.
+
+    `origin` is recorded with the decision (the gate's `data`): where it was made. The
+    server passes ``{"via": "server", ...}`` for its authenticated users; by default it
+    is this terminal's (`deploy.reviewers.local_origin`: the OS user and git's identity,
+    whatever ``--as`` said). An environment with ``approval.where: server`` refuses any
+    other (`ServerOnly`), on its approval and pause gates alike.
 
     The approval rules judge `reviewer` against the run's author: who the gate or the
     run records as its actor, which is what the run's own process judges by, so a
@@ -93,13 +107,22 @@ def decide_in(
     knows the commit's author) may differ from what the run judges by: then a decision
     that does not count is not recorded at all, or the run could count it.
     """
-    from stageline.deploy.gates import review_refusal
+    from stageline.deploy.gates import SERVER, review_refusal
+    from stageline.deploy.reviewers import local_origin
 
     found = ctx.store.runs.find_run(run)
     if found is None:
         raise RunError(f"no run {run} in the record", hint="see `stageline runs`")
     pending = ctx.store.deployments.gates_of_run(found.id, status="pending")
     gate = gate_to_decide(found, pending, environment)
+    made = dict(origin) if origin is not None else local_origin(str(ctx.root))
+    approval = ctx.config.environment(gate.environment).approval
+    if approval is not None and approval.where == SERVER and made.get("via") != SERVER:
+        raise ServerOnly(
+            f"environment '{gate.environment}' takes decisions only through the team server "
+            "(approval.where: server); this one was not recorded",
+            hint="decide with --server URL (your token in $STAGELINE_TOKEN), or in the web UI",
+        )
     refusal = None
     if gate.kind == "approval":
         config = ctx.config
@@ -112,7 +135,9 @@ def decide_in(
         )
     recorded = refusal is None or author is None
     if recorded:
-        ctx.store.deployments.record_decision(found.id, gate.id, reviewer, verdict, comment=comment)
+        ctx.store.deployments.record_decision(
+            found.id, gate.id, reviewer, verdict, comment=comment, data=made
+        )
     if refusal:
         kept = "was recorded but " if recorded else ""
         raise NotCounted(
@@ -122,6 +147,74 @@ def decide_in(
         )
     effect = EFFECTS[(gate.kind, verdict)]
     return GateDecision(found.id, gate.environment, gate.kind, verdict, reviewer, effect)
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionView:
+    """A recorded decision as `show` and `deployments` print it."""
+
+    environment: str
+    #: ``approval`` or ``pause``.
+    kind: str
+    reviewer: str
+    verdict: str
+    at: datetime
+    comment: str | None
+    #: Where it was made (`deploy.reviewers.describe_origin`): the OS user and git
+    #: identity of a terminal, or the server; '' when not recorded.
+    origin: str
+
+
+def decisions_in(ctx: context.Context, run_id: int) -> list[DecisionView]:
+    """Every decision on run `run_id`'s gates, oldest first."""
+    from stageline.deploy.reviewers import describe_origin
+
+    found: list[DecisionView] = []
+    for gate in ctx.store.deployments.gates_of_run(run_id):
+        for row in ctx.store.deployments.decisions(gate.id):
+            found.append(
+                DecisionView(
+                    gate.environment,
+                    gate.kind,
+                    row.reviewer,
+                    row.verdict,
+                    row.at,
+                    row.comment,
+                    describe_origin(row.data),
+                )
+            )
+    return sorted(found, key=lambda view: view.at)
+
+
+def run_decisions(
+    repo_dir: str | Path, run_id: int, *, database_url: str | None = None
+) -> list[DecisionView]:
+    with context.open(repo_dir, database_url) as ctx:
+        return decisions_in(ctx, run_id)
+
+
+def approval_origins(
+    repo_dir: str | Path, deployments: Sequence[DeploymentRow], *, database_url: str | None = None
+) -> dict[int, dict[str, str]]:
+    """For each deployment, where each of its approvers decided (reviewer → origin)."""
+    with context.open(repo_dir, database_url) as ctx:
+        by_run: dict[int, list[DecisionView]] = {}
+        origins: dict[int, dict[str, str]] = {}
+        for row in deployments:
+            if row.run_id is None or not row.approved_by:
+                continue
+            if row.run_id not in by_run:
+                by_run[row.run_id] = decisions_in(ctx, row.run_id)
+            origins[row.id] = {
+                view.reviewer: view.origin
+                for view in by_run[row.run_id]
+                if view.environment == row.environment
+                and view.kind == "approval"
+                and view.verdict == "approve"
+                and view.reviewer in row.approved_by
+                and view.origin
+            }
+        return origins
 
 
 def gate_to_decide(run: RunInfo, pending: Sequence[GateRow], environment: str | None) -> GateRow:
@@ -143,4 +236,16 @@ def gate_to_decide(run: RunInfo, pending: Sequence[GateRow], environment: str | 
     return gates[0]
 
 
-__all__ = ["EFFECTS", "GateDecision", "NotCounted", "decide", "decide_in", "gate_to_decide"]
+__all__ = [
+    "EFFECTS",
+    "DecisionView",
+    "GateDecision",
+    "NotCounted",
+    "ServerOnly",
+    "approval_origins",
+    "decide",
+    "decide_in",
+    "decisions_in",
+    "gate_to_decide",
+    "run_decisions",
+]

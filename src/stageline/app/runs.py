@@ -240,6 +240,7 @@ def drive(
 
     chosen = get_executor(executor) if isinstance(executor, str) else executor
     bound = parallel or default_parallel()
+    specs = with_stored_secrets(ctx, repo_dir, specs)
     hooks = None
     if delivery:
         from stageline.deploy.wiring import is_interactive, wire
@@ -283,6 +284,19 @@ def drive(
     finally:
         if hooks is not None:
             hooks.close()
+
+
+def with_stored_secrets(ctx: context.Context, repo_dir: str, specs: list[RunSpec]) -> list[RunSpec]:
+    """The runs with their repository's stored secrets (`stageline secret set`) under
+    those given with --secret or a secret file, which take precedence. An environment's
+    secrets wait for its gate (`deploy.gatekeeper`)."""
+    from stageline.app.secrets import repo_secrets
+
+    stored = repo_secrets(ctx.store, repo_dir)
+    return [
+        dataclasses.replace(s, secrets={**stored, **s.secrets}, given_secrets=frozenset(s.secrets))
+        for s in specs
+    ]
 
 
 def _finished(ctx: context.Context, execution: Execution) -> Finished:

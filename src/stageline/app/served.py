@@ -98,6 +98,7 @@ def decide(
             author=author,
             environment=environment,
             comment=comment,
+            origin={"via": "server", "user": reviewer},
         )
     except gates.NotCounted as refused:
         detail["refused"] = refused.message

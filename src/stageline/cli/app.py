@@ -48,6 +48,7 @@ def _build_app() -> typer.Typer:
         metrics,
         records,
         resume,
+        secrets,
         server,
         validate,
         worker,
@@ -86,6 +87,7 @@ def _build_app() -> typer.Typer:
     app.command("workers")(workers.workers)
     app.add_typer(hook.app, name="hook")
     app.command("worker")(worker.worker)
+    app.add_typer(secrets.app, name="secret")
     return app
 
 

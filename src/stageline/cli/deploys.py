@@ -48,16 +48,18 @@ def deployments(
             [remote.record(DeploymentRow, d, job_key=d["job"], **extra) for d in documents]
         )
 
-    from stageline.app import deploys
+    from stageline.app import deploys, gates
 
     rows = deploys.deployments(Path.cwd(), environment, database_url=database_url)
     if json_output:
         print(json.dumps([describe(r) for r in rows], indent=2))
         return
-    print_deployments(rows)
+    print_deployments(rows, gates.approval_origins(Path.cwd(), rows, database_url=database_url))
 
 
-def print_deployments(rows: list[DeploymentRow]) -> None:
+def print_deployments(
+    rows: list[DeploymentRow], origins: dict[int, dict[str, str]] | None = None
+) -> None:
     """The deployments table (rows newest first), or a line saying there are none."""
     from stageline.cli.tables import print_table
 
@@ -77,13 +79,18 @@ def print_deployments(rows: list[DeploymentRow]) -> None:
                 r.sha[:7],
                 str(r.run_id or "-"),
                 r.triggered_by,
-                ", ".join(r.approved_by),
+                ", ".join(_approver(name, (origins or {}).get(r.id, {})) for name in r.approved_by),
                 f"{r.finished_at:%Y-%m-%d %H:%M:%S}" if r.finished_at else "-",
                 note.strip(),
             ]
         )
     columns = ("ID", "ENV", "STATUS", "COMMIT", "RUN", "BY", "APPROVED", "FINISHED", "NOTE")
     print_table(columns, table)
+
+
+def _approver(name: str, origins: dict[str, str]) -> str:
+    """An approver, with where they decided when it was recorded."""
+    return f"{name} ({origins[name]})" if origins.get(name) else name
 
 
 def environments(

@@ -26,17 +26,20 @@ def lint(
     without monitor, rollback or approval, jobs that build, test and deploy at once; and
     security mistakes: script injection, pwn-request checkouts, exposed secrets, unpinned
     actions in jobs with secrets, excessive or missing permissions."""
-    from stageline.deploy.config import load_config
+    import os
+
+    from stageline.deploy.config import configured_server, load_config
     from stageline.deploy.lint import lint_workflow
     from stageline.deploy.security import security_findings
     from stageline.workflow import load_workflow
 
     root, files = _targets(path or Path.cwd())
     config = load_config(_shown(root))
+    server = configured_server(config, os.environ)
     findings = 0
     for file in files:
         workflow = load_workflow(_shown(file))
-        found = lint_workflow(workflow, config) + security_findings(workflow)
+        found = lint_workflow(workflow, config, server=server) + security_findings(workflow)
         for diagnostic in sorted(found, key=_where):
             print(diagnostic.render())
             findings += 1

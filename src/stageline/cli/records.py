@@ -159,13 +159,18 @@ def show(
             return remote.dump(document)
         return _print_detail(_detail_of(document))
 
-    from stageline.app import reads
+    from stageline.app import gates, reads
 
     detail = reads.run(Path.cwd(), run, database_url=database_url)
     if json_output:
         print(json.dumps(run_document(detail, steps=True), indent=2))
         return
+    decisions = gates.run_decisions(Path.cwd(), detail.run.id, database_url=database_url)
     _print_detail(detail)
+    for d in decisions:
+        said = f' "{d.comment}"' if d.comment else ""
+        made = f" ({d.origin})" if d.origin else ""
+        print(f"decision: {d.environment}: {d.verdict} by {d.reviewer}{made}{said}")
 
 
 def _detail_of(document: dict[str, Any]) -> RunDetail:

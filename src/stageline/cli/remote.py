@@ -75,6 +75,12 @@ class Remote:
         timeout = httpx.Timeout(TIMEOUT_S, read=None) if wait else TIMEOUT_S
         return self._send("POST", path, json=body, params=_given(params), timeout=timeout).json()
 
+    def put(self, path: str, body: dict[str, Any]) -> Any:
+        return self._send("PUT", path, json=body).json()
+
+    def delete(self, path: str, **params: Any) -> None:
+        self._send("DELETE", path, params=_given(params))
+
     def content(self, path: str) -> bytes:
         return self._send("GET", path).content
 

@@ -10,7 +10,7 @@ docs/config.md.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -26,6 +26,9 @@ from stageline.workflow.model import Node
 CONFIG_FILE = ".stageline.yml"
 
 OnTimeout = Literal["reject", "approve"]
+#: Where an environment's gates accept decisions: anywhere (a terminal, the prompt of
+#: `stageline run`, the server), or only authenticated through the team server.
+DecideWhere = Literal["any", "server"]
 OnFail = Literal["observe", "pause", "rollback"]
 RollbackMode = Literal["auto", "manual"]
 
@@ -56,6 +59,10 @@ class ApprovalConfig(Node):
     remind_every: timedelta | None = None
     #: An expression (``${{ ... }}`` or bare) over the run's contexts.
     auto_approve: str | None = None
+    #: Whether an upstream `hmarr/auto-approve-action` counts (as one approver, for the
+    #: run's author: see `gates`).
+    allow_action: bool = False
+    where: DecideWhere = "any"
 
 
 @dataclass(slots=True)
@@ -148,6 +155,8 @@ class StagelineConfig(Node):
     notifications: list[NotificationRoute] = field(default_factory=list)
     #: A job's service name → the service running on this machine that stands for it.
     services: dict[str, ServiceConfig] = field(default_factory=dict)
+    #: The team server this repository's runs are decided on (`server:`), for lint.
+    server: str | None = None
 
     def environment(self, name: str) -> EnvironmentConfig:
         """The named environment's rules; an environment not configured has none."""
@@ -162,7 +171,7 @@ class StagelineConfig(Node):
         return None
 
 
-_TOP_KEYS = ("environments", "teams", "users", "notifications", "services")
+_TOP_KEYS = ("environments", "teams", "users", "notifications", "services", "server")
 _ENV_KEYS = ("url", "branches", "approval", "monitor", "rollback")
 _APPROVAL_KEYS = (
     "rules",
@@ -172,6 +181,8 @@ _APPROVAL_KEYS = (
     "on_timeout",
     "remind_every",
     "auto_approve",
+    "allow_action",
+    "where",
 )
 _RULE_KEYS = ("reviewers", "required")
 _MONITOR_KEYS = ("duration", "interval", "checks")
@@ -182,6 +193,12 @@ _PROMETHEUS_KEYS = ("url", "query", "fail_if")
 _ROLLBACK_KEYS = ("mode", "run")
 _ROUTE_KEYS = ("url", "events")
 _SERVICE_KEYS = ("host", "port", "ports")
+
+
+def configured_server(config: StagelineConfig, environ: Mapping[str, str]) -> str | None:
+    """The team server this repository uses: `server:` in `.stageline.yml`, else
+    `$STAGELINE_SERVER` (what `--server` defaults to); None when there is none."""
+    return config.server or environ.get("STAGELINE_SERVER") or None
 
 
 def load_config(repo_dir: str | Path) -> StagelineConfig:
@@ -257,6 +274,7 @@ class _Builder:
             )
         if "services" in root:
             config.services = self.services(root["services"], config.at("services"))
+        config.server = self.r.field(root, "server", self.r.string, "the configuration", None)
         return config
 
     def teams(self, value: Any, where: Position) -> dict[str, list[str]]:
@@ -342,6 +360,10 @@ class _Builder:
         approval.remind_every = self.r.field(node, "remind_every", self.r.duration, what, None)
         if approval.remind_every is not None and not approval.remind_every:
             self.r.error(approval.at("remind_every"), f"{what}.remind_every must be more than 0s")
+        approval.allow_action = self.r.field(node, "allow_action", self.r.boolean, what, False)
+        approval.where = cast(
+            DecideWhere, self.r.field(node, "where", self._choice("any", "server"), what, "any")
+        )
         approval.auto_approve = self.r.field(node, "auto_approve", self.r.string, what, None)
         if approval.auto_approve is not None:
             self.expression(approval.auto_approve, approval.at("auto_approve"), what, None)
@@ -637,6 +659,7 @@ __all__ = [
     "RollbackMode",
     "ServiceConfig",
     "StagelineConfig",
+    "configured_server",
     "load_config",
     "load_config_file",
     "parse_config",

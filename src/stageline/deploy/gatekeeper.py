@@ -13,7 +13,9 @@ For a job with `environment: X`, in order:
    `gates.gate_state` decides (rules, self-review, wait timer, timeout → on_timeout,
    `auto_approve`); reminders due are announced once each. A resumed run re-enters
    its gate with the decisions recorded so far and its original request time;
-4. the deployment queue: the job's deployment record is created and waits until no
+4. the environment's secrets (`stageline secret set --env`) are read, to be released to
+   the job with the decision: never before its gate passed, as on GitHub;
+5. the deployment queue: the job's deployment record is created and waits until no
    earlier deploy to X (in any process) is unfinished, then goes ``in_progress``;
    the job gets a ``stageline`` context (``rollback`` false, ``environment``,
    ``deployment``), as a rollback's re-run gets one with ``rollback`` true.
@@ -21,8 +23,9 @@ For a job with `environment: X`, in order:
 `hmarr/auto-approve-action` is the same mechanism: its step reports
 ``approval.auto``; `wiring.DeployObserver` records it as a decision by ``auto``
 without a gate, naming the job that approved, and every gate of the run opened for a
-job downstream of that job (through `needs`, transitively) counts as approved by
-``auto``.
+job downstream of that job (through `needs`, transitively) sees it as one more
+approval, which counts only where the environment has ``allow_action: true`` and
+then only as the rules say (`gates.evaluate_gate`).
 """
 
 from __future__ import annotations
@@ -41,9 +44,9 @@ from stageline.deploy.gates import (
     Decision,
     GateRequest,
     GateState,
-    evaluate_gate,
     gate_state,
 )
+from stageline.deploy.reviewers import local_origin
 from stageline.deploy.rollback import complete
 from stageline.deploy.runtime import DeployRuntime, now, sleep_or_cancel
 from stageline.engine import hooks
@@ -107,6 +110,10 @@ class EnvironmentGatekeeper:
                 return hooks.Decision(False, "cancelled while waiting for approval")
             if state.status != "approved":
                 return hooks.Decision(False, f"environment '{env.name}': {state.reason}")
+        try:  # the gate passed: the environment's secrets are the job's now
+            released = rt.store.secrets.values(rt.store.secrets.scope_of(rt.repo_dir), env.name)
+        except StagelineError as err:
+            return hooks.Decision(False, f"environment '{env.name}': {err.message}")
         deployment_id = await deployments.queue_and_start(rt, hold)
         if deployment_id is None:
             return hooks.Decision(False, "cancelled while queued for the environment")
@@ -116,7 +123,7 @@ class EnvironmentGatekeeper:
                 "environment": env.name,
                 "deployment": deployment_id,
             }
-        return hooks.Decision(True)
+        return hooks.Decision(True, secrets=released)
 
     # -- the shared approval gate ------------------------------------------------------
 
@@ -174,7 +181,8 @@ class EnvironmentGatekeeper:
                 for row in rt.store.deployments.decisions(gate.id, after=last):
                     last = row.id
                     if row.verdict in ("approve", "reject"):
-                        seen.append(Decision(row.reviewer, row.verdict, row.at, row.comment))  # type: ignore[arg-type]
+                        via = str(row.data.get("via") or "") or None
+                        seen.append(Decision(row.reviewer, row.verdict, row.at, row.comment, via))  # type: ignore[arg-type]
                 state = self._state(hold, env, request, seen)
                 if state.status != "pending":
                     self._record(hold, env, gate, state)
@@ -193,7 +201,8 @@ class EnvironmentGatekeeper:
                 if state.reason != shared.text:
                     rt.store.deployments.update_gate(gate.id, reason=state.reason)
                     shared.tell(state.reason)
-                if prompt is None and rt.prompt is not None and self.identity is not None:
+                local = env.approval is None or env.approval.where != "server"
+                if prompt is None and local and rt.prompt is not None and self.identity is not None:
                     prompt = asyncio.ensure_future(self._ask(hold, env, gate))
                 pause = rt.poll
                 if state.wake_at is not None:
@@ -212,36 +221,19 @@ class EnvironmentGatekeeper:
         request: GateRequest,
         seen: list[Decision],
     ) -> GateState:
-        rt = self.rt
-        source = self._auto_approver(hold)
-        if source is None:
-            return gate_state(rt.config, request, now=now(), decisions=seen)
-        state = evaluate_gate(
-            env.approval,
-            rt.config.teams,
-            actor=request.actor,
-            requested_at=request.requested_at,
-            now=now(),
-            decisions=seen,
-            auto_approved=True,
-        )
-        if state.status == "approved" and state.decided_by == (AUTO,):
-            return GateState(
-                "approved",
-                f"approved automatically by job {source} (hmarr/auto-approve-action)",
-                (AUTO,),
-            )
-        return state
+        action = self._auto_approval(hold)
+        return gate_state(self.rt.config, request, now=now(), decisions=seen, action=action)
 
-    def _auto_approver(self, hold: hooks.Hold) -> str | None:
-        """The upstream job whose auto-approve step approved this run, if any."""
+    def _auto_approval(self, hold: hooks.Hold) -> Decision | None:
+        """The approval of an upstream job's auto-approve step, if any (as a decision by
+        AUTO naming the job; `gates.evaluate_gate` says whether it counts)."""
         approvals = self.rt.store.deployments.auto_approvals(hold.run_id)
         if not approvals:
             return None
         upstream = self._upstream(hold.run_id, hold.job.job_id)
         for row in approvals:
             if row.verdict == "approve" and row.source_job in upstream:
-                return row.source_job
+                return Decision(AUTO, "approve", row.at, f"job {row.source_job}")
         return None
 
     def _upstream(self, run_id: int, job_id: str) -> set[str]:
@@ -315,6 +307,7 @@ class EnvironmentGatekeeper:
                     reviewer,
                     verdict[answer],
                     comment="at the prompt of stageline run",
+                    data=local_origin(self.rt.repo_dir),
                 )
 
 

@@ -24,7 +24,14 @@ The rules, where GitHub (one rule) and GitLab (several) informed them:
   decides (as ``timeout``); decisions recorded after it do not count;
 * the wait timer also counts from the request: an approved gate stays pending
   until it passes (a reject does not wait);
-* reminders are due every `remind_every` after the request while pending.
+* with `where: server`, only decisions made through the team server (authenticated)
+  count; one made at a terminal is kept with the reason;
+* reminders are due every `remind_every` after the request while pending;
+* an approval by `hmarr/auto-approve-action` (a job upstream of the deploy ran it)
+  counts only where the environment opts in (`allow_action: true`), and then as one
+  approver on every rule, speaking for the run's author: never with
+  `prevent_self_review`, and never as a second voice beside the author's own approval.
+  Otherwise it is kept with the reason it does not count.
 """
 
 from __future__ import annotations
@@ -48,16 +55,21 @@ GateStatus = Literal["pending", "approved", "rejected"]
 AUTO = "auto"
 TIMEOUT = "timeout"
 POLICY = "policy"
+#: `Decision.via` of a decision authenticated through the team server.
+SERVER = "server"
+SERVER_ONLY = "approval.where is server: only decisions made through the team server count"
 
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """One recorded review. `at` is timezone-aware UTC."""
+    """One recorded review. `at` is timezone-aware UTC; `via` where it was made
+    (``server``: authenticated through the team server; else a terminal or a prompt)."""
 
     reviewer: str
     verdict: Verdict
     at: datetime
     comment: str | None = None
+    via: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,8 +163,10 @@ def evaluate_gate(
     now: datetime,
     decisions: Sequence[Decision] = (),
     auto_approved: bool = False,
+    action: Decision | None = None,
 ) -> GateState:
-    """The gate's state at `now` given everything recorded since `requested_at`."""
+    """The gate's state at `now` given everything recorded since `requested_at`;
+    `action`: the approval of an upstream `hmarr/auto-approve-action` (see module doc)."""
     if approval is None:
         return GateState("approved", "no approval required")
     wait_until = requested_at + approval.wait_timer if approval.wait_timer else None
@@ -160,7 +174,14 @@ def evaluate_gate(
     timing: dict[str, Any] = {"wait_until": wait_until, "expires_at": expires_at}
 
     counted, ignored = _sort_decisions(approval, teams, actor, decisions, expires_at)
-    progress = _progress(approval.rules, teams, counted)
+    voice = None
+    if action is not None:
+        refusal = action_refusal(approval, action, expires_at)
+        if refusal is None:
+            voice = actor
+        else:
+            ignored += (IgnoredDecision(action, refusal),)
+    progress = _progress(approval.rules, teams, counted, voice)
     rejection = next((d for d in counted if d.verdict == "reject"), None)
     if rejection:
         return GateState(
@@ -181,7 +202,12 @@ def evaluate_gate(
     elif all(rule.met for rule in progress):
         counting = {p for rule in progress for p in rule.approved_by}
         decided = tuple(dict.fromkeys(d.reviewer for d in counted if d.reviewer in counting))
+        if AUTO in counting:
+            decided += (AUTO,)
         reason = f"approved by {', '.join(decided)}"
+        if AUTO in counting and action is not None:
+            job = f", {action.comment}" if action.comment else ""
+            reason += f" (hmarr/auto-approve-action{job})"
     elif now >= expires_at:
         waited = format_duration(approval.timeout)
         if approval.on_timeout == "reject":
@@ -240,6 +266,8 @@ def _sort_decisions(
         )
         if refusal is None and decision.at > expires_at:
             refusal = "recorded after the approval timed out"
+        if refusal is None and approval.where == "server" and decision.via != SERVER:
+            refusal = SERVER_ONLY
         if refusal:
             ignored.append(IgnoredDecision(decision, refusal))
         else:
@@ -247,18 +275,37 @@ def _sort_decisions(
     return counted, tuple(ignored)
 
 
+def action_refusal(approval: ApprovalConfig, action: Decision, expires_at: datetime) -> str | None:
+    """Why an `hmarr/auto-approve-action` approval does not count, or None when it does."""
+    if not approval.allow_action:
+        return "hmarr/auto-approve-action does not count here (approval.allow_action is false)"
+    if approval.prevent_self_review:
+        return (
+            "hmarr/auto-approve-action speaks for the run's author, and self-review is not allowed"
+        )
+    if approval.where == SERVER:
+        return "hmarr/auto-approve-action is no decision through the team server (where: server)"
+    if action.at > expires_at:
+        return "recorded after the approval timed out"
+    return None
+
+
 def _progress(
-    rules: Sequence[ApprovalRule], teams: Mapping[str, Sequence[str]], counted: list[Decision]
+    rules: Sequence[ApprovalRule],
+    teams: Mapping[str, Sequence[str]],
+    counted: list[Decision],
+    voice: str | None = None,
 ) -> tuple[RuleProgress, ...]:
+    """Each rule's approvers; `voice`: the author an allowed action approval speaks for,
+    one approver on every rule unless the author's own approval already counts there."""
     approvers = list(dict.fromkeys(d.reviewer for d in counted if d.verdict == "approve"))
     result = []
     for rule in rules:
         eligible = expand(rule.reviewers, teams)
-        result.append(
-            RuleProgress(
-                tuple(rule.reviewers), rule.required, tuple(a for a in approvers if a in eligible)
-            )
-        )
+        approved = tuple(a for a in approvers if a in eligible)
+        if voice is not None and voice not in approved:
+            approved += (AUTO,)
+        result.append(RuleProgress(tuple(rule.reviewers), rule.required, approved))
     return tuple(result)
 
 
@@ -300,9 +347,11 @@ def gate_state(
     *,
     now: datetime,
     decisions: Sequence[Decision] = (),
+    action: Decision | None = None,
 ) -> GateState:
     """Where the gate stands. A branch refusal, and an `auto_approve` that cannot be
-    evaluated, reject (decided by POLICY): a gate never opens by mistake."""
+    evaluated, reject (decided by POLICY): a gate never opens by mistake. `action`: an
+    upstream `hmarr/auto-approve-action`'s approval (counted as `evaluate_gate` says)."""
     env = config.environment(request.environment)
     refusal = branch_refusal(env.branches, request.ref)
     if refusal:
@@ -322,12 +371,15 @@ def gate_state(
         now=now,
         decisions=decisions,
         auto_approved=auto,
+        action=action,
     )
 
 
 __all__ = [
     "AUTO",
     "POLICY",
+    "SERVER",
+    "SERVER_ONLY",
     "TIMEOUT",
     "Decision",
     "GateRequest",
@@ -336,6 +388,7 @@ __all__ = [
     "IgnoredDecision",
     "RuleProgress",
     "Verdict",
+    "action_refusal",
     "auto_approves",
     "evaluate_gate",
     "expand",

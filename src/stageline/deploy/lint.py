@@ -10,7 +10,13 @@ spec (`workflow.model`, which carries positions) and the environments of
 4. a deploy to an environment named like production without approval rules, and a
    job that looks like a deploy but names no ``environment:`` at all (it escapes every
    gate, record and monitor);
-5. one job that builds, tests and deploys at once.
+5. one job that builds, tests and deploys at once;
+6. an `hmarr/auto-approve-action` step upstream of a deploy whose gate it can pass
+   alone (the environment has ``allow_action: true``, no ``prevent_self_review`` and
+   rules that need one approver);
+7. with a team server configured (`config.configured_server`: ``server:`` in
+   `.stageline.yml`, else ``$STAGELINE_SERVER``), a production-like environment whose
+   approvals are not ``where: server`` (anyone at a terminal can ``--as`` a reviewer).
 
 Heuristics, since YAML does not say what a job is for:
 
@@ -42,7 +48,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from stageline.deploy.config import StagelineConfig
+from stageline.deploy.config import ApprovalConfig, StagelineConfig
 from stageline.errors import Diagnostic, Position
 from stageline.workflow.model import Job, Step, Workflow
 
@@ -60,6 +66,7 @@ _TEST_COMMAND = re.compile(
     r")(?=$|[\s;&|)])",
     re.MULTILINE,
 )
+_AUTO_APPROVE = "hmarr/auto-approve-action"
 _DEPLOY_WORDS = frozenset({"deploy", "deployment", "release", "rollout", "ship"})
 _BUILD_WORDS = frozenset({"build", "compile", "package", "bundle"})
 _BUILD_COMMAND = re.compile(
@@ -148,8 +155,27 @@ def _enabled(flag: bool | str) -> bool:
     return flag is True or (isinstance(flag, str) and flag.strip().lower() != "false")
 
 
-def lint_workflow(workflow: Workflow, config: StagelineConfig) -> list[Diagnostic]:
-    """Warnings for `workflow` (in file order); environments come from `config`."""
+def is_auto_approve(step: Step) -> bool:
+    return step.uses is not None and step.uses.split("@", 1)[0].strip().lower() == _AUTO_APPROVE
+
+
+def action_passes_alone(approval: ApprovalConfig | None) -> bool:
+    """Whether an `hmarr/auto-approve-action` approval alone passes the gate (`gates`)."""
+    return (
+        approval is not None
+        and approval.allow_action
+        and not approval.prevent_self_review
+        and approval.where != "server"
+        and bool(approval.rules)
+        and all(rule.required <= 1 for rule in approval.rules)
+    )
+
+
+def lint_workflow(
+    workflow: Workflow, config: StagelineConfig, *, server: str | None = None
+) -> list[Diagnostic]:
+    """Warnings for `workflow` (in file order); environments come from `config`;
+    `server`: the team server configured for the repository, if any."""
     found: list[Diagnostic] = []
 
     def warn(where: Position, message: str, hint: str) -> None:
@@ -186,6 +212,19 @@ def lint_workflow(workflow: Workflow, config: StagelineConfig) -> list[Diagnosti
                     "add a test job and list it under needs:",
                 )
 
+        if _literal(env_name) and action_passes_alone(config.environment(env_name).approval):
+            for source in sorted(upstream):
+                for step in workflow.jobs[source].steps:
+                    if is_auto_approve(step):
+                        warn(
+                            step.at("uses"),
+                            f"{step.uses} in job '{source}' can approve deploy '{job.id}' to "
+                            f"'{env_name}' by itself",
+                            f"environments.{env_name}.approval in {file_name} allows the action "
+                            "and needs one approver: require 2, set prevent_self_review, or "
+                            "remove allow_action",
+                        )
+
         if not _literal(env_name) or env_name in judged_envs:
             continue
         judged_envs.add(env_name)
@@ -210,6 +249,14 @@ def lint_workflow(workflow: Workflow, config: StagelineConfig) -> list[Diagnosti
                 env_at,
                 f"deploys to '{env_name}' need no approval",
                 f"add environments.{env_name}.approval.rules in {file_name}",
+            )
+        if production and server and (env.approval is None or env.approval.where != "server"):
+            warn(
+                env_at,
+                f"deploys to '{env_name}' can be approved at any terminal although a team "
+                f"server is configured ({server})",
+                f"add environments.{env_name}.approval.where: server in {file_name}, so only "
+                "decisions authenticated by the server count",
             )
 
     for job in workflow.jobs.values():
@@ -258,7 +305,9 @@ def lint_workflow(workflow: Workflow, config: StagelineConfig) -> list[Diagnosti
 
 
 __all__ = [
+    "action_passes_alone",
     "ancestors",
+    "is_auto_approve",
     "is_build_step",
     "is_deploy_job",
     "is_production",

@@ -7,6 +7,7 @@ Kept light (no store, no engine): `stageline approve` and the interactive prompt
 
 from __future__ import annotations
 
+import getpass
 import os
 import subprocess
 from collections.abc import Mapping
@@ -22,6 +23,38 @@ def who_am_i(config: StagelineConfig, repo_dir: str, explicit: str | None) -> st
     )
     email = done.stdout.strip() if done.returncode == 0 else None
     return resolve_reviewer(config, explicit=explicit, environ=os.environ, git_email=email or None)
+
+
+def local_origin(repo_dir: str) -> dict[str, str]:
+    """Who made a decision at this terminal, whatever name it was made as (``--as``):
+    the OS user and git's identity (``user.name <user.email>``), recorded with it."""
+    try:
+        os_user = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry and no LOGNAME/USER
+        os_user = str(os.getuid())
+    name, email = (_git_config(repo_dir, key) for key in ("user.name", "user.email"))
+    git = f"{name} <{email}>" if name and email else name or (f"<{email}>" if email else "")
+    return {"via": "local", "os_user": os_user, "git": git}
+
+
+def _git_config(repo_dir: str, key: str) -> str:
+    done = subprocess.run(
+        ["git", "config", key], cwd=repo_dir, capture_output=True, text=True, check=False
+    )
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def describe_origin(data: Mapping[str, object]) -> str:
+    """Where a decision was made, for `show` and `deployments` ('' when not recorded)."""
+    via = data.get("via")
+    if via == "server":
+        return "via the server"
+    if via != "local":
+        return ""
+    parts = [f"os user {data.get('os_user') or '?'}"]
+    if data.get("git"):
+        parts.append(f"git {data['git']}")
+    return "local: " + ", ".join(parts)
 
 
 def resolve_reviewer(
@@ -52,4 +85,4 @@ def resolve_reviewer(
     )
 
 
-__all__ = ["resolve_reviewer", "who_am_i"]
+__all__ = ["describe_origin", "local_origin", "resolve_reviewer", "who_am_i"]

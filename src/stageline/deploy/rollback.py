@@ -357,6 +357,13 @@ async def _redeploy(
         "replaces": {"deployment": replaced.id, "sha": replaced.sha} if replaced else None,
     }
     name = f"rollback-{rollback.id}"
+    try:  # the environment's secrets, as its deploy job had them
+        stored = rt.store.secrets.values(
+            rt.store.secrets.scope_of(rt.repo_dir), rollback.environment
+        )
+    except StagelineError as err:
+        return False, f"{err.message}; nothing was changed"
+    released = {k: v for k, v in stored.items() if k not in rt.given_secrets}
     request = JobRequest(
         run_id=str(target.run_id),
         job=job,
@@ -364,7 +371,7 @@ async def _redeploy(
         sha=target.sha,
         ref=target.ref,
         attempt=rollback.id + 1,  # a new attempt of a finished job (1 was the run's)
-        secrets=_secrets(job, rt.secrets, contexts),
+        secrets=_secrets(job, {**rt.secrets, **released}, contexts),
         extra_env={**rt.extra_env, **variables},
         local=LocalDirs(
             repo_dir=rt.repo_dir,

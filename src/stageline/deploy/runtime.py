@@ -44,6 +44,8 @@ class DeployRuntime:
     repo_dir: str
     executor: Executor | None = None
     secrets: dict[str, str] = field(default_factory=dict, repr=False)
+    #: Names given with --secret or a secret file: a stored secret never replaces them.
+    given_secrets: frozenset[str] = frozenset()
     extra_env: dict[str, str] = field(default_factory=dict)
     action_dirs: list[str] = field(default_factory=list)
     observer: ev.Observer | None = None

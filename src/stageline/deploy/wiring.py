@@ -142,6 +142,7 @@ def wire(
         repo_dir=str(repo_dir),
         executor=executor,
         secrets=dict(first.secrets) if first else {},
+        given_secrets=first.given_secrets if first else frozenset(),
         extra_env=dict(first.extra_env) if first else {},
         action_dirs=list(first.action_dirs) if first else [],
         observer=notify,

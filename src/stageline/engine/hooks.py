@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from stageline.plan.model import PlannedJob
@@ -22,10 +22,14 @@ from stageline.runner.contract import JobResult
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """A gate's answer: start the job, or fail it with `reason` (never started)."""
+    """A gate's answer: start the job, or fail it with `reason` (never started).
+
+    `secrets`: the environment's secrets, released to the job now that its gate passed
+    (over the run's own, under those given with --secret or --secret-file)."""
 
     allow: bool
     reason: str | None = None
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
 @dataclass(slots=True)

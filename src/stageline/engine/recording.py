@@ -46,6 +46,14 @@ class Recording:
         inner = store.runs.recorder(run_id, lambda _f: loop.call_soon(self.flush))
         self.recorder: Recorder = MaskedRecorder(inner, self.masker) if self.masker else inner
 
+    def add_secrets(self, values: Iterable[str]) -> None:
+        """Mask `values` too from now on (an environment's secrets, released by its gate)."""
+        for value in values:
+            if value:
+                self.masker.add(value)
+        if self.masker and not isinstance(self.recorder, MaskedRecorder):
+            self.recorder = MaskedRecorder(self.recorder, self.masker)
+
     def flush(self) -> None:
         """Write what this turn of the loop recorded (see the module doc on failure)."""
         try:

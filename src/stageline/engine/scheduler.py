@@ -118,6 +118,8 @@ class RunSpec:
     #: vars, inputs, and the evaluated workflow `env` (`github` is added per run).
     contexts: dict[str, Any] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict, repr=False)
+    #: Names given with --secret or a secret file: a stored secret never replaces them.
+    given_secrets: frozenset[str] = frozenset()
     extra_env: dict[str, str] = field(default_factory=dict)
     action_dirs: list[str] = field(default_factory=list)
     matrix_filter: dict[str, list[str]] | None = None
@@ -375,6 +377,13 @@ class Scheduler:
             if not decision.allow and not cancel.is_set():
                 self._complete(key, C.FAILURE, decision.reason or "the environment gate refused")
                 return
+            released = {
+                k: v for k, v in decision.secrets.items() if k not in self.spec.given_secrets
+            }
+            if released:
+                self.recording.add_secrets(released.values())
+                own = self.spec.secrets if job.secrets is None else job.secrets
+                job.secrets = {**own, **released}
         if cancel.is_set():
             self._complete(key, C.CANCELLED, job.cancel_reason or "cancelled")
             return

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from stageline.store.deploy_records import DecisionRow, DeploymentRow, GateRow, RollbackRow
+    from stageline.store.secret_sql import SecretStore
     from stageline.store.server_records import (
         AuditRow,
         RepoRow,
@@ -396,6 +397,11 @@ class Store(Protocol):
     @property
     def dispatch(self) -> DispatchStore:
         """Job attempts and workers (ADR 0012); loaded on first use."""
+        ...
+
+    @property
+    def secrets(self) -> SecretStore:
+        """The secrets store (issue 13), encrypted at rest (`store.secret_sql`)."""
         ...
 
     def close(self) -> None: ...

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import make_url
@@ -20,6 +21,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from stageline.errors import StoreError
 from stageline.store.dispatch_sql import SqlDispatchStore
+from stageline.store.secret_sql import SecretStore
 from stageline.store.server_sql import SqlServerStore
 from stageline.store.sql import CoreRunStore, SqlDeploymentStore, advisory_lock
 
@@ -38,6 +40,7 @@ class PostgresStore:
         self.deployments = SqlDeploymentStore(self.transaction, advisory_lock)
         self.server = SqlServerStore(self.transaction)
         self.dispatch = SqlDispatchStore(self.transaction)
+        self.secrets = SecretStore(self._execute, home, unix_times=False)
 
     @property
     def logs_dir(self) -> Path:
@@ -53,6 +56,12 @@ class PostgresStore:
             raise StoreError(
                 f"cannot write the record at {self.where}: {_first_line(err)}"
             ) from err
+
+    def _execute(self, sql: str, params: dict[str, Any]) -> tuple[list[tuple[Any, ...]], int]:
+        with self.transaction() as conn:
+            result = conn.execute(text(sql), params)
+            rows = [tuple(row) for row in result] if result.returns_rows else []
+            return rows, result.rowcount
 
     def close(self) -> None:
         self.engine.dispose()

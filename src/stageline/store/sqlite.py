@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
 
     from stageline.store.ports import DeploymentStore, DispatchStore, ServerStore
+    from stageline.store.secret_sql import SecretStore
 
 DB_NAME = "stageline.db"
 BUSY_TIMEOUT_MS = 30_000
@@ -74,6 +75,7 @@ class SQLiteStore:
         self._deployments: DeploymentStore | None = None
         self._server: ServerStore | None = None
         self._dispatch: DispatchStore | None = None
+        self._secrets: SecretStore | None = None
         self._engine: Engine | None = None
         self._conn: Connection | None = None
 
@@ -112,6 +114,26 @@ class SQLiteStore:
 
             self._dispatch = SqlDispatchStore(self.transaction)
         return self._dispatch
+
+    @property
+    def secrets(self) -> SecretStore:
+        """On the raw connection: a run reads its secrets without SQLAlchemy."""
+        if self._secrets is None:
+            from stageline.store.secret_sql import SecretStore
+
+            self._secrets = SecretStore(self._execute, self.home, unix_times=True)
+        return self._secrets
+
+    def _execute(self, sql: str, params: dict[str, Any]) -> tuple[list[tuple[Any, ...]], int]:
+        """One statement: a read without the write lock, a write in its own transaction."""
+        if sql.startswith("SELECT"):
+            try:
+                return self.raw.execute(sql, params).fetchall(), -1
+            except sqlite3.Error as err:
+                raise StoreError(f"cannot read the record at {self.path}: {err}") from err
+        with self.write() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall(), cursor.rowcount
 
     @property
     def engine(self) -> Engine:

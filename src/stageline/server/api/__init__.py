@@ -17,6 +17,7 @@ from stageline.server.api import (
     logs,
     repos,
     runs,
+    secrets,
     triggers,
     users,
     workers,
@@ -30,6 +31,7 @@ routers: list[APIRouter] = [
     logs.router,
     environments.router,
     workers.router,
+    secrets.router,
 ]
 #: `agent` declares its full paths (`worker.protocol`), which workers share.
 root_routers: list[APIRouter] = [hooks.router, git.router, agent_files.router, agent.router]
