@@ -4,6 +4,8 @@ Guarantees:
 
 * the process starts in a new session (its own process group), so a timeout or a cancel
   kills the whole tree: SIGTERM to the group, SIGKILL after `kill_grace` seconds;
+* the group dies with this process, however it ends (SIGKILL included): it is
+  registered with this process's `runner.watchdog` until the job has killed it;
 * stdout and stderr are merged, decoded as UTF-8 (invalid bytes replaced) and split into
   lines; a line longer than `MAX_LINE` bytes comes in pieces, in linear time and bounded
   memory; a final unterminated line is delivered too;
@@ -24,6 +26,8 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from stageline.runner.watchdog import WATCHDOG
 
 if TYPE_CHECKING:
     from stageline.runner.contract import CancelToken
@@ -129,6 +133,8 @@ class ProcessGroups:
         """Kill every group the job started (all at once, one grace period in total) and
         stop the readers still draining their pipes."""
         await asyncio.gather(*(kill_group(pgid, self.kill_grace) for pgid in self.groups))
+        for pgid in self.groups:
+            WATCHDOG.forget(pgid)
         self.groups.clear()
         for reader in list(self.readers):
             reader.cancel()
@@ -246,6 +252,7 @@ async def run_process(
     except OSError as err:
         return ProcessOutcome(error=f"{err.strerror or err}: {argv[0]}")
     pid = transport.get_pid()
+    WATCHDOG.watch(pid)
     groups.groups.add(pid)
     assert protocol.stdout is not None
     sink: list[LineSink] = [on_line]

@@ -1,0 +1,92 @@
+"""A step's process tree dies with the process that runs it, SIGKILL included."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from stageline.runner import watchdog as watchdog_module
+from tests.runner.test_process import alive
+
+#: A process that runs one step the way the engine does, until it is killed. The step
+#: starts a background child and then sleeps; both record their pids.
+RUNNER = """
+import asyncio, os, sys
+from stageline.runner.process import ProcessGroups, run_process
+
+async def main() -> None:
+    await run_process(
+        ["bash", "-c", sys.argv[1]],
+        cwd=os.getcwd(),
+        env={"PATH": os.environ["PATH"]},
+        on_line=lambda line, more: print(line, flush=True),
+        on_late_line=lambda line, more: None,
+        groups=ProcessGroups(),
+        cancel=asyncio.Event(),
+        deadline=None,
+    )
+
+asyncio.run(main())
+"""
+
+STEP = "sleep 120 & echo $! > child.pid; echo $$ > step.pid; sleep 120"
+
+
+def wait_until(check: Callable[[], object], what: str, timeout: float = 30) -> None:
+    """Poll `check` until true (an end condition, not a timing)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def start_runner(tmp_path: Path, step: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-c", RUNNER, step],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        start_new_session=True,  # a kill of its group reaches the runner alone
+    )
+
+
+def pids(tmp_path: Path) -> list[int]:
+    wait_until(
+        lambda: all((tmp_path / f).exists() and (tmp_path / f).read_text() for f in NAMES),
+        "the step to start",
+    )
+    return [int((tmp_path / f).read_text()) for f in NAMES]
+
+
+NAMES = ("step.pid", "child.pid")
+
+
+def test_a_killed_runner_takes_its_steps_and_their_children_with_it(tmp_path: Path) -> None:
+    runner = start_runner(tmp_path, STEP)
+    step, child = pids(tmp_path)
+    os.killpg(runner.pid, signal.SIGKILL)  # the runner's group: not the step's session
+    runner.communicate(timeout=10)
+    wait_until(lambda: not alive(step) and not alive(child), "the step's processes to die")
+
+
+def test_the_watchdog_kills_the_groups_still_registered_at_end_of_file() -> None:
+    """Once a job has reaped a group, its id may be reused: a forgotten group is spared."""
+    registered = subprocess.Popen(["sleep", "120"], start_new_session=True)
+    forgotten = subprocess.Popen(["sleep", "120"], start_new_session=True)
+    try:
+        watchdog = subprocess.Popen(
+            [sys.executable, "-I", "-S", watchdog_module.__file__], stdin=subprocess.PIPE
+        )
+        lines = f"+{registered.pid}\n+{forgotten.pid}\n-{forgotten.pid}\n"
+        watchdog.communicate(lines.encode(), timeout=30)  # end of file: the runner died
+        assert registered.wait(timeout=30) == -signal.SIGTERM
+        assert forgotten.poll() is None
+    finally:
+        for process in (registered, forgotten):
+            process.kill()
+            process.wait()
