@@ -53,6 +53,8 @@ class Environment:
     current_sha: str | None
     deploying: int | None
     deployments: int
+    #: Why what it serves is unknown and the decision to make (`unknown_state`), or None.
+    state: str | None = None
 
 
 def deployments(
@@ -81,12 +83,14 @@ def rollback_ids(repo_dir: str | Path, *, database_url: str | None = None) -> li
 def environments(repo_dir: str | Path, *, database_url: str | None = None) -> list[Environment]:
     """The environments of `.stageline.yml`, then any others deployed to, in that order."""
 
-    with context.open(repo_dir, database_url) as ctx:
+    with context.open(repo_dir, database_url, reap=True) as ctx:
         return environments_in(ctx)
 
 
 def environments_in(ctx: context.Context) -> list[Environment]:
     """The environments of `ctx`'s `.stageline.yml`, then any others deployed to."""
+    from stageline.deploy.deployments import unknown_state
+
     config = ctx.config
     rows = ctx.store.deployments.list_deployments(str(ctx.root))
     names = list(config.environments)
@@ -110,6 +114,7 @@ def environments_in(ctx: context.Context) -> list[Environment]:
                 current_sha=current.sha if current else None,
                 deploying=active.id if active else None,
                 deployments=len(mine),
+                state=unknown_state(ctx.store, mine),
             )
         )
     return out

@@ -11,9 +11,11 @@ stdlib-only Python process in its own session, started with the first step, whic
 reads a pipe whose write end only this process holds. The process writes ``+PGID``
 when a step's process group starts and ``-PGID`` once the group is gone; when the
 pipe reaches end of file (this process ended, by any means), the watchdog sends
-SIGTERM to every group still registered, SIGKILL after `GRACE_S`, and exits. A step
-costs two small pipe writes; the watchdog's start (one interpreter, about 15 ms)
-is paid once per process, off the step's path.
+SIGTERM to every group still registered, SIGKILL after `GRACE_S`, removes the
+directories registered with ``D PATH`` (a run's work root on tmpfs, where step
+scripts with secrets in them live), and exits. A step costs two small pipe writes;
+the watchdog's start (one interpreter, about 15 ms) is paid once per process, off the
+step's path.
 
 Run as a script (``python -I -S watchdog.py``): it imports nothing from stageline.
 """
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -49,6 +52,11 @@ class Watchdog:
         """Group `pgid` is gone (its id may be reused): no longer kill it."""
         if self._pid == os.getpid():
             self._send(f"-{pgid}\n")
+
+    def watch_dir(self, path: str) -> None:
+        """Remove directory `path` (and everything in it) if this process dies."""
+        if "\n" not in path:
+            self._send(f"D{path}\n")
 
     def _send(self, line: str) -> None:
         fd = self._fd if self._pid == os.getpid() else self._start()
@@ -110,11 +118,28 @@ def kill_groups(groups: set[int], grace: float = GRACE_S) -> None:
             os.killpg(pgid, signal.SIGKILL)
 
 
+def remove_dir(path: str) -> None:
+    """Remove `path` whatever its job did to it (read-only directories included)."""
+
+    def retry(func: object, failed: str, _exc: object) -> None:
+        with contextlib.suppress(OSError):
+            os.chmod(os.path.dirname(failed), 0o700)
+            if os.path.isdir(failed) and not os.path.islink(failed):
+                os.chmod(failed, 0o700)
+                shutil.rmtree(failed, ignore_errors=True)
+            else:
+                os.unlink(failed)
+
+    shutil.rmtree(path, onerror=retry)  # 3.12 deprecates onerror; onexc is 3.12+
+
+
 def main() -> None:
-    """Keep the registered groups from stdin; at its end, kill those left."""
+    """Keep the registered groups and directories from stdin; at its end, kill the
+    groups left and remove the directories."""
     for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGPIPE):
         signal.signal(sig, signal.SIG_IGN)
     groups: set[int] = set()
+    directories: set[str] = set()
     pending = b""
     while True:
         try:
@@ -127,6 +152,9 @@ def main() -> None:
             break
         *lines, pending = (pending + chunk).split(b"\n")
         for line in lines:
+            if line[:1] == b"D":
+                directories.add(os.fsdecode(line[1:]))
+                continue
             with contextlib.suppress(ValueError):
                 pgid = int(line[1:])
                 if line[:1] == b"+" and pgid > 1:
@@ -134,6 +162,9 @@ def main() -> None:
                 elif line[:1] == b"-":
                     groups.discard(pgid)
     kill_groups(groups)
+    for path in directories:
+        with contextlib.suppress(OSError):
+            remove_dir(path)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,20 @@ HOST = socket.gethostname()
 STALE_AFTER_S = 60.0
 
 
+#: How the reason of a deployment its process left in progress begins: the
+#: environment's state is unknown until someone decides (`stageline rollback` or
+#: `stageline resume`).
+INTERRUPTED = "interrupted: "
+
+
+def interrupted(reason: str) -> str:
+    """The reason a deployment left in progress by a dead process is concluded with."""
+    return (
+        f"{INTERRUPTED}{reason} while deploying; the environment may serve this release, "
+        "the one before it, or a mix"
+    )
+
+
 def pid_alive(pid: int) -> bool:
     """Whether process `pid` exists on this host (one we may not signal counts)."""
     try:

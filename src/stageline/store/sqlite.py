@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from stageline.errors import StoreError
 from stageline.runs.states import ACTIVE_STATUSES, Conclusion, Status
-from stageline.store import liveness
+from stageline.store import faults, liveness
 from stageline.store.columns import from_sqlite, sqlite_time, to_sqlite
 from stageline.store.records import (
     AnnotationRecord,
@@ -353,6 +353,16 @@ class SQLiteRunStore:
                 "WHERE run_id = ? AND status != ?",
                 (completed, cancelled, cancelled, at, run_id, completed),
             )
+            cur.execute(  # a deploy it left: the environment's state is now unknown
+                "UPDATE deployments SET status = 'failure', reason = ?, finished_at = ? "
+                "WHERE run_id = ? AND kind = 'deploy' AND status = 'in_progress'",
+                (liveness.interrupted(reason), at, run_id),
+            )
+            cur.execute(
+                "UPDATE deployments SET status = 'failure', reason = ?, finished_at = ? "
+                "WHERE run_id = ? AND status = 'queued'",
+                (f"cancelled before it started: {reason}", at, run_id),
+            )
             event = {
                 "run_id": run_id,
                 "kind": "run.orphaned",
@@ -588,6 +598,7 @@ class SQLiteRecorder:
                 else:
                     cursor.executemany(sql, [p for _, p in pending[i:j]])
                 i = j
+            faults.point("record.write")  # tests/faults: die mid-transaction
 
 
 #: How the recorder finds a row to update, per table.
