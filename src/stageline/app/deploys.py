@@ -215,6 +215,7 @@ def rollback_in(
     RunError when it cannot or fails."""
     import asyncio
 
+    from stageline.deploy.deployments import interrupted_deployment
     from stageline.deploy.rollback import complete, roll_back
     from stageline.deploy.wiring import wire
     from stageline.engine.setup import run_environment
@@ -249,7 +250,9 @@ def rollback_in(
             say(f"completing rollback #{interrupted.id}, interrupted earlier")
             say(asyncio.run(complete(rt, env, interrupted)).reason)
         rows = ctx.store.deployments.list_deployments(str(ctx.root), environment)
-        current = next((r for r in reversed(rows) if r.status == "success"), None)
+        current = interrupted_deployment(rows) or next(  # an unknown state: undo that deploy
+            (r for r in reversed(rows) if r.status == "success"), None
+        )
         if current is None:
             raise RunError(
                 f"nothing is deployed to {environment}",

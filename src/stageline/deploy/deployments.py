@@ -148,17 +148,26 @@ def finish(
     )
 
 
+def interrupted_deployment(rows: Sequence[DeploymentRow]) -> DeploymentRow | None:
+    """The environment's newest deployment that started, if its process died in it
+    (`rows`: the environment's deployments, oldest first): what a rollback replaces."""
+    started = [r for r in rows if r.status != "queued"]
+    if not started:
+        return None
+    last = started[-1]
+    if last.status != "failure" or not (last.reason or "").startswith(INTERRUPTED):
+        return None
+    return last
+
+
 def unknown_state(store: Store, rows: Sequence[DeploymentRow]) -> str | None:
     """Why the environment's state is unknown, with the decision to make, or None.
 
     `rows`: the environment's deployments, oldest first. It is unknown when its newest
     deployment that started was interrupted by the death of its process.
     """
-    started = [r for r in rows if r.status != "queued"]
-    if not started:
-        return None
-    last = started[-1]
-    if last.status != "failure" or not (last.reason or "").startswith(INTERRUPTED):
+    last = interrupted_deployment(rows)
+    if last is None:
         return None
     again = "deploy again with a new `stageline run`"
     if last.run_id is not None:
@@ -195,6 +204,7 @@ __all__ = [
     "approvers",
     "environment_warnings",
     "finish",
+    "interrupted_deployment",
     "jsonable_contexts",
     "queue_and_start",
     "record_url",
