@@ -63,6 +63,11 @@ def gone_reason(
     return None
 
 
+def died(reason: str | None) -> bool:
+    """Whether a run's recorded reason says its process died (`gone_reason` wrote it)."""
+    return reason is not None and "stageline process (pid " in reason
+
+
 def run_alive(
     status: str, pid: int | None, host: str | None, beat: datetime | None, now: float | None = None
 ) -> bool:
