@@ -184,6 +184,11 @@ async def _read_lines(stream: asyncio.StreamReader, on_line: LineSink) -> None:
         scanned = len(buffer)  # the buffer before this chunk holds no newline
         buffer += chunk
         while (end := buffer.find(b"\n", scanned)) >= 0:
+            while end > MAX_LINE:  # a long line's end came in this chunk: pieces first
+                cut = _cut(buffer)
+                on_line(_text(buffer[:cut]), True)
+                del buffer[:cut]
+                end -= cut
             on_line(_text(buffer[:end].removesuffix(b"\r")), False)
             del buffer[: end + 1]  # O(1) at the front of a bytearray
             scanned = 0
