@@ -90,3 +90,23 @@ def test_the_watchdog_kills_the_groups_still_registered_at_end_of_file() -> None
         for process in (registered, forgotten):
             process.kill()
             process.wait()
+
+
+def test_a_step_not_yet_registered_is_found_by_its_mark() -> None:
+    """The runner may die between starting a step and registering its group: the step
+    and what it started carry the watchdog's token in their environment."""
+    environ = {**os.environ, watchdog_module.MARK: "token-1"}
+    marked = subprocess.Popen(["sleep", "120"], env=environ, start_new_session=True)
+    other = subprocess.Popen(["sleep", "120"], env={**environ, watchdog_module.MARK: "token-2"})
+    try:
+        watchdog = subprocess.Popen(
+            [sys.executable, "-I", "-S", watchdog_module.__file__, "token-1"],
+            stdin=subprocess.PIPE,
+        )
+        watchdog.communicate(b"", timeout=30)
+        assert marked.wait(timeout=30) == -signal.SIGTERM
+        assert other.poll() is None
+    finally:
+        for process in (marked, other):
+            process.kill()
+            process.wait()

@@ -5,7 +5,8 @@ Guarantees:
 * the process starts in a new session (its own process group), so a timeout or a cancel
   kills the whole tree: SIGTERM to the group, SIGKILL after `kill_grace` seconds;
 * the group dies with this process, however it ends (SIGKILL included): it is
-  registered with this process's `runner.watchdog` until the job has killed it;
+  registered with this process's `runner.watchdog` until the job has killed it, and
+  marked in its environment for the watchdog to find should it die before that;
 * stdout and stderr are merged, decoded as UTF-8 (invalid bytes replaced) and split into
   lines; a line longer than `MAX_LINE` bytes comes in pieces, in linear time and bounded
   memory; a final unterminated line is delivered too;
@@ -243,6 +244,8 @@ async def run_process(
     """Run `argv` until it exits, `deadline` (loop time) passes or `cancel` is set."""
     loop = asyncio.get_running_loop()
     watch_children_with_pidfd()
+    mark, token = WATCHDOG.marker()
+    env = {**env, mark: token}
     try:
         transport, protocol = await loop.subprocess_exec(
             lambda: _Protocol(loop),

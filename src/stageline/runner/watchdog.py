@@ -14,8 +14,14 @@ pipe reaches end of file (this process ended, by any means), the watchdog sends
 SIGTERM to every group still registered, SIGKILL after `GRACE_S`, removes the
 directories registered with ``D PATH`` (a run's work root on tmpfs, where step
 scripts with secrets in them live), and exits. A step costs two small pipe writes;
-the watchdog's start (one interpreter, about 15 ms) is paid once per process, off the
-step's path.
+the watchdog's start (one interpreter, about 40 ms of CPU) is paid once per process,
+before its first step.
+
+A step that starts just before this process dies may not be registered yet; so every
+step also carries ``STAGELINE_WATCHDOG=<token>`` in its environment (`marker`),
+inherited by everything it starts, and at end of file the watchdog also kills the
+processes of its user whose initial environment holds its token (read from
+``/proc``): that covers the unregistered, and children that left their group.
 
 Run as a script (``python -I -S watchdog.py``): it imports nothing from stageline.
 """
@@ -26,13 +32,14 @@ import contextlib
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import threading
 import time
 
 #: How long registered groups get between SIGTERM and SIGKILL once their runner died.
 GRACE_S = 2.0
+#: The environment variable that marks a step's processes as this watchdog's.
+MARK = "STAGELINE_WATCHDOG"
 
 
 class Watchdog:
@@ -42,7 +49,13 @@ class Watchdog:
         self._lock = threading.Lock()
         self._pid: int | None = None
         self._fd: int | None = None
-        self._process: subprocess.Popen[bytes] | None = None
+        self._token = ""
+
+    def marker(self) -> tuple[str, str]:
+        """The environment entry a step must carry (starts the watchdog if need be)."""
+        if self._pid != os.getpid():
+            self._start()
+        return MARK, self._token
 
     def watch(self, pgid: int) -> None:
         """Kill process group `pgid` if this process dies before `forget(pgid)`."""
@@ -70,14 +83,18 @@ class Watchdog:
             if self._pid == os.getpid():
                 return self._fd
             read, write = os.pipe()
-            try:
-                self._process = subprocess.Popen(
-                    [sys.executable, "-I", "-S", __file__],
-                    stdin=read,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                    close_fds=True,
-                    start_new_session=True,
+            token = f"{os.getpid()}-{os.urandom(6).hex()}"
+            try:  # not a `Popen`: nothing to wait for, or to warn about, at our exit
+                os.posix_spawn(
+                    sys.executable,
+                    [sys.executable, "-I", "-S", __file__, token],
+                    os.environ,
+                    file_actions=[
+                        (os.POSIX_SPAWN_DUP2, read, 0),
+                        (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+                        (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
+                    ],
+                    setsid=True,
                 )
             except OSError:
                 os.close(write)
@@ -87,15 +104,17 @@ class Watchdog:
             # Inherited after a fork, the parent's write end would keep its watchdog
             # waiting for this process too: that is what we want, so it stays open.
             self._pid, self._fd = os.getpid(), (write if write >= 0 else None)
+            self._token = token
             return self._fd
 
 
 WATCHDOG = Watchdog()
 
 
-def _alive(pgid: int) -> bool:
+def _alive(target: int) -> bool:
+    """Whether process `target` (or group `-target`) is still there."""
     try:
-        os.killpg(pgid, 0)
+        os.kill(target, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
@@ -103,19 +122,36 @@ def _alive(pgid: int) -> bool:
     return True
 
 
-def kill_groups(groups: set[int], grace: float = GRACE_S) -> None:
-    """SIGTERM every group, then SIGKILL those still there after `grace` seconds."""
-    for pgid in groups:
+def marked(token: str) -> set[int]:
+    """Processes of this user whose initial environment carries ``MARK=token``."""
+    entry = f"{MARK}={token}".encode() + b"\0"
+    found = set()
+    me = os.getpid()
+    with contextlib.suppress(OSError):
+        for name in os.listdir("/proc"):
+            if not name.isdigit() or int(name) == me:
+                continue
+            with contextlib.suppress(OSError), open(f"/proc/{name}/environ", "rb") as env:
+                if entry in b"\0" + env.read():
+                    found.add(int(name))
+    return found
+
+
+def kill_groups(groups: set[int], grace: float = GRACE_S, token: str = "") -> None:
+    """SIGTERM every group (and every process marked with `token`), then SIGKILL
+    those still there after `grace` seconds."""
+    targets = {-pgid for pgid in groups} | (marked(token) if token else set())
+    for target in targets:
         with contextlib.suppress(OSError):
-            os.killpg(pgid, signal.SIGTERM)
+            os.kill(target, signal.SIGTERM)  # a negative id: the whole group
     deadline = time.monotonic() + grace
-    left = {pgid for pgid in groups if _alive(pgid)}
+    left = {t for t in targets if _alive(t)}
     while left and time.monotonic() < deadline:
         time.sleep(0.05)
-        left = {pgid for pgid in left if _alive(pgid)}
-    for pgid in left:
+        left = {t for t in left if _alive(t)}
+    for target in left | (marked(token) if token else set()):
         with contextlib.suppress(OSError):
-            os.killpg(pgid, signal.SIGKILL)
+            os.kill(target, signal.SIGKILL)
 
 
 def remove_dir(path: str) -> None:
@@ -161,7 +197,7 @@ def main() -> None:
                     groups.add(pgid)
                 elif line[:1] == b"-":
                     groups.discard(pgid)
-    kill_groups(groups)
+    kill_groups(groups, token=sys.argv[1] if len(sys.argv) > 1 else "")
     for path in directories:
         with contextlib.suppress(OSError):
             remove_dir(path)
