@@ -110,3 +110,19 @@ def test_a_step_not_yet_registered_is_found_by_its_mark() -> None:
         for process in (marked, other):
             process.kill()
             process.wait()
+
+
+def test_removing_a_work_root_touches_nothing_outside_it(tmp_path: Path) -> None:
+    """The work root's parent is /dev/shm, shared by every program on the machine: its
+    mode must survive a removal, of a missing root (the run removed it) too."""
+    parent = tmp_path / "shm"
+    parent.mkdir()
+    parent.chmod(0o1777)
+    root = parent / "stageline-run-1-1-x"
+    (root / "job" / "locked").mkdir(parents=True)
+    (root / "job" / "locked" / "step.sh").write_text("echo secret")
+    (root / "job" / "locked").chmod(0o500)
+    watchdog_module.remove_dir(str(root))
+    assert not root.exists()
+    watchdog_module.remove_dir(str(root))  # gone already
+    assert parent.stat().st_mode & 0o7777 == 0o1777

@@ -155,18 +155,31 @@ def kill_groups(groups: set[int], grace: float = GRACE_S, token: str = "") -> No
 
 
 def remove_dir(path: str) -> None:
-    """Remove `path` whatever its job did to it (read-only directories included)."""
+    """Remove directory `path` whatever its job did to what is inside (read-only
+    directories included). Nothing outside `path` is ever touched: a missing `path`
+    (the run removed it) is left at that."""
+    if not os.path.isdir(path) or os.path.islink(path):
+        return
+    inside = path.rstrip("/") + "/"
 
     def retry(func: object, failed: str, _exc: object) -> None:
+        if not failed.startswith(inside):
+            return
         with contextlib.suppress(OSError):
-            os.chmod(os.path.dirname(failed), 0o700)
+            parent = os.path.dirname(failed)
+            if parent.startswith(inside):
+                os.chmod(parent, 0o700)
             if os.path.isdir(failed) and not os.path.islink(failed):
                 os.chmod(failed, 0o700)
                 shutil.rmtree(failed, ignore_errors=True)
             else:
                 os.unlink(failed)
 
+    with contextlib.suppress(OSError):
+        os.chmod(path, 0o700)  # our own work root: the job may have made it read-only
     shutil.rmtree(path, onerror=retry)  # 3.12 deprecates onerror; onexc is 3.12+
+    with contextlib.suppress(OSError):
+        os.rmdir(path)
 
 
 def main() -> None:
