@@ -184,19 +184,22 @@ def environment_warnings(root: Path) -> list[str]:
     """One line per environment of the repository at `root` whose state is unknown
     (`lint` shows them); none without a record. Orphaned runs are reaped first, so a
     deploy whose process just died counts."""
-    from stageline.store import DB_NAME, open_store, store_home
+    import os
+
+    from stageline.store import DATABASE_URL_ENV, DB_NAME, open_store, store_home
 
     home = store_home(root)
-    if not (home / DB_NAME).exists():
+    url = os.environ.get(DATABASE_URL_ENV) or None
+    if url is None and not (home / DB_NAME).exists():
         return []
-    with open_store(home) as store:
+    with open_store(home, url) as store:
         store.runs.reap_orphans()
         rows = store.deployments.list_deployments(str(root))
         found = []
         for name in dict.fromkeys(r.environment for r in rows):
             state = unknown_state(store, [r for r in rows if r.environment == name])
             if state is not None:
-                found.append(f"{home.parent}: environment {name}: {state}")
+                found.append(f"{root}: environment {name}: {state}")
         return found
 
 
