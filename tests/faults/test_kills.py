@@ -343,7 +343,7 @@ def test_logs_follow_says_so_and_fails_when_the_run_dies(tmp_path: Path) -> None
             pass
         os.kill(engine.pid, signal.SIGKILL)
         check_aftermath(repo, engine)
-        out, err = follow.communicate(timeout=120)
+        _, err = follow.communicate(timeout=120)
         assert follow.returncode == 1
         assert "run 1 stopped: the stageline process (pid " in err
         assert "Traceback" not in err

@@ -29,6 +29,7 @@ from stageline.errors import StoreError
 from stageline.runs.states import ACTIVE_STATUSES, Conclusion, Status
 from stageline.store import faults, liveness
 from stageline.store.columns import from_sqlite, sqlite_time, to_sqlite
+from stageline.store.logs import resolved_path, stored_path
 from stageline.store.records import (
     AnnotationRecord,
     ArtifactRecord,
@@ -44,7 +45,6 @@ from stageline.store.records import (
     StepRecord,
     no_run,
 )
-from stageline.store.logs import resolved_path, stored_path
 from stageline.store.rows import event_row, job_row, run_row, step_row
 
 if TYPE_CHECKING:
