@@ -88,7 +88,9 @@ class Watchdog:
                 os.posix_spawn(
                     sys.executable,
                     [sys.executable, "-I", "-S", __file__, token],
-                    os.environ,
+                    # unmarked: a `stageline` run by a step keeps its watchdog until
+                    # it has killed that run's own steps
+                    {k: v for k, v in os.environ.items() if k != MARK},
                     file_actions=[
                         (os.POSIX_SPAWN_DUP2, read, 0),
                         (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
