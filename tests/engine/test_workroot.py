@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -56,3 +58,49 @@ def test_directories_of_processes_that_are_gone_are_removed(shm: Path) -> None:
     unrelated.mkdir()
     assert workroot.reap(str(shm)) == [str(dead)]
     assert not dead.exists() and live.exists() and unrelated.exists()
+
+
+@pytest.mark.skipif(not os.access(workroot.FAST_DIR, os.W_OK), reason="no writable /dev/shm")
+def test_any_command_removes_what_a_killed_run_left_on_tmpfs(tmp_path: Path) -> None:
+    """A killed run's step scripts carry its secrets: the next command of any kind (here
+    one that fails at once, outside a repository) removes them."""
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    left = Path(workroot.FAST_DIR) / f"{workroot.PREFIX}{gone.pid}-9-test"
+    (left / "job" / "tmp").mkdir(parents=True)
+    (left / "job" / "tmp" / "step.sh").write_text("echo s3cr3t-value\n")
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "stageline", "runs"], cwd=tmp_path, capture_output=True
+        )
+        assert done.returncode == 1  # no record here: the command itself fails
+        assert not left.exists()
+    finally:
+        workroot.reap(workroot.FAST_DIR)
+
+
+def test_the_watchdog_removes_a_registered_work_root_when_its_process_dies(
+    shm: Path, tmp_path: Path
+) -> None:
+    import signal
+
+    script = (
+        "import sys; from pathlib import Path; from stageline.engine import workroot\n"
+        f"workroot.fast_work_root = lambda: {str(shm)!r}\n"
+        "root = workroot.run_work_root(Path('unused'), 4, keep=False)\n"
+        "Path(root, 'step.sh').write_text('echo s3cr3t-value')\n"
+        "print(root, flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    root = Path(process.stdout.readline().strip())
+    assert (root / "step.sh").exists()
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=10)
+    deadline = time.monotonic() + 30
+    while root.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not root.exists()

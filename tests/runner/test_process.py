@@ -186,3 +186,18 @@ def test_children_are_watched_without_threads_by_any_event_loop(tmp_path: Path) 
         assert extra_threads == 0
     assert asyncio.run(plain()) == 5
     assert asyncio.run(step())[0] == 3
+
+
+def test_a_long_line_whose_end_comes_in_one_read_is_still_cut() -> None:
+    """The pipe may hand over more than a piece and the newline at once (under load)."""
+    from stageline.runner.process import _read_lines
+
+    async def pieces() -> list[tuple[int, bool]]:
+        stream = asyncio.StreamReader(limit=1 << 20)
+        stream.feed_data(b"x" * (MAX_LINE + 3392) + b"\nnext\n")
+        stream.feed_eof()
+        got: list[tuple[int, bool]] = []
+        await _read_lines(stream, lambda text, more: got.append((len(text), more)))
+        return got
+
+    assert asyncio.run(pieces()) == [(MAX_LINE, True), (3392, False), (4, False)]

@@ -280,6 +280,25 @@ def test_a_dead_run_does_not_hold_the_environment(store: Store) -> None:
     assert store.deployments.get_deployment(stale).status == "in_progress"  # type: ignore[union-attr]
 
 
+def test_reaping_a_dead_run_concludes_the_deployments_it_left(store: Store) -> None:
+    """A deploy in progress becomes an interrupted failure (the environment's state is
+    unknown), a queued one never started; those of other runs are left alone."""
+    dead = new_run(store)
+    set_run(store, dead, status="in_progress", started_at=1.0, pid=dead_pid())
+    deploying, queued = deployment(store, dead, "in_progress"), deployment(store, dead)
+    other = deployment(store, new_run(store), "in_progress")
+    assert store.runs.reap_orphans() == [dead]
+    rows = {d: store.deployments.get_deployment(d) for d in (deploying, queued, other)}
+    assert rows[deploying].status == "failure"  # type: ignore[union-attr]
+    assert (rows[deploying].reason or "").startswith(  # type: ignore[union-attr]
+        "interrupted: the stageline process (pid "
+    )
+    assert rows[deploying].finished_at is not None  # type: ignore[union-attr]
+    assert rows[queued].status == "failure"  # type: ignore[union-attr]
+    assert (rows[queued].reason or "").startswith("cancelled before it started")  # type: ignore[union-attr]
+    assert rows[other].status == "in_progress"  # type: ignore[union-attr]
+
+
 def test_gates_are_opened_once_and_decisions_read_incrementally(store: Store) -> None:
     deps = store.deployments
     run = new_run(store)

@@ -26,3 +26,30 @@ def test_log_tail_returns_only_complete_new_lines(tmp_path: Path) -> None:
         handle.write("o\nthree")
     assert list(tail.read()) == ["two"]
     assert list(tail.read(final=True)) == ["three"]
+
+
+def test_paths_under_the_stores_logs_are_kept_relative_and_read_absolute(tmp_path: Path) -> None:
+    from stageline.store.logs import resolved_path, stored_path
+
+    home = tmp_path / ".stageline"
+    inside = str(home / "logs" / "3" / "build" / "01-x.log")
+    assert stored_path(home, inside) == "logs/3/build/01-x.log"
+    assert resolved_path(home, "logs/3/build/01-x.log") == inside
+    elsewhere = str(tmp_path / "rollbacks.log")
+    assert stored_path(home, elsewhere) == elsewhere  # outside the logs: as it is
+    assert resolved_path(home, "/old/abs/01-x.log") == "/old/abs/01-x.log"  # older records
+
+
+def test_logs_still_read_after_the_repository_moves(tmp_path: Path) -> None:
+    from tests.e2e.test_run_cli import make_repo, stageline
+
+    workflow = "on: push\njobs:\n  j:\n    runs-on: ubuntu-latest\n    steps:\n"
+    workflow += "      - run: echo hello from before the move\n"
+    repo = make_repo(tmp_path / "here", {".github/workflows/ci.yml": workflow})
+    assert stageline(repo, "run").returncode == 0
+    moved = repo.rename(tmp_path / "there")
+    done = stageline(moved, "logs", "1")
+    assert done.returncode == 0, done.stderr
+    assert "hello from before the move" in done.stdout
+    shown = stageline(moved, "show", "1", "--json")
+    assert str(tmp_path / "there") in shown.stdout and str(repo) + "/" not in shown.stdout

@@ -53,6 +53,8 @@ class Environment:
     current_sha: str | None
     deploying: int | None
     deployments: int
+    #: Why what it serves is unknown and the decision to make (`unknown_state`), or None.
+    state: str | None = None
 
 
 def deployments(
@@ -81,12 +83,14 @@ def rollback_ids(repo_dir: str | Path, *, database_url: str | None = None) -> li
 def environments(repo_dir: str | Path, *, database_url: str | None = None) -> list[Environment]:
     """The environments of `.stageline.yml`, then any others deployed to, in that order."""
 
-    with context.open(repo_dir, database_url) as ctx:
+    with context.open(repo_dir, database_url, reap=True) as ctx:
         return environments_in(ctx)
 
 
 def environments_in(ctx: context.Context) -> list[Environment]:
     """The environments of `ctx`'s `.stageline.yml`, then any others deployed to."""
+    from stageline.deploy.deployments import unknown_state
+
     config = ctx.config
     rows = ctx.store.deployments.list_deployments(str(ctx.root))
     names = list(config.environments)
@@ -110,6 +114,7 @@ def environments_in(ctx: context.Context) -> list[Environment]:
                 current_sha=current.sha if current else None,
                 deploying=active.id if active else None,
                 deployments=len(mine),
+                state=unknown_state(ctx.store, mine),
             )
         )
     return out
@@ -210,6 +215,7 @@ def rollback_in(
     RunError when it cannot or fails."""
     import asyncio
 
+    from stageline.deploy.deployments import interrupted_deployment
     from stageline.deploy.rollback import complete, roll_back
     from stageline.deploy.wiring import wire
     from stageline.engine.setup import run_environment
@@ -244,7 +250,9 @@ def rollback_in(
             say(f"completing rollback #{interrupted.id}, interrupted earlier")
             say(asyncio.run(complete(rt, env, interrupted)).reason)
         rows = ctx.store.deployments.list_deployments(str(ctx.root), environment)
-        current = next((r for r in reversed(rows) if r.status == "success"), None)
+        current = interrupted_deployment(rows) or next(  # an unknown state: undo that deploy
+            (r for r in reversed(rows) if r.status == "success"), None
+        )
         if current is None:
             raise RunError(
                 f"nothing is deployed to {environment}",

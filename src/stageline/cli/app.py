@@ -218,6 +218,9 @@ def main() -> None:
     Click's standalone mode handles usage errors (exit 2) and Ctrl-C; what reaches
     us is ours: a `StagelineError` becomes its message and exit code 1.
     """
+    from stageline.engine.workroot import reap_left
+
+    reap_left()  # step scripts (with their secrets) a killed run left on tmpfs
     try:
         _fast_run()
         (globals().get("app") or __getattr__("app"))()

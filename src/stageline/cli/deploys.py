@@ -120,6 +120,8 @@ def environments(
     for e in found:
         now = f"#{e.current} ({str(e.current_sha)[:7]})" if e.current else "nothing"
         print(f"{e.name}: {now} deployed" + (f" at {e.url}" if e.url else ""))
+        if e.state:
+            print(f"  state: {e.state}")
         if e.deploying:
             print(f"  deploying: #{e.deploying}")
         if e.branches is not None:

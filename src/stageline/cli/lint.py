@@ -29,6 +29,7 @@ def lint(
     import os
 
     from stageline.deploy.config import configured_server, load_config
+    from stageline.deploy.deployments import environment_warnings
     from stageline.deploy.lint import lint_workflow
     from stageline.deploy.security import security_findings
     from stageline.workflow import load_workflow
@@ -43,6 +44,9 @@ def lint(
         for diagnostic in sorted(found, key=_where):
             print(diagnostic.render())
             findings += 1
+    for warning in environment_warnings(root):  # a deploy its process left unfinished
+        print(warning)
+        findings += 1
     sys.stdout.flush()  # findings before the summary when both go to one terminal
     summary = f"{findings} warning(s)" if findings else "no pitfalls found"
     print(f"{summary} in {len(files)} workflow(s)", file=sys.stderr)

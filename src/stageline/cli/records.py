@@ -257,7 +257,8 @@ def logs(
     database_url: DatabaseUrl = None,
     server: Server = None,
 ) -> None:
-    """Print a run's step logs, in job and step order."""
+    """Print a run's step logs, in job and step order. With --follow, exits 1 if the
+    run's process died before the run completed."""
     import sys
 
     if server:
@@ -275,6 +276,16 @@ def logs(
         for line in chunk.lines:
             sys.stdout.write(line + "\n")
         sys.stdout.flush()
+    if follow:  # the run completed: say so if its process died rather than ended it
+        from stageline.errors import RunError
+        from stageline.store.liveness import died
+
+        ended = reads.run(Path.cwd(), run, database_url=database_url).run
+        if died(ended.reason):
+            raise RunError(
+                f"run {ended.id} stopped: {ended.reason}",
+                hint=f"see `stageline show {ended.id}`",
+            )
 
 
 def print_remote_logs(api: Remote, run: int, job: str | None, *, follow: bool) -> None:

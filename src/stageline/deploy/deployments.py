@@ -7,16 +7,30 @@ environment never overlap, across processes: `store.deployments.claim_environmen
 goes ``in_progress`` when it gets the environment, and ends when the job's bake
 window ends (or at once when the environment has no monitor). A resumed job reuses
 its unfinished record.
+
+A deployment whose process died in a step of its job (SIGKILL, a crash, a lost
+machine) is concluded ``failure`` with the reason (`store.liveness.interrupted`) when
+the death is detected: by the next command that reaps orphans (`runs`, `show`,
+`environments`, `lint`, the server's reaper) or by `resume`. The environment may then
+serve either release, so its state is *unknown* (`unknown_state`) until a person
+decides: roll back, or deploy again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from stageline.deploy.runtime import DeployRuntime, sleep_or_cancel
 from stageline.engine.hooks import Hold
+from stageline.runs.states import ACTIVE_STATUSES
 from stageline.store.deploy_records import UNFINISHED
+from stageline.store.liveness import INTERRUPTED
+
+if TYPE_CHECKING:
+    from stageline.store.db import Store
+    from stageline.store.deploy_records import DeploymentRow
 
 
 def jsonable_contexts(contexts: Mapping[str, Any]) -> dict[str, Any]:
@@ -134,10 +148,68 @@ def finish(
     )
 
 
+def interrupted_deployment(rows: Sequence[DeploymentRow]) -> DeploymentRow | None:
+    """The environment's newest deployment that started, if its process died in it
+    (`rows`: the environment's deployments, oldest first): what a rollback replaces."""
+    started = [r for r in rows if r.status != "queued"]
+    if not started:
+        return None
+    last = started[-1]
+    if last.status != "failure" or not (last.reason or "").startswith(INTERRUPTED):
+        return None
+    return last
+
+
+def unknown_state(store: Store, rows: Sequence[DeploymentRow]) -> str | None:
+    """Why the environment's state is unknown, with the decision to make, or None.
+
+    `rows`: the environment's deployments, oldest first. It is unknown when its newest
+    deployment that started was interrupted by the death of its process.
+    """
+    last = interrupted_deployment(rows)
+    if last is None:
+        return None
+    again = "deploy again with a new `stageline run`"
+    if last.run_id is not None:
+        status, _ = store.runs.run_state(last.run_id)
+        if status in ACTIVE_STATUSES:
+            again = f"deploy again: `stageline resume {last.run_id}`"
+    return (
+        f"unknown: deployment #{last.id} ({last.sha[:7]}, run {last.run_id}) was "
+        f"{last.reason}. Decide: `stageline rollback {last.environment}`, or {again}"
+    )
+
+
+def environment_warnings(root: Path) -> list[str]:
+    """One line per environment of the repository at `root` whose state is unknown
+    (`lint` shows them); none without a record. Orphaned runs are reaped first, so a
+    deploy whose process just died counts."""
+    import os
+
+    from stageline.store import DATABASE_URL_ENV, DB_NAME, open_store, store_home
+
+    home = store_home(root)
+    url = os.environ.get(DATABASE_URL_ENV) or None
+    if url is None and not (home / DB_NAME).exists():
+        return []
+    with open_store(home, url) as store:
+        store.runs.reap_orphans()
+        rows = store.deployments.list_deployments(str(root))
+        found = []
+        for name in dict.fromkeys(r.environment for r in rows):
+            state = unknown_state(store, [r for r in rows if r.environment == name])
+            if state is not None:
+                found.append(f"{root}: environment {name}: {state}")
+        return found
+
+
 __all__ = [
     "approvers",
+    "environment_warnings",
     "finish",
+    "interrupted_deployment",
     "jsonable_contexts",
     "queue_and_start",
     "record_url",
+    "unknown_state",
 ]

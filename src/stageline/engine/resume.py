@@ -11,7 +11,9 @@ same run id and number, from its recorded plan:
   time and every decision recorded so far in the store; a deploy job that was in its
   bake window deploys again; one that was rolling back completes the rollback
   (`deploy.gatekeeper`);
-* a deferred matrix is expanded again and all its legs run.
+* a deferred matrix is expanded again and all its legs run;
+* a deployment the dead process left in progress in a step of its job is concluded
+  (`store.liveness.interrupted`); the job deploys again under a new record.
 
 The run's state is rebuilt from its record (`RunState.from_record`, which replays
 the kept completions through the same rules as a fresh run) and the ordinary
@@ -34,7 +36,7 @@ from stageline.engine.scheduler import RunSpec, Scheduler, Slots
 from stageline.engine.state import RunState
 from stageline.errors import RunError
 from stageline.executors.base import Executor
-from stageline.runs.states import ACTIVE_STATUSES
+from stageline.runs.states import ACTIVE_STATUSES, Status
 from stageline.store import liveness
 from stageline.store.db import Store
 from stageline.store.records import RunRecord
@@ -65,7 +67,19 @@ def resumed_state(store: Store, spec: RunSpec, run_id: int) -> RunState:
         raise RunError(f"run {run_id} was resumed by another process meanwhile")
     planned = {job.key for job in plan.jobs}
     store.runs.reset_unfinished(run_id, set(state.kept), planned)
+    if detail.run.status != Status.WAITING and any(job.environment for job in plan.jobs):
+        conclude_interrupted(store, detail.run)
     return state
+
+
+def conclude_interrupted(store: Store, run: RunRecord) -> None:
+    """Conclude the deployments `run`'s dead process left in progress mid-job (a run
+    that waits, at a gate or in a bake window, left them on purpose)."""
+    gone = liveness.gone_reason(run.pid, run.host, run.heartbeat_at)
+    reason = liveness.interrupted(gone or f"the stageline process (pid {run.pid}) ended")
+    for row in store.deployments.list_deployments(run.repo_path):
+        if row.run_id == run.id and row.kind == "deploy" and row.status == "in_progress":
+            store.deployments.finish_deployment(row.id, "failure", reason)
 
 
 def owned(run: RunRecord) -> None:
@@ -123,4 +137,4 @@ async def resume_run(
     return await run_all([scheduler], handle_signals=handle_signals)
 
 
-__all__ = ["owned", "resumable", "resume_run", "resumed_state"]
+__all__ = ["conclude_interrupted", "owned", "resumable", "resume_run", "resumed_state"]

@@ -5,8 +5,11 @@ dominates a short job's overhead: on a busy disk each file create can cost a
 millisecond, on tmpfs a few microseconds. So, unless workspaces are kept for the user
 to look at (``--keep-workspaces``: ``.stageline/work/<run>``), a run works under a
 private directory on tmpfs (`stageline.runner.fast_work_root`, ``/dev/shm`` with room
-to spare), which the run removes when it ends. A run whose process was killed leaves
-its directory behind; the next run removes those whose process is gone.
+to spare), which the run removes when it ends. Step scripts live there, and a
+`run:` script carries the secrets its expressions name (as on GitHub), so a run whose
+process was killed must not leave it behind: its watchdog (`runner.watchdog`) removes
+it when the process dies, and, should the watchdog have died too, the next start of
+any command does (`reap_left`, cheap: one directory listing, stdlib only).
 """
 
 from __future__ import annotations
@@ -16,23 +19,49 @@ import os
 import tempfile
 from pathlib import Path
 
-from stageline.runner import fast_work_root, remove_tree
-from stageline.store.liveness import pid_alive
-
 PREFIX = "stageline-run-"
+#: Where `runner.fast_work_root` puts work roots.
+FAST_DIR = "/dev/shm"
 
 
 def run_work_root(disk: Path, run_id: int, *, keep: bool) -> str:
     """The work root of run `run_id`: a new private directory on tmpfs, or `disk`
     (`RunLayout.disk_work_root`) when workspaces are kept or tmpfs has no room."""
+    from stageline.runner.watchdog import WATCHDOG
+
     fast = None if keep else fast_work_root()
     if fast is None:
         return str(disk)
     reap(fast)
     try:
-        return tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-{run_id}-", dir=fast)
+        path = tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-{run_id}-", dir=fast)
     except OSError:
         return str(disk)
+    WATCHDOG.watch_dir(path)
+    return path
+
+
+def fast_work_root() -> str | None:
+    """`runner.fast_work_root` (imported when a run needs it, not by every command)."""
+    from stageline.runner import fast_work_root as fast
+
+    return fast()
+
+
+def reap_left() -> list[str]:
+    """Remove the work roots on tmpfs that dead processes of ours left (any command
+    calls it as it starts)."""
+    return reap(FAST_DIR)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def reap(directory: str) -> list[str]:
@@ -45,7 +74,9 @@ def reap(directory: str) -> list[str]:
             pid = entry.name[len(PREFIX) :].split("-", 1)[0]
             with contextlib.suppress(OSError, ValueError):
                 mine = entry.stat(follow_symlinks=False).st_uid == os.getuid()
-                if mine and not pid_alive(int(pid)):
+                if mine and not _pid_alive(int(pid)):
+                    from stageline.runner import remove_tree
+
                     remove_tree(entry.path)
                     removed.append(entry.path)
     return removed

@@ -4,6 +4,9 @@ Guarantees:
 
 * the process starts in a new session (its own process group), so a timeout or a cancel
   kills the whole tree: SIGTERM to the group, SIGKILL after `kill_grace` seconds;
+* the group dies with this process, however it ends (SIGKILL included): it is
+  registered with this process's `runner.watchdog` until the job has killed it, and
+  marked in its environment for the watchdog to find should it die before that;
 * stdout and stderr are merged, decoded as UTF-8 (invalid bytes replaced) and split into
   lines; a line longer than `MAX_LINE` bytes comes in pieces, in linear time and bounded
   memory; a final unterminated line is delivered too;
@@ -24,6 +27,8 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from stageline.runner.watchdog import WATCHDOG
 
 if TYPE_CHECKING:
     from stageline.runner.contract import CancelToken
@@ -129,6 +134,8 @@ class ProcessGroups:
         """Kill every group the job started (all at once, one grace period in total) and
         stop the readers still draining their pipes."""
         await asyncio.gather(*(kill_group(pgid, self.kill_grace) for pgid in self.groups))
+        for pgid in self.groups:
+            WATCHDOG.forget(pgid)
         self.groups.clear()
         for reader in list(self.readers):
             reader.cancel()
@@ -178,6 +185,11 @@ async def _read_lines(stream: asyncio.StreamReader, on_line: LineSink) -> None:
         scanned = len(buffer)  # the buffer before this chunk holds no newline
         buffer += chunk
         while (end := buffer.find(b"\n", scanned)) >= 0:
+            while end > MAX_LINE:  # a long line's end came in this chunk: pieces first
+                cut = _cut(buffer)
+                on_line(_text(buffer[:cut]), True)
+                del buffer[:cut]
+                end -= cut
             on_line(_text(buffer[:end].removesuffix(b"\r")), False)
             del buffer[: end + 1]  # O(1) at the front of a bytearray
             scanned = 0
@@ -232,6 +244,8 @@ async def run_process(
     """Run `argv` until it exits, `deadline` (loop time) passes or `cancel` is set."""
     loop = asyncio.get_running_loop()
     watch_children_with_pidfd()
+    mark, token = WATCHDOG.marker()
+    env = {**env, mark: token}
     try:
         transport, protocol = await loop.subprocess_exec(
             lambda: _Protocol(loop),
@@ -246,6 +260,7 @@ async def run_process(
     except OSError as err:
         return ProcessOutcome(error=f"{err.strerror or err}: {argv[0]}")
     pid = transport.get_pid()
+    WATCHDOG.watch(pid)
     groups.groups.add(pid)
     assert protocol.stdout is not None
     sink: list[LineSink] = [on_line]

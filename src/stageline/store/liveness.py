@@ -24,6 +24,20 @@ HOST = socket.gethostname()
 STALE_AFTER_S = 60.0
 
 
+#: How the reason of a deployment its process left in progress begins: the
+#: environment's state is unknown until someone decides (`stageline rollback` or
+#: `stageline resume`).
+INTERRUPTED = "interrupted: "
+
+
+def interrupted(reason: str) -> str:
+    """The reason a deployment left in progress by a dead process is concluded with."""
+    return (
+        f"{INTERRUPTED}{reason} while deploying; the environment may serve this release, "
+        "the one before it, or a mix"
+    )
+
+
 def pid_alive(pid: int) -> bool:
     """Whether process `pid` exists on this host (one we may not signal counts)."""
     try:
@@ -47,6 +61,11 @@ def gone_reason(
         stamp = beat.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         return f"no heartbeat from the stageline process (pid {pid} on {host}) since {stamp}"
     return None
+
+
+def died(reason: str | None) -> bool:
+    """Whether a run's recorded reason says its process died (`gone_reason` wrote it)."""
+    return reason is not None and "stageline process (pid " in reason
 
 
 def run_alive(

@@ -5,6 +5,11 @@ Executors write one append-only file per step under the run's log directory
 the store keeps each file's path and size. Reading never needs the database
 beyond the paths, so `stageline logs --follow` can tail a file while the run
 that writes it is still going.
+
+The SQLite store keeps a path under its ``logs`` directory relative to the store
+(``logs/...``, `stored_path`) and hands it out absolute (`resolved_path`), so a repository moved
+with its ``.stageline`` keeps its logs; a path recorded absolute (by older versions,
+or outside the store) is handed out as it is.
 """
 
 from __future__ import annotations
@@ -15,6 +20,25 @@ from collections.abc import Iterator
 from pathlib import Path
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+#: The store's directory of logs; the paths under it are kept relative to the store.
+LOGS = "logs"
+
+
+def stored_path(home: Path, path: str | None) -> str | None:
+    """`path` as the store keeps it: ``logs/...`` when it lies under `home`'s logs."""
+    if path is None or not os.path.isabs(path):
+        return path
+    relative = os.path.relpath(path, home)
+    return relative if relative.startswith(f"{LOGS}/") else path
+
+
+def resolved_path(home: Path, path: str | None) -> str | None:
+    """A path the store kept, absolute again (any other one as it is)."""
+    if not path or not path.startswith(f"{LOGS}/"):
+        return path
+    return os.path.join(home, path)
 
 
 def slug(text: str, limit: int = 80) -> str:

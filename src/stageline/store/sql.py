@@ -228,6 +228,22 @@ class CoreRunStore:
                 .where(_steps.c.run_id == run_id, _steps.c.status != _COMPLETED)
                 .values(**done, outcome=cancelled, conclusion=cancelled)
             )
+            mine = _deployments.c.run_id == run_id
+            conn.execute(  # a deploy it left: the environment's state is now unknown
+                update(_deployments)
+                .where(mine, _deployments.c.kind == "deploy")
+                .where(_deployments.c.status == "in_progress")
+                .values(status="failure", reason=liveness.interrupted(reason), finished_at=at)
+            )
+            conn.execute(
+                update(_deployments)
+                .where(mine, _deployments.c.status == "queued")
+                .values(
+                    status="failure",
+                    reason=f"cancelled before it started: {reason}",
+                    finished_at=at,
+                )
+            )
             data = {"reason": reason, "conclusion": str(conclusion)}
             conn.execute(insert(_events).values(event_row(run_id, "run.orphaned", None, data)))
 

@@ -21,13 +21,15 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from stageline.errors import StoreError
 from stageline.runs.states import ACTIVE_STATUSES, Conclusion, Status
-from stageline.store import liveness
+from stageline.store import faults, liveness
 from stageline.store.columns import from_sqlite, sqlite_time, to_sqlite
+from stageline.store.logs import resolved_path, stored_path
 from stageline.store.records import (
     AnnotationRecord,
     ArtifactRecord,
@@ -285,7 +287,7 @@ class SQLiteRunStore:
             cur.execute(*insert_sql("runs", run_row(new, number, now)))
             assert cur.lastrowid is not None
             run_id = int(cur.lastrowid)
-            log_dir = os.path.join(log_root, str(run_id))
+            log_dir = stored_path(self.store.home, os.path.join(log_root, str(run_id)))
             cur.execute("UPDATE runs SET log_dir = ? WHERE id = ?", (log_dir, run_id))
             rows = [job_row(run_id, i, job, now) for i, job in enumerate(jobs)]
             if rows:
@@ -384,6 +386,16 @@ class SQLiteRunStore:
                 "WHERE run_id = ? AND status != ?",
                 (completed, cancelled, cancelled, at, run_id, completed),
             )
+            cur.execute(  # a deploy it left: the environment's state is now unknown
+                "UPDATE deployments SET status = 'failure', reason = ?, finished_at = ? "
+                "WHERE run_id = ? AND kind = 'deploy' AND status = 'in_progress'",
+                (liveness.interrupted(reason), at, run_id),
+            )
+            cur.execute(
+                "UPDATE deployments SET status = 'failure', reason = ?, finished_at = ? "
+                "WHERE run_id = ? AND status = 'queued'",
+                (f"cancelled before it started: {reason}", at, run_id),
+            )
             event = {
                 "run_id": run_id,
                 "kind": "run.orphaned",
@@ -423,7 +435,14 @@ class SQLiteRunStore:
         where = f"WHERE {' AND '.join(terms)} " if terms else ""
         with self.store.write() as cur:
             sql = f"FROM runs {where}ORDER BY id DESC LIMIT ?"
-            return _select(cur, RunRecord, RunRecord.__slots__, sql, (*params, limit))
+            found = _select(cur, RunRecord, RunRecord.__slots__, sql, (*params, limit))
+        return [self._resolved(run) for run in found]
+
+    def _resolved(self, run: RunRecord) -> RunRecord:
+        """`run` with its log directory absolute (the store keeps it relative)."""
+        if not run.log_dir or not run.log_dir.startswith("logs/"):
+            return run
+        return replace(run, log_dir=os.path.join(self.store.home, run.log_dir))
 
     def get_run(self, run_id: int) -> RunDetail:
         key = (run_id,)
@@ -435,6 +454,8 @@ class SQLiteRunStore:
             columns = ["job_key", *StepRecord.__slots__]
             sql = "FROM steps WHERE run_id = ? ORDER BY number"
             for job_key, step in _select(cur, _step, columns, sql, key):
+                if step.log_path and step.log_path.startswith("logs/"):
+                    step = replace(step, log_path=resolved_path(self.store.home, step.log_path))
                 steps.setdefault(job_key, []).append(step)
             sql = "FROM jobs WHERE run_id = ? ORDER BY position, id"
             jobs = [
@@ -445,7 +466,7 @@ class SQLiteRunStore:
             annotations = _select(cur, AnnotationRecord, AnnotationRecord.__slots__, sql, key)
             sql = "FROM artifacts WHERE run_id = ? ORDER BY id"
             artifacts = _select(cur, ArtifactRecord, ArtifactRecord.__slots__, sql, key)
-        return RunDetail(found[0], jobs, annotations, artifacts)
+        return RunDetail(self._resolved(found[0]), jobs, annotations, artifacts)
 
     def run_events(self, run_id: int, *, after: int = 0) -> list[EventRecord]:
         sql = "FROM events WHERE run_id = ? AND id > ? ORDER BY id"
@@ -572,10 +593,13 @@ class SQLiteRecorder:
     def step_started(
         self, job_key: str, number: int, name: str, at: float, log_path: str | None = None
     ) -> None:
+        log_path = stored_path(self.store.home, log_path)
         self._insert("steps", step_row(self.run_id, job_key, number, name, at, log_path))
 
     def step_finished(self, job_key: str, number: int, started: bool, **values: Any) -> None:
         values["status"] = Status.COMPLETED
+        if values.get("log_path"):
+            values["log_path"] = stored_path(self.store.home, values["log_path"])
         if started:
             self._update("steps", values, (self.run_id, job_key, number))
         else:
@@ -622,6 +646,7 @@ class SQLiteRecorder:
                 else:
                     cursor.executemany(sql, [p for _, p in pending[i:j]])
                 i = j
+            faults.point("record.write")  # tests/faults: die mid-transaction
 
 
 #: How the recorder finds a row to update, per table.

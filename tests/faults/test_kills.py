@@ -1,0 +1,349 @@
+"""Fault injection: the engine killed or hung up at each kind of point, with real
+processes, and the guarantees checked afterwards (issue 12).
+
+Points × signals (the ``record`` point dies by the store's own fault hook,
+``STAGELINE_FAULT=record.write@N``, which is a SIGKILL in the middle of a write
+transaction):
+
+========  ===================================  =======  =======
+point     where the engine is                  SIGKILL  SIGHUP
+========  ===================================  =======  =======
+step      a test step sleeping                 yes      yes
+gate      waiting for an approval              yes      yes
+deploy    the deploy step sleeping             yes      yes
+bake      the bake window watching             yes      yes
+rollback  the rollback script running          yes      yes
+record    between jobs, mid-transaction        yes      -
+========  ===================================  =======  =======
+
+After each: the engine has exited; no process a step started survives; no work root
+(with its step scripts, which carry secrets) is left on tmpfs and no secret is in the
+store; the record reads (`show --json`); a run that is still unfinished resumes to its
+end, else it ended with a stated reason; no deployment is left queued or in progress;
+the line a step wrote before the kill is in `stageline logs`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.deploy_env import (
+    Environment,
+    Repo,
+    deployments,
+    environ,
+    environment,
+    make_repo,
+    monitor,
+    show,
+    stageline,
+    wait_until,
+    waiting_job,
+)
+
+pytestmark = pytest.mark.slow
+
+SECRET = "fault-secret-4c1d9e"
+
+#: Every step and script records its pid (and its background child's) in `pids`, says
+#: a line, then sleeps while `STATE_DIR/hang-<point>` exists.
+HANG = """
+echo "{point}: before the kill"
+if [ -f "$STATE_DIR/hang-{point}" ]; then
+  sleep 120 & echo $! >> "$STATE_DIR/pids"
+  echo $$ >> "$STATE_DIR/pids"
+  touch "$STATE_DIR/ready-{point}"
+  wait
+fi
+"""
+
+WORKFLOW = """name: Deliver
+on: push
+jobs:
+  test:
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          echo "token ${{{{ secrets.TOKEN }}}}" > /dev/null
+{step}
+  deploy:
+    needs: test
+    runs-on: ubuntu-latest
+    environment: staging
+    steps:
+      - uses: actions/checkout@v4
+      - run: ./deploy.sh
+"""
+
+DEPLOY_SH = (
+    """#!/bin/sh
+set -e
+release=$(cat release.txt)
+"""
+    + HANG.format(point="deploy")
+    + """echo "$release" > "$STATE_DIR/current"
+echo "$release rollback=${STAGELINE_ROLLBACK:-false}" >> "$STATE_DIR/deploys.log"
+"""
+)
+
+ROLLBACK_SH = "#!/bin/sh\n" + HANG.format(point="rollback") + 'echo v0 > "$STATE_DIR/current"\n'
+
+
+def indented(text: str, by: int) -> str:
+    return "".join(" " * by + line + "\n" for line in text.strip("\n").splitlines())
+
+
+def config_for(point: str, service: Environment) -> str:
+    if point == "gate":
+        return (
+            "environments:\n  staging:\n    approval:\n      rules:\n        - {reviewers: [bob]}\n"
+        )
+    if point == "bake":
+        return "environments:\n  staging:\n" + monitor(service, duration="60s")
+    if point == "rollback":
+        return (
+            "environments:\n  staging:\n"
+            + monitor(service)
+            + "    rollback: {mode: auto, run: ./rollback.sh}\n"
+        )
+    return "environments:\n  staging: {}\n"
+
+
+def world(tmp_path: Path, service: Environment, point: str) -> Repo:
+    workflow = WORKFLOW.format(step=indented(HANG.format(point="step"), 10))
+    release = "v1-bad" if point == "rollback" else "v1"
+    repo = make_repo(
+        tmp_path, service.state, config_for(point, service), workflow=workflow, release=release
+    )
+    (repo.path / "deploy.sh").write_text(DEPLOY_SH)
+    (repo.path / "rollback.sh").write_text(ROLLBACK_SH)
+    (repo.path / "rollback.sh").chmod(0o755)
+    (repo.path / ".secrets").write_text(f"TOKEN={SECRET}\n")
+    (repo.path / ".gitignore").write_text(".stageline/\n.env\n.secrets\n")
+    repo.commit(release)
+    if point in ("step", "deploy", "rollback"):
+        (repo.state / f"hang-{point}").touch()
+    return repo
+
+
+def start(repo: Repo, **env: str) -> subprocess.Popen[str]:
+    """`stageline run` in its own session (a signal to it reaches the engine alone)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "stageline", "run"],
+        cwd=repo.path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environ(STAGELINE_USER="alice", **env),
+        start_new_session=True,
+    )
+
+
+def reached(repo: Repo, point: str) -> bool:
+    if point in ("step", "deploy", "rollback"):
+        return (repo.state / f"ready-{point}").exists()
+    waiting = (waiting_job(repo) or {}).get("waiting_for") or ""
+    return waiting.startswith("waiting for approval" if point == "gate" else "bake window")
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ")[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def step_pids(repo: Repo) -> list[int]:
+    pids = repo.state / "pids"
+    return [int(p) for p in pids.read_text().split()] if pids.exists() else []
+
+
+def left_on_tmpfs(engine: int) -> list[str]:
+    shm = Path("/dev/shm")
+    return [p.name for p in shm.glob(f"stageline-run-{engine}-*")] if shm.is_dir() else []
+
+
+def secret_in_store(repo: Repo) -> list[str]:
+    found = subprocess.run(
+        ["grep", "-rl", SECRET, str(repo.path / ".stageline")], capture_output=True, text=True
+    )
+    return found.stdout.split()
+
+
+def stored_status(repo: Repo) -> str:
+    """The run's status as stored (read without reaping, as `resume` reads it)."""
+    from stageline.store import open_store
+
+    with open_store(repo.path / ".stageline") as store:
+        return store.runs.get_run(1).run.status
+
+
+def check_aftermath(repo: Repo, engine: subprocess.Popen[str]) -> None:
+    """What every kill must leave: no step process, no work root, no secret on disk."""
+    engine.communicate(timeout=60)
+    pids = step_pids(repo)
+    wait_until(lambda: not any(alive(p) for p in pids), what=f"steps {pids} to die")
+    wait_until(lambda: not left_on_tmpfs(engine.pid), what="the work root to go")
+    assert secret_in_store(repo) == []
+    for point in ("step", "deploy"):
+        if (repo.state / f"ready-{point}").exists():  # its line is in its log on disk
+            logs = repo.path / ".stageline" / "logs"
+            found = subprocess.run(["grep", "-rl", f"{point}: before the kill", str(logs)])
+            assert found.returncode == 0
+
+
+def finish_run(repo: Repo, point: str) -> dict[str, object]:
+    """Resume the run if it is unfinished, after lifting what held it; its final record
+    (which must read, end with a stated reason if not a success, and leave no deployment
+    unfinished)."""
+    for name in ("step", "deploy", "rollback"):
+        (repo.state / f"hang-{name}").unlink(missing_ok=True)
+    if stored_status(repo) != "completed":
+        if point == "gate":
+            assert stageline(repo, "approve", "1", "--as", "bob").returncode == 0
+        done = stageline(repo, "resume", "1", timeout=120)
+        assert "Traceback" not in done.stderr
+        assert done.returncode in (0, 1), done.stderr
+    document = show(repo)
+    assert document["status"] == "completed", document
+    if document["conclusion"] != "success":
+        jobs: list[dict[str, object]] = document["jobs"]  # type: ignore[assignment]
+        assert document["reason"] or any(j["reason"] for j in jobs)
+    unfinished = [d for d in deployments(repo) if d["status"] in ("queued", "in_progress")]
+    assert unfinished == []
+    return document
+
+
+POINTS = ["step", "gate", "deploy", "bake", "rollback"]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGHUP], ids=["SIGKILL", "SIGHUP"])
+@pytest.mark.parametrize("point", POINTS)
+def test_the_engine_killed_at_a_point(tmp_path: Path, point: str, signum: signal.Signals) -> None:
+    with environment(tmp_path) as service:
+        repo = world(tmp_path, service, point)
+        engine = start(repo)
+        try:
+            wait_until(lambda: reached(repo, point), timeout=120, what=f"the run at {point}")
+        except AssertionError:
+            os.killpg(engine.pid, signal.SIGKILL)
+            raise AssertionError(engine.communicate()) from None
+        if point == "rollback":  # the script runs in the engine's group (deploy.rollback)
+            os.killpg(engine.pid, signum)
+        else:
+            os.kill(engine.pid, signum)
+        check_aftermath(repo, engine)
+        document = finish_run(repo, point)
+        if point in ("step", "gate", "deploy") and signum == signal.SIGKILL:
+            assert document["conclusion"] == "success"  # resumed to the end
+            assert repo.current() == "v1"
+        if point == "rollback" and signum == signal.SIGKILL:
+            assert repo.current() == "v0"  # the resume completed the rollback
+
+
+@pytest.mark.parametrize("passage", [2, 4])
+def test_the_engine_dies_in_a_record_write(tmp_path: Path, passage: int) -> None:
+    with environment(tmp_path) as service:
+        repo = world(tmp_path, service, "record")
+        engine = start(repo, STAGELINE_FAULT=f"record.write@{passage}")
+        engine.communicate(timeout=120)
+        assert engine.returncode == -signal.SIGKILL
+        check_aftermath(repo, engine)
+        finish_run(repo, "record")
+
+
+def test_a_deploy_killed_midway_leaves_the_environment_unknown_until_a_decision(
+    tmp_path: Path,
+) -> None:
+    """Item 2: the deploy step dies with the engine, the deployment is concluded when
+    the death is detected, and `environments` and `lint` say the state is unknown
+    until a rollback decides it."""
+    with environment(tmp_path) as service:
+        repo = world(tmp_path, service, "deploy")
+        (repo.state / "hang-deploy").unlink()
+        done = stageline(repo, "run", timeout=120)
+        assert done.returncode == 0, done.stderr
+        (repo.state / "hang-deploy").touch()
+        repo.commit("v2")
+        engine = start(repo)
+        wait_until(lambda: reached(repo, "deploy"), timeout=120, what="the deploy to hang")
+        os.kill(engine.pid, signal.SIGKILL)
+        check_aftermath(repo, engine)
+        assert "deploy: before the kill" in stageline(repo, "logs", "2").stdout
+        assert repo.current() == "v1"  # the killed deploy never finished behind our back
+
+        shown = stageline(repo, "environments")
+        assert shown.returncode == 0, shown.stderr
+        text = " ".join(shown.stdout.split())
+        assert "state: unknown: deployment #2" in text
+        assert "Decide: `stageline rollback staging`" in text
+        assert "deploying:" not in text
+        [document] = json.loads(stageline(repo, "environments", "--json").stdout)
+        assert document["deploying"] is None and document["state"].startswith("unknown")
+        second = deployments(repo)[1]
+        assert second["status"] == "failure"
+        assert second["reason"].startswith("interrupted: the stageline process (pid ")
+        linted = stageline(repo, "lint")
+        assert linted.returncode == 1
+        assert "environment staging: unknown: deployment #2" in linted.stdout
+
+        (repo.state / "hang-deploy").unlink()
+        rolled = stageline(repo, "rollback", "staging", "--as", "alice", timeout=120)
+        assert rolled.returncode == 0, rolled.stderr
+        assert repo.current() == "v1" and repo.deploys()[-1] == "v1 rollback=true"
+        assert "state:" not in stageline(repo, "environments").stdout
+        assert stageline(repo, "lint").stdout.count("unknown") == 0
+
+
+def test_a_resume_after_a_kill_mid_deploy_deploys_again_under_a_new_record(
+    tmp_path: Path,
+) -> None:
+    with environment(tmp_path) as service:
+        repo = world(tmp_path, service, "deploy")
+        engine = start(repo)
+        wait_until(lambda: reached(repo, "deploy"), timeout=120, what="the deploy to hang")
+        os.kill(engine.pid, signal.SIGKILL)
+        check_aftermath(repo, engine)
+        (repo.state / "hang-deploy").unlink()
+        done = stageline(repo, "resume", "1", timeout=120)
+        assert done.returncode == 0, done.stderr
+        first, second = deployments(repo)
+        assert first["status"] == "failure" and first["reason"].startswith("interrupted: ")
+        assert second["status"] == "success"
+        assert repo.deploys() == ["v1 rollback=false"]
+
+
+def test_logs_follow_says_so_and_fails_when_the_run_dies(tmp_path: Path) -> None:
+    with environment(tmp_path) as service:
+        repo = world(tmp_path, service, "step")
+        engine = start(repo)
+        wait_until(lambda: reached(repo, "step"), timeout=120, what="the step to hang")
+        follow = subprocess.Popen(
+            [sys.executable, "-m", "stageline", "logs", "1", "--follow"],
+            cwd=repo.path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=environ(),
+        )
+        assert follow.stdout is not None
+        while "step: before the kill" not in follow.stdout.readline():
+            pass
+        os.kill(engine.pid, signal.SIGKILL)
+        check_aftermath(repo, engine)
+        _, err = follow.communicate(timeout=120)
+        assert follow.returncode == 1
+        assert "run 1 stopped: the stageline process (pid " in err
+        assert "Traceback" not in err
