@@ -26,7 +26,8 @@ def main() -> None:
     async def ports(job: Assignment) -> JobPorts:
         dirs = LocalDirs(
             repo_dir=repo_dir,
-            work_root=str(job.run_root),
+            # the attempt's own directory, as `remote_ports` makes job workspaces
+            work_root=str(job.scratch / "jobs"),
             artifacts_dir=str(job.scratch / "artifacts"),
             cache_dir=str(job.scratch / "cache"),
             log_dir=str(job.scratch / "logs"),

@@ -119,3 +119,28 @@ def test_resolve_and_checkout_work_as_for_a_local_repository(live: Live, tmp_pat
     assert "Bearer" not in config and live.tokens["worker"] not in config
     shown = subprocess.run(["git", "-C", str(target), "remote", "-v"], capture_output=True)
     assert live.url not in shown.stdout.decode()
+
+
+def test_two_attempts_of_one_job_never_share_a_workspace(live: Live, tmp_path: Path) -> None:
+    """A lost job sent again can land on the worker where a stale copy still runs: each
+    attempt makes its workspace under its own `jobs_root`, the run's snapshot shared."""
+    source = tmp_path / "web"
+    sha = make_source(source, {"README.md": "one\n"})
+    with live.client("admin") as admin:
+        assert admin.post("/api/v1/repos", json={"name": "web", "url": str(source)}).is_success
+    cache, run_root, token = tmp_path / "cache", tmp_path / "run", live.tokens["worker"]
+
+    def attempt(name: str) -> GitWorkspaces:
+        jobs = tmp_path / name / "jobs"
+        return GitWorkspaces(live.url, token, "web", sha, cache, run_root, [], jobs_root=jobs)
+
+    async def go() -> None:
+        first = await attempt("a1").create("build")
+        (Path(first.workspace) / "mine.txt").write_text("attempt 1\n")
+        second = await attempt("a2").create("build")
+        assert first.root != second.root
+        assert (Path(first.workspace) / "mine.txt").read_text() == "attempt 1\n"
+        assert not (Path(second.workspace) / "mine.txt").exists()
+        assert Path(first.root).is_relative_to(tmp_path / "a1")
+
+    asyncio.run(go())

@@ -44,6 +44,7 @@ async def remote_ports(job: Assignment) -> JobPorts:
             config.cache_dir,
             job.run_root,
             [str(actions)],
+            jobs_root=job.scratch / "jobs",
         ),
         artifacts=RemoteArtifacts(job.http, job.args.run_id, job.args.attempt),
         cache=RemoteCache(job.http, job.repo, job.args.attempt),

@@ -46,9 +46,14 @@ def with_config(env: dict[str, str], key: str, value: str) -> dict[str, str]:
 
 
 class GitWorkspaces:
-    """Workspaces of `repo` at `sha` from a clone cache fed by the server."""
+    """Workspaces of `repo` at `sha` from a clone cache fed by the server.
 
-    __slots__ = ("_bare", "_env", "_repo", "_sha", "_url", "action_dirs", "run_root")
+    The run's snapshot of the commit lives in `run_root`, shared by its jobs on this
+    worker; each job's workspace is made under `jobs_root` (default `run_root`): an
+    attempt's own directory, so two attempts of one job on one worker (a lost job sent
+    again while a stale copy still runs) never share a workspace."""
+
+    __slots__ = ("_bare", "_env", "_jobs", "_repo", "_sha", "_url", "action_dirs", "run_root")
 
     def __init__(
         self,
@@ -59,6 +64,7 @@ class GitWorkspaces:
         cache_dir: Path,
         run_root: Path,
         action_dirs: Sequence[str],
+        jobs_root: Path | None = None,
     ) -> None:
         self._repo = repo
         self._sha = sha
@@ -70,6 +76,7 @@ class GitWorkspaces:
             f"Authorization: Bearer {token}",
         )
         self.run_root = str(run_root)
+        self._jobs = str(jobs_root or run_root)
         self.action_dirs = list(action_dirs)
 
     @property
@@ -83,7 +90,7 @@ class GitWorkspaces:
         except CheckoutError as err:
             raise WorkspaceError(str(err)) from err
         snapshot = await workspaces.snapshot(str(self._bare), self._sha, self.run_root)
-        return await workspaces.create_async(snapshot, self.run_root, key)
+        return await workspaces.create_async(snapshot, self._jobs, key)
 
     async def remove(self, ws: Workspace) -> None:
         if not workspaces.remove_small_tree(ws.root):

@@ -206,6 +206,9 @@ class Environment(BaseModel):
     current_sha: str | None
     deploying: int | None
     deployments: int
+    #: Why what it serves is unknown (a deploy its engine died in) and the decision to
+    #: make, or None.
+    state: str | None = None
 
     @classmethod
     def of(cls, env: EnvironmentInfo) -> Environment:
