@@ -50,6 +50,7 @@ def _build_app() -> typer.Typer:
         resume,
         server,
         validate,
+        worker,
     )
 
     app = typer.Typer(
@@ -82,6 +83,7 @@ def _build_app() -> typer.Typer:
     app.add_typer(server.user_app, name="user")
     app.add_typer(server.token_app, name="token")
     app.add_typer(hook.app, name="hook")
+    app.command("worker")(worker.worker)
     return app
 
 

@@ -17,7 +17,7 @@ Guarantees every implementation gives:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
         TriggerRow,
         UserRow,
     )
+    from stageline.store.worker_records import AttemptRow, WorkerRow
 
 
 class Recorder(Protocol):
@@ -287,6 +288,86 @@ class ServerStore(Protocol):
         ...
 
 
+class DispatchStore(Protocol):
+    """Job attempts and workers (ADR 0012): the lease and fencing of remote jobs.
+
+    State changes are conditional UPDATEs, so of racing writers exactly one wins: a
+    duplicate delivery's claim gets None, a stale worker's batch or finish is refused.
+    Times of leases and heartbeats are Unix seconds.
+    """
+
+    def create_attempt(
+        self, run_id: int, job_key: str, queue: str, labels: Sequence[str], number: int = 1
+    ) -> AttemptRow:
+        """A new `queued` attempt with a fresh id."""
+        ...
+
+    def get_attempt(self, attempt_id: str) -> AttemptRow | None: ...
+    def running_attempt(self, attempt_id: str, worker: str | None = None) -> AttemptRow | None:
+        """The attempt if it is `running` (on `worker`, when given), else None."""
+        ...
+
+    def attempts_of_run(self, run_id: int) -> list[AttemptRow]: ...
+    def live_attempts(self) -> list[AttemptRow]:
+        """Every `queued` or `running` attempt (what a restarted server must conclude)."""
+        ...
+
+    def claim(self, attempt_id: str, worker: str, lease_until: float) -> AttemptRow | None:
+        """`queued` → `running` on `worker`; None when it was not `queued`."""
+        ...
+
+    def extend_leases(
+        self, worker: str, attempt_ids: Iterable[str], lease_until: float
+    ) -> list[AttemptRow]:
+        """Extend the leases of those attempts `running` on `worker`; those rows (an id
+        missing from them is stale)."""
+        ...
+
+    def apply_batch(self, attempt_id: str, worker: str, seq: int) -> bool | None:
+        """Record batch `seq` as applied: True when it is new, False when it was applied
+        before, None when the attempt is not `running` on `worker` (stale)."""
+        ...
+
+    def finish_attempt(self, attempt_id: str, worker: str, reason: str | None = None) -> bool:
+        """`running` on `worker` → `finished`; False when it was not."""
+        ...
+
+    def end_attempt(
+        self, attempt_id: str, state: str, reason: str, from_states: Sequence[str] = ...
+    ) -> bool:
+        """End it as `state` (`lost`, `cancelled`) if it is in `from_states` (the live
+        states by default); False when it was not."""
+        ...
+
+    def request_attempt_cancel(self, attempt_id: str, reason: str) -> AttemptRow | None:
+        """Set `cancel_requested` on a live attempt (the first reason stays); its row."""
+        ...
+
+    def expired_leases(self, now: float) -> list[AttemptRow]:
+        """`running` attempts whose lease ended before `now`."""
+        ...
+
+    def worker_beat(
+        self,
+        name: str,
+        *,
+        queues: Sequence[str],
+        concurrency: int,
+        hostname: str,
+        pid: int,
+        version: str,
+        current: Sequence[dict[str, Any]],
+        now: float | None = None,
+    ) -> None:
+        """Register or refresh worker `name` (upsert)."""
+        ...
+
+    def get_worker(self, name: str) -> WorkerRow | None: ...
+    def list_workers(self, seen_since: float | None = None) -> list[WorkerRow]:
+        """By name; only those heard from at or after `seen_since`, when given (live)."""
+        ...
+
+
 class Store(Protocol):
     """An open record: its ports, and the directory its logs (always files) live under."""
 
@@ -306,6 +387,11 @@ class Store(Protocol):
     @property
     def server(self) -> ServerStore:
         """The team server's records (ADR 0011); loaded on first use."""
+        ...
+
+    @property
+    def dispatch(self) -> DispatchStore:
+        """Job attempts and workers (ADR 0012); loaded on first use."""
         ...
 
     def close(self) -> None: ...

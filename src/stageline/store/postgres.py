@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from stageline.errors import StoreError
+from stageline.store.dispatch_sql import SqlDispatchStore
 from stageline.store.server_sql import SqlServerStore
 from stageline.store.sql import CoreRunStore, SqlDeploymentStore, advisory_lock
 
@@ -36,6 +37,7 @@ class PostgresStore:
         self.runs = CoreRunStore(self.transaction, self.where, advisory_lock)
         self.deployments = SqlDeploymentStore(self.transaction, advisory_lock)
         self.server = SqlServerStore(self.transaction)
+        self.dispatch = SqlDispatchStore(self.transaction)
 
     @property
     def logs_dir(self) -> Path:

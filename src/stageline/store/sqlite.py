@@ -48,7 +48,7 @@ from stageline.store.rows import event_row, job_row, run_row, step_row
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
 
-    from stageline.store.ports import DeploymentStore, ServerStore
+    from stageline.store.ports import DeploymentStore, DispatchStore, ServerStore
 
 DB_NAME = "stageline.db"
 BUSY_TIMEOUT_MS = 30_000
@@ -73,6 +73,7 @@ class SQLiteStore:
         self.runs = SQLiteRunStore(self)
         self._deployments: DeploymentStore | None = None
         self._server: ServerStore | None = None
+        self._dispatch: DispatchStore | None = None
         self._engine: Engine | None = None
         self._conn: Connection | None = None
 
@@ -103,6 +104,14 @@ class SQLiteStore:
 
             self._server = SqlServerStore(self.transaction)
         return self._server
+
+    @property
+    def dispatch(self) -> DispatchStore:
+        if self._dispatch is None:
+            from stageline.store.dispatch_sql import SqlDispatchStore
+
+            self._dispatch = SqlDispatchStore(self.transaction)
+        return self._dispatch
 
     @property
     def engine(self) -> Engine:
