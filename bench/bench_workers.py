@@ -1,0 +1,197 @@
+"""Workers benchmark (issue 9): jobs on Celery workers beside the local executor, in one run.
+
+Two servers run the same workflows, pushed as commits of one repository each: one with
+`--executor local`, one with `--executor celery` over a private `redis-server` (started
+here on a free port, so nothing else on the machine shares its queues) and 1, 2 and 4
+`stageline worker` processes (concurrency 2 each). Figures come from the record (one
+clock, the server's): a run's time is its `finished_at - started_at`; a job's queue
+latency is from its dispatch (the `job_attempts` row the server wrote when it sent the
+task; for a local job, the job's start) to its first step's start.
+
+    python bench/bench_workers.py            # small sizes: a few minutes on 2 cores
+    python bench/bench_workers.py --full     # the issue's sizes: 1 → 200 → 1, 2,000 jobs
+
+Scenarios (graphs from bench_engine.py): the fan 1 → W → 1 and the layered DAG over 1 and
+2 workers, as per-job time against the local executor; 40 × `sleep 0.25` over 1, 2 and 4
+workers, as throughput against the local executor; queue latency p50/p99 of every job.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent)]
+
+from bench_engine import Scenario, fan, independent, layers, workflow_yaml  # noqa: E402
+from tests.support.workers import Cluster, cluster, redis_server  # noqa: E402
+
+#: Where the bench's workflow lives: every push replaces it, so a push runs one scenario.
+WORKFLOW = ".github/workflows/bench.yml"
+CONCURRENCY = 2
+
+
+@dataclass(frozen=True)
+class Size:
+    fan: int
+    depth: int
+    width: int
+
+
+SMALL = Size(fan=40, depth=5, width=20)
+FULL = Size(fan=200, depth=20, width=100)
+
+
+def scenarios(size: Size) -> dict[str, Scenario]:
+    return {
+        "fan": Scenario("fan", f"1 → {size.fan} → 1 fan", fan(size.fan)),
+        "dag": Scenario(
+            "dag",
+            f"{size.depth * size.width:,}-job DAG ({size.depth} × {size.width})",
+            layers(size.depth, size.width),
+        ),
+        "sleep": Scenario("sleep", "40 × sleep 0.25", independent(40), "sleep 0.25"),
+    }
+
+
+@dataclass
+class Measured:
+    """One run of one scenario on one setup."""
+
+    wall: float
+    jobs: int
+    latencies: list[float] = field(default_factory=list)
+    conclusion: str = ""
+
+    @property
+    def per_job_ms(self) -> float:
+        return self.wall / self.jobs * 1000
+
+    @property
+    def throughput(self) -> float:
+        return self.jobs / self.wall
+
+
+def moment(value: str | datetime) -> float:
+    when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.timestamp()
+
+
+def dispatched(team: Cluster, run_id: int) -> dict[str, float]:
+    """job key → when the server sent its first attempt (from its data dir's SQLite)."""
+    database = team.root / "data" / "stageline.db"
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as conn:
+        try:
+            rows = conn.execute(
+                "SELECT job_key, MIN(created_at) FROM job_attempts WHERE run_id = ? "
+                "GROUP BY job_key",
+                (run_id,),
+            ).fetchall()
+        except sqlite3.OperationalError:  # a local server sends no attempts
+            return {}
+    return {key: moment(created) for key, created in rows}
+
+
+def measure(team: Cluster, scenario: Scenario) -> Measured:
+    run_id = team.push({WORKFLOW: workflow_yaml(scenario)})
+    document = team.finished(run_id, timeout=3600)
+    sent = dispatched(team, run_id)
+    latencies = []
+    for job in document["jobs"]:
+        starts = [moment(s["started_at"]) for s in job["steps"] if s.get("started_at")]
+        begun = sent.get(job["key"]) or (moment(job["started_at"]) if job["started_at"] else None)
+        if starts and begun is not None:
+            latencies.append(min(starts) - begun)
+    wall = moment(document["finished_at"]) - moment(document["started_at"])
+    return Measured(wall, len(document["jobs"]), latencies, str(document["conclusion"]))
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def warm_up(team: Cluster) -> None:
+    """One small untimed run: imports, the workers' clone cache, the store's first rows."""
+    measure(team, Scenario("warm", "warm-up", independent(4)))
+
+
+def bench(size: Size, root: Path) -> dict[tuple[str, str], Measured]:
+    """(scenario, setup) → figures; setups: local, 1w, 2w, 4w."""
+    chosen = scenarios(size)
+    results: dict[tuple[str, str], Measured] = {}
+    with cluster(root / "local", {"README": "bench\n"}, executor="local") as local:
+        warm_up(local)
+        for key, scenario in chosen.items():
+            print(f"local: {scenario.title} ...", file=sys.stderr, flush=True)
+            results[key, "local"] = measure(local, scenario)
+    with (
+        redis_server(root / "redis") as redis,
+        cluster(root / "celery", {"README": "bench\n"}, broker=redis.url) as team,
+    ):
+        for count, keys in ((1, ("fan", "dag", "sleep")), (2, ("fan", "dag", "sleep")),
+                            (4, ("sleep",))):  # fmt: skip
+            while len(team.workers) < count:
+                team.start_worker(f"w{len(team.workers) + 1}", concurrency=CONCURRENCY)
+            warm_up(team)
+            for key in keys:
+                print(f"{count} worker(s): {chosen[key].title} ...", file=sys.stderr, flush=True)
+                results[key, f"{count}w"] = measure(team, chosen[key])
+    return results
+
+
+def report(size: Size, results: dict[tuple[str, str], Measured]) -> str:
+    chosen = scenarios(size)
+    lines = [
+        f"workers bench: {CONCURRENCY} jobs at once per worker, Redis broker, "
+        "the local executor measured in the same run",
+        "",
+        f"{'scenario':30} {'setup':9} {'jobs':>5} {'run s':>8} {'ms/job':>8} "
+        f"{'× local':>8} {'jobs/s':>7} {'× local':>8} {'queue p50 ms':>13} {'p99 ms':>8}",
+    ]
+    lines.append("-" * len(lines[-1]))
+    for key, scenario in chosen.items():
+        base = results[key, "local"]
+        for setup in ("local", "1w", "2w", "4w"):
+            got = results.get((key, setup))
+            if got is None:
+                continue
+            name = "local" if setup == "local" else f"{setup[:-1]} worker" + "s"[: setup != "1w"]
+            lines.append(
+                f"{scenario.title:30} {name:9} {got.jobs:>5} {got.wall:>8.2f} "
+                f"{got.per_job_ms:>8.1f} {got.per_job_ms / base.per_job_ms:>8.2f} "
+                f"{got.throughput:>7.2f} {got.throughput / base.throughput:>8.2f} "
+                f"{percentile(got.latencies, 50) * 1000:>13.0f} "
+                f"{percentile(got.latencies, 99) * 1000:>8.0f}"
+                + ("" if got.conclusion == "success" else f"  run {got.conclusion}")
+            )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full", action="store_true", help="the issue's sizes (slow)")
+    args = parser.parse_args(argv)
+    size = FULL if args.full else SMALL
+    began = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="stageline-bench-workers-") as tmp:
+        results = bench(size, Path(tmp))
+    print(report(size, results))
+    print(f"\n(bench took {time.monotonic() - began:.0f} s)")
+    return 0 if all(r.conclusion == "success" for r in results.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
