@@ -34,7 +34,7 @@ pytestmark = pytest.mark.slow
 
 ARTICLE = Path(__file__).parent / "fixtures" / "multi-stage.yml"
 #: Seconds after which a job no live worker serves fails (the server's setting).
-NO_WORKER_TIMEOUT = "5s"
+NO_WORKER_TIMEOUT = "5"
 
 #: build (checkout, an output, an artifact) on the default queue → train on the gpu
 #: queue downloads it → report uses both jobs' outputs.
