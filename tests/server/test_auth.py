@@ -53,6 +53,12 @@ TABLE: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/deployments"): "viewer",
     ("GET", "/api/v1/metrics"): "viewer",
     ("POST", "/api/v1/environments/{name}/rollback"): "reviewer",
+    ("GET", "/api/v1/workers"): "viewer",
+    ("GET", "/workers"): "viewer",
+    ("POST", "/api/v1/agent/workers/{name}/heartbeat"): "agent",
+    ("POST", "/api/v1/agent/attempts/{attempt}/claim"): "agent",
+    ("POST", "/api/v1/agent/attempts/{attempt}/events"): "agent",
+    ("POST", "/api/v1/agent/attempts/{attempt}/finish"): "agent",
     **WEB_RULES,
 }
 #: Values for path parameters, so that a call gets past routing.
@@ -62,6 +68,7 @@ PARAMS = {
     "trigger_id": "999999",
     "run_id": "999999",
     "job": "build",
+    "attempt": "0" * 32,
     **WEB_PARAMS,
 }
 

@@ -31,6 +31,7 @@ from stageline.app.runs import Cancelled
 from stageline.errors import RunError, StagelineError
 
 if TYPE_CHECKING:
+    from stageline.app.dispatch import Dispatcher
     from stageline.app.serverdata import ServerData
     from stageline.engine.events import EngineEvent
     from stageline.engine.scheduler import RunSpec
@@ -111,10 +112,17 @@ class RunHost:
     """Runs the server's runs in worker threads (see the module doc). Thread-safe."""
 
     def __init__(
-        self, server: ServerData, *, executor: str = "local", parallel: int | None = None
+        self,
+        server: ServerData,
+        *,
+        executor: str = "local",
+        parallel: int | None = None,
+        dispatcher: Dispatcher | None = None,
     ) -> None:
         self.server = server
         self.executor = executor
+        #: With one, every job goes to a worker (`--executor celery`, ADR 0012).
+        self.dispatcher = dispatcher
         self.parallel = parallel
         self._lock = threading.Lock()
         self._threads: dict[int, threading.Thread] = {}
@@ -183,7 +191,7 @@ class RunHost:
                 ctx,
                 specs[0].repo_dir,
                 specs,
-                executor=self.executor,
+                executor=self.executor if self.dispatcher is None else self.dispatcher.executor(),
                 parallel=self.parallel,
                 observer_for=lambda spec: _Recorded(self, link, started),
                 prompt=False,

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from stageline.engine.scheduler import RunSpec
     from stageline.engine.services import HostService
     from stageline.engine.setup import ListedJob, Prepared, RunOptions
+    from stageline.executors.base import Executor
     from stageline.store import RunDetail
     from stageline.workflow.model import Workflow
 
@@ -217,7 +218,7 @@ def drive(
     repo_dir: str,
     specs: list[RunSpec],
     *,
-    executor: str,
+    executor: str | Executor,
     parallel: int | None,
     observer_for: ObserverFor,
     prompt: bool,
@@ -229,13 +230,15 @@ def drive(
 
     `repo_dir` is the runs' `repo_path` (where jobs check out from; the server passes
     its mirror); `ctx.root` the tree their `.stageline.yml` was read from.
-    `handle_signals=False` for a loop outside the main thread (the server's `RunHost`)."""
+    `handle_signals=False` for a loop outside the main thread (the server's `RunHost`).
+    `executor` is a name (`executors.get_executor`), or an executor for these runs (the
+    server's `RemoteExecutor`, bound to its dispatcher)."""
     import asyncio
 
     from stageline.engine.scheduler import default_parallel
     from stageline.executors import get_executor
 
-    chosen = get_executor(executor)
+    chosen = get_executor(executor) if isinstance(executor, str) else executor
     bound = parallel or default_parallel()
     hooks = None
     if delivery:

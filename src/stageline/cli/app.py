@@ -51,6 +51,7 @@ def _build_app() -> typer.Typer:
         server,
         validate,
         worker,
+        workers,
     )
 
     app = typer.Typer(
@@ -82,6 +83,7 @@ def _build_app() -> typer.Typer:
     app.add_typer(server.repo_app, name="repo")
     app.add_typer(server.user_app, name="user")
     app.add_typer(server.token_app, name="token")
+    app.command("workers")(workers.workers)
     app.add_typer(hook.app, name="hook")
     app.command("worker")(worker.worker)
     return app

@@ -66,6 +66,7 @@ def run_document(detail: RunDetail, *, steps: bool = False) -> dict[str, Any]:
             "environment": job.environment,
             "waiting_for": job.waiting_for,
             "reason": job.reason,
+            "runner_name": job.runner_name,
         }
         if steps:
             entry["steps"] = [jsonable(s) for s in job.steps]

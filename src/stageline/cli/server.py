@@ -38,13 +38,69 @@ def serve(
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port.")] = 8750,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
+    executor: Annotated[
+        str,
+        typer.Option(
+            "--executor",
+            help="Where jobs run: local (this machine) or celery (workers, through a broker).",
+        ),
+    ] = "local",
+    broker: Annotated[
+        str | None,
+        typer.Option(
+            "--broker",
+            metavar="URL",
+            help="With --executor celery: the broker (default redis://127.0.0.1:6379/0; "
+            "amqp://... for RabbitMQ).",
+            show_default=False,
+        ),
+    ] = None,
+    queue: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--queue",
+            metavar="LABEL=QUEUE",
+            help="With --executor celery: send jobs whose runs-on has LABEL (a pattern: "
+            "gpu-*) to QUEUE (repeatable).",
+        ),
+    ] = None,
+    retry_lost_jobs: Annotated[
+        bool,
+        typer.Option("--retry-lost-jobs", help="Send a job whose worker was lost once more."),
+    ] = False,
+    no_worker_timeout: Annotated[
+        float,
+        typer.Option(
+            "--no-worker-timeout",
+            metavar="S",
+            min=0,
+            help="Fail a job no live worker serves after this many seconds.",
+        ),
+    ] = 600.0,
 ) -> int:
     """Run the team server: API, web UI, webhooks and the runs they start (SIGTERM
     stops it gracefully)."""
     import uvicorn
 
+    from stageline.app.dispatch import DispatchSettings, parse_queue_map
     from stageline.app.serverdata import default_data_dir, open_server
+    from stageline.errors import ConfigError
     from stageline.server.app import ServerSettings, create_app
+    from stageline.worker.protocol import DEFAULT_BROKER
+
+    if executor not in ("local", "celery"):
+        raise ConfigError(f"unknown executor {executor!r}", hint="use local or celery")
+    if executor == "local" and (broker or queue or retry_lost_jobs):
+        raise ConfigError(
+            "--broker, --queue and --retry-lost-jobs need --executor celery",
+            hint="stageline serve --executor celery --broker URL",
+        )
+    dispatch = DispatchSettings(
+        broker=broker or DEFAULT_BROKER,
+        queues=parse_queue_map(queue or []),
+        retry_lost_jobs=retry_lost_jobs,
+        no_worker_timeout=no_worker_timeout,
+    )
 
     where = data_dir.expanduser().resolve() if data_dir else default_data_dir()
     with open_server(where, database_url) as server:  # a bad URL or dir fails here, in one line
@@ -58,8 +114,12 @@ def serve(
                 shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
                 print(f"stageline server listening on http://{shown}:{bound[1]}", flush=True)
                 print(f"  data dir {where}, record {record}", flush=True)
+                if executor == "celery":
+                    print(f"  jobs go to workers through {_shown(dispatch.broker)}", flush=True)
 
-    settings = ServerSettings(data_dir=where, database_url=database_url)
+    settings = ServerSettings(
+        data_dir=where, database_url=database_url, executor=executor, dispatch=dispatch
+    )
     config = uvicorn.Config(
         create_app(settings), host=host, port=port, log_level="warning", access_log=False
     )
@@ -78,6 +138,17 @@ def serve(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return 0 if served.started else 1
+
+
+def _shown(url: str) -> str:
+    """A broker URL without its password."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return parts._replace(netloc=netloc).geturl()
 
 
 class _Stopped(Exception):

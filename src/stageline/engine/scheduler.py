@@ -417,7 +417,7 @@ class Scheduler:
             self.recorder.event("job.started", key)
             self._emit(ev.JobStarted(run_id=str(self.run_id), job_key=key, name=planned.name))
             # -- the executor contract: one request, one sink, one cancel event --------
-            sink = RecordingSink(self.recording, key)
+            sink = RecordingSink(self.recording, key, lambda text: self._executor_hold(key, text))
             try:
                 result = await self.executor.run_job(
                     self._request(job), sink, self._cancel_event(key)
@@ -497,6 +497,15 @@ class Scheduler:
                 run_id=str(self.run_id), job_key=key, name=job.planned.name, waiting_for=waiting_for
             )
         )
+
+    def _executor_hold(self, key: str, waiting_for: str | None) -> None:
+        """The executor holds the running job `key` (no worker serves it), or lets it go
+        (None): a job waits as for a gate, and is in progress again once it runs."""
+        if waiting_for is not None:
+            self._wait(key, waiting_for)
+        elif self.state.jobs[key].status is S.WAITING:
+            self._transition(key, S.IN_PROGRESS)
+            self.recorder.job(key, status=S.IN_PROGRESS, waiting_for=None)
 
     def _complete(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,16 +14,24 @@ from stageline.store.logs import write_summary
 
 #: Lines kept per job for the failure summary (`JobFinished.tail`).
 TAIL_LINES = 12
+#: `event` names the sink takes itself instead of recording them as they are:
+#: `job.runner` {name} sets the job's `runner_name`; `job.waiting` {waiting_for} holds
+#: the job as waiting (a remote executor with no worker for it), `None` ends the hold.
+RUNNER_EVENT = "job.runner"
+WAITING_EVENT = "job.waiting"
 
 
 class RecordingSink:
     """One per running job. Calls are cheap: a queued write and an event object."""
 
-    __slots__ = ("_key", "_recording", "_run", "_started", "tail")
+    __slots__ = ("_hold", "_key", "_recording", "_run", "_started", "tail")
 
-    def __init__(self, recording: Recording, key: str) -> None:
+    def __init__(
+        self, recording: Recording, key: str, hold: Callable[[str | None], None] | None = None
+    ) -> None:
         self._recording = recording
         self._key = key
+        self._hold = hold
         self._run = str(recording.run_id)
         self._started: dict[int, float] = {}
         self.tail: deque[str] = deque(maxlen=TAIL_LINES)
@@ -107,6 +116,14 @@ class RecordingSink:
         this process alive, and so every job it runs."""
 
     def event(self, name: str, data: dict[str, Any]) -> None:
+        if name == RUNNER_EVENT:
+            self._recorder.job(self._key, runner_name=str(data.get("name") or "") or None)
+            if self._hold is not None:
+                self._hold(None)
+            return
+        if name == WAITING_EVENT and self._hold is not None:
+            self._hold(str(data.get("waiting_for") or "") or None)
+            return
         self._recorder.event(name, self._key, data)
         if name == "artifact.uploaded":
             days = data.get("retention_days")

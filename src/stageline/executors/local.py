@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 from stageline.errors import RunError
 from stageline.executors.base import (
     HEARTBEAT_S,
@@ -45,6 +47,7 @@ class LocalExecutor:
             raise RunError(f"job '{request.job.key}': the local executor needs `request.local`")
         self._admissions.admit(request)
         ports = local_ports(request.local, request.sha)
+        sink.event("job.runner", {"name": socket.gethostname()})
         return await run_job(
             request, sink, cancel, ports, kill_grace=self.kill_grace, heartbeat_s=self.heartbeat_s
         )

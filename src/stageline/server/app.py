@@ -20,6 +20,7 @@ from fastapi import Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from stageline.app import schedule
+from stageline.app.dispatch import Dispatcher, DispatchSettings
 from stageline.app.host import RunHost
 from stageline.app.serverdata import ServerData, default_data_dir, open_server
 from stageline.server import auth, problems, web
@@ -45,7 +46,9 @@ class ServerSettings:
     body_limit: int = problems.DEFAULT_BODY_LIMIT
     #: How long a login lasts (seconds).
     session_max_age: int = auth.SESSION_MAX_AGE_S
+    #: `local`, or `celery`: every job goes to a worker through `dispatch` (ADR 0012).
     executor: str = "local"
+    dispatch: DispatchSettings = field(default_factory=DispatchSettings)
     parallel: int | None = None
     #: How long shutdown waits for cancelled runs to record their end (seconds).
     shutdown_timeout: float = 30.0
@@ -57,9 +60,19 @@ def create_app(settings: ServerSettings) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with open_server(settings.data_dir, settings.database_url) as server:
-            host = RunHost(server, executor=settings.executor, parallel=settings.parallel)
+            dispatcher = None
+            if settings.executor == "celery":
+                dispatcher = Dispatcher(server, settings.dispatch)
+                dispatcher.start()
+            host = RunHost(
+                server,
+                executor=settings.executor,
+                parallel=settings.parallel,
+                dispatcher=dispatcher,
+            )
             app.state.server = server
             app.state.host = host
+            app.state.dispatcher = dispatcher
             recovered = await run_in_threadpool(host.recover)
             if recovered.reaped or recovered.resumed:
                 log.info("recovered: reaped %s, resumed %s", recovered.reaped, recovered.resumed)
@@ -70,6 +83,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
                     yield
                 finally:
                     services.close()
+                    if dispatcher is not None:  # its jobs end now: workers cannot report
+                        await run_in_threadpool(dispatcher.close)
                     await run_in_threadpool(host.shutdown, settings.shutdown_timeout)
 
     app = FastAPI(

@@ -94,6 +94,8 @@ class JobRecord:
     waiting_for: str | None
     reason: str | None
     steps: list[StepRecord] = field(default_factory=list)
+    #: The machine that ran it (GitHub's `runner_name`): a worker's name, or the host's.
+    runner_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

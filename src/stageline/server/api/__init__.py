@@ -7,7 +7,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from stageline.server.api import environments, hooks, logs, repos, runs, triggers, users
+from stageline.server.api import (
+    agent,
+    environments,
+    hooks,
+    logs,
+    repos,
+    runs,
+    triggers,
+    users,
+    workers,
+)
 
 routers: list[APIRouter] = [
     repos.router,
@@ -16,7 +26,9 @@ routers: list[APIRouter] = [
     runs.router,
     logs.router,
     environments.router,
+    workers.router,
 ]
-root_routers: list[APIRouter] = [hooks.router]
+#: `agent` declares its full paths (`worker.protocol`), which workers share.
+root_routers: list[APIRouter] = [hooks.router, agent.router]
 
 __all__ = ["root_routers", "routers"]

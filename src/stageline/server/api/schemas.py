@@ -98,6 +98,7 @@ class Job(BaseModel):
     environment: str | None
     waiting_for: str | None
     reason: str | None
+    runner_name: str | None
     steps: list[Step]
 
     @classmethod

@@ -14,6 +14,7 @@ status. The API and webhooks keep their problem+json answers.
 * `records`      — trigger events, the audit log (admins)
 * `repositories` — the registered repositories; registering one (admins)
 * `people` — the users, and adding one (admins)
+* `workers`      — the live workers, their queues and current jobs (ADR 0012)
 * `live`         — SSE streams of re-rendered fragments
 * `ansi`, `logview`, `jobgraph`, `charts`, `approvals` — what the pages show, computed
 """
@@ -36,6 +37,7 @@ from stageline.server.web import (
     records,
     repositories,
     runs,
+    workers,
 )
 from stageline.server.web.deps import page
 from stageline.server.web.render import STATIC_DIR
@@ -49,6 +51,7 @@ ROUTERS = [
     records.router,
     repositories.router,
     people.router,
+    workers.router,
 ]
 STATIC_PATH = "/static"
 #: Paths whose errors stay problem+json whatever the client accepts.
