@@ -234,12 +234,12 @@ class EventStream:
                 await asyncio.wait_for(self._wake.wait(), self._batch_s)
             self._wake.clear()
             await self._drain()
-            if self._closing and not self._pending:
+            if self._closing and not (self._pending or self._dropped):
                 return
 
     async def _drain(self) -> None:
         """Send batches until nothing waits (retrying while the server is away)."""
-        while self._pending and not self.stopped:
+        while (self._pending or self._dropped) and not self.stopped:
             batch, size = self._form()
             if await self._send(batch):
                 self._applied = batch.seq
@@ -247,7 +247,7 @@ class EventStream:
 
     def _form(self) -> tuple[EventBatch, int]:
         """The next batch: the oldest events, consecutive writes of a step joined."""
-        if self._dropped and self._bytes < self._max_bytes // 2:
+        if self._dropped and self._bytes <= self._max_bytes // 2:
             note = (
                 f"[stageline] {self._dropped} lines of this job's output were dropped "
                 "while the server was unreachable"

@@ -85,10 +85,10 @@ def check_server(heartbeat: Heartbeat, server: str) -> None:
         ) from None
 
 
-def check_broker(app: Celery, broker: str) -> None:
+def check_broker(broker: str) -> None:
     """Connect to the broker once, so that a wrong URL fails at start, clearly."""
     try:
-        with app.connection_for_write() as conn:
+        with celery_app(broker).connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=5)
     except Exception as err:  # kombu raises a different error per transport and scheme
         raise AgentError(
@@ -102,10 +102,6 @@ def serve(config: WorkerConfig, ports: PortsFactory | None = None) -> int:
     running jobs end); its exit code."""
     from celery.concurrency import get_implementation
 
-    if ports is None:
-        from stageline.worker.remote import remote_ports
-
-        ports = remote_ports
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     attempts = Attempts()
     headers = {"Authorization": f"Bearer {config.token}", "Accept": "application/json"}
@@ -114,8 +110,12 @@ def serve(config: WorkerConfig, ports: PortsFactory | None = None) -> int:
     ) as http:
         heartbeat = Heartbeat(http, config.name, beat_of(config), attempts)
         check_server(heartbeat, config.server)
+        check_broker(config.broker)
+        if ports is None:
+            from stageline.worker.remote import remote_ports
+
+            ports = remote_ports
         app = worker_app(config, attempts, ports)
-        check_broker(app, config.broker)
         config.cache_dir.mkdir(parents=True, exist_ok=True)
         log.info(
             "worker %s: serving %s for %s (concurrency %d), broker %s",

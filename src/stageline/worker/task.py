@@ -10,6 +10,7 @@ task: it returns normally, so the message is acknowledged.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import shutil
@@ -143,10 +144,8 @@ async def _run(
         return JobResult(Conclusion.FAILURE, reason=f"worker {job.config.name} failed: {err}")
     finally:
         await asyncio.to_thread(shutil.rmtree, job.scratch, True)
-        try:
+        with contextlib.suppress(OSError):
             job.run_root.rmdir()  # when the run's last job here is done
-        except OSError:
-            pass
     if result.conclusion is Conclusion.CANCELLED and cancel.reason and not result.reason:
         result.reason = cancel.reason
     log.info("attempt %s: %s", job.args.attempt, result.conclusion.value)
