@@ -1,7 +1,8 @@
 """The REST API under `/api/v1`: one router per resource, included in this order by
 `server.app.create_app`. Add a router by importing it here and appending it to
 `routers`; every route in it needs a rule (`server.auth`). `root_routers` are included
-outside `/api/v1`: the webhooks, whose URLs forges and hooks are configured with."""
+outside `/api/v1`: the webhooks, whose URLs forges and hooks are configured with, and
+the routes workers call, whose full paths are `worker.protocol`'s (ADR 0012)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from fastapi import APIRouter
 
 from stageline.server.api import (
     agent,
+    agent_files,
     environments,
+    git,
     hooks,
     logs,
     repos,
@@ -29,6 +32,6 @@ routers: list[APIRouter] = [
     workers.router,
 ]
 #: `agent` declares its full paths (`worker.protocol`), which workers share.
-root_routers: list[APIRouter] = [hooks.router, agent.router]
+root_routers: list[APIRouter] = [hooks.router, agent.router, git.router, agent_files.router]
 
 __all__ = ["root_routers", "routers"]
