@@ -157,9 +157,12 @@ class Worker:
     queues: tuple[str, ...]
     process: subprocess.Popen[bytes]
     log: Path
+    #: Whether the test killed it (a worker that exits by itself fails the test).
+    killed: bool = False
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         """`sig` to the worker's whole process group (SIGKILL: the machine died)."""
+        self.killed = True
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, sig)
         self.process.wait(30)
@@ -304,6 +307,11 @@ class Cluster:
         while not check():
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out waiting for {what}\n{self.diagnostics()}")
+            if self.server.poll() is not None:
+                raise AssertionError(f"the server exited\n{self.diagnostics()}")
+            for worker in self.workers.values():
+                if not worker.killed and worker.process.poll() is not None:
+                    raise AssertionError(f"worker {worker.name} exited\n{self.diagnostics()}")
             time.sleep(0.2)
 
     def diagnostics(self) -> str:
