@@ -59,6 +59,15 @@ TABLE: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/agent/attempts/{attempt}/claim"): "agent",
     ("POST", "/api/v1/agent/attempts/{attempt}/events"): "agent",
     ("POST", "/api/v1/agent/attempts/{attempt}/finish"): "agent",
+    ("GET", "/git/{repo}.git/info/refs"): "agent",
+    ("POST", "/git/{repo}.git/git-upload-pack"): "agent",
+    ("GET", "/api/v1/agent/runs/{run_id}/artifacts"): "agent",
+    ("GET", "/api/v1/agent/runs/{run_id}/artifacts/{name}"): "agent",
+    ("PUT", "/api/v1/agent/runs/{run_id}/artifacts/{name}"): "agent",
+    ("POST", "/api/v1/agent/cache/{repo}/lookup"): "agent",
+    ("GET", "/api/v1/agent/cache/{repo}/entries"): "agent",
+    ("PUT", "/api/v1/agent/cache/{repo}/entries"): "agent",
+    ("GET", "/api/v1/agent/actions/{owner}/{name}/{ref}"): "agent",
     **WEB_RULES,
 }
 #: Values for path parameters, so that a call gets past routing.
@@ -69,6 +78,9 @@ PARAMS = {
     "run_id": "999999",
     "job": "build",
     "attempt": "0" * 32,
+    "repo": "nosuch",
+    "owner": "nosuch",
+    "ref": "v1",
     **WEB_PARAMS,
 }
 

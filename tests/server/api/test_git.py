@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from stageline.worker.workspaces import with_config
 from tests.server.conftest import Live
 from tests.support.git import git
 from tests.support.server import make_source
@@ -27,13 +28,11 @@ def _register(live: Live, tmp_path: Path, name: str = "web") -> Path:
 
 def _git(token: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """`git` with the token as a bearer header, passed the way workers pass it."""
-    env = {
-        **os.environ,
-        "GIT_TERMINAL_PROMPT": "0",
-        "GIT_CONFIG_COUNT": "1",
-        "GIT_CONFIG_KEY_0": "http.extraHeader",
-        "GIT_CONFIG_VALUE_0": f"Authorization: Bearer {token}",
-    }
+    env = with_config(
+        {**os.environ, "GIT_TERMINAL_PROMPT": "0"},
+        "http.extraHeader",
+        f"Authorization: Bearer {token}",
+    )
     return subprocess.run(
         ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False
     )

@@ -201,7 +201,7 @@ async def _end(
         await feeding
     stderr = await errors
     if code not in (0, -9):
-        log.warning("git http-backend exited %s: %s", code, stderr.decode(errors="replace")[-500:])
+        log.info("git http-backend exited %s: %s", code, stderr.decode(errors="replace")[-500:])
 
 
 __all__ = ["UPLOAD_PACK", "router"]
