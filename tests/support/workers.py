@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -375,10 +376,12 @@ def cluster(
         made.stop()
 
 
-def shape(document: dict[str, Any]) -> dict[str, Any]:
+def shape(document: dict[str, Any], root: Path) -> dict[str, Any]:
     """What must not depend on the executor: the run's conclusion, and per job its
-    conclusion, needs, outputs and steps (name, conclusion, outputs)."""
-    return {
+    conclusion, needs, outputs and steps (name, conclusion, outputs), with the commit's
+    sha, the server's dir (`root`) and a job's workspace written as SHA, ROOT and
+    WORKSPACE (where a job's workspace is, is the executor's business)."""
+    found = {
         "conclusion": document["conclusion"],
         "jobs": {
             job["job_id"]: {
@@ -387,10 +390,14 @@ def shape(document: dict[str, Any]) -> dict[str, Any]:
                 "needs": sorted(job["needs"]),
                 "outputs": job["outputs"],
                 "steps": [
-                    (step["name"], step["conclusion"], step["outputs"]) for step in job["steps"]
+                    [step["name"], step["conclusion"], step["outputs"]] for step in job["steps"]
                 ],
             }
             for job in document["jobs"]
         },
         "artifacts": sorted(a["name"] for a in document["artifacts"]),
     }
+    text = json.dumps(found).replace(document["sha"], "SHA").replace(str(root), "ROOT")
+    text = re.sub(r'"[^"]*/workspace(/[^"]*)?"', r'"WORKSPACE\1"', text)
+    shaped: dict[str, Any] = json.loads(text)
+    return shaped
