@@ -13,6 +13,8 @@ import os
 import shutil
 import signal
 import socket
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.server import environ
 from tests.support.workers import (
     RABBITMQ,
     Cluster,
@@ -333,8 +336,9 @@ jobs:
             lambda: any(marks.glob("*.pid")),
             "one of the jobs to start",
         )
-        assert len(list(marks.glob("*.pid"))) == 1
+        (first,) = [mark.stem for mark in marks.glob("*.pid")]
         redis.restart()
+        restarted = time.time()
 
         document = team.finished(run_id, timeout=180)
         assert {j["job_id"]: j["conclusion"] for j in document["jobs"]} == {
@@ -342,6 +346,9 @@ jobs:
             "two": "success",
         }, team.diagnostics()
         assert set(runners(document).values()) == {"solo"}
+        # the other job was in the broker's queue when it restarted
+        (queued,) = [job for job in document["jobs"] if job["job_id"] != first]
+        assert moment(queued["steps"][0]["started_at"]) > restarted, queued
 
 
 def test_rabbitmq_carries_jobs_and_an_artifact_between_workers(tmp_path: Path) -> None:
@@ -395,3 +402,13 @@ def test_stageline_workers_lists_the_live_workers(tmp_path: Path) -> None:
         workers = team.live_workers()
         assert set(workers) == {"cpu-1", "gpu-1"}
         assert sorted(workers["gpu-1"]["queues"]) == ["default", "gpu"]
+        listed = subprocess.run(
+            [sys.executable, "-m", "stageline", "workers", "--server", team.url],
+            capture_output=True,
+            text=True,
+            env=environ(STAGELINE_TOKEN=team.token),
+            timeout=60,
+            check=False,
+        )
+        assert listed.returncode == 0, listed.stderr
+        assert "cpu-1" in listed.stdout and "gpu-1" in listed.stdout, listed.stdout
