@@ -10,6 +10,7 @@ task; for a local job, the job's start) to its first step's start.
 
     python bench/bench_workers.py            # small sizes: a few minutes on 2 cores
     python bench/bench_workers.py --full     # the issue's sizes: 1 → 200 → 1, 2,000 jobs
+    python bench/bench_workers.py --only sleep   # some scenarios: fan, dag, sleep
 
 Scenarios (graphs from bench_engine.py): the fan 1 → W → 1 and the layered DAG over 1 and
 2 workers, as per-job time against the local executor; 40 × `sleep 0.25` over 1, 2 and 4
@@ -19,6 +20,7 @@ workers, as throughput against the local executor; queue latency p50/p99 of ever
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sqlite3
 import sys
 import tempfile
@@ -68,8 +70,13 @@ class Measured:
 
     wall: float
     jobs: int
+    #: Per job, seconds from its dispatch to its first step's start ...
     latencies: list[float] = field(default_factory=list)
+    #: ... and from its claim by a worker (a local job: its start) to that step.
+    starts: list[float] = field(default_factory=list)
     conclusion: str = ""
+    #: "job: reason" of each job that did not succeed.
+    failures: list[str] = field(default_factory=list)
 
     @property
     def per_job_ms(self) -> float:
@@ -80,40 +87,49 @@ class Measured:
         return self.jobs / self.wall
 
 
-def moment(value: str | datetime) -> float:
+def moment(value: str | float | datetime) -> float:
+    """Epoch seconds of an API timestamp (ISO 8601) or a stored one (SQLite keeps
+    `UTCDateTime` as epoch seconds)."""
+    if isinstance(value, int | float):
+        return float(value)
+    with contextlib.suppress(ValueError):
+        return float(str(value))
     when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return when.timestamp()
 
 
-def dispatched(team: Cluster, run_id: int) -> dict[str, float]:
-    """job key → when the server sent its first attempt (from its data dir's SQLite)."""
+def attempts(team: Cluster, run_id: int) -> dict[str, tuple[float, float | None]]:
+    """job key → (sent, claimed) of its first attempt, from the data dir's SQLite."""
     database = team.root / "data" / "stageline.db"
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as conn:
-        try:
-            rows = conn.execute(
-                "SELECT job_key, MIN(created_at) FROM job_attempts WHERE run_id = ? "
-                "GROUP BY job_key",
-                (run_id,),
-            ).fetchall()
-        except sqlite3.OperationalError:  # a local server sends no attempts
-            return {}
-    return {key: moment(created) for key, created in rows}
+        rows = conn.execute(
+            "SELECT job_key, created_at, started_at FROM job_attempts WHERE run_id = ? "
+            "ORDER BY number DESC",
+            (run_id,),
+        ).fetchall()
+    return {
+        key: (moment(sent), moment(claimed) if claimed else None) for key, sent, claimed in rows
+    }
 
 
 def measure(team: Cluster, scenario: Scenario) -> Measured:
     run_id = team.push({WORKFLOW: workflow_yaml(scenario)})
     document = team.finished(run_id, timeout=3600)
-    sent = dispatched(team, run_id)
-    latencies = []
-    for job in document["jobs"]:
-        starts = [moment(s["started_at"]) for s in job["steps"] if s.get("started_at")]
-        begun = sent.get(job["key"]) or (moment(job["started_at"]) if job["started_at"] else None)
-        if starts and begun is not None:
-            latencies.append(min(starts) - begun)
+    sent = attempts(team, run_id) if team.executor == "celery" else {}
     wall = moment(document["finished_at"]) - moment(document["started_at"])
-    return Measured(wall, len(document["jobs"]), latencies, str(document["conclusion"]))
+    got = Measured(wall, len(document["jobs"]), conclusion=str(document["conclusion"]))
+    for job in document["jobs"]:
+        if job["conclusion"] != "success":
+            got.failures.append(f"{job['job_id']}: {job['conclusion']} {job['reason'] or ''}")
+        steps = [moment(s["started_at"]) for s in job["steps"] if s.get("started_at")]
+        started = moment(job["started_at"]) if job["started_at"] else None
+        dispatch, claim = sent.get(job["key"], (started, started))
+        if steps and dispatch is not None and claim is not None:
+            got.latencies.append(min(steps) - dispatch)
+            got.starts.append(min(steps) - claim)
+    return got
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -128,9 +144,13 @@ def warm_up(team: Cluster) -> None:
     measure(team, Scenario("warm", "warm-up", independent(4)))
 
 
-def bench(size: Size, root: Path) -> dict[tuple[str, str], Measured]:
+#: How many workers run each scenario (they are added to one server, one by one).
+PLAN = {"fan": (1, 2), "dag": (1, 2), "sleep": (1, 2, 4)}
+
+
+def bench(size: Size, root: Path, only: Sequence[str]) -> dict[tuple[str, str], Measured]:
     """(scenario, setup) → figures; setups: local, 1w, 2w, 4w."""
-    chosen = scenarios(size)
+    chosen = {key: s for key, s in scenarios(size).items() if key in only}
     results: dict[tuple[str, str], Measured] = {}
     with cluster(root / "local", {"README": "bench\n"}, executor="local") as local:
         warm_up(local)
@@ -141,25 +161,25 @@ def bench(size: Size, root: Path) -> dict[tuple[str, str], Measured]:
         redis_server(root / "redis") as redis,
         cluster(root / "celery", {"README": "bench\n"}, broker=redis.url) as team,
     ):
-        for count, keys in ((1, ("fan", "dag", "sleep")), (2, ("fan", "dag", "sleep")),
-                            (4, ("sleep",))):  # fmt: skip
+        for count in sorted({n for key in chosen for n in PLAN[key]}):
             while len(team.workers) < count:
                 team.start_worker(f"w{len(team.workers) + 1}", concurrency=CONCURRENCY)
             warm_up(team)
-            for key in keys:
+            for key in (key for key in chosen if count in PLAN[key]):
                 print(f"{count} worker(s): {chosen[key].title} ...", file=sys.stderr, flush=True)
                 results[key, f"{count}w"] = measure(team, chosen[key])
     return results
 
 
 def report(size: Size, results: dict[tuple[str, str], Measured]) -> str:
-    chosen = scenarios(size)
+    chosen = {key: s for key, s in scenarios(size).items() if (key, "local") in results}
     lines = [
         f"workers bench: {CONCURRENCY} jobs at once per worker, Redis broker, "
         "the local executor measured in the same run",
         "",
         f"{'scenario':30} {'setup':9} {'jobs':>5} {'run s':>8} {'ms/job':>8} "
-        f"{'× local':>8} {'jobs/s':>7} {'× local':>8} {'queue p50 ms':>13} {'p99 ms':>8}",
+        f"{'× local':>8} {'jobs/s':>7} {'× local':>8} {'queue p50 ms':>13} {'p99 ms':>8} "
+        f"{'start p50 ms':>13}",
     ]
     lines.append("-" * len(lines[-1]))
     for key, scenario in chosen.items():
@@ -174,20 +194,26 @@ def report(size: Size, results: dict[tuple[str, str], Measured]) -> str:
                 f"{got.per_job_ms:>8.1f} {got.per_job_ms / base.per_job_ms:>8.2f} "
                 f"{got.throughput:>7.2f} {got.throughput / base.throughput:>8.2f} "
                 f"{percentile(got.latencies, 50) * 1000:>13.0f} "
-                f"{percentile(got.latencies, 99) * 1000:>8.0f}"
+                f"{percentile(got.latencies, 99) * 1000:>8.0f} "
+                f"{percentile(got.starts, 50) * 1000:>13.0f}"
                 + ("" if got.conclusion == "success" else f"  run {got.conclusion}")
             )
+            lines += [f"    {failure}" for failure in got.failures[:5]]
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="the issue's sizes (slow)")
+    parser.add_argument("--only", default="fan,dag,sleep", help="scenarios: fan,dag,sleep")
     args = parser.parse_args(argv)
+    only = [key.strip() for key in args.only.split(",") if key.strip()]
+    if unknown := set(only) - set(PLAN):
+        parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
     size = FULL if args.full else SMALL
     began = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="stageline-bench-workers-") as tmp:
-        results = bench(size, Path(tmp))
+        results = bench(size, Path(tmp), only)
     print(report(size, results))
     print(f"\n(bench took {time.monotonic() - began:.0f} s)")
     return 0 if all(r.conclusion == "success" for r in results.values()) else 1
