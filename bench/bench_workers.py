@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sqlite3
 import sys
 import tempfile
@@ -77,6 +78,10 @@ class Measured:
     conclusion: str = ""
     #: "job: reason" of each job that did not succeed.
     failures: list[str] = field(default_factory=list)
+    #: CPU seconds the server process and the workers spent (their reaped children
+    #: included: git, and on the local executor the jobs' processes).
+    server_cpu: float = 0.0
+    worker_cpu: float = 0.0
 
     @property
     def per_job_ms(self) -> float:
@@ -114,12 +119,28 @@ def attempts(team: Cluster, run_id: int) -> dict[str, tuple[float, float | None]
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system time of `pid` and of its children it has reaped (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # after the state (field 3): utime, stime, cutime, cstime are fields 14 to 17
+    return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_of(team: Cluster) -> tuple[float, float]:
+    workers = sum(cpu_seconds(w.process.pid) for w in team.workers.values())
+    return cpu_seconds(team.server.pid), workers
+
+
 def measure(team: Cluster, scenario: Scenario) -> Measured:
+    server_before, workers_before = cpu_of(team)
     run_id = team.push({WORKFLOW: workflow_yaml(scenario)})
     document = team.finished(run_id, timeout=3600)
+    server_after, workers_after = cpu_of(team)
     sent = attempts(team, run_id) if team.executor == "celery" else {}
     wall = moment(document["finished_at"]) - moment(document["started_at"])
     got = Measured(wall, len(document["jobs"]), conclusion=str(document["conclusion"]))
+    got.server_cpu = server_after - server_before
+    got.worker_cpu = workers_after - workers_before
     for job in document["jobs"]:
         if job["conclusion"] != "success":
             got.failures.append(f"{job['job_id']}: {job['conclusion']} {job['reason'] or ''}")
@@ -179,7 +200,7 @@ def report(size: Size, results: dict[tuple[str, str], Measured]) -> str:
         "",
         f"{'scenario':30} {'setup':9} {'jobs':>5} {'run s':>8} {'ms/job':>8} "
         f"{'× local':>8} {'jobs/s':>7} {'× local':>8} {'queue p50 ms':>13} {'p99 ms':>8} "
-        f"{'start p50 ms':>13}",
+        f"{'start p50 ms':>13} {'server cpu ms/job':>18} {'worker cpu ms/job':>18}",
     ]
     lines.append("-" * len(lines[-1]))
     for key, scenario in chosen.items():
@@ -195,7 +216,9 @@ def report(size: Size, results: dict[tuple[str, str], Measured]) -> str:
                 f"{got.throughput:>7.2f} {got.throughput / base.throughput:>8.2f} "
                 f"{percentile(got.latencies, 50) * 1000:>13.0f} "
                 f"{percentile(got.latencies, 99) * 1000:>8.0f} "
-                f"{percentile(got.starts, 50) * 1000:>13.0f}"
+                f"{percentile(got.starts, 50) * 1000:>13.0f} "
+                f"{got.server_cpu / got.jobs * 1000:>18.1f} "
+                f"{got.worker_cpu / got.jobs * 1000:>18.1f}"
                 + ("" if got.conclusion == "success" else f"  run {got.conclusion}")
             )
             lines += [f"    {failure}" for failure in got.failures[:5]]
