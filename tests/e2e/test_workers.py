@@ -312,7 +312,12 @@ jobs:
         assert team.finished(run_id)["conclusion"] == "cancelled"
 
 
-def test_a_queued_job_survives_a_broker_restart(tmp_path: Path, marks: Path) -> None:
+@pytest.mark.parametrize("persistent", [True, False], ids=["aof", "no-persistence"])
+def test_a_queued_job_survives_a_broker_restart(
+    tmp_path: Path, marks: Path, persistent: bool
+) -> None:
+    """With an append-only file the queued task is still in Redis; without one it is
+    lost with it, and the server sends it again (RESEND_S, 30 s, after its send)."""
     files = {
         ".github/workflows/two.yml": f"""on: push
 jobs:
@@ -327,7 +332,7 @@ jobs:
 """
     }
     with (
-        redis_server(tmp_path / "redis") as redis,
+        redis_server(tmp_path / "redis", persistent) as redis,
         cluster(tmp_path / "celery", files, broker=redis.url) as team,
     ):
         team.start_worker("solo", concurrency=1)  # one job at a time: the other stays queued

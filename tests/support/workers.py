@@ -5,7 +5,8 @@
 Every process logs to a file under the test's temp dir; a wait that times out says what
 each of them logged. Everything started here is killed when its block ends. Redis is the
 test's own, so restarting it cannot disturb other tests sharing 127.0.0.1:6379; it keeps an
-append-only file, so its queues survive a restart as they do on a durable broker.
+append-only file (its queues survive a restart, as on a durable broker) unless told not
+to.
 """
 
 from __future__ import annotations
@@ -87,6 +88,8 @@ class Redis:
 
     port: int
     root: Path
+    #: Whether it keeps an append-only file (its queues survive a restart).
+    persistent: bool = True
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -102,8 +105,8 @@ class Redis:
         with open(self.log, "ab") as out:
             self.process = subprocess.Popen(
                 ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-                 "--save", "", "--appendonly", "yes", "--appendfsync", "always",
-                 "--dir", str(self.root), "--daemonize", "no"],
+                 "--save", "", "--appendonly", "yes" if self.persistent else "no",
+                 "--appendfsync", "always", "--dir", str(self.root), "--daemonize", "no"],
                 stdout=out, stderr=subprocess.STDOUT,
             )  # fmt: skip
         deadline = time.monotonic() + 30
@@ -132,8 +135,8 @@ class Redis:
 
 
 @contextlib.contextmanager
-def redis_server(root: Path) -> Iterator[Redis]:
-    redis = Redis(free_port(), root)
+def redis_server(root: Path, persistent: bool = True) -> Iterator[Redis]:
+    redis = Redis(free_port(), root, persistent)
     redis.start()
     try:
         yield redis
