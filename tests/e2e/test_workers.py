@@ -112,7 +112,7 @@ def assert_same_record(
 
 
 def runners(document: dict[str, Any]) -> dict[str, str | None]:
-    return {job["job_id"]: job.get("runner_name") for job in document["jobs"]}
+    return {job["job_id"]: job["runner_name"] for job in document["jobs"]}
 
 
 def moment(value: str) -> float:
