@@ -11,6 +11,7 @@ task; for a local job, the job's start) to its first step's start.
     python bench/bench_workers.py            # small sizes: a few minutes on 2 cores
     python bench/bench_workers.py --full     # the sizes: 1 → 200 → 1, 2,000 jobs
     python bench/bench_workers.py --only sleep   # some scenarios: fan, dag, sleep
+    python bench/bench_workers.py --quick    # a smoke-test size
 
 Scenarios (graphs from bench_engine.py): the fan 1 → W → 1 and the layered DAG over 1 and
 2 workers, as per-job time against the local executor; 40 × `sleep 0.25` over 1, 2 and 4
@@ -47,8 +48,10 @@ class Size:
     fan: int
     depth: int
     width: int
+    sleeps: int = 40
 
 
+QUICK = Size(fan=4, depth=2, width=4, sleeps=8)
 SMALL = Size(fan=40, depth=5, width=20)
 FULL = Size(fan=200, depth=20, width=100)
 
@@ -61,7 +64,9 @@ def scenarios(size: Size) -> dict[str, Scenario]:
             f"{size.depth * size.width:,}-job DAG ({size.depth} × {size.width})",
             layers(size.depth, size.width),
         ),
-        "sleep": Scenario("sleep", "40 × sleep 0.25", independent(40), "sleep 0.25"),
+        "sleep": Scenario(
+            "sleep", f"{size.sleeps} × sleep 0.25", independent(size.sleeps), "sleep 0.25"
+        ),
     }
 
 
@@ -227,13 +232,15 @@ def report(size: Size, results: dict[tuple[str, str], Measured]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--full", action="store_true", help="the issue's sizes (slow)")
+    sizes = parser.add_mutually_exclusive_group()
+    sizes.add_argument("--full", action="store_true", help="the issue's sizes (slow)")
+    sizes.add_argument("--quick", action="store_true", help="a smoke-test size")
     parser.add_argument("--only", default="fan,dag,sleep", help="scenarios: fan,dag,sleep")
     args = parser.parse_args(argv)
     only = [key.strip() for key in args.only.split(",") if key.strip()]
     if unknown := set(only) - set(PLAN):
         parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
-    size = FULL if args.full else SMALL
+    size = FULL if args.full else QUICK if args.quick else SMALL
     began = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="stageline-bench-workers-") as tmp:
         results = bench(size, Path(tmp), only)
