@@ -118,3 +118,16 @@ def test_workers_register_by_heartbeat_and_are_live_while_heard(store: Store) ->
     store.dispatch.worker_beat("w1", queues=["default"], current=[], now=now - 100, **beat)
     assert [w.name for w in store.dispatch.list_workers(seen_since=now - 15)] == ["w2"]
     assert store.dispatch.get_worker("nope") is None
+
+
+def test_a_retried_jobs_steps_replace_the_lost_attempts(store: Store) -> None:
+    run_id = _run(store)
+    recorder = store.runs.recorder(run_id)
+    recorder.step_started("build", 0, "first try", time.time())
+    recorder.step_finished("build", 0, True, conclusion="failure")
+    recorder.flush()
+    recorder.clear_steps("build")
+    recorder.step_started("build", 0, "second try", time.time())
+    recorder.flush()
+    [job] = store.runs.get_run(run_id).jobs
+    assert [(s.number, s.name) for s in job.steps] == [(0, "second try")]

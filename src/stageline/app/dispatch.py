@@ -11,7 +11,9 @@ with `call_soon_threadsafe`, in order.
 The store holds the lease (`Store.dispatch`): a reaper thread, every second, ends a
 job whose worker stopped extending its lease ("worker NAME lost", or one retry with
 `retry_lost_jobs`), a job no live worker serves for `no_worker_timeout`, and a job
-past its `timeout-minutes` on the server's clock plus `LEASE_S` (the backstop).
+past its `timeout-minutes` on the server's clock plus `LEASE_S` (the backstop). It
+sends again a task that an idle worker of its queue has not taken for `RESEND_S`
+(lost with a broker that restarted without it).
 
 The broker is touched only to send: no result backend, so no secret rests there.
 """
@@ -54,6 +56,10 @@ log = logging.getLogger(__name__)
 REAP_EVERY_S = 1.0
 #: How long a job may wait for a live worker that serves its queue (seconds).
 NO_WORKER_TIMEOUT_S = 600.0
+#: An attempt still queued this long after its send while a worker of its queue has a
+#: free slot is sent again: its task was lost (a broker restarted without it). A
+#: duplicate is harmless: the second claim is refused and the task dropped.
+RESEND_S = 30.0
 #: The reason a job's attempt carries when the server that sent it restarted.
 RESTARTED = "the server restarted"
 SHUTDOWN = "the server was shut down"
@@ -71,6 +77,7 @@ class DispatchSettings:
     lease_s: float = p.LEASE_S
     live_s: float = p.LIVE_S
     reap_every: float = REAP_EVERY_S
+    resend_s: float = RESEND_S
 
 
 def parse_queue_map(pairs: Iterable[str]) -> tuple[tuple[str, str], ...]:
@@ -128,6 +135,10 @@ class StaleAttempt(RunError):
     """A worker's call about an attempt that is not its `running` one (fencing: 409)."""
 
 
+class BadBatch(RunError):
+    """An event a worker sent that the server cannot read (answered 400)."""
+
+
 @dataclass(eq=False)
 class _Pending:
     """An attempt the engine awaits: what its calls need to reach the engine."""
@@ -143,7 +154,10 @@ class _Pending:
     waiting: str | None = None
     unserved_since: float | None = None
     claimed_at: float | None = None
+    sent_at: float = field(default_factory=time.time)
     files: dict[int, LogFile] = field(default_factory=dict)
+    #: Steps whose log is complete: index → (path, size).
+    logged: dict[int, tuple[str, int | None]] = field(default_factory=dict)
     #: Steps started and not finished: index → name (a lost job's are ended failed).
     open_steps: dict[int, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -230,6 +244,10 @@ class Dispatcher:
 
     def served_queues(self) -> set[str]:
         return {q for w in self.live_workers() for q in w.queues}
+
+    def _idle_queues(self, live: Sequence[WorkerRow]) -> set[str]:
+        """Queues a live worker with a free slot serves (it would take a task there)."""
+        return {q for w in live if len(w.current) < w.concurrency for q in w.queues}
 
     def _send(self, attempt: AttemptRow) -> None:
         if self._celery is None:
@@ -356,8 +374,11 @@ class Dispatcher:
             if applied is None:
                 raise StaleAttempt(f"attempt {attempt_id} is not running on {batch.worker}")
             if applied:
-                for event in batch.events:
-                    self._replay(pending, event)
+                try:
+                    for event in batch.events:
+                        self._replay(pending, event)
+                except (KeyError, TypeError, ValueError) as err:
+                    raise BadBatch(f"attempt {attempt_id}: a malformed event: {err!r}") from None
         cancel = pending.attempt.cancel_requested
         row = self.server.store.dispatch.get_attempt(attempt_id)
         if row is not None:
@@ -373,7 +394,10 @@ class Dispatcher:
             raise StaleAttempt(f"attempt {attempt_id} is not running on {finish.worker}")
         self._drop(attempt_id)
         with pending.lock:
-            result = JobResult.from_dict(finish.result)
+            try:
+                result = JobResult.from_dict(finish.result)
+            except (KeyError, TypeError, ValueError) as err:
+                result = JobResult(Conclusion.FAILURE, reason=f"the worker's result: {err!r}")
             for step in result.steps:
                 self._local_log(pending, step)
             pending.settle(result)
@@ -418,11 +442,10 @@ class Dispatcher:
         """Say where the server keeps the step's log (the worker's path means nothing
         here): the file its `write` events went to, closed now, and its size."""
         file = pending.files.pop(step.index, None)
-        if file is None:
-            step.log_path = step.log_size = None
-            return
-        file.close()
-        step.log_path, step.log_size = file.location, file.size
+        if file is not None:
+            file.close()
+            pending.logged[step.index] = (file.location, file.size)
+        step.log_path, step.log_size = pending.logged.get(step.index, (None, None))
 
     # -- the reaper ----------------------------------------------------------------------
 
@@ -437,7 +460,8 @@ class Dispatcher:
             self.server.release()
 
     def reap(self, now: float | None = None) -> None:
-        """One pass (module doc): lost leases, unserved queues, the timeout backstop."""
+        """One pass (module doc): lost leases, unserved queues, lost tasks (sent again),
+        the timeout backstop."""
         at = time.time() if now is None else now
         store = self.server.store.dispatch
         for row in store.expired_leases(at):
@@ -447,10 +471,13 @@ class Dispatcher:
             pendings = list(self._hub.values())
         if not pendings:
             return
-        served = self.served_queues()
+        live = self.live_workers()
+        served = {q for w in live for q in w.queues}
+        idle = self._idle_queues(live)
         for pending in pendings:
             if pending.claimed_at is None:
                 self._check_served(pending, served, at)
+                self._check_sent(pending, idle, at)
             elif pending.timeout_s is not None:
                 self._check_timeout(pending, at)
 
@@ -473,6 +500,7 @@ class Dispatcher:
         pending.attempt = again
         pending.claimed_at = None
         pending.unserved_since = None
+        pending.sent_at = time.time()
         pending.post(pending.sink.event, "job.retried", {"reason": reason, "attempt": again.id})
         with self._lock:
             self._hub[again.id] = pending
@@ -487,9 +515,12 @@ class Dispatcher:
         now = time.time()
         for index, name in sorted(pending.open_steps.items()):
             step = StepResult(index, name, Conclusion.FAILURE, Conclusion.FAILURE, finished_at=now)
+            file = self._log_file(pending, index)
+            if file is not None:
+                file.write(reason + "\n")
+            pending.post(pending.sink.log, index, reason)
             self._local_log(pending, step)
             pending.post(pending.sink.step_finished, step)
-            pending.post(pending.sink.log, index, f"{reason}")
         pending.open_steps.clear()
 
     def _check_served(self, pending: _Pending, served: set[str], at: float) -> None:
@@ -507,6 +538,20 @@ class Dispatcher:
         if store.end_attempt(pending.attempt.id, "cancelled", text, ["queued"]):
             self.forget(pending)
             pending.settle(JobResult(Conclusion.FAILURE, reason=text))
+
+    def _check_sent(self, pending: _Pending, idle: set[str], at: float) -> None:
+        row = pending.attempt
+        if row.queue not in idle or at - pending.sent_at < self.settings.resend_s:
+            return
+        found = self.server.store.dispatch.get_attempt(row.id)
+        if found is None or found.state != "queued":  # claimed meanwhile, or ended
+            return
+        log.info("job '%s' of run %s: its task was not taken; sent again", row.job_key, row.run_id)
+        pending.sent_at = at
+        try:
+            self._send(row)
+        except RunError as err:
+            log.warning("%s", err.message)
 
     def _check_timeout(self, pending: _Pending, at: float) -> None:
         assert pending.timeout_s is not None and pending.claimed_at is not None
@@ -564,7 +609,10 @@ class RemoteExecutor:
         future: asyncio.Future[JobResult] = asyncio.get_running_loop().create_future()
         # On the run's own thread, with its store (a short write, then one publish).
         dispatcher = self.dispatcher
-        pending = dispatcher.submit(request, sink, labels, queue, future)
+        try:
+            pending = dispatcher.submit(request, sink, labels, queue, future)
+        except RunError as err:  # the broker refused it, or the server is stopping
+            return JobResult(Conclusion.FAILURE, reason=err.message)
         if queue not in dispatcher.served_queues():
             pending.unserved_since = time.time()
             pending.hold(no_worker_text(labels))
@@ -583,6 +631,7 @@ class RemoteExecutor:
 __all__ = [
     "NO_WORKER_TIMEOUT_S",
     "REAP_EVERY_S",
+    "BadBatch",
     "DispatchSettings",
     "Dispatcher",
     "RemoteExecutor",

@@ -112,6 +112,9 @@ class MaskedRecorder:
     def step_finished(self, job_key: str, number: int, started: bool, **values: Any) -> None:
         self._inner.step_finished(job_key, number, started, **self._m(values))
 
+    def clear_steps(self, job_key: str) -> None:
+        self._inner.clear_steps(job_key)
+
     def annotation(self, job_key: str, **values: Any) -> None:
         self._inner.annotation(job_key, **self._m(values))
 

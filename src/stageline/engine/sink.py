@@ -19,6 +19,9 @@ TAIL_LINES = 12
 #: the job as waiting (a remote executor with no worker for it), `None` ends the hold.
 RUNNER_EVENT = "job.runner"
 WAITING_EVENT = "job.waiting"
+#: `job.retried` {reason} is recorded, and drops the job's steps so far (a lost
+#: attempt's): the retry records its own.
+RETRIED_EVENT = "job.retried"
 
 
 class RecordingSink:
@@ -124,6 +127,9 @@ class RecordingSink:
         if name == WAITING_EVENT and self._hold is not None:
             self._hold(str(data.get("waiting_for") or "") or None)
             return
+        if name == RETRIED_EVENT:
+            self._recorder.clear_steps(self._key)
+            self._started.clear()
         self._recorder.event(name, self._key, data)
         if name == "artifact.uploaded":
             days = data.get("retention_days")

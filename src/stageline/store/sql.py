@@ -423,6 +423,10 @@ class CoreRecorder:
             self._positions += 1
             self._insert(_jobs, job_row(self.run_id, self._positions, job, now))
 
+    def clear_steps(self, job_key: str) -> None:
+        stmt = delete(_steps).where(_steps.c.run_id == self.run_id, _steps.c.job_key == job_key)
+        self._queue(stmt, {})
+
     def step_started(
         self, job_key: str, number: int, name: str, at: float, log_path: str | None = None
     ) -> None:

@@ -544,6 +544,9 @@ class SQLiteRecorder:
             self._positions += 1
             self._insert("jobs", job_row(self.run_id, self._positions, job, now))
 
+    def clear_steps(self, job_key: str) -> None:
+        self._queue("DELETE FROM steps WHERE run_id = ? AND job_key = ?", (self.run_id, job_key))
+
     def step_started(
         self, job_key: str, number: int, name: str, at: float, log_path: str | None = None
     ) -> None:
