@@ -87,3 +87,17 @@ def test_the_workflow_language_loads_without_the_database_or_the_server() -> Non
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(done.stdout) == []
+
+
+def test_a_worker_loads_neither_the_engine_nor_the_store() -> None:
+    """ADR 0012: `stageline worker` and everything a job on a worker runs (the runner)
+    import no engine and no store; tests/worker/test_worker.py checks a running worker."""
+    code = (
+        "import sys, json\n"
+        "from stageline.cli.app import app\n"
+        "import stageline.worker.service, stageline.worker.remote, stageline.runner.job\n"
+        "print(json.dumps(sorted(m for m in sys.modules"
+        " if m.startswith(('stageline.engine', 'stageline.store')))))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout) == []

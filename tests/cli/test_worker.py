@@ -69,3 +69,14 @@ def test_an_unreachable_broker_is_named_without_its_password(tmp_path: Path) -> 
 def test_no_queue_is_a_usage_error() -> None:
     done = _worker("--server", "http://127.0.0.1:9", "--queues", " , ")
     assert done.returncode == 1 and "--queues names no queue" in done.stderr
+
+
+def test_a_server_that_refuses_workers_says_why() -> None:
+    stub = AgentStub(stale={"w9"})
+    stub.start()
+    try:
+        done = _worker("--server", stub.url, "--name", "w9")
+    finally:
+        stub.stop()
+    assert done.returncode == 1
+    assert f"the server at {stub.url} refused the worker (HTTP 409): w9 is refused" in done.stderr

@@ -41,7 +41,7 @@ class AgentStub:
     claims: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: attempt → reason: sent in every heartbeat reply while set.
     cancel: dict[str, str] = field(default_factory=dict)
-    #: Attempts whose events and finish are answered 409 (stale).
+    #: Attempts (events, finish) and workers (heartbeat) answered 409.
     stale: set[str] = field(default_factory=set)
     calls: list[Call] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -86,16 +86,14 @@ class AgentStub:
     def answer(self, path: str, body: dict[str, Any], token: str) -> tuple[int, dict[str, Any]]:
         if token != self.token:
             return 401, {"detail": "bad token"}
-        for route, pattern in _ROUTES:
-            match = pattern.match(path)
-            if match:
-                break
-        else:
+        found = [(route, m) for route, pattern in _ROUTES if (m := pattern.match(path))]
+        if not found:
             return 404, {"detail": f"no route {path}"}
+        route, match = found[0]
         with self.lock:
             self.calls.append(Call(route, match["id"], body, token))
-            if route in ("events", "finish") and match["id"] in self.stale:
-                return 409, {"detail": "stale attempt"}
+            if route != "claim" and match["id"] in self.stale:
+                return 409, {"detail": f"{match['id']} is refused"}
             if route == "heartbeat":
                 return 200, {"cancel": dict(self.cancel), "stale": []}
             if route == "claim":

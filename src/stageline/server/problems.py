@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from stageline.errors import RunError, StagelineError, StoreError, WorkflowError
+from stageline.worker.protocol import AGENT
 
 log = logging.getLogger(__name__)
 
@@ -100,13 +101,18 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return problem(500, "an unexpected error occurred; it was logged on the server")
 
 
+#: Paths whose uploads are streamed to disk, not read into memory: a worker's artifacts
+#: and cache entries (ADR 0012), which the body limit does not bound.
+STREAMED = (AGENT + "/runs/", AGENT + "/cache/")
+
+
 def install(app: FastAPI, body_limit: int = DEFAULT_BODY_LIMIT) -> None:
     """Answer every error of `app` as problem+json, and limit request bodies."""
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(StagelineError, _stageline_error)
     app.add_exception_handler(Exception, _unexpected)
-    app.add_middleware(BodyLimit, limit=body_limit)
+    app.add_middleware(BodyLimit, limit=body_limit, streamed=STREAMED)
 
 
 class _TooLarge(HTTPException):
@@ -120,14 +126,18 @@ class _TooLarge(HTTPException):
 class BodyLimit:
     """ASGI middleware: 413 for a body over `limit` bytes. A declared Content-Length
     over it is refused before any byte is read; a chunked body is counted as it
-    arrives and refused once it passes the limit."""
+    arrives and refused once it passes the limit. Paths under a `streamed` prefix are
+    not limited (their routes write the body to disk as it arrives)."""
 
-    def __init__(self, app: ASGIApp, limit: int = DEFAULT_BODY_LIMIT) -> None:
+    def __init__(
+        self, app: ASGIApp, limit: int = DEFAULT_BODY_LIMIT, streamed: tuple[str, ...] = ()
+    ) -> None:
         self.app = app
         self.limit = limit
+        self.streamed = streamed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or str(scope.get("path", "")).startswith(self.streamed):
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
@@ -168,6 +178,7 @@ class BodyLimit:
 __all__ = [
     "DEFAULT_BODY_LIMIT",
     "PROBLEM_JSON",
+    "STREAMED",
     "BodyLimit",
     "NotFound",
     "install",

@@ -73,10 +73,6 @@ def client(server: str, token: str, attempt: str | None = None) -> httpx.AsyncCl
     return httpx.AsyncClient(base_url=server.rstrip("/"), headers=headers, timeout=TIMEOUT_S)
 
 
-def retryable(response: httpx.Response) -> bool:
-    return response.status_code >= 500
-
-
 async def post(
     http: httpx.AsyncClient, path: str, body: dict[str, Any], *, within: float | None = None
 ) -> dict[str, Any]:
@@ -92,11 +88,15 @@ async def post(
             problem = f"cannot reach the server: {err or type(err).__name__}"
         else:
             if response.status_code == 409:
-                raise Stale(_detail(response))
-            if not retryable(response):
+                raise Stale(detail(response))
+            if response.status_code < 500:
                 if response.is_error:
-                    raise Refused(f"HTTP {response.status_code}: {_detail(response)}")
-                return response.json() if response.content else {}
+                    raise Refused(f"HTTP {response.status_code}: {detail(response)}")
+                try:
+                    body = response.json() if response.content else {}
+                except ValueError:
+                    raise Refused(f"not a JSON reply: {response.text[:200]!r}") from None
+                return body if isinstance(body, dict) else {}
             problem = f"the server answered HTTP {response.status_code}"
         if deadline is not None and time.monotonic() + delay > deadline:
             raise TimeoutError(problem)
@@ -105,7 +105,8 @@ async def post(
         delay = min(delay * 2, BACKOFF_S[1])
 
 
-def _detail(response: httpx.Response) -> str:
+def detail(response: httpx.Response) -> str:
+    """The server's explanation of an error reply (its problem detail), in one line."""
     try:
         body = response.json()
     except ValueError:
@@ -302,6 +303,7 @@ __all__ = [
     "Stale",
     "claim",
     "client",
+    "detail",
     "finish",
     "post",
 ]

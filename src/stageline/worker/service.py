@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from stageline import __version__
-from stageline.worker.client import TIMEOUT_S, AgentError
+from stageline.worker.client import TIMEOUT_S, AgentError, detail
 from stageline.worker.heartbeat import Attempts, Heartbeat
 from stageline.worker.protocol import TASK_NAME, TaskArgs, WorkerBeat, celery_app
 from stageline.worker.task import ClaimUnreachable, PortsFactory, WorkerConfig, run_attempt
@@ -77,7 +77,9 @@ def check_server(heartbeat: Heartbeat, server: str) -> None:
                 f"the server at {server} has no agent API (HTTP 404)",
                 hint="is it a Stageline server (`stageline serve --executor celery`)?",
             ) from None
-        raise AgentError(f"the server at {server} answered HTTP {status}") from None
+        raise AgentError(
+            f"the server at {server} refused the worker (HTTP {status}): {detail(err.response)}"
+        ) from None
     except httpx.HTTPError as err:
         raise AgentError(
             f"cannot reach the server at {server}: {err or type(err).__name__}",
@@ -103,6 +105,7 @@ def serve(config: WorkerConfig, ports: PortsFactory | None = None) -> int:
     from celery.concurrency import get_implementation
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per heartbeat
     attempts = Attempts()
     headers = {"Authorization": f"Bearer {config.token}", "Accept": "application/json"}
     with httpx.Client(

@@ -107,7 +107,15 @@ async def _attempt(
         except TimeoutError as err:
             raise ClaimUnreachable(f"attempt {args.attempt}: {err}") from err
         log.info("attempt %s: claimed job %s of run %s", args.attempt, args.job_key, args.run_id)
-        request = JobRequest.from_dict(claimed.request)
+        try:
+            request = JobRequest.from_dict(claimed.request)
+        except (KeyError, TypeError, ValueError) as err:  # a server of another version
+            log.error("attempt %s: cannot read the job: %r", args.attempt, err)
+            failed = JobResult(
+                Conclusion.FAILURE, reason=f"worker {config.name} cannot read the job: {err!r}"
+            )
+            await _finish(http, args.attempt, config.name, 0, failed)
+            return
         cancel = Cancel(asyncio.get_running_loop())
         stream = EventStream(http, args.attempt, config.name, cancel.set, on_cancel=cancel.set)
         attempts.add(args.attempt, Running(cancel, stream.stop))

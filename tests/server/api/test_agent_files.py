@@ -4,6 +4,7 @@ archive may hold. (The worker's side of the same calls: tests/worker/test_files.
 from __future__ import annotations
 
 import io
+import os
 import tarfile
 import time
 from pathlib import Path
@@ -150,6 +151,35 @@ def test_archives_that_reach_outside_or_hold_links_are_refused(live: Live, tmp_p
     assert not (tmp_path / "absolute.txt").exists()
     assert not [p for p in artifacts.iterdir() if not p.name.startswith(".")]
     assert [p.name for p in (live.data_dir / "cache").iterdir()] == []
+
+
+def test_an_upload_over_the_body_limit_streams_to_disk(live: Live, tmp_path: Path) -> None:
+    """The app's body limit is 1 MiB here; an artifact of 3 MiB passes, and so does a
+    cache entry (written to disk as they arrive), while other routes keep the limit."""
+    run_id, attempt = running_attempt(live.data_dir, register(live, tmp_path))
+    data = os.urandom(3 * 1024 * 1024)
+    headers = {ATTEMPT_HEADER: attempt}
+    with live.client("worker") as worker:
+        url = ARTIFACT.format(run_id=run_id, name="big")
+        put = worker.put(url, content=_tar(_member("big.bin"), data=data), headers=headers)
+        assert put.status_code == 200, put.text
+        assert put.json()["meta"]["size"] == len(data)
+        saved = worker.put(
+            CACHE_ENTRY.format(repo="web"),
+            params={"version": "v", "key": "big"},
+            content=_tar(_member("ws/big.bin"), data=data),
+            headers=headers,
+        )
+        assert saved.status_code == 200 and saved.json() == {"files": 1}
+        with worker.stream("GET", url, headers=headers) as answer:
+            assert answer.status_code == 200
+            got = b"".join(answer.iter_bytes())
+    with tarfile.open(fileobj=io.BytesIO(got), mode="r:gz") as archive:
+        member = archive.extractfile("big.bin")
+        assert member is not None and member.read() == data
+    with live.client("admin") as admin:
+        big = admin.post("/api/v1/repos", content=b"x" * (2 * 1024 * 1024))
+        assert big.status_code == 413
 
 
 def test_a_name_taken_is_412_and_overwrite_replaces_it(live: Live, tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import pytest
 from stageline.worker.workspaces import with_config
 from tests.server.conftest import Live
 from tests.support.git import git
-from tests.support.server import make_source
+from tests.support.server import make_source, wait_until
 
 FILES = {"README.md": "hello\n", "src/app.py": "print('app')\n"}
 
@@ -128,17 +128,41 @@ def test_a_pack_larger_than_the_body_limit_streams(live: Live, tmp_path: Path) -
     git(tmp_path / "web", "add", "big.bin")
     git(tmp_path / "web", "commit", "-q", "-m", "big")
     git(mirror, "remote", "update")
+    request = _pkt(f"want {git(mirror, 'rev-parse', 'HEAD')}\n") + b"0000" + _pkt("done\n")
+    headers = {
+        "Authorization": f"Bearer {live.tokens['worker']}",
+        "Content-Type": "application/x-git-upload-pack-request",
+    }
     with httpx.stream(
         "POST",
         f"{live.url}/git/web.git/git-upload-pack",
-        content=_pkt(f"want {git(mirror, 'rev-parse', 'HEAD')}\n") + b"0000" + _pkt("done\n"),
-        headers={
-            "Authorization": f"Bearer {live.tokens['worker']}",
-            "Content-Type": "application/x-git-upload-pack-request",
-        },
+        content=request,
+        headers=headers,
         timeout=30,
     ) as answer:
         assert answer.status_code == 200
         assert "content-length" not in answer.headers
         size = sum(len(chunk) for chunk in answer.iter_bytes())
     assert size > 3 * 1024 * 1024
+
+    # a client that goes away mid-pack: git is killed and reaped, not left blocked
+    with httpx.stream("POST", f"{live.url}/git/web.git/git-upload-pack", content=request,
+                      headers=headers, timeout=30) as answer:  # fmt: skip
+        assert next(answer.iter_raw())
+    wait_until(lambda: not _backends(mirror), "git http-backend and its children to end")
+
+
+def _backends(mirror: Path) -> list[int]:
+    """Git processes serving `mirror`: this process's `git http-backend` children, and
+    the upload-pack and pack-objects they start (which run in the mirror)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes()
+            where = os.readlink(entry / "cwd")
+        except (OSError, ValueError, IndexError):
+            continue
+        if (parent == os.getpid() and b"http-backend" in command) or where == str(mirror):
+            found.append(int(entry.name))
+    return found

@@ -32,6 +32,6 @@ routers: list[APIRouter] = [
     workers.router,
 ]
 #: `agent` declares its full paths (`worker.protocol`), which workers share.
-root_routers: list[APIRouter] = [hooks.router, agent.router, git.router, agent_files.router]
+root_routers: list[APIRouter] = [hooks.router, git.router, agent_files.router, agent.router]
 
 __all__ = ["root_routers", "routers"]

@@ -15,10 +15,12 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated
 
+import anyio
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
@@ -120,6 +122,7 @@ async def _backend(request: Request, mirror: Path, path: str, user: str) -> Stre
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env=_cgi_env(request, mirror, path, user),
+        start_new_session=True,  # its own process group: upload-pack and pack-objects too
     )
     assert process.stdin and process.stdout and process.stderr
     feeding = asyncio.create_task(_feed(request, process.stdin))
@@ -144,7 +147,8 @@ async def _backend(request: Request, mirror: Path, path: str, user: str) -> Stre
             while chunk := await process.stdout.read(_CHUNK):
                 yield chunk
         finally:
-            await _end(process, feeding, errors)
+            with anyio.CancelScope(shield=True):  # a client gone: reap git all the same
+                await _end(process, feeding, errors)
 
     return StreamingResponse(body(), status_code=status, headers=headers)
 
@@ -192,10 +196,11 @@ async def _headers(stdout: asyncio.StreamReader) -> tuple[int, dict[str, str], b
 async def _end(
     process: asyncio.subprocess.Process, feeding: asyncio.Task[None], errors: asyncio.Task[bytes]
 ) -> None:
-    """Reap git; killed when the client went away before it finished."""
+    """Reap git; killed with its children when the client went away before it finished
+    (they would block on a full pipe for ever)."""
     if process.returncode is None and process.stdout and not process.stdout.at_eof():
         with contextlib.suppress(ProcessLookupError):
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
     feeding.cancel()
     code = await process.wait()
     with contextlib.suppress(asyncio.CancelledError):
