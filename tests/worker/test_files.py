@@ -155,7 +155,14 @@ def test_actions_come_from_the_servers_action_cache_into_the_vendored_layout(
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "server-cache"))
     _, attempt = running_attempt(live.data_dir)
     dest = tmp_path / "worker-actions"
-    uses = ["actions/checkout@v4", "./local", "docker://alpine", "acme/tools/greet@v1"]
+    uses = [
+        "actions/checkout@v4",
+        "./local",
+        "docker://alpine",
+        "acme/x@${{ matrix.v }}",
+        "https://example.com/acme/y@v1",
+        "acme/tools/greet@v1",
+    ]
 
     async def go() -> None:
         async with _http(live) as http:
@@ -176,3 +183,47 @@ def test_actions_come_from_the_servers_action_cache_into_the_vendored_layout(
     found = actions.resolve("acme/tools/greet@v1", str(tmp_path), [str(dest)])
     assert isinstance(found, actions.Resolved), found
     assert found.directory == str(dest / "acme" / "tools@v1" / "greet")
+
+
+@pytest.mark.slow
+def test_a_job_runs_with_the_remote_ports(live: Live, tmp_path: Path) -> None:
+    """The runner, unchanged, on a worker's ports: checkout from the clone cache, an
+    artifact and a cache entry that land in the server's data dir."""
+    from stageline.runner.job import run_job
+    from stageline.runner.places import LogDir
+    from stageline.runner.ports import JobPorts
+    from stageline.worker.workspaces import GitWorkspaces
+    from tests.runner.helpers import RecordingSink, job, request, step
+
+    mirror = register(live, tmp_path)
+    source = tmp_path / "web"
+    run_id, attempt = running_attempt(live.data_dir, mirror)
+    planned = job(
+        step(0, None, uses="actions/checkout@v4"),
+        step(1, None, uses="actions/cache@v4", with_={"path": "deps", "key": "deps-1"}),
+        step(2, "mkdir -p out deps && cp a.txt out/ && echo cached > deps/d.txt"),
+        step(3, None, uses="actions/upload-artifact@v4", with_={"name": "out", "path": "out"}),
+    )
+    req = request(tmp_path / "job", source, planned)
+    sink = RecordingSink()
+
+    async def go() -> None:
+        async with _http(live) as http:
+            token, cache, run_root = live.tokens["worker"], tmp_path / "cache", tmp_path / "run"
+            ports = JobPorts(
+                workspaces=GitWorkspaces(live.url, token, "web", req.sha, cache, run_root, []),
+                artifacts=RemoteArtifacts(http, run_id, attempt),
+                cache=RemoteCache(http, "web", attempt),
+                logs=LogDir(str(tmp_path / "logs")),
+            )
+            result = await run_job(req, sink, asyncio.Event(), ports, kill_grace=1.0)
+            assert result.conclusion.value == "success", sink.calls
+
+    asyncio.run(go())
+    layout = RunLayout(live.data_dir, run_id)
+    stored = Path(layout.artifacts_dir) / "out" / "files" / "a.txt"
+    assert stored.read_text() == "a\n"
+    [uploaded] = sink.events("artifact.uploaded")
+    assert uploaded["path"] == str(stored.parent.parent)
+    [entry] = [p for p in Path(layout.cache_dir).iterdir()]
+    assert (entry / "files" / "ws" / "deps" / "d.txt").read_text() == "cached\n"

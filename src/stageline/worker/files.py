@@ -306,8 +306,9 @@ async def fetch_actions(
     """Put each remote `OWNER/REPO[/PATH]@REF` of `uses` into `dest/OWNER/REPO@REF/`, the
     layout of a vendored action, from the server's action cache, then likewise the remote
     actions those use (composite actions). Built-in, local and container actions, a
-    `https://host/...` one and a REF with a slash are skipped (the runner fetches those
-    itself), and so is one already there. Raises `ActionError`."""
+    `https://host/...` one, a REF with a slash and an expression are skipped (the runner
+    fetches or refuses those itself), and so is one already there. Raises `ActionError`
+    (a `RunError`) for an action the server cannot give."""
     from stageline.runner.actions import BUILTIN, local
 
     seen: set[str] = set()
@@ -315,7 +316,7 @@ async def fetch_actions(
     while todo:
         name = todo.pop(0).strip()
         match = _USES.match(name)
-        if name in seen or match is None:
+        if name in seen or match is None or "${{" in name:
             continue
         seen.add(name)
         owner, repo, ref = match["owner"], match["repo"], match["ref"]

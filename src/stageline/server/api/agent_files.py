@@ -50,7 +50,6 @@ router = APIRouter(tags=["workers"])
 _TAR_GZ = "application/gzip"
 _LOCATION = re.compile(r"^[0-9a-f]{40}$")
 _ACTION_PART = re.compile(r"^[\w.-]+$")
-_CHUNK = 256 * 1024
 RunId = Annotated[int, PathParam(ge=1, le=MAX_ID, description="The run's id.")]
 
 

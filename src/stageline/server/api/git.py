@@ -126,7 +126,7 @@ async def _backend(request: Request, mirror: Path, path: str, user: str) -> Stre
     )
     assert process.stdin and process.stdout and process.stderr
     feeding = asyncio.create_task(_feed(request, process.stdin))
-    errors = asyncio.create_task(process.stderr.read(_HEADER_LIMIT))
+    errors = asyncio.create_task(_tail(process.stderr))
     try:
         status, headers, rest = await _headers(process.stdout)
     except BaseException:
@@ -166,6 +166,15 @@ async def _feed(request: Request, stdin: asyncio.StreamWriter) -> None:
         stdin.close()
         with contextlib.suppress(ConnectionError):
             await stdin.wait_closed()
+
+
+async def _tail(stream: asyncio.StreamReader, keep: int = 4096) -> bytes:
+    """The last `keep` bytes of `stream` (git's stderr, read to its end so git never
+    blocks on it)."""
+    kept = b""
+    while chunk := await stream.read(_CHUNK):
+        kept = (kept + chunk)[-keep:]
+    return kept
 
 
 async def _headers(stdout: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
