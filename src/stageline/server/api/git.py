@@ -53,7 +53,8 @@ def _refuse_push() -> HTTPException:
 
 
 async def _mirror(server: Server, repo: str) -> Path:
-    row = await run_in_threadpool(server.store.server.get_repo, repo)
+    # `server.store` is per thread: look it up in the pool's thread, not the loop's
+    row = await run_in_threadpool(lambda: server.store.server.get_repo(repo))
     if row is None:
         raise NotFound(f"no repository named {repo!r} is registered")
     return Path(row.mirror_path)
