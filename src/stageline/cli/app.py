@@ -39,6 +39,7 @@ def _build_app() -> typer.Typer:
     from stageline.cli import (
         actions,
         approvals,
+        cancel,
         demo,
         deploys,
         doctor,
@@ -75,6 +76,7 @@ def _build_app() -> typer.Typer:
     app.command("approve")(approvals.approve)
     app.command("reject")(approvals.reject)
     app.command("resume")(resume.resume)
+    app.command("cancel")(cancel.cancel)
     app.command("deployments")(deploys.deployments)
     app.command("environments")(deploys.environments)
     app.command("rollback")(deploys.rollback)
