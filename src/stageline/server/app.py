@@ -38,6 +38,12 @@ Service = Callable[[ServerData, RunHost], AbstractContextManager[object]]
 SERVICES: list[Service] = [schedule.running]
 
 
+#: Jobs a run keeps in flight when workers run them (`--executor celery`): the workers'
+#: slots bound what runs at once; the engine's default (2 x this machine's cores + 2)
+#: would leave the workers idle while jobs wait on the server.
+REMOTE_PARALLEL = 256
+
+
 @dataclass(frozen=True, slots=True)
 class ServerSettings:
     data_dir: Path = field(default_factory=default_data_dir)
@@ -67,7 +73,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
             host = RunHost(
                 server,
                 executor=settings.executor,
-                parallel=settings.parallel,
+                parallel=settings.parallel or (REMOTE_PARALLEL if dispatcher else None),
                 dispatcher=dispatcher,
             )
             app.state.server = server

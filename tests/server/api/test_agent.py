@@ -144,9 +144,9 @@ def until(found: Callable[[], Any], deadline_s: float = 60.0) -> Any:
         time.sleep(0.05)
 
 
-def _project(root: Path, runs_on: str) -> Path:
+def _project(root: Path, workflow: str) -> Path:
     (root / ".github/workflows").mkdir(parents=True)
-    (root / ".github/workflows/ci.yml").write_text(WORKFLOW.format(runs_on=runs_on))
+    (root / ".github/workflows/ci.yml").write_text(workflow)
     git(root, "init", "-q", "-b", "main")
     git(root, "config", "user.name", "Alice")
     git(root, "config", "user.email", "alice@example.com")
@@ -159,7 +159,7 @@ def _project(root: Path, runs_on: str) -> Path:
 def make_agent(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Callable[..., Agent]]:
-    """`make_agent(runs_on=..., **dispatch settings)`: the app served with the celery
+    """`make_agent(runs_on=..., workflow=..., **dispatch settings)`: the app served with the celery
     executor, a repository `demo`, a `worker` and a `viewer` user; its record on SQLite,
     then on PostgreSQL."""
     monkeypatch.delenv("STAGELINE_DATABASE_URL", raising=False)
@@ -170,9 +170,9 @@ def make_agent(
     queue = f"q-{uuid.uuid4().hex[:12]}"
     exits: list[Callable[[], None]] = []
 
-    def make(runs_on: str = "ubuntu-latest", **settings: Any) -> Agent:
+    def make(runs_on: str = "ubuntu-latest", workflow: str = WORKFLOW, **settings: Any) -> Agent:
         data_dir = tmp_path / "data"
-        project = _project(tmp_path / "project", runs_on)
+        project = _project(tmp_path / "project", workflow.format(runs_on=runs_on))
         with open_server(data_dir, database_url) as server:
             tokens = {}
             for name, role in (("w", Role.WORKER), ("vera", Role.VIEWER)):
@@ -451,3 +451,17 @@ def test_the_server_ends_a_job_past_its_timeout_when_its_worker_does_not(
     detail = agent.ended(run_id)
     build = next(j for j in detail.jobs if j.key == "build")
     assert (build.conclusion, build.reason) == ("failure", reason)
+
+
+def test_a_run_sends_every_ready_job_whatever_the_servers_own_cores(
+    make_agent: Callable[..., Agent],
+) -> None:
+    """The workers' slots bound what runs at once, not the server's `--parallel` default
+    (2 x its cores + 2): ten independent jobs are all queued for the workers at once."""
+    jobs = "".join(
+        f"  j{i}:\n    runs-on: {{runs_on}}\n    steps:\n      - run: echo {i}\n" for i in range(10)
+    )
+    agent = make_agent(workflow="on: push\njobs:\n" + jobs)
+    agent.beat("w1", [])  # a live worker serves the queue; it claims nothing
+    agent.start_run()
+    assert until(lambda: len(agent.tasks()) == 10)
