@@ -143,9 +143,12 @@ def kill_groups(groups: set[int], grace: float = GRACE_S, token: str = "") -> No
     """SIGTERM every group (and every process marked with `token`), then SIGKILL
     those still there after `grace` seconds."""
     targets = {-pgid for pgid in groups} | (marked(token) if token else set())
-    for target in targets:
-        with contextlib.suppress(OSError):
-            os.kill(target, signal.SIGTERM)  # a negative id: the whole group
+    # Freeze them all first: signalled one by one, a shell whose child died first would
+    # run on (`wait` returns) and finish its deploy before its own SIGTERM arrives.
+    for sig in (signal.SIGSTOP, signal.SIGTERM, signal.SIGCONT):
+        for target in targets:
+            with contextlib.suppress(OSError):
+                os.kill(target, sig)  # a negative id: the whole group
     deadline = time.monotonic() + grace
     left = {t for t in targets if _alive(t)}
     while left and time.monotonic() < deadline:
