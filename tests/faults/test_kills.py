@@ -347,3 +347,40 @@ def test_logs_follow_says_so_and_fails_when_the_run_dies(tmp_path: Path) -> None
         assert follow.returncode == 1
         assert "run 1 stopped: the stageline process (pid " in err
         assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("point", ["step", "deploy"])
+def test_a_run_reaped_after_a_kill_resumes_to_the_end(tmp_path: Path, point: str) -> None:
+    """Item 2's decision `resume`: once a command has detected the engine's death (the
+    run and its deploy concluded "interrupted"), `resume` re-runs what was interrupted
+    and the run ends as an uninterrupted one would."""
+    with environment(tmp_path) as service:
+        repo = world(tmp_path, service, point)
+        engine = start(repo)
+        wait_until(lambda: reached(repo, point), timeout=120, what=f"the run at {point}")
+        os.kill(engine.pid, signal.SIGKILL)
+        check_aftermath(repo, engine)
+        assert stageline(repo, "runs").returncode == 0  # detects the death: reaps the run
+        assert stored_status(repo) == "completed"
+        if point == "deploy":
+            shown = " ".join(stageline(repo, "environments").stdout.split())
+            decide = "Decide: `stageline rollback staging`, or deploy again: `stageline resume 1`"
+            assert decide in shown
+        (repo.state / f"hang-{point}").unlink()
+        done = stageline(repo, "resume", "1", timeout=120)
+        assert done.returncode == 0, done.stderr
+        document = show(repo)
+        assert (document["status"], document["conclusion"]) == ("completed", "success")
+        assert document["reason"] in (None, "")
+        assert {j["name"]: j["conclusion"] for j in document["jobs"]} == {
+            "test": "success",
+            "deploy": "success",
+        }
+        assert repo.current() == "v1" and repo.deploys() == ["v1 rollback=false"]
+        records = deployments(repo)
+        assert records[-1]["status"] == "success"
+        if point == "deploy":
+            assert records[0]["status"] == "failure"
+            assert records[0]["reason"].startswith("interrupted: ")
+        assert "state:" not in stageline(repo, "environments").stdout
+        assert stageline(repo, "resume", "1").returncode == 1  # a success is not resumed

@@ -242,6 +242,30 @@ def test_resume_takes_the_run_over_and_forgets_unfinished_work(store: Store) -> 
     assert store.runs.run_events(run_id)[-1].kind == "run.resumed"
 
 
+def test_resume_reopens_a_reaped_run_and_queues_its_cut_short_jobs(store: Store) -> None:
+    run_id = new_run(store, ["test", "deploy"])
+    rec = store.runs.recorder(run_id)
+    rec.job("test", status="completed", conclusion="success", finished_at=time.time())
+    rec.job("deploy", status="in_progress", started_at=time.time())
+    rec.run(status="in_progress", started_at=time.time(), pid=dead_pid())
+    rec.flush()
+    assert store.runs.reap_orphans() == [run_id]
+    assert store.runs.mark_run_resumed(run_id, 2, reopen=True)
+    store.runs.reset_unfinished(run_id, keep={"test"}, planned={"test", "deploy"})
+    detail = store.runs.get_run(run_id)
+    run = detail.run
+    assert (run.status, run.conclusion, run.reason, run.finished_at) == (
+        "in_progress",
+        None,
+        None,
+        None,
+    )
+    jobs = {j.key: (j.status, j.conclusion, j.reason, j.finished_at) for j in detail.jobs}
+    assert jobs["test"][:2] == ("completed", "success")
+    assert jobs["deploy"] == ("queued", None, None, None)
+    assert not store.runs.mark_run_resumed(run_id, 2, reopen=True)  # the lease is taken
+
+
 # -- deployments ---------------------------------------------------------------------------
 
 

@@ -26,7 +26,7 @@ from stageline.deploy.runtime import DeployRuntime, sleep_or_cancel
 from stageline.engine.hooks import Hold
 from stageline.runs.states import ACTIVE_STATUSES
 from stageline.store.deploy_records import UNFINISHED
-from stageline.store.liveness import INTERRUPTED
+from stageline.store.liveness import INTERRUPTED, reaped
 
 if TYPE_CHECKING:
     from stageline.store.db import Store
@@ -171,8 +171,8 @@ def unknown_state(store: Store, rows: Sequence[DeploymentRow]) -> str | None:
         return None
     again = "deploy again with a new `stageline run`"
     if last.run_id is not None:
-        status, _ = store.runs.run_state(last.run_id)
-        if status in ACTIVE_STATUSES:
+        run = store.runs.get_run(last.run_id).run
+        if run.status in ACTIVE_STATUSES or reaped(run.status, run.reason):
             again = f"deploy again: `stageline resume {last.run_id}`"
     return (
         f"unknown: deployment #{last.id} ({last.sha[:7]}, run {last.run_id}) was "

@@ -15,6 +15,13 @@ same run id and number, from its recorded plan:
 * a deployment the dead process left in progress in a step of its job is concluded
   (`store.liveness.interrupted`); the job deploys again under a new record.
 
+A run whose death was already detected (`store.liveness.reap`: the run, its unfinished
+jobs and its deployment in progress were concluded with the reason) resumes the same
+way: its jobs concluded "cancelled" by the reaper run again, and the run is put back
+in progress as it is taken over, so it ends as an uninterrupted run would. This is the
+`resume` half of the decision an interrupted deployment asks for (the other is
+`stageline rollback`).
+
 The run's state is rebuilt from its record (`RunState.from_record`, which replays
 the kept completions through the same rules as a fresh run) and the ordinary
 `Scheduler` runs on from it: the only code that knows about resuming is here and
@@ -62,7 +69,8 @@ def resumed_state(store: Store, spec: RunSpec, run_id: int) -> RunState:
         secrets=spec.secrets,
         extra_env=spec.extra_env,
     )
-    if not store.runs.mark_run_resumed(run_id, attempt):  # another resume was first
+    reopen = liveness.reaped(detail.run.status, detail.run.reason)
+    if not store.runs.mark_run_resumed(run_id, attempt, reopen=reopen):  # another was first
         owned(store.runs.get_run(run_id).run)
         raise RunError(f"run {run_id} was resumed by another process meanwhile")
     planned = {job.key for job in plan.jobs}
@@ -99,10 +107,11 @@ def owned(run: RunRecord) -> None:
 
 
 def resumable(store: Store, run_id: int) -> None:
-    """Raise RunError unless run `run_id` can be resumed (active, its process gone)."""
+    """Raise RunError unless run `run_id` can be resumed: active with its process gone,
+    or completed by the reaper when its process's death was detected."""
     detail = store.runs.get_run(run_id)
     run = detail.run
-    if run.status not in ACTIVE_STATUSES:
+    if run.status not in ACTIVE_STATUSES and not liveness.reaped(run.status, run.reason):
         raise RunError(
             f"run {run_id} has ended ({run.conclusion}); nothing to resume",
             hint=f"start a new one: stageline run {run.workflow_path}",

@@ -68,6 +68,12 @@ def died(reason: str | None) -> bool:
     return reason is not None and "stageline process (pid " in reason
 
 
+def reaped(status: str, reason: str | None) -> bool:
+    """Whether a run was completed because its process died (`reap`): what it was doing
+    was cut short, not concluded, so `stageline resume` may still take it up."""
+    return status == Status.COMPLETED and died(reason)
+
+
 def run_alive(
     status: str, pid: int | None, host: str | None, beat: datetime | None, now: float | None = None
 ) -> bool:

@@ -135,11 +135,18 @@ class RunStore(Protocol):
         ...
 
     def run_alive(self, run_id: int) -> bool: ...
-    def reset_unfinished(self, run_id: int, keep: set[str], planned: set[str]) -> None: ...
-    def mark_run_resumed(self, run_id: int, attempt: int) -> bool:
+    def reset_unfinished(self, run_id: int, keep: set[str], planned: set[str]) -> None:
+        """Forget the steps and annotations of every job of run `run_id` not in `keep`
+        (it runs again: a job completed as cancelled, as a reaped run's were, is queued
+        again) and the rows of jobs no longer `planned`."""
+        ...
+
+    def mark_run_resumed(self, run_id: int, attempt: int, *, reopen: bool = False) -> bool:
         """Take run `run_id` over as its attempt `attempt` (its pid, host and heartbeat
         become this process's: the resume lease), unless another process took it over
-        since it was at `attempt - 1`: False then, and nothing is written."""
+        since it was at `attempt - 1`: False then, and nothing is written. `reopen`: the
+        run was completed when its process's death was detected (`liveness.reaped`); it
+        is put back in progress, its conclusion and reason cleared."""
         ...
 
 

@@ -363,9 +363,32 @@ class CoreRunStore:
             gone = [k for k in redo if k not in planned]
             if gone:
                 conn.execute(delete(_jobs).where(_jobs.c.run_id == run_id, _jobs.c.key.in_(gone)))
+            conn.execute(
+                update(_jobs)
+                .where(_jobs.c.run_id == run_id, _jobs.c.key.in_(redo))
+                .where(_jobs.c.status == _COMPLETED)
+                .values(
+                    status=Status.QUEUED.value,
+                    conclusion=None,
+                    reason=None,
+                    started_at=None,
+                    finished_at=None,
+                    waiting_for=None,
+                    cancel_requested=None,
+                )
+            )
 
-    def mark_run_resumed(self, run_id: int, attempt: int) -> bool:
+    def mark_run_resumed(self, run_id: int, attempt: int, *, reopen: bool = False) -> bool:
         now = time.time()
+        reopened: dict[str, Any] = {}
+        if reopen:
+            reopened = {
+                "status": Status.IN_PROGRESS.value,
+                "conclusion": None,
+                "finished_at": None,
+                "reason": None,
+                "waiting_for": None,
+            }
         with self._tx() as conn:
             taken = conn.execute(
                 update(_runs)
@@ -376,6 +399,7 @@ class CoreRunStore:
                     heartbeat_at=now,
                     cancel_requested=None,
                     attempt=attempt,
+                    **reopened,
                 )
             )
             if taken.rowcount != 1:

@@ -531,13 +531,25 @@ class SQLiteRunStore:
                     f"DELETE FROM {table} WHERE run_id = ? AND {column} = ?",
                     [(run_id, k) for k in victims],
                 )
+            cur.executemany(
+                "UPDATE jobs SET status = ?, conclusion = NULL, reason = NULL, "
+                "started_at = NULL, finished_at = NULL, waiting_for = NULL, "
+                "cancel_requested = NULL WHERE run_id = ? AND key = ? AND status = ?",
+                [(Status.QUEUED.value, run_id, k, Status.COMPLETED.value) for k in redo],
+            )
 
-    def mark_run_resumed(self, run_id: int, attempt: int) -> bool:
+    def mark_run_resumed(self, run_id: int, attempt: int, *, reopen: bool = False) -> bool:
         now = time.time()
+        reopened = (
+            f", status = '{Status.IN_PROGRESS.value}', conclusion = NULL, finished_at = NULL, "
+            f"reason = NULL, waiting_for = NULL"
+            if reopen
+            else ""
+        )
         with self.store.write() as cur:
             cur.execute(
                 "UPDATE runs SET pid = ?, host = ?, heartbeat_at = ?, cancel_requested = NULL, "
-                "attempt = ? WHERE id = ? AND attempt = ?",
+                f"attempt = ?{reopened} WHERE id = ? AND attempt = ?",
                 (os.getpid(), liveness.HOST, now, attempt, run_id, attempt - 1),
             )
             if cur.rowcount != 1:
