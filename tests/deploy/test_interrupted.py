@@ -30,7 +30,8 @@ def test_the_state_is_unknown_after_a_dead_deploy_until_a_later_one_starts(store
     store.runs.reap_orphans()
     state = unknown_state(store, rows_of(store))
     assert state is not None and state.startswith(f"unknown: deployment #{killed} (")
-    assert "Decide: `stageline rollback staging`, or deploy again with a new" in state
+    decide = f"Decide: `stageline rollback staging`, or deploy again: `stageline resume {dead}`"
+    assert decide in state  # a reaped run can be resumed
     assert interrupted_deployment(rows_of(store)).id == killed  # type: ignore[union-attr]
     deploy(store, new_run(store), "queued")  # queued: has not touched the environment
     assert unknown_state(store, rows_of(store)) is not None

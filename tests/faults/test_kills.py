@@ -240,10 +240,7 @@ def test_the_engine_killed_at_a_point(tmp_path: Path, point: str, signum: signal
         except AssertionError:
             os.killpg(engine.pid, signal.SIGKILL)
             raise AssertionError(engine.communicate()) from None
-        if point == "rollback":  # the script runs in the engine's group (deploy.rollback)
-            os.killpg(engine.pid, signum)
-        else:
-            os.kill(engine.pid, signum)
+        os.kill(engine.pid, signum)  # the engine alone: its steps and scripts live on
         check_aftermath(repo, engine)
         document = finish_run(repo, point)
         if point in ("step", "gate", "deploy") and signum == signal.SIGKILL:
@@ -384,3 +381,57 @@ def test_a_run_reaped_after_a_kill_resumes_to_the_end(tmp_path: Path, point: str
             assert records[0]["reason"].startswith("interrupted: ")
         assert "state:" not in stageline(repo, "environments").stdout
         assert stageline(repo, "resume", "1").returncode == 1  # a success is not resumed
+
+
+#: A deploy script that hangs only when it runs for a rollback (a re-run of its job).
+REDEPLOY_SH = DEPLOY_SH.replace(
+    HANG.format(point="deploy"),
+    'if [ "${STAGELINE_ROLLBACK:-false}" = true ]; then\n' + HANG.format(point="redeploy") + "fi\n",
+)
+
+
+@pytest.mark.parametrize("killed", ["run", "rollback"])
+@pytest.mark.parametrize("method", ["script", "redeploy"])
+def test_a_rollback_killed_midway_takes_its_processes_with_it(
+    tmp_path: Path, method: str, killed: str
+) -> None:
+    """Item 2 for rollbacks: the `rollback.run` script and a deploy job re-run for a
+    rollback die with the process that runs them (an automatic rollback of `stageline
+    run`, or `stageline rollback`), SIGKILL included; the next rollback completes it."""
+    with environment(tmp_path) as service:
+        repo = world(tmp_path, service, "step")
+        (repo.state / "hang-step").unlink()
+        (repo.path / "deploy.sh").write_text(REDEPLOY_SH)
+        config = "environments:\n  staging:\n"
+        if killed == "run":  # the bad release's bake window rolls it back at once
+            config += monitor(service)
+        if method == "script":
+            config += "    rollback: {run: ./rollback.sh}\n"
+        (repo.path / ".stageline.yml").write_text(config)
+        repo.commit("v1")
+        assert stageline(repo, "run", timeout=120).returncode == 0
+        replaced = "v2-bad" if killed == "run" else "v2"
+        repo.commit(replaced)
+        if killed == "rollback":
+            assert stageline(repo, "run", timeout=120).returncode == 0
+        hang = "rollback" if method == "script" else "redeploy"
+        (repo.state / f"hang-{hang}").touch()
+        command = ["run"] if killed == "run" else ["rollback", "staging", "--as", "alice"]
+        engine = subprocess.Popen(
+            [sys.executable, "-m", "stageline", *command],
+            cwd=repo.path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=environ(STAGELINE_USER="alice"),
+            start_new_session=True,
+        )
+        ready = repo.state / f"ready-{hang}"
+        wait_until(ready.exists, timeout=120, what="the rollback to hang")
+        os.kill(engine.pid, signal.SIGKILL)  # the engine alone: its own group lives on
+        check_aftermath(repo, engine)
+        assert repo.current() == replaced  # the rollback did not finish behind our back
+        (repo.state / f"hang-{hang}").unlink()
+        rolled = stageline(repo, "rollback", "staging", "--as", "alice", timeout=120)
+        assert rolled.returncode == 0, rolled.stderr
+        assert repo.current() == ("v0" if method == "script" else "v1")

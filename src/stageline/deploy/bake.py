@@ -201,6 +201,7 @@ class BakeWindow:
             run_id=hold.run_id,
             job_key=hold.job.key,
             wait=hold.wait,
+            cancel=hold.cancel,
         )
         if not outcome.ok and replaced is not None:
             current = rt.store.deployments.get_deployment(replaced.id)

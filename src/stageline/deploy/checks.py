@@ -11,9 +11,6 @@ only cancellation propagates (after killing a running command).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import signal
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,6 +19,7 @@ from typing import Any
 import httpx
 
 from stageline.deploy.config import CheckConfig, HttpCheck, PrometheusCheck
+from stageline.deploy.shell import shell
 from stageline.durations import format_duration
 from stageline.errors import ExpressionError
 
@@ -91,38 +89,24 @@ async def _http(spec: HttpCheck, client: httpx.AsyncClient, timeout: float) -> t
 async def _command(
     command: str, timeout: float, cwd: str | None, env: Mapping[str, str] | None
 ) -> tuple[bool, str]:
-    try:
-        process = await asyncio.create_subprocess_shell(
+    try:  # its own group, killed when it ends or this process dies (deploy.shell)
+        async with shell(
             command,
             cwd=cwd,
-            env=dict(env) if env is not None else None,
-            stdin=asyncio.subprocess.DEVNULL,
+            env=env,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,  # its own process group, so a kill reaches children
-        )
+        ) as process:
+            output, _ = await asyncio.wait_for(process.communicate(), timeout)
+    except TimeoutError:  # an OSError too: first
+        return False, f"{command}: still running after {format_duration(timeout)}; killed"
     except OSError as err:
         return False, f"{command}: cannot start: {err.strerror or err}"
-    try:
-        output, _ = await asyncio.wait_for(process.communicate(), timeout)
-    except TimeoutError:
-        await _kill(process)
-        return False, f"{command}: still running after {format_duration(timeout)}; killed"
-    except asyncio.CancelledError:
-        await _kill(process)
-        raise
     tail = output.decode(errors="replace").strip().splitlines()[-_OUTPUT_TAIL:]
     said = f": {' | '.join(tail)}" if tail else ""
     if process.returncode == 0:
         return True, f"{command}: exit 0{said}"
     return False, f"{command}: exit {process.returncode}{said}"
-
-
-async def _kill(process: asyncio.subprocess.Process) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    with contextlib.suppress(ProcessLookupError):
-        await process.wait()
 
 
 async def _prometheus(

@@ -97,7 +97,7 @@ class EnvironmentGatekeeper:
         for rollback in rt.store.deployments.interrupted_rollbacks(
             run_id=hold.run_id, job_key=hold.job.key
         ):
-            outcome = await complete(rt, env, rollback, wait=hold.wait)
+            outcome = await complete(rt, env, rollback, wait=hold.wait, cancel=hold.cancel)
             return hooks.Decision(False, f"interrupted while rolling back; {outcome.reason}")
         github = hold.contexts.get("github") or {}
         refusal = branch_refusal(env.branches, str(github.get("ref") or ""))

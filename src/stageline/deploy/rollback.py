@@ -17,7 +17,9 @@ and a job also gets a ``stageline`` context (``stageline.rollback`` true, the id
 commits). The rollback is a deployment record itself (``kind="rollback"``), so
 DORA's time to restore sees it, and a ``rollbacks`` row that names the process doing
 it: a rollback whose process died is *interrupted*; `complete` finishes it (``stageline
-resume`` of its run, or the next ``stageline rollback`` of the environment).
+resume`` of its run, or the next ``stageline rollback`` of the environment). What the
+rollback started dies with that process: the script through `deploy.shell`, a re-run
+job's steps as every step does (`runner.watchdog`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from typing import Any
 
 from stageline.deploy.config import EnvironmentConfig
 from stageline.deploy.runtime import DeployRuntime
+from stageline.deploy.shell import exit_status, shell
 from stageline.errors import StagelineError
 from stageline.executors.base import Annotation, JobRequest, StepResult
 from stageline.plan.model import PlannedJob
@@ -110,9 +113,11 @@ async def roll_back(
     run_id: int | None = None,
     job_key: str = "",
     wait: Callable[[str], None] | None = None,
+    cancel: asyncio.Event | None = None,
 ) -> RollbackOutcome:
     """Roll `env` back in place of `replaces` (recording everything); never raises for
-    a rollback that cannot be done — the outcome says why."""
+    a rollback that cannot be done — the outcome says why. `cancel` set (the run is
+    cancelled) stops the script or the re-run job, and the rollback fails saying so."""
     script = env.rollback.run if env.rollback else None
     try:
         target = pick_target(rt, env.name, replaces, to)
@@ -184,7 +189,7 @@ async def roll_back(
         trigger=trigger,
         requested_by=requested_by,
     )
-    return await complete(rt, env, rollback, wait=wait)
+    return await complete(rt, env, rollback, wait=wait, cancel=cancel)
 
 
 async def complete(
@@ -193,6 +198,7 @@ async def complete(
     rollback: RollbackRow,
     *,
     wait: Callable[[str], None] | None = None,
+    cancel: asyncio.Event | None = None,
 ) -> RollbackOutcome:
     """Do (or finish, after an interruption) the rollback `rollback` and record the end."""
     rt.store.deployments.update_rollback(rollback.id, pid=os.getpid(), host=HOST)
@@ -207,10 +213,10 @@ async def complete(
         )
     try:
         if rollback.method == "script":
-            ok, detail = await _run_script(rt, env, rollback, target, replaced)
+            ok, detail = await _run_script(rt, env, rollback, target, replaced, cancel)
         else:
             assert target is not None
-            ok, detail = await _redeploy(rt, rollback, target, replaced)
+            ok, detail = await _redeploy(rt, rollback, target, replaced, cancel)
     except asyncio.CancelledError:
         raise
     except Exception as err:  # a fault of the executor: the rollback failed, say why
@@ -271,24 +277,26 @@ async def _run_script(
     rollback: RollbackRow,
     target: DeploymentRow | None,
     replaced: DeploymentRow | None,
+    cancel: asyncio.Event | None,
 ) -> tuple[bool, str]:
     assert env.rollback is not None and env.rollback.run
     log_dir = rt.home / "logs" / "rollbacks"
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{rollback.id}.log"
     environ = {**os.environ, **rt.extra_env, **_variables(rollback, target, replaced)}
-    with open(log_path, "ab") as out:
-        process = await asyncio.create_subprocess_shell(
+    with open(log_path, "ab") as out:  # the script dies with this process (deploy.shell)
+        async with shell(
             env.rollback.run,
             cwd=rt.repo_dir,
             env=environ,
-            stdin=asyncio.subprocess.DEVNULL,
             stdout=out,
             stderr=asyncio.subprocess.STDOUT,
-        )
-        code = await process.wait()
+        ) as process:
+            code = await exit_status(process, cancel)
     tail = Path(log_path).read_text(errors="replace").strip().splitlines()[-3:]
     said = f" ({' | '.join(tail)})" if tail else ""
+    if code is None:
+        return False, f"{env.rollback.run} was stopped: the run was cancelled; log: {log_path}"
     if code == 0:
         return True, f"{env.rollback.run}: exit 0"
     return False, f"{env.rollback.run} exited with {code}{said}; log: {log_path}"
@@ -335,6 +343,7 @@ async def _redeploy(
     rollback: RollbackRow,
     target: DeploymentRow,
     replaced: DeploymentRow | None,
+    cancel: asyncio.Event | None,
 ) -> tuple[bool, str]:
     from stageline.plan.model import plan_from_dict
 
@@ -383,7 +392,7 @@ async def _redeploy(
         ),
     )
     sink = _Sink()
-    result = await rt.executor.run_job(request, sink, asyncio.Event())
+    result = await rt.executor.run_job(request, sink, cancel or asyncio.Event())
     if result.conclusion is Conclusion.SUCCESS:
         return True, f"job {job.name} re-run at {_short(target.sha)}"
     tail = f" ({' | '.join(sink.tail)})" if sink.tail else ""
