@@ -115,6 +115,30 @@ def test_a_step_log_path_is_known_while_the_step_runs(store: Store) -> None:
     assert (step.status, step.log_path) == ("in_progress", "/logs/1/a/0.log")
 
 
+def test_log_paths_follow_the_store_when_its_home_moves(
+    tmp_path: Path, store_url: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Paths under the store's logs are kept relative to its home on both backends (a
+    moved data dir or repository keeps its logs); an old absolute path reads as it is."""
+    monkeypatch.delenv("STAGELINE_DATABASE_URL", raising=False)
+    home = tmp_path / "home"
+    with open_store(home, store_url) as store:
+        run_id, _ = store.runs.create_run(NEW, [NewJob("a", "a", "a", [])], str(home / "logs"))
+        rec = store.runs.recorder(run_id)
+        rec.step_started("a", 0, "in the logs", 1.0, str(home / "logs" / "1" / "a" / "0.log"))
+        rec.step_started("a", 1, "old and absolute", 1.0, "/old/logs/1/a/1.log")
+        rec.step_finished("a", 1, True, log_path="/old/logs/1/a/1.log", log_size=3)
+        rec.flush()
+    moved = home.rename(tmp_path / "moved")
+    with open_store(moved, store_url) as store:
+        detail = store.runs.get_run(run_id)
+        assert detail.run.log_dir == str(moved / "logs" / str(run_id))
+        [(run, _)] = [(r, r.log_dir) for r in store.runs.list_runs() if r.id == run_id]
+        assert run.log_dir == str(moved / "logs" / str(run_id))
+        paths = [s.log_path for s in detail.jobs[0].steps]
+        assert paths == [str(moved / "logs" / "1" / "a" / "0.log"), "/old/logs/1/a/1.log"]
+
+
 def test_the_recorder_asks_to_be_flushed_once_per_batch(store: Store) -> None:
     asked: list[Any] = []
     rec = store.runs.recorder(new_run(store, ["a"]), asked.append)

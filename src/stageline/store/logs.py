@@ -6,10 +6,11 @@ the store keeps each file's path and size. Reading never needs the database
 beyond the paths, so `stageline logs --follow` can tail a file while the run
 that writes it is still going.
 
-The SQLite store keeps a path under its ``logs`` directory relative to the store
-(``logs/...``, `stored_path`) and hands it out absolute (`resolved_path`), so a repository moved
-with its ``.stageline`` keeps its logs; a path recorded absolute (by older versions,
-or outside the store) is handed out as it is.
+Both stores (SQLite and PostgreSQL) keep a path under their home's ``logs`` directory
+relative to the home (``logs/...``, `stored_path`) and hand it out absolute against the
+home of whoever reads it (`resolved_path`), so a repository moved with its ``.stageline``,
+or a server's data dir moved, keeps its logs; a path recorded absolute (by older
+versions, or outside the store) is handed out as it is.
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ class PostgresStore:
         self.home = home
         self.engine = engine
         self.where = engine.url.render_as_string(hide_password=True)
-        self.runs = CoreRunStore(self.transaction, self.where, advisory_lock)
+        self.runs = CoreRunStore(self.transaction, self.where, advisory_lock, home)
         self.deployments = SqlDeploymentStore(self.transaction, advisory_lock)
         self.server = SqlServerStore(self.transaction)
         self.dispatch = SqlDispatchStore(self.transaction)

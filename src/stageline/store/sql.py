@@ -14,8 +14,9 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
-from dataclasses import fields
+from dataclasses import fields, replace
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -45,6 +46,7 @@ from stageline.store.deploy_records import (
     GateRow,
     RollbackRow,
 )
+from stageline.store.logs import LOGS, resolved_path, stored_path
 from stageline.store.models import Annotation, Artifact, EventRow, Job, Run, Step
 from stageline.store.records import (
     AnnotationRecord,
@@ -105,12 +107,15 @@ def _one(cls: type[T], row: Row[Any] | None) -> T | None:
 
 
 class CoreRunStore:
-    """`RunStore` on SQLAlchemy Core (the PostgreSQL store's)."""
+    """`RunStore` on SQLAlchemy Core (the PostgreSQL store's). Log paths under `home`'s
+    logs are kept relative to it and handed out absolute (`store.logs.stored_path`), as
+    on SQLite: a data dir moved with its logs keeps them."""
 
-    def __init__(self, transaction: Transaction, where: str, lock: Lock) -> None:
+    def __init__(self, transaction: Transaction, where: str, lock: Lock, home: Path) -> None:
         self._tx = transaction
         self._where = where
         self._lock = lock
+        self._home = home
 
     def create_run(self, new: NewRun, jobs: Iterable[NewJob], log_root: str) -> tuple[int, int]:
         now = time.time()
@@ -129,7 +134,7 @@ class CoreRunStore:
                     insert(_runs).values(_plain(run_row(new, number, now))).returning(_runs.c.id)
                 ).scalar_one()
             )
-            log_dir = os.path.join(log_root, str(run_id))
+            log_dir = stored_path(self._home, os.path.join(log_root, str(run_id)))
             conn.execute(update(_runs).where(_runs.c.id == run_id).values(log_dir=log_dir))
             rows = [_plain(job_row(run_id, i, job, now)) for i, job in enumerate(jobs)]
             if rows:
@@ -140,7 +145,7 @@ class CoreRunStore:
     def recorder(
         self, run_id: int, schedule: Callable[[Callable[[], None]], Any] | None = None
     ) -> CoreRecorder:
-        return CoreRecorder(self._tx, run_id, schedule)
+        return CoreRecorder(self._tx, run_id, schedule, self._home)
 
     def heartbeat(self, run_id: int) -> Controls:
         with self._tx() as conn:
@@ -278,7 +283,12 @@ class CoreRunStore:
         if workflow is not None:
             stmt = stmt.where(or_(c.workflow == workflow, c.workflow_path == workflow))
         with self._tx() as conn:
-            return _rows(RunRecord, conn.execute(stmt))
+            return [self._resolved(run) for run in _rows(RunRecord, conn.execute(stmt))]
+
+    def _resolved(self, run: RunRecord) -> RunRecord:
+        """`run` with its log directory absolute (kept relative to the store's home)."""
+        log_dir = resolved_path(self._home, run.log_dir)
+        return run if log_dir == run.log_dir else replace(run, log_dir=log_dir or "")
 
     def get_run(self, run_id: int) -> RunDetail:
         with self._tx() as conn:
@@ -289,7 +299,10 @@ class CoreRunStore:
             for row in conn.execute(
                 select(_steps).where(_steps.c.run_id == run_id).order_by(_steps.c.number)
             ):
-                steps.setdefault(row.job_key, []).extend(_rows(StepRecord, [row]))
+                [step] = _rows(StepRecord, [row])
+                if step.log_path and step.log_path.startswith(f"{LOGS}/"):
+                    step = replace(step, log_path=resolved_path(self._home, step.log_path))
+                steps.setdefault(row.job_key, []).append(step)
             names = [f.name for f in fields(JobRecord) if f.name != "steps"]
             jobs = [
                 JobRecord(**{n: getattr(row, n) for n in names}, steps=steps.get(row.key, []))
@@ -307,7 +320,7 @@ class CoreRunStore:
                 select(_artifacts).where(_artifacts.c.run_id == run_id).order_by(_artifacts.c.id)
             )
             artifacts = _rows(ArtifactRecord, kept)
-        return RunDetail(run, jobs, annotations, artifacts)
+        return RunDetail(self._resolved(run), jobs, annotations, artifacts)
 
     def run_events(self, run_id: int, *, after: int = 0) -> list[EventRecord]:
         with self._tx() as conn:
@@ -416,11 +429,13 @@ class CoreRecorder:
         self,
         transaction: Transaction,
         run_id: int,
-        schedule: Callable[[Callable[[], None]], Any] | None = None,
+        schedule: Callable[[Callable[[], None]], Any] | None,
+        home: Path,
     ) -> None:
         self._tx = transaction
         self.run_id = run_id
         self._schedule = schedule
+        self._home = home
         self._pending: list[tuple[Insert | Update | Delete, dict[str, Any]]] = []
         self._stmts: dict[tuple[str, tuple[str, ...]], Insert | Update] = {}
         self._positions = 10_000
@@ -470,10 +485,13 @@ class CoreRecorder:
     def step_started(
         self, job_key: str, number: int, name: str, at: float, log_path: str | None = None
     ) -> None:
+        log_path = stored_path(self._home, log_path)
         self._insert(_steps, step_row(self.run_id, job_key, number, name, at, log_path))
 
     def step_finished(self, job_key: str, number: int, started: bool, **values: Any) -> None:
         values["status"] = Status.COMPLETED
+        if values.get("log_path"):
+            values["log_path"] = stored_path(self._home, values["log_path"])
         if started:
             self._update(_steps, values, run_id=self.run_id, job_key=job_key, number=number)
         else:

@@ -106,3 +106,26 @@ def test_a_log_is_followed_as_it_is_written(team: Team, tmp_path: Path) -> None:
     rest = list(parse_events(iter(again.text.splitlines())))
     assert [e.name for e in rest] == ["log", "end"]
     assert rest[0].data + "\n" == whole.encode()[middle:].decode()
+
+
+@pytest.mark.services
+def test_logs_still_print_after_the_data_dir_moves_on_postgresql(tmp_path: Path) -> None:
+    """Issue 12, item 4: a server on PostgreSQL keeps its log paths relative to its data
+    dir, so a data dir moved to another place (or machine) still serves its logs."""
+    from tests.server.api.conftest import running_team
+    from tests.support.cli import stageline
+    from tests.support.postgres import fresh_database
+    from tests.support.server import served
+
+    with fresh_database() as url:
+        with running_team(tmp_path / "before", url) as team:
+            run = team.start_run()
+            wait_for(lambda: job_status(team, run, "build") == "completed", "the build job")
+            token, project = team.tokens["vera"], team.project
+        moved = (tmp_path / "before" / "server").rename(tmp_path / "after")
+        with served(moved, "--database-url", url) as server:
+            env = {"STAGELINE_SERVER": server.url, "STAGELINE_TOKEN": token}
+            shown = stageline(project, "logs", str(run), "build", env=env)
+            server.stop()
+    assert shown.returncode == 0, shown.stderr
+    assert "tick 1" in shown.stdout and "tick 2" in shown.stdout
