@@ -220,3 +220,42 @@ def test_a_document_becomes_the_record_its_renderer_takes() -> None:
     assert path("runs", 4, "jobs", "build (3.11, x)") == "/runs/4/jobs/build%20%283.11%2C%20x%29"
     with pytest.raises(RemoteError, match="--as cannot be used with --server"):
         refuse_as("carol")
+
+
+@pytest.mark.slow
+def test_show_through_a_server_displays_the_decisions_as_show_does_locally(
+    team: Team, tmp_path: Path
+) -> None:
+    """Issue 13, item 4: who decided, and where: a terminal (its OS user and git
+    identity) locally, the authenticated user through the server; text and --json."""
+    import getpass
+
+    run = team.start_run()
+    wait_for(
+        lambda: remote(team, "bob", "approve", str(run), "-m", "ship it").returncode == 0,
+        "bob's approval through the server",
+    )
+    text = ok(remote(team, "vera", "show", str(run)))
+    assert 'decision: production: approve by bob (via the server) "ship it"' in text
+    there = json.loads(ok(remote(team, "vera", "show", str(run), "--json")))
+    [decision] = there["decisions"]
+    assert (decision["reviewer"], decision["verdict"], decision["comment"]) == (
+        "bob",
+        "approve",
+        "ship it",
+    )
+    assert decision["origin"] == {"via": "server", "user": "bob", "os_user": None, "git": None}
+
+    project = local_run(tmp_path)
+    here = json.loads(ok(stageline(project, "show", "1", "--json")))
+    [local] = here["decisions"]
+    assert local["origin"] == {
+        "via": "local",
+        "os_user": getpass.getuser(),
+        "git": "Alice <alice@example.com>",
+        "user": None,
+    }
+    assert shape(here["decisions"]) == shape(there["decisions"])
+    assert "decision: production: approve by bob (local: os user " in ok(
+        stageline(project, "show", "1")
+    )

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from stageline.deploy.gates import Verdict
+    from stageline.store import Store
     from stageline.store.deploy_records import DeploymentRow, GateRow
     from stageline.store.records import RunInfo
 
@@ -163,15 +164,22 @@ class DecisionView:
     #: Where it was made (`deploy.reviewers.describe_origin`): the OS user and git
     #: identity of a terminal, or the server; '' when not recorded.
     origin: str
+    #: The same as recorded (`deploy.reviewers.origin_fields`), for `--json`.
+    made: dict[str, str | None]
 
 
 def decisions_in(ctx: context.Context, run_id: int) -> list[DecisionView]:
     """Every decision on run `run_id`'s gates, oldest first."""
-    from stageline.deploy.reviewers import describe_origin
+    return decisions_of(ctx.store, run_id)
+
+
+def decisions_of(store: Store, run_id: int) -> list[DecisionView]:
+    """`decisions_in` over an open store (the server's)."""
+    from stageline.deploy.reviewers import describe_origin, origin_fields
 
     found: list[DecisionView] = []
-    for gate in ctx.store.deployments.gates_of_run(run_id):
-        for row in ctx.store.deployments.decisions(gate.id):
+    for gate in store.deployments.gates_of_run(run_id):
+        for row in store.deployments.decisions(gate.id):
             found.append(
                 DecisionView(
                     gate.environment,
@@ -181,6 +189,7 @@ def decisions_in(ctx: context.Context, run_id: int) -> list[DecisionView]:
                     row.at,
                     row.comment,
                     describe_origin(row.data),
+                    origin_fields(row.data),
                 )
             )
     return sorted(found, key=lambda view: view.at)
@@ -246,6 +255,7 @@ __all__ = [
     "decide",
     "decide_in",
     "decisions_in",
+    "decisions_of",
     "gate_to_decide",
     "run_decisions",
 ]

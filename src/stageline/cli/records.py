@@ -16,6 +16,7 @@ import typer
 from stageline.cli.options import DatabaseUrl, Repo, RunId, Server
 
 if TYPE_CHECKING:
+    from stageline.app.gates import DecisionView
     from stageline.cli.remote import Remote
     from stageline.store import RunDetail
 
@@ -157,20 +158,44 @@ def show(
             document = api.get(remote.path("runs", run))
         if json_output:
             return remote.dump(document)
-        return _print_detail(_detail_of(document))
+        _print_detail(_detail_of(document))
+        return _print_decisions(document["decisions"])
 
     from stageline.app import gates, reads
 
     detail = reads.run(Path.cwd(), run, database_url=database_url)
+    views = gates.run_decisions(Path.cwd(), detail.run.id, database_url=database_url)
+    decisions = [decision_document(view) for view in views]
     if json_output:
-        print(json.dumps(run_document(detail, steps=True), indent=2))
+        print(json.dumps({**run_document(detail, steps=True), "decisions": decisions}, indent=2))
         return
-    decisions = gates.run_decisions(Path.cwd(), detail.run.id, database_url=database_url)
     _print_detail(detail)
+    _print_decisions(decisions)
+
+
+def decision_document(view: DecisionView) -> dict[str, Any]:
+    """A decision as `show --json` prints it (`server.api.schemas.Decision`)."""
+    return {
+        "environment": view.environment,
+        "kind": view.kind,
+        "reviewer": view.reviewer,
+        "verdict": view.verdict,
+        "at": _iso(view.at),
+        "comment": view.comment,
+        "origin": view.made,
+    }
+
+
+def _print_decisions(decisions: list[dict[str, Any]]) -> None:
+    """One line per decision, with where it was made (a terminal's OS user and git
+    identity, or the server)."""
+    from stageline.deploy.reviewers import describe_origin
+
     for d in decisions:
-        said = f' "{d.comment}"' if d.comment else ""
-        made = f" ({d.origin})" if d.origin else ""
-        print(f"decision: {d.environment}: {d.verdict} by {d.reviewer}{made}{said}")
+        said = ' "{}"'.format(d["comment"]) if d["comment"] else ""
+        origin = describe_origin(d["origin"] or {})
+        made = f" ({origin})" if origin else ""
+        print(f"decision: {d['environment']}: {d['verdict']} by {d['reviewer']}{made}{said}")
 
 
 def _detail_of(document: dict[str, Any]) -> RunDetail:

@@ -37,6 +37,17 @@ def local_origin(repo_dir: str) -> dict[str, str]:
     return {"via": "local", "os_user": os_user, "git": git}
 
 
+#: The keys of a decision's origin as `show --json` prints it, locally and from a server.
+ORIGIN_KEYS = ("via", "os_user", "git", "user")
+
+
+def origin_fields(data: Mapping[str, object]) -> dict[str, str | None]:
+    """A decision's recorded origin with every key of `ORIGIN_KEYS` (None where the way
+    it was made records none): one shape for a terminal's decision (``via: local``,
+    ``os_user``, ``git``) and the server's (``via: server``, ``user``)."""
+    return {key: str(data[key]) if data.get(key) else None for key in ORIGIN_KEYS}
+
+
 def _git_config(repo_dir: str, key: str) -> str:
     done = subprocess.run(
         ["git", "config", key], cwd=repo_dir, capture_output=True, text=True, check=False

@@ -18,7 +18,7 @@ from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
 from stageline.app import reads, served
-from stageline.app.gates import NotCounted
+from stageline.app.gates import NotCounted, decisions_of
 from stageline.errors import ConfigError, RunError, StoreError
 from stageline.server.api.schemas import DecisionMade, DecisionRequest, RunDocument, RunPage
 from stageline.server.auth import Developer, Reviewer, Viewer
@@ -71,7 +71,7 @@ def list_runs(
 def get_run(run_id: RunId, principal: Viewer, server: Server) -> RunDocument:
     """One run with its jobs, steps, annotations and artifacts."""
     known(server, run_id)
-    return RunDocument.of(reads.run_in(server.store, run_id))
+    return RunDocument.of(reads.run_in(server.store, run_id), decisions_of(server.store, run_id))
 
 
 @router.get(
@@ -145,7 +145,7 @@ def resume(run_id: RunId, principal: Developer, server: Server, host: Host) -> R
         host.resume(run_id, principal.name)
     except RunError as err:  # it has ended, or it is running
         raise StoreError(err.message, hint=err.hint) from err
-    return RunDocument.of(reads.run_in(server.store, run_id))
+    return RunDocument.of(reads.run_in(server.store, run_id), decisions_of(server.store, run_id))
 
 
 def known(server: Server, run_id: int) -> None:

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 if TYPE_CHECKING:
     from stageline.app.deploys import Environment as EnvironmentInfo
     from stageline.app.deploys import RolledBack
-    from stageline.app.gates import GateDecision
+    from stageline.app.gates import DecisionView, GateDecision
     from stageline.app.reads import RunPage as RunPageInfo
     from stageline.deploy.dora import DoraMetrics
     from stageline.store import RunDetail, RunRecord
@@ -127,8 +127,44 @@ class Artifact(BaseModel):
     expires_at: datetime | None
 
 
+class Origin(BaseModel):
+    """Where a decision was made: a terminal (``via: local``, its OS user and git
+    identity) or the server (``via: server``, the authenticated user); None where that
+    way records nothing, and for a decision recorded before origins were."""
+
+    via: str | None
+    os_user: str | None
+    git: str | None
+    user: str | None
+
+
+class Decision(BaseModel):
+    """A decision on one of the run's gates (approval or pause)."""
+
+    environment: str
+    kind: str
+    reviewer: str
+    verdict: str
+    at: datetime
+    comment: str | None
+    origin: Origin
+
+    @classmethod
+    def of(cls, view: DecisionView) -> Decision:
+        return cls(
+            environment=view.environment,
+            kind=view.kind,
+            reviewer=view.reviewer,
+            verdict=view.verdict,
+            at=view.at,
+            comment=view.comment,
+            origin=Origin(**view.made),
+        )
+
+
 class RunDocument(BaseModel):
-    """One run with its jobs, steps, annotations and artifacts (`stageline show --json`)."""
+    """One run with its jobs, steps, annotations, artifacts and the decisions on its
+    gates (`stageline show --json`)."""
 
     run_id: int
     number: int
@@ -150,17 +186,20 @@ class RunDocument(BaseModel):
     jobs: list[Job]
     annotations: list[Annotation]
     artifacts: list[Artifact]
+    decisions: list[Decision]
 
     @classmethod
-    def of(cls, detail: RunDetail) -> RunDocument:
+    def of(cls, detail: RunDetail, decisions: list[DecisionView]) -> RunDocument:
         run = detail.run
-        names = set(cls.model_fields) - {"run_id", "jobs", "annotations", "artifacts"}
+        listed = {"run_id", "jobs", "annotations", "artifacts", "decisions"}
+        names = set(cls.model_fields) - listed
         return cls(
             run_id=run.id,
             **{name: getattr(run, name) for name in names},
             jobs=[Job.of(j) for j in detail.jobs],
             annotations=[Annotation(**asdict(a)) for a in detail.annotations],
             artifacts=[Artifact(**asdict(a)) for a in detail.artifacts],
+            decisions=[Decision.of(view) for view in decisions],
         )
 
 
@@ -288,12 +327,14 @@ class RollbackDone(BaseModel):
 __all__ = [
     "Annotation",
     "Artifact",
+    "Decision",
     "DecisionMade",
     "DecisionRequest",
     "Deployment",
     "Environment",
     "Job",
     "Metrics",
+    "Origin",
     "RollbackDone",
     "RollbackRequest",
     "RunDocument",
