@@ -225,6 +225,43 @@ notifications:
         assert "hmarr/auto-approve-action, job approval" in granted[1]["message"]
 
 
+def test_hmarr_auto_approve_action_is_not_announced_where_it_does_not_count(
+    tmp_path: Path,
+) -> None:
+    """Issue 13: without `allow_action` the action's approval does not count, so no
+    `approval.granted` says it did; the gate's own decision (bob's) is announced."""
+    config_text = """environments:
+  production:
+    approval:
+      rules: [{{reviewers: [bob], required: 1}}]
+notifications:
+  - url: json://{hook}/hook
+    events: [approval.*]
+"""
+    with environment(tmp_path) as service, webhook() as hook:
+        repo = make_repo(
+            tmp_path, service.state, config_text.format(hook=hook.url), workflow=AUTO_ACTION
+        )
+        process = start_run(repo, user="alice")
+        try:
+            job = wait_until(lambda: waiting_job(repo), what="the gate to wait")
+            assert "0 of 1 from bob" in job["waiting_for"]
+            done = stageline(repo, "approve", "1", "--as", "bob")
+            assert done.returncode == 0, done.stderr
+            code, _out, err = finish(process)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+        assert code == 0, err
+        [record] = deployments(repo)
+        assert record["approved_by"] == ["bob"]
+        granted = [b for b in hook.bodies("/hook") if "approval.granted" in b["title"]]
+        assert [("by: bob" in g["message"], "by: auto" in g["message"]) for g in granted] == [
+            (True, False)
+        ]
+
+
 def test_hmarr_auto_approve_action_never_overrides_the_rules(tmp_path: Path) -> None:
     """Issue 13: the action used to deploy past `required: 2` and prevent_self_review."""
     with environment(tmp_path) as service:

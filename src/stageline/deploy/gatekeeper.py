@@ -236,6 +236,20 @@ class EnvironmentGatekeeper:
                 return Decision(AUTO, "approve", row.at, f"job {row.source_job}")
         return None
 
+    def action_counts(self, run_id: int, job_key: str) -> bool:
+        """Whether an auto-approve step of job `job_key` can count at a gate of run
+        `run_id`: a job downstream of it deploys to an environment whose approval
+        allows the action (`allow_action: true`). Only then is it announced."""
+        run = self.rt.store.runs.find_run(run_id)
+        for job in (run.plan if run else {}).get("jobs") or []:
+            target = job.get("environment") or {}
+            approval = self.rt.config.environment(str(target.get("name") or "")).approval
+            if not target or approval is None or not approval.allow_action:
+                continue
+            if job_key in self._upstream(run_id, str(job["job_id"])):
+                return True
+        return False
+
     def _upstream(self, run_id: int, job_id: str) -> set[str]:
         """Job keys and ids `job_id` needs, transitively (from the recorded plan)."""
         graph = self._ancestors.get(run_id)

@@ -5,7 +5,9 @@
 one `DeployObserver` to add to every run's observers. The observer
 
 * records each ``approval.auto`` a job reports (`hmarr/auto-approve-action`) as an
-  approval by ``auto`` (see `gatekeeper`), and announces it as ``approval.granted``;
+  approval by ``auto`` (see `gatekeeper`), and announces it as ``approval.granted``
+  where it counts (a gate downstream allows the action; elsewhere it is recorded, as
+  GitHub records a review that does not count, but not announced);
 * fails the open deployment of a deploy job that failed or was cancelled (the
   after-job hook only sees jobs that succeeded);
 * passes every event on to notifications (`notify.NotifyObserver`, Apprise routes
@@ -46,9 +48,16 @@ log = logging.getLogger(__name__)
 class DeployObserver:
     """See module doc. Never raises (a failing observer would be detached)."""
 
-    def __init__(self, rt: DeployRuntime, forward: ev.Observer | None) -> None:
+    def __init__(
+        self,
+        rt: DeployRuntime,
+        forward: ev.Observer | None,
+        counts: Callable[[int, str], bool] = lambda run_id, job_key: True,
+    ) -> None:
         self.rt = rt
         self.forward = forward
+        #: Whether run R's job J's auto-approval can count (`EnvironmentGatekeeper.action_counts`).
+        self.counts = counts
 
     def handle(self, event: ev.EngineEvent) -> None:
         try:
@@ -76,6 +85,8 @@ class DeployObserver:
             source_job=event.job_key,
             data={k: v for k, v in event.data.items() if v is not None},
         )
+        if not self.counts(run_id, event.job_key or ""):
+            return
         self.rt.emit(
             "approval.granted",
             run_id,
@@ -157,11 +168,12 @@ def wire(
         starter: str | None = identity()
     except StagelineError:
         starter = None
+    gatekeeper = EnvironmentGatekeeper(rt, identity if interactive else None, starter)
     return DeployHooks(
         runtime=rt,
-        gatekeeper=EnvironmentGatekeeper(rt, identity if interactive else None, starter),
+        gatekeeper=gatekeeper,
         after_job=BakeWindow(rt),
-        observer=DeployObserver(rt, notify),
+        observer=DeployObserver(rt, notify, gatekeeper.action_counts),
         notifier=notifier,
     )
 
