@@ -238,3 +238,55 @@ def test_pause_then_a_person_rolls_back(tmp_path: Path) -> None:
         assert [d["status"] for d in records] == ["inactive", "rolled_back", "success"]
         assert records[2]["triggered_by"] == "erin"
         assert "rolled back to deployment #1" in by_name(show(repo, 2))["deploy"]["reason"]
+
+
+def test_a_pause_that_takes_decisions_only_through_the_server_refuses_a_local_rollback(
+    tmp_path: Path,
+) -> None:
+    """Issue 13: `stageline rollback` decides a paused window (it asks the run to roll
+    back); with `approval.where: server` that local decision is refused as `approve`'s
+    is, and nothing is recorded: the run stays paused."""
+    from stageline.store import open_store
+
+    with environment(tmp_path) as service:
+        service.vector(ERRORS, 0.0)
+        checks = (
+            "        - name: error-rate\n"
+            f"          prometheus: {{url: {service.url}, query: '{ERRORS}', "
+            "fail_if: 'result > 0.05'}\n"
+            "          on_fail: pause\n"
+        )
+        where = "    approval: {where: server}\n"
+        repo = make_repo(
+            tmp_path,
+            service.state,
+            staging(service.url, monitor(service, extra=checks), extra=where),
+        )
+        assert finish(start_run(repo))[0] == 0
+        service.vector(ERRORS, 0.5)
+        repo.commit("v2")
+        process = start_run(repo)
+        try:
+            wait_until(
+                lambda: (waiting_job(repo, 2) or {}).get("waiting_for", "").startswith("paused"),
+                what="the pause",
+            )
+            done = stageline(repo, "rollback", "staging", "--as", "erin")
+            assert done.returncode == 1
+            assert (
+                "error: environment 'staging' takes decisions only through the team server "
+                "(approval.where: server); this one was not recorded"
+            ) in done.stderr
+            assert "Traceback" not in done.stderr
+            with open_store(repo.path / ".stageline") as store:
+                [gate] = store.deployments.pending_pauses("staging")
+                assert store.deployments.decisions(gate.id) == []
+            assert (waiting_job(repo, 2) or {}).get("waiting_for", "").startswith("paused")
+            assert stageline(repo, "cancel", "2").returncode == 0
+            code, _out, _err = finish(process)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+        assert code != 0
+        assert repo.current() == "v2"  # nobody rolled it back

@@ -10,6 +10,7 @@ restored deployment's job with what `stageline run` would give it (`.secrets`,
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -209,13 +210,18 @@ def rollback_in(
     who: str,
     say: Say = lambda text: None,
     executor: str = "local",
+    origin: Mapping[str, str] | None = None,
 ) -> RolledBack:
     """Roll `environment` back to deployment `to` (default: the one before the current),
     by the paused run or here (see module doc), recorded as requested by `who`; raises
-    RunError when it cannot or fails."""
+    RunError when it cannot or fails. Asking a paused run to roll back is a decision on
+    its pause gate, recorded with `origin` (default: this terminal's) and refused
+    (`gates.ServerOnly`) where the environment takes decisions only through the server."""
     import asyncio
 
+    from stageline.app.gates import refuse_local
     from stageline.deploy.deployments import interrupted_deployment
+    from stageline.deploy.reviewers import local_origin
     from stageline.deploy.rollback import complete, roll_back
     from stageline.deploy.wiring import wire
     from stageline.engine.setup import run_environment
@@ -228,13 +234,15 @@ def rollback_in(
     ]
     if pauses:
         gate = pauses[0]
+        made = dict(origin) if origin is not None else local_origin(str(ctx.root))
+        refuse_local(ctx.config, environment, made)
         ctx.store.deployments.record_decision(
             gate.run_id,
             gate.id,
             who,
             "rollback",
             comment="stageline rollback",
-            data={"to": to} if to else {},
+            data={**made, "to": to} if to else made,
         )
         say(f"run {gate.run_id} is paused on {environment}: it rolls back now")
         return RolledBack(_follow(ctx.store, gate.deployment_id), gate.run_id)

@@ -21,6 +21,7 @@ from stageline.errors import ConfigError, RunError
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from stageline.deploy.config import StagelineConfig
     from stageline.deploy.gates import Verdict
     from stageline.store import Store
     from stageline.store.deploy_records import DeploymentRow, GateRow
@@ -81,6 +82,21 @@ def decide(
         )
 
 
+def refuse_local(config: StagelineConfig, environment: str, made: Mapping[str, object]) -> None:
+    """Raise `ServerOnly` when `environment` takes decisions only through the team server
+    (``approval.where: server``) and `made` (a decision's origin) is not the server's:
+    for every decision on its gates, `approve`/`reject` and `rollback` of a pause alike."""
+    from stageline.deploy.gates import SERVER
+
+    approval = config.environment(environment).approval
+    if approval is not None and approval.where == SERVER and made.get("via") != SERVER:
+        raise ServerOnly(
+            f"environment '{environment}' takes decisions only through the team server "
+            "(approval.where: server); this one was not recorded",
+            hint="decide with --server URL (your token in $STAGELINE_TOKEN), or in the web UI",
+        )
+
+
 def decide_in(
     ctx: context.Context,
     run: int,
@@ -108,7 +124,7 @@ def decide_in(
     knows the commit's author) may differ from what the run judges by: then a decision
     that does not count is not recorded at all, or the run could count it.
     """
-    from stageline.deploy.gates import SERVER, review_refusal
+    from stageline.deploy.gates import review_refusal
     from stageline.deploy.reviewers import local_origin
 
     found = ctx.store.runs.find_run(run)
@@ -117,13 +133,7 @@ def decide_in(
     pending = ctx.store.deployments.gates_of_run(found.id, status="pending")
     gate = gate_to_decide(found, pending, environment)
     made = dict(origin) if origin is not None else local_origin(str(ctx.root))
-    approval = ctx.config.environment(gate.environment).approval
-    if approval is not None and approval.where == SERVER and made.get("via") != SERVER:
-        raise ServerOnly(
-            f"environment '{gate.environment}' takes decisions only through the team server "
-            "(approval.where: server); this one was not recorded",
-            hint="decide with --server URL (your token in $STAGELINE_TOKEN), or in the web UI",
-        )
+    refuse_local(ctx.config, gate.environment, made)
     refusal = None
     if gate.kind == "approval":
         config = ctx.config
@@ -257,5 +267,6 @@ __all__ = [
     "decisions_in",
     "decisions_of",
     "gate_to_decide",
+    "refuse_local",
     "run_decisions",
 ]

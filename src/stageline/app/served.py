@@ -73,6 +73,11 @@ def run_author(server: ServerData, run_id: int) -> str | None:
     return user.name if user is not None else link.started_by or None
 
 
+def server_origin(user: str) -> dict[str, str]:
+    """Where a decision through the server was made: by its authenticated `user`."""
+    return {"via": "server", "user": user}
+
+
 def decide(
     server: ServerData,
     run_id: int,
@@ -98,7 +103,7 @@ def decide(
             author=author,
             environment=environment,
             comment=comment,
-            origin={"via": "server", "user": reviewer},
+            origin=server_origin(reviewer),
         )
     except gates.NotCounted as refused:
         detail["refused"] = refused.message
@@ -125,7 +130,9 @@ def rollback(
     ctx = repo_context(server, found)
     target = f"{found.name}:{environment}"
     try:
-        done = deploys.rollback_in(ctx, environment, to=to, who=who, executor=executor)
+        done = deploys.rollback_in(
+            ctx, environment, to=to, who=who, executor=executor, origin=server_origin(who)
+        )
     except RunError as failed:
         audit(server, who, "environment.rollback", target, {"to": to, "failed": failed.message})
         raise
@@ -141,4 +148,5 @@ __all__ = [
     "rollback",
     "run_author",
     "run_context",
+    "server_origin",
 ]
