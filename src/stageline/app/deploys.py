@@ -10,7 +10,7 @@ restored deployment's job with what `stageline run` would give it (`.secrets`,
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -211,12 +211,14 @@ def rollback_in(
     say: Say = lambda text: None,
     executor: str = "local",
     origin: Mapping[str, str] | None = None,
+    started: Callable[[int], None] | None = None,
 ) -> RolledBack:
     """Roll `environment` back to deployment `to` (default: the one before the current),
     by the paused run or here (see module doc), recorded as requested by `who`; raises
     RunError when it cannot or fails. Asking a paused run to roll back is a decision on
     its pause gate, recorded with `origin` (default: this terminal's) and refused
-    (`gates.ServerOnly`) where the environment takes decisions only through the server."""
+    (`gates.ServerOnly`) where the environment takes decisions only through the server.
+    `started` is told the id of the rollback's record once it exists (whoever does it)."""
     import asyncio
 
     from stageline.app.gates import refuse_local
@@ -245,7 +247,7 @@ def rollback_in(
             data={**made, "to": to} if to else made,
         )
         say(f"run {gate.run_id} is paused on {environment}: it rolls back now")
-        return RolledBack(_follow(ctx.store, gate.deployment_id), gate.run_id)
+        return RolledBack(_follow(ctx.store, gate.deployment_id, started), gate.run_id)
     env = ctx.config.environment(environment)
     hooks = wire(ctx.store, ctx.root, get_executor(executor), config=ctx.config)
     rt = hooks.runtime
@@ -268,7 +270,13 @@ def rollback_in(
             )
         outcome = asyncio.run(
             roll_back(
-                rt, env, replaces=current, to=to, trigger="stageline rollback", requested_by=who
+                rt,
+                env,
+                replaces=current,
+                to=to,
+                trigger="stageline rollback",
+                requested_by=who,
+                started=started,
             )
         )
     finally:
@@ -288,17 +296,24 @@ def _who(ctx: context.Context, as_: str | None) -> str:
         return "unknown"
 
 
-def _follow(store: Store, deployment_id: int | None, timeout: float = FOLLOW_S) -> str:
-    """Wait until the paused run has rolled `deployment_id` back; how it went."""
+def _follow(
+    store: Store,
+    deployment_id: int | None,
+    started: Callable[[int], None] | None = None,
+    timeout: float = FOLLOW_S,
+) -> str:
+    """Wait until the paused run has rolled `deployment_id` back (telling `started` the
+    rollback's id once the run has recorded it); how it went."""
     import time
 
     deadline = time.monotonic() + timeout
+    told = False
     while time.monotonic() < deadline:
-        done = [
-            r
-            for r in store.deployments.list_rollbacks()
-            if r.replaces == deployment_id and r.status != "in_progress"
-        ]
+        mine = [r for r in store.deployments.list_rollbacks() if r.replaces == deployment_id]
+        if mine and not told and started is not None:
+            started(mine[-1].id)
+            told = True
+        done = [r for r in mine if r.status != "in_progress"]
         if done:
             if done[-1].status != "success":
                 raise RunError(done[-1].reason or "the rollback failed")

@@ -9,7 +9,9 @@ the runs were planned from.
 
 After a restart, `recover` completes the runs a dead server left mid-job (with the
 reason: which process ended) and resumes in new threads the runs that were waiting
-at a gate, so a decision recorded after the restart is taken up. `shutdown` cancels
+at a gate, so a decision recorded after the restart is taken up. `roll_back` rolls an
+environment back in a worker thread too (the API answers 202 with the rollback's record
+to follow). `shutdown` cancels
 the runs that are running and waits for their record to be completed; a run waiting
 at a gate is left waiting, for the next start's `recover`.
 """
@@ -65,7 +67,8 @@ class _Link:
 
 
 class _Started:
-    """Collects the ids of a thread's runs as they are recorded; `start` waits on it."""
+    """Collects the ids of a thread's runs (or its rollback) as they are recorded; `start`
+    (`roll_back`) waits on it."""
 
     def __init__(self, expected: int) -> None:
         self.expected = expected
@@ -308,6 +311,61 @@ class RunHost:
             self.server, by, "run.rerun", str(run_id), {"failed_only": failed_only, "runs": started}
         )
         return started
+
+    def roll_back(self, repo: RepoRow, environment: str, *, to: int | None, who: str) -> int | None:
+        """Roll `environment` of `repo` back in a worker thread (`served.rollback`, audited:
+        by the run paused there, else here), so no request waits for it; the id of the
+        rollback's record once it exists, to follow it by (None: none was recorded within
+        `START_TIMEOUT_S`, as when an interrupted rollback is completed first). Raises what
+        the rollback raised if it ended before recording one (nothing deployed there, no
+        such deployment, artifacts gone...)."""
+        with self._lock:
+            if self._closing:
+                raise RunError("the server is shutting down; no rollback can start")
+        recorded = _Started(1)
+        thread = threading.Thread(
+            target=self._roll_back,
+            args=(repo, environment, to, who, recorded),
+            name=f"stageline-rollback-{environment}",
+            daemon=True,
+        )
+        with self._lock:
+            self._workers.add(thread)
+        thread.start()
+        recorded.event.wait(START_TIMEOUT_S)
+        if recorded.run_ids:
+            return recorded.run_ids[0]
+        if isinstance(recorded.error, StagelineError):
+            raise recorded.error
+        if recorded.error is not None:
+            raise RunError(f"the rollback could not start: {recorded.error}")
+        return None
+
+    def _roll_back(
+        self, repo: RepoRow, environment: str, to: int | None, who: str, recorded: _Started
+    ) -> None:
+        from stageline.app import served
+
+        try:
+            served.rollback(
+                self.server,
+                repo,
+                environment,
+                to=to,
+                who=who,
+                executor=self.executor,
+                started=recorded.add,
+            )
+        except StagelineError as err:  # recorded (a failed rollback) or refused: said so
+            recorded.error = err
+        except BaseException as err:  # a thread must not die silently
+            recorded.error = err
+            log.exception("rollback thread failed")
+        finally:
+            recorded.event.set()
+            self.server.release()
+            with self._lock:
+                self._workers.discard(threading.current_thread())
 
     # -- the server's life ---------------------------------------------------------------
 

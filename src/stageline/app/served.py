@@ -20,6 +20,8 @@ from stageline.app import context, deploys, gates
 from stageline.errors import ConfigError, RunError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from stageline.app.serverdata import ServerData
     from stageline.deploy.gates import Verdict
     from stageline.store.server_records import RepoRow
@@ -122,6 +124,7 @@ def rollback(
     to: int | None,
     who: str,
     executor: str = "local",
+    started: Callable[[int], None] | None = None,
 ) -> deploys.RolledBack:
     """Roll `environment` of repository `found` back (`deploys.rollback_in`) as `who`;
     audited, whether it succeeds or fails."""
@@ -131,7 +134,13 @@ def rollback(
     target = f"{found.name}:{environment}"
     try:
         done = deploys.rollback_in(
-            ctx, environment, to=to, who=who, executor=executor, origin=server_origin(who)
+            ctx,
+            environment,
+            to=to,
+            who=who,
+            executor=executor,
+            origin=server_origin(who),
+            started=started,
         )
     except RunError as failed:
         audit(server, who, "environment.rollback", target, {"to": to, "failed": failed.message})

@@ -18,6 +18,7 @@ from stageline.cli.options import MAX_RECORD_ID, DatabaseUrl, Repo, Server
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from stageline.cli.remote import Remote
     from stageline.store.deploy_records import DeploymentRow
 
 _Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
@@ -157,8 +158,10 @@ def rollback(
         remote.refuse_as(as_)
         with remote.connect(server) as api:
             where = remote.path("environments", environment, "rollback")
-            done = api.post(where, {"to": to}, wait=True, repo=repo)
-        print(done["reason"])
+            ended = _followed(api, api.post(where, {"to": to}, wait=True, repo=repo))
+        if ended["status"] != "success":
+            raise remote.RemoteError(ended["reason"] or f"rollback #{ended['id']} failed")
+        print(ended["reason"])
         return
 
     from stageline.app import deploys
@@ -167,6 +170,27 @@ def rollback(
         Path.cwd(), environment, to=to, as_=as_, say=print, database_url=database_url
     )
     print(done.reason)
+
+
+#: How often `rollback --server` asks how the server's rollback is going.
+FOLLOW_EVERY_S = 0.5
+
+
+def _followed(api: Remote, rollback: dict[str, Any]) -> dict[str, Any]:
+    """The server's rollback (it runs in the background there) once it has ended."""
+    import time
+
+    from stageline.cli import remote
+
+    if rollback["id"] is None:
+        raise remote.RemoteError(
+            f"the rollback of {rollback['environment']} has started but is not recorded yet",
+            hint="see `stageline deployments --server URL` for how it goes",
+        )
+    while rollback["status"] == "in_progress":
+        time.sleep(FOLLOW_EVERY_S)
+        rollback = api.get(remote.path("rollbacks", rollback["id"]))
+    return rollback
 
 
 def describe(row: DeploymentRow) -> dict[str, Any]:

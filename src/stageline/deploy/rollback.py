@@ -114,10 +114,13 @@ async def roll_back(
     job_key: str = "",
     wait: Callable[[str], None] | None = None,
     cancel: asyncio.Event | None = None,
+    started: Callable[[int], None] | None = None,
 ) -> RollbackOutcome:
     """Roll `env` back in place of `replaces` (recording everything); never raises for
     a rollback that cannot be done — the outcome says why. `cancel` set (the run is
-    cancelled) stops the script or the re-run job, and the rollback fails saying so."""
+    cancelled) stops the script or the re-run job, and the rollback fails saying so.
+    `started` is told the rollback record's id once it exists, before the work (the
+    server answers with it and lets the client follow)."""
     script = env.rollback.run if env.rollback else None
     try:
         target = pick_target(rt, env.name, replaces, to)
@@ -177,6 +180,8 @@ async def roll_back(
     )
     rollback = rt.store.deployments.get_rollback(rollback_id)
     assert rollback is not None
+    if started is not None:
+        started(rollback_id)
     rt.emit(
         "rollback.started",
         run_id,

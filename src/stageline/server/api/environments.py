@@ -1,5 +1,6 @@
-"""`/api/v1/environments`, `/deployments`, `/metrics`: what is deployed where and how
-well, and rolling an environment back. Viewers read; reviewers roll back (audited).
+"""`/api/v1/environments`, `/deployments`, `/metrics`, `/rollbacks`: what is deployed
+where and how well, and rolling an environment back. Viewers read; reviewers roll back
+(audited), in the background: the answer is 202 with the rollback to follow.
 
 Environments belong to a repository: `repo` names a registered one, and may be left
 out when the server has only one.
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from stageline.app import deploys, served
 from stageline.errors import RunError, StoreError
@@ -18,11 +19,12 @@ from stageline.server.api.schemas import (
     Deployment,
     Environment,
     Metrics,
-    RollbackDone,
+    Rollback,
     RollbackRequest,
 )
 from stageline.server.auth import Reviewer, Viewer
-from stageline.server.state import Host, Server
+from stageline.server.problems import NotFound
+from stageline.server.state import MAX_ID, Host, Server
 
 router = APIRouter(tags=["environments"])
 
@@ -68,25 +70,49 @@ def metrics(
     return [Metrics.of(m) for m in deploys.metrics_in(ctx, environment, since=window)]
 
 
-@router.post("/environments/{name}/rollback", response_model=RollbackDone)
+@router.post(
+    "/environments/{name}/rollback",
+    response_model=Rollback,
+    status_code=202,
+    responses={409: {"description": "Nothing to roll back, or the rollback failed at once"}},
+)
 def rollback(
     name: Annotated[str, Path(max_length=200)],
     body: RollbackRequest,
+    request: Request,
+    response: Response,
     principal: Reviewer,
     server: Server,
     host: Host,
     repo: _Repo = None,
-) -> RollbackDone:
+) -> Rollback:
     """Roll the environment back to deployment `to` (default: the one before the current):
-    by the run whose bake window is paused there, else by the server now."""
+    by the run whose bake window is paused there, else by the server's run host, in the
+    background. Answers 202 with the rollback once it is recorded; follow it at
+    `Location` (`GET /rollbacks/{id}`)."""
     found = repo_of(server, repo)
     try:
-        done = served.rollback(
-            server, found, name, to=body.to, who=principal.name, executor=host.executor
-        )
-    except RunError as err:  # nothing deployed, no such deployment, or the rollback failed
+        rollback_id = host.roll_back(found, name, to=body.to, who=principal.name)
+    except RunError as err:  # nothing deployed, no such deployment, or it failed at once
         raise StoreError(err.message, hint=err.hint) from err
-    return RollbackDone.of(name, done)
+    row = server.store.deployments.get_rollback(rollback_id) if rollback_id else None
+    if row is None:
+        return Rollback.pending(name, principal.name)
+    response.headers["Location"] = request.app.url_path_for("get_rollback", rollback_id=row.id)
+    return Rollback.of(row)
+
+
+@router.get("/rollbacks/{rollback_id}", response_model=Rollback)
+def get_rollback(
+    rollback_id: Annotated[int, Path(ge=1, le=MAX_ID, description="The rollback's id.")],
+    principal: Viewer,
+    server: Server,
+) -> Rollback:
+    """One rollback: how it is going, or how it ended and why."""
+    row = server.store.deployments.get_rollback(rollback_id)
+    if row is None:
+        raise NotFound(f"no rollback {rollback_id}", hint="see /api/v1/deployments")
+    return Rollback.of(row)
 
 
 __all__ = ["router"]

@@ -17,12 +17,11 @@ from pydantic import BaseModel, Field
 
 if TYPE_CHECKING:
     from stageline.app.deploys import Environment as EnvironmentInfo
-    from stageline.app.deploys import RolledBack
     from stageline.app.gates import DecisionView, GateDecision
     from stageline.app.reads import RunPage as RunPageInfo
     from stageline.deploy.dora import DoraMetrics
     from stageline.store import RunDetail, RunRecord
-    from stageline.store.deploy_records import DeploymentRow
+    from stageline.store.deploy_records import DeploymentRow, RollbackRow
     from stageline.store.records import JobRecord
 
 
@@ -312,16 +311,54 @@ class RollbackRequest(BaseModel):
     to: int | None = Field(default=None, ge=1)
 
 
-class RollbackDone(BaseModel):
-    """A rollback that succeeded; `by_run`: the paused run that did it (None: the server)."""
+class Rollback(BaseModel):
+    """A rollback and how it is going. `POST /environments/{name}/rollback` answers 202
+    with it (its `Location` is `/rollbacks/{id}`), while it still runs on the server:
+    follow it there until `status` is no longer ``in_progress``. `by_run`: the run
+    whose paused window does it (None: the server). `id` None: not recorded yet (an
+    interrupted rollback is completed first); see `/deployments`."""
 
+    id: int | None
     environment: str
-    reason: str
+    status: str
+    reason: str | None
     by_run: int | None
+    replaces: int | None
+    restores: int | None
+    requested_by: str
+    started_at: datetime | None
+    finished_at: datetime | None
 
     @classmethod
-    def of(cls, environment: str, done: RolledBack) -> RollbackDone:
-        return cls(environment=environment, reason=done.reason, by_run=done.by_run)
+    def of(cls, row: RollbackRow) -> Rollback:
+        return cls(
+            id=row.id,
+            environment=row.environment,
+            status=row.status,
+            reason=row.reason,
+            by_run=row.run_id,
+            replaces=row.replaces,
+            restores=row.restores,
+            requested_by=row.requested_by,
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+        )
+
+    @classmethod
+    def pending(cls, environment: str, who: str) -> Rollback:
+        """A rollback started whose record does not exist yet."""
+        return cls(
+            id=None,
+            environment=environment,
+            status="in_progress",
+            reason=None,
+            by_run=None,
+            replaces=None,
+            restores=None,
+            requested_by=who,
+            started_at=None,
+            finished_at=None,
+        )
 
 
 __all__ = [
@@ -335,7 +372,7 @@ __all__ = [
     "Job",
     "Metrics",
     "Origin",
-    "RollbackDone",
+    "Rollback",
     "RollbackRequest",
     "RunDocument",
     "RunPage",

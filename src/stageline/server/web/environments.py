@@ -3,7 +3,8 @@ figures with a chart, and a rollback button on each earlier good deployment.
 
 A repository's environments come from the `.stageline.yml` at its mirror's HEAD
 (`app.served.repo_context`, as the API reads them); the record (deployments,
-rollbacks, DORA) is the server's store. A rollback is `app.served.rollback`, audited.
+rollbacks, DORA) is the server's store. A rollback is `RunHost.roll_back` (in the
+background, audited): the page it redirects to shows it until it ends.
 """
 
 from __future__ import annotations
@@ -104,6 +105,7 @@ def _render(
     error: str | None = None,
     notice: str | None = None,
     status: int = 200,
+    refresh: int | None = None,
 ) -> HTMLResponse:
     server = deps.server_of(request)
     repo = _chosen(server, repo_name)
@@ -114,6 +116,7 @@ def _render(
         status=status,
         error=error,
         notice=notice,
+        refresh=refresh,
         repos=deps.repos(server),
         repo=repo,
         envs=_views(server, repo) if repo else [],
@@ -121,15 +124,32 @@ def _render(
     )
 
 
+#: How often (seconds) the page reloads itself while a rollback it started runs.
+RELOAD_S = 1
+
+
 @router.get("/environments", response_class=HTMLResponse)
 def environments_page(
     request: Request,
     principal: auth.Viewer,
     repo: deps.RepoName = None,
-    rolled: Annotated[str | None, Query(max_length=200)] = None,
+    rollback: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    rolling: Annotated[str | None, Query(max_length=200)] = None,
 ) -> HTMLResponse:
-    notice = f"{rolled} rolled back." if rolled else None
-    return _render(request, deps.me(principal), repo, notice=notice)
+    """`rollback`: a rollback this page started, shown as it goes (the page reloads
+    itself, without JavaScript, until it ends); `rolling`: one not recorded yet."""
+    who = deps.me(principal)
+    if rolling:
+        return _render(request, who, repo, notice=f"Rolling {rolling} back; it shows below.")
+    row = deps.server_of(request).store.deployments.get_rollback(rollback) if rollback else None
+    if row is None:
+        return _render(request, who, repo)
+    if row.status == "in_progress":
+        notice = f"Rolling {row.environment} back (rollback #{row.id})…"
+        return _render(request, who, repo, notice=notice, refresh=RELOAD_S)
+    if row.status == "success":
+        return _render(request, who, repo, notice=row.reason or f"{row.environment} rolled back.")
+    return _render(request, who, repo, error=row.reason or f"rollback #{row.id} failed")
 
 
 @router.post("/environments/{environment}/rollback", response_model=None)
@@ -144,13 +164,12 @@ def roll_back(
     who = deps.me(principal)
     chosen = _chosen(server, repo)
     assert chosen is not None  # _chosen raised a 404 for an unknown name
-    try:
-        served.rollback(
-            server, chosen, environment, to=to, who=who.name, executor=host_of(request).executor
-        )
+    try:  # in the background on the run host; the page follows it
+        rollback_id = host_of(request).roll_back(chosen, environment, to=to, who=who.name)
     except StagelineError as err:  # nothing deployed, no such deployment, or it failed
         return _render(request, who, chosen.name, error=err.message, status=409)
-    query = urlencode({"repo": chosen.name, "rolled": environment})
+    follow = {"rollback": rollback_id} if rollback_id else {"rolling": environment}
+    query = urlencode({"repo": chosen.name, **follow})
     return RedirectResponse(f"/environments?{query}", status_code=303)
 
 
