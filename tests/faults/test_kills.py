@@ -16,6 +16,13 @@ rollback  the rollback script running          yes      yes
 record    between jobs, mid-transaction        yes      -
 ========  ===================================  =======  =======
 
+Besides the matrix: a run killed in a step or mid-deploy whose death is detected first
+(`stageline runs` reaps it) still resumes to a success; and a rollback killed with
+SIGKILL of the process doing it (`stageline run`'s automatic rollback, or `stageline
+rollback`), by script or by re-running the deploy job, takes its processes with it and
+is completed by the next `stageline rollback`. Only the engine's pid is signalled,
+never its process group: steps and rollback scripts must die by the watchdog.
+
 After each: the engine has exited; no process a step started survives; no work root
 (with its step scripts, which carry secrets) is left on tmpfs and no secret is in the
 store; the record reads (`show --json`); a run that is still unfinished resumes to its
