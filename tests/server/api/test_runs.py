@@ -124,3 +124,77 @@ def test_bad_requests_are_problems(team: Team) -> None:
         body = api.post("/runs/1/approvals", json={"decision": "maybe"})
         assert (body.status_code, body.headers["content-type"]) == (422, PROBLEM)
         assert api.post("/runs/1/approvals", json={"decision": "approve"}).status_code == 404
+
+
+#: Starts a run of the team's project in a run host of its own process (a server's, as
+#: far as the record can tell), prints its id, and holds it in its build step.
+HOSTED = """
+import sys
+from stageline.app import repos, runs
+from stageline.app.host import RunHost
+from stageline.app.serverdata import open_server
+from stageline.engine.setup import RunOptions
+
+with open_server(sys.argv[1]) as server:
+    host = RunHost(server)
+    repo = repos.get_repo(server, "demo")
+    sha = repos.fetch(server, repo, "main")
+    checkout = repos.checkout(server, repo, sha, "refs/heads/main")
+    options = RunOptions(cwd=checkout, event="push", actor="alice", vars={"HOLD": sys.argv[2]})
+    [run_id] = host.start(runs.prepare(options), repo, "root", author_email="alice@example.com")
+    print(run_id, flush=True)
+    host.join()
+"""
+
+
+def test_a_run_its_server_died_in_is_reaped_then_resumed_to_its_end(team: Team) -> None:
+    """Issue 12: a server killed mid-job leaves a run the next start concludes with the
+    reason; `resume` through the server then re-runs its interrupted jobs to the end."""
+    import signal
+    import subprocess
+    import sys
+
+    from tests.support.server import environ, served
+
+    hold = team.data_dir.parent / "go-on"
+    engine = subprocess.Popen(
+        [sys.executable, "-c", HOSTED, str(team.data_dir), str(hold)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=environ(),
+        start_new_session=True,
+    )
+    assert engine.stdout is not None
+    run = int(engine.stdout.readline())
+    wait_for(
+        lambda: any(
+            s["status"] == "in_progress" and "tick" in s["name"]
+            for j in run_state(team, run)["jobs"]
+            for s in j.get("steps", [])
+        ),
+        "the build step to hold",
+    )
+    engine.kill()  # SIGKILL: the server running the run is gone
+    engine.communicate(timeout=60)
+    assert engine.returncode == -signal.SIGKILL
+    team.served.stop()
+    with served(team.data_dir) as restarted:  # its start reaps what the dead one left
+        team.served = restarted
+        reaped = run_state(team, run)
+        assert (reaped["status"], reaped["conclusion"]) == ("completed", "failure")
+        assert "stageline process (pid " in reaped["reason"]
+        hold.touch()
+        with team.client("alice") as api:
+            resumed = api.post(f"/runs/{run}/resume")
+            assert resumed.status_code == 202, resumed.text
+        wait_for(lambda: waiting(team, run), "the resumed run to reach production's gate")
+        with team.client("bob") as api:
+            assert api.post(f"/runs/{run}/approvals", json={"decision": "approve"}).is_success
+        wait_for(lambda: run_state(team, run)["status"] == "completed", "the run to end")
+        done = run_state(team, run)
+        assert (done["conclusion"], done["reason"]) == ("success", None)
+        assert {j["key"]: j["conclusion"] for j in done["jobs"]} == {
+            "build": "success",
+            "deploy": "success",
+        }
+        restarted.stop()
