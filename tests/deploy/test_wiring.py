@@ -87,7 +87,16 @@ def test_the_observer_records_auto_approvals_and_forwards_in_order(
     assert sent.events() == ["approval.granted", "job.failed"]
 
 
-@pytest.mark.parametrize("config", ["environments:\n  staging: {}\n", ALLOWED])
+@pytest.mark.parametrize(
+    "config",
+    [
+        "environments:\n  staging: {}\n",
+        ALLOWED.replace("allow_action: true", "allow_action: false"),
+        ALLOWED + "      prevent_self_review: true\n",  # the action speaks for the author
+        ALLOWED + "      where: server\n",  # it is no decision through the server
+        ALLOWED,
+    ],
+)
 def test_an_auto_approval_is_announced_only_where_it_counts(
     tmp_path: Path, store: Store, config: str
 ) -> None:

@@ -44,6 +44,7 @@ from stageline.deploy.gates import (
     Decision,
     GateRequest,
     GateState,
+    action_not_allowed,
     gate_state,
 )
 from stageline.deploy.reviewers import local_origin
@@ -238,13 +239,14 @@ class EnvironmentGatekeeper:
 
     def action_counts(self, run_id: int, job_key: str) -> bool:
         """Whether an auto-approve step of job `job_key` can count at a gate of run
-        `run_id`: a job downstream of it deploys to an environment whose approval
-        allows the action (`allow_action: true`). Only then is it announced."""
+        `run_id`: a job downstream of it deploys to an environment whose approval rules
+        count the action (`allow_action: true`, `gates.action_not_allowed`). Only then
+        is it announced."""
         run = self.rt.store.runs.find_run(run_id)
         for job in (run.plan if run else {}).get("jobs") or []:
             target = job.get("environment") or {}
             approval = self.rt.config.environment(str(target.get("name") or "")).approval
-            if not target or approval is None or not approval.allow_action:
+            if not target or approval is None or action_not_allowed(approval) is not None:
                 continue
             if job_key in self._upstream(run_id, str(job["job_id"])):
                 return True

@@ -277,6 +277,16 @@ def _sort_decisions(
 
 def action_refusal(approval: ApprovalConfig, action: Decision, expires_at: datetime) -> str | None:
     """Why an `hmarr/auto-approve-action` approval does not count, or None when it does."""
+    refusal = action_not_allowed(approval)
+    if refusal is not None:
+        return refusal
+    if action.at > expires_at:
+        return "recorded after the approval timed out"
+    return None
+
+
+def action_not_allowed(approval: ApprovalConfig) -> str | None:
+    """Why the environment's rules never count the action's approval, or None."""
     if not approval.allow_action:
         return "hmarr/auto-approve-action does not count here (approval.allow_action is false)"
     if approval.prevent_self_review:
@@ -285,8 +295,6 @@ def action_refusal(approval: ApprovalConfig, action: Decision, expires_at: datet
         )
     if approval.where == SERVER:
         return "hmarr/auto-approve-action is no decision through the team server (where: server)"
-    if action.at > expires_at:
-        return "recorded after the approval timed out"
     return None
 
 
@@ -388,6 +396,7 @@ __all__ = [
     "IgnoredDecision",
     "RuleProgress",
     "Verdict",
+    "action_not_allowed",
     "action_refusal",
     "auto_approves",
     "evaluate_gate",
