@@ -15,6 +15,12 @@ past its `timeout-minutes` on the server's clock plus `LEASE_S` (the backstop). 
 sends again a task that an idle worker of its queue has not taken for `RESEND_S`
 (lost with a broker that restarted without it).
 
+After a restart the server adopts its predecessor's live attempts (`expect`, then
+`submit` finds them: `app.adoption`); until the resumed engine reaches a job, its
+worker's calls are answered "not yet" (`NotYet`, 503) and it retries. `detach` stops
+the dispatcher for a restart: it freezes the runs' loops where they are, so nothing
+is concluded and the next start resumes them.
+
 The broker is touched only to send: no result backend, so no secret rests there.
 """
 
@@ -30,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from stageline.app import workers
+from stageline.app.adoption import Adoptable, adoptable, restore
 from stageline.errors import ConfigError, RunError, StagelineError
 from stageline.executors.base import (
     Admissions,
@@ -62,7 +69,11 @@ NO_WORKER_TIMEOUT_S = 600.0
 RESEND_S = 30.0
 #: The reason a job's attempt carries when the server that sent it restarted.
 RESTARTED = "the server restarted"
-SHUTDOWN = "the server was shut down"
+#: The reason of an adoptable attempt whose resumed run did not run its job again.
+NOT_RESUMED = "the server restarted and its resumed run did not run the job again"
+#: `detach` hops through a run's loop this many times before freezing it, so that the
+#: record of what the loop was told (flushed once per turn) is written first.
+FLUSH_HOPS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +150,11 @@ class BadBatch(RunError):
     """An event a worker sent that the server cannot read (answered 400)."""
 
 
+class NotYet(RunError):
+    """A call about an attempt the restarted server will adopt once its resumed engine
+    reaches the job, or made while the server stops (503: the worker retries)."""
+
+
 @dataclass(eq=False)
 class _Pending:
     """An attempt the engine awaits: what its calls need to reach the engine."""
@@ -200,38 +216,119 @@ class Dispatcher:
         self._celery: Celery | None = None
         self._stop = threading.Event()
         self._reaper: threading.Thread | None = None
+        #: Attempts a restart left live, to adopt: (run id, job key) → its record.
+        self._adoptable: dict[tuple[int, str], Adoptable] = {}
+        #: The loops of the runs in flight (`detach` freezes them), and what holds them.
+        self._loops: set[asyncio.AbstractEventLoop] = set()
+        self._detached = False
+        self._frozen = threading.Event()
 
     # -- life ----------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Conclude the attempts a dead server left (their workers get 409), and start
-        the reaper. The broker is connected on the first send."""
-        store = self.server.store.dispatch
-        for row in store.live_attempts():
-            store.end_attempt(row.id, "lost", RESTARTED)
+        """Start the reaper; the broker is connected on the first send. The attempts a
+        previous server left are the business of `expect` and `end_unexpected`."""
         self._celery = p.celery_app(self.settings.broker)
         self._reaper = threading.Thread(
             target=self._reap_loop, name="stageline-reaper", daemon=True
         )
         self._reaper.start()
 
-    def close(self) -> None:
-        """Stop the reaper and end every pending job `cancelled` (a stopping server can
-        hear no worker; their attempts are `lost`, so late calls get 409)."""
+    def detach(self, timeout: float = 10.0) -> None:
+        """Stop for a restart (ADR 0012): stop the reaper and answer workers "not yet",
+        let each run's loop record what it was told, then freeze it there. Nothing is
+        concluded: the workers go on, and the next start adopts their attempts."""
         self._stop.set()
         with self._lock:
+            self._detached = True
+            loops = list(self._loops)
             pendings = list(self._hub.values())
             self._hub.clear()
-        store = self.server.store.dispatch
         for pending in pendings:
-            store.end_attempt(pending.attempt.id, "lost", SHUTDOWN)
-            pending.settle(JobResult(Conclusion.CANCELLED, reason=SHUTDOWN))
+            with pending.lock:  # no batch is half applied
+                for file in pending.files.values():
+                    file.close()
+        reached = [self._freeze(loop) for loop in loops]
+        for event in reached:
+            event.wait(timeout)
         if self._reaper is not None:
-            self._reaper.join(10)
+            self._reaper.join(timeout)
             self._reaper = None
         if self._celery is not None:
             self._celery.close()
             self._celery = None
+
+    def _freeze(self, loop: asyncio.AbstractEventLoop) -> threading.Event:
+        """Block `loop`'s thread for good after `FLUSH_HOPS` turns; set once it is."""
+        reached = threading.Event()
+
+        def hold(hops: int) -> None:
+            if hops:
+                loop.call_soon(hold, hops - 1)
+                return
+            reached.set()
+            self._frozen.wait()  # never set: the process exits with the thread frozen
+
+        try:
+            loop.call_soon_threadsafe(hold, FLUSH_HOPS)
+        except RuntimeError:  # the loop has closed: its run ended
+            reached.set()
+        return reached
+
+    def attach_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        with self._lock:
+            self._loops.add(loop)
+
+    def detach_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        with self._lock:
+            self._loops.discard(loop)
+
+    @property
+    def detached(self) -> bool:
+        return self._detached
+
+    # -- adopting after a restart --------------------------------------------------------
+
+    def expect(self, run_id: int) -> int:
+        """Remember the live attempts of run `run_id`, which is about to be resumed, with
+        their jobs' record (read now: the resume forgets it); the resumed engine's
+        `submit` adopts them. How many there are."""
+        store = self.server.store
+        found = adoptable(store.dispatch.attempts_of_run(run_id), store.runs.get_run(run_id))
+        with self._lock:
+            for item in found:
+                self._adoptable[item.key] = item
+        return len(found)
+
+    def unexpect(self, run_id: int, reason: str) -> None:
+        """End the attempts of run `run_id` still waiting to be adopted (`lost`: their
+        workers' calls get 409 and stop the jobs)."""
+        with self._lock:
+            gone = [a for k, a in self._adoptable.items() if k[0] == run_id]
+            for item in gone:
+                del self._adoptable[item.key]
+        for item in gone:
+            self.server.store.dispatch.end_attempt(item.attempt.id, "lost", reason)
+
+    def end_unexpected(self) -> None:
+        """End every live attempt no run here awaits or will adopt (of a run a restart
+        concluded): `lost`, so that its worker stops the job."""
+        with self._lock:
+            known = set(self._hub) | {a.attempt.id for a in self._adoptable.values()}
+        store = self.server.store.dispatch
+        for row in store.live_attempts():
+            if row.id not in known:
+                store.end_attempt(row.id, "lost", RESTARTED)
+
+    def _awaited(self, attempt_id: str) -> bool:
+        with self._lock:
+            return self._detached or any(
+                a.attempt.id == attempt_id for a in self._adoptable.values()
+            )
+
+    def _adoptable_for(self, run_id: int, job_key: str) -> Adoptable | None:
+        with self._lock:
+            return self._adoptable.get((run_id, job_key))
 
     def executor(self) -> RemoteExecutor:
         """An executor for one run (its admissions are the run's)."""
@@ -270,10 +367,14 @@ class Dispatcher:
         queue: str,
         future: asyncio.Future[JobResult],
     ) -> _Pending:
-        """Record a queued attempt of the job and send its task."""
-        store = self.server.store.dispatch
-        attempt = store.create_attempt(int(request.run_id), request.job.key, queue, labels)
+        """Record a queued attempt of the job and send its task; or adopt the attempt a
+        restart left live for it (`expect`)."""
         local = request.local
+        found = self._adoptable_for(int(request.run_id), request.job.key)
+        store = self.server.store.dispatch
+        attempt = found.attempt if found is not None else None
+        if attempt is None:
+            attempt = store.create_attempt(int(request.run_id), request.job.key, queue, labels)
         pending = _Pending(
             attempt=attempt,
             request=request,
@@ -284,6 +385,9 @@ class Dispatcher:
             timeout_s=_timeout_s(request),
             logs=LogDir(local.log_dir) if local is not None else None,
         )
+        if found is not None:
+            self._adopt(pending, found)
+            return pending
         with self._lock:
             self._hub[attempt.id] = pending
         try:
@@ -294,6 +398,32 @@ class Dispatcher:
             store.end_attempt(attempt.id, "lost", "not sent: the broker refused it")
             raise
         return pending
+
+    def _adopt(self, pending: _Pending, found: Adoptable) -> None:
+        """Await the attempt a restart left live: restore its job's record, then admit
+        its worker's calls (they wait on the pending's lock until the record is back).
+        Its task is still in the broker when it was not claimed (else it is sent again
+        after `RESEND_S`, as any unclaimed task)."""
+        log.info("job '%s' of run %s: adopted attempt %s", *found.key[::-1], found.attempt.id)
+        store = self.server.store.dispatch
+        row = store.get_attempt(found.attempt.id) or found.attempt
+        pending.attempt = row
+        if row.state == "running":
+            pending.claimed_at = row.started_at.timestamp() if row.started_at else time.time()
+        with pending.lock:
+            with self._lock:  # in the hub before it leaves the adoptable: never in neither
+                self._hub[row.id] = pending
+                self._adoptable.pop(found.key, None)
+            done = restore(found, pending.sink, pending.post)
+            pending.open_steps.update(done.open_steps)
+            pending.logged.update(done.logged)
+        row = store.get_attempt(row.id) or row  # the reaper may have ended it meanwhile
+        if row.state in ("queued", "running"):
+            return
+        if row.state == "lost" and row.worker:
+            self._lost(row)
+        elif self._drop(row.id) is not None:
+            pending.settle(JobResult(Conclusion.FAILURE, reason=row.reason or RESTARTED))
 
     def cancel(self, pending: _Pending, reason: str) -> None:
         """Ask the attempt's worker to stop (the next heartbeat tells it); an attempt not
@@ -346,6 +476,8 @@ class Dispatcher:
         """Admit `worker` to run the attempt, once; `StaleAttempt` otherwise."""
         store = self.server.store
         pending = self.pending(attempt_id)
+        if pending is None and self._awaited(attempt_id):
+            raise NotYet(f"attempt {attempt_id} is not adopted yet; try again")
         if pending is None:  # a task of a dead server's, or of a job that has ended
             store.dispatch.end_attempt(attempt_id, "lost", RESTARTED, ["queued"])
             raise StaleAttempt(f"attempt {attempt_id} is not waiting for a worker")
@@ -367,6 +499,8 @@ class Dispatcher:
         """Apply a batch once, in order, onto the engine's sink; `StaleAttempt` when the
         attempt is not the worker's running one."""
         pending = self.pending(attempt_id)
+        if pending is None and self._awaited(attempt_id):
+            raise NotYet(f"attempt {attempt_id} is not adopted yet; try again")
         if pending is None:
             raise StaleAttempt(f"attempt {attempt_id} is not running here")
         with pending.lock:
@@ -389,6 +523,8 @@ class Dispatcher:
         """The attempt's result: the job ends with it; `StaleAttempt` when the attempt
         is not the worker's running one."""
         pending = self.pending(attempt_id)
+        if pending is None and self._awaited(attempt_id):
+            raise NotYet(f"attempt {attempt_id} is not adopted yet; try again")
         store = self.server.store.dispatch
         if pending is None or not store.finish_attempt(attempt_id, finish.worker):
             raise StaleAttempt(f"attempt {attempt_id} is not running on {finish.worker}")
@@ -590,10 +726,11 @@ class RemoteExecutor:
         self._admissions = Admissions()
 
     async def start(self) -> None:
-        """Nothing to acquire: the dispatcher is the server's."""
+        """Tell the dispatcher the run's loop (a restart freezes it: `detach`)."""
+        self.dispatcher.attach_loop(asyncio.get_running_loop())
 
     async def close(self) -> None:
-        """Nothing to release: the dispatcher outlives the run."""
+        self.dispatcher.detach_loop(asyncio.get_running_loop())
 
     async def run_job(self, request: JobRequest, sink: JobSink, cancel: CancelToken) -> JobResult:
         self._admissions.admit(request)
@@ -607,13 +744,15 @@ class RemoteExecutor:
         if cancel.is_set():
             return JobResult(Conclusion.CANCELLED, reason="cancelled before it was sent")
         future: asyncio.Future[JobResult] = asyncio.get_running_loop().create_future()
-        # On the run's own thread, with its store (a short write, then one publish).
         dispatcher = self.dispatcher
+        if dispatcher.detached:  # the server stops for a restart: the next start runs it
+            return await future
+        # On the run's own thread, with its store (a short write, then one publish).
         try:
             pending = dispatcher.submit(request, sink, labels, queue, future)
         except RunError as err:  # the broker refused it, or the server is stopping
             return JobResult(Conclusion.FAILURE, reason=err.message)
-        if queue not in dispatcher.served_queues():
+        if pending.claimed_at is None and queue not in dispatcher.served_queues():
             pending.unserved_since = time.time()
             pending.hold(no_worker_text(labels))
         watcher: asyncio.Future[Any] = asyncio.ensure_future(cancel.wait())
@@ -634,6 +773,7 @@ __all__ = [
     "BadBatch",
     "DispatchSettings",
     "Dispatcher",
+    "NotYet",
     "RemoteExecutor",
     "StaleAttempt",
     "labels_of",

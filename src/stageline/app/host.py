@@ -12,6 +12,11 @@ reason: which process ended) and resumes in new threads the runs that were waiti
 at a gate, so a decision recorded after the restart is taken up. `shutdown` cancels
 the runs that are running and waits for their record to be completed; a run waiting
 at a gate is left waiting, for the next start's `recover`.
+
+With workers (a `Dispatcher`, ADR 0012) a restart loses no job: `shutdown` leaves the
+runs as they are (the dispatcher froze them), and `recover` resumes every run the
+previous server was driving, its jobs' live attempts adopted (`Dispatcher.expect`)
+rather than sent again.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from typing import TYPE_CHECKING
 
 from stageline.app import repos
 from stageline.app.accounts import audit
+from stageline.app.dispatch import NOT_RESUMED, RESTARTED
 from stageline.app.runs import Cancelled
 from stageline.errors import RunError, StagelineError
 
@@ -204,6 +210,8 @@ class RunHost:
             log.exception("run thread failed")
         finally:
             started.event.set()
+            if self.dispatcher is not None and resume_id is not None:
+                self.dispatcher.unexpect(resume_id, NOT_RESUMED)
             with self._lock:
                 for run_id in started.run_ids:
                     self._threads.pop(run_id, None)
@@ -317,8 +325,10 @@ class RunHost:
         from stageline.runs.states import Status
 
         store = self.server.store
+        resumed = self._adopt_runs() if self.dispatcher is not None else []
         reaped = store.runs.reap_orphans()
-        resumed: list[int] = []
+        if self.dispatcher is not None:
+            self.dispatcher.end_unexpected()
         for run in store.runs.list_runs(limit=100_000):
             if run.status != Status.WAITING or store.runs.run_alive(run.id):
                 continue
@@ -329,6 +339,30 @@ class RunHost:
             except StagelineError as err:
                 log.warning("run %s could not be resumed: %s", run.id, err)
         return Recovered(reaped, resumed)
+
+    def _adopt_runs(self) -> list[int]:
+        """Resume every run a dead server with workers was driving, its jobs' live
+        attempts adopted (module doc); a run that cannot be resumed is left to be
+        concluded as without workers."""
+        from stageline.runs.states import ACTIVE_STATUSES
+
+        assert self.dispatcher is not None
+        store = self.server.store
+        resumed: list[int] = []
+        for run in store.runs.list_runs(limit=100_000):
+            if run.status not in ACTIVE_STATUSES or store.runs.run_alive(run.id):
+                continue
+            if store.server.run_link(run.id) is None:  # not a run of this server's
+                continue
+            adopted = self.dispatcher.expect(run.id)
+            try:
+                resumed += self._resume(run.id)
+            except StagelineError as err:
+                log.warning("run %s could not be resumed: %s", run.id, err)
+                self.dispatcher.unexpect(run.id, RESTARTED)
+                continue
+            log.info("run %s resumed after the restart, %d attempts adopted", run.id, adopted)
+        return resumed
 
     def resume(self, run_id: int, by: str) -> int:
         """Resume run `run_id`, which stopped while it waited and no thread runs, in a new
@@ -354,12 +388,15 @@ class RunHost:
 
     def shutdown(self, timeout: float = 30.0) -> None:
         """Cancel the runs that are running and wait (up to `timeout`) for their record to
-        be completed; runs waiting at a gate stay waiting (module doc)."""
+        be completed; runs waiting at a gate stay waiting. With workers, every run is
+        left for the next start to resume (module doc)."""
         from stageline.runs.states import Status
 
         with self._lock:
             self._closing = True
             threads = dict(self._threads)
+        if self.dispatcher is not None:
+            return
         store = self.server.store
         waited: list[threading.Thread] = []
         for run_id, thread in threads.items():
