@@ -10,11 +10,14 @@ the worker is free; the run goes on as its `needs` say.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
+from stageline.worker import protocol as p
 from tests.support.postgres import fresh_database
 from tests.support.workers import Cluster, cluster, redis_server
 
@@ -68,6 +71,21 @@ def log_of(team: Cluster, run_id: int, job: str) -> str:
     return answer.text
 
 
+def intruder_events(team: Cluster, attempt: str) -> int:
+    """The status of a batch for `attempt` from a worker that does not run it, once the
+    restarted server has adopted the attempt (503 until then)."""
+    worker = httpx.Client(
+        base_url=team.url, headers={"Authorization": f"Bearer {team.worker_token}"}, timeout=30
+    )
+    body = {"worker": "intruder", "seq": 10_000, "events": []}
+    with worker:
+        answer = worker.post(p.EVENTS.format(attempt=attempt), json=body)
+        while answer.status_code == 503:
+            time.sleep(0.2)
+            answer = worker.post(p.EVENTS.format(attempt=attempt), json=body)
+    return answer.status_code
+
+
 def test_a_server_restart_adopts_the_running_job_and_runs_the_queued_one(
     tmp_path: Path, database: str | None
 ) -> None:
@@ -88,7 +106,10 @@ def test_a_server_restart_adopts_the_running_job_and_runs_the_queued_one(
         held = team.job(run_id, "across")
         assert [s["name"] for s in held["steps"]][:2] == ["Before", "Held"], held
 
+        team.wait(lambda: team.live_workers()["w1"]["current"], "w1's heartbeat to list its job")
+        [current] = team.live_workers()["w1"]["current"]
         team.restart_server()
+        assert intruder_events(team, current["attempt"]) == 409  # fencing holds
         (marks / "go").touch()
 
         document = team.finished(run_id)
