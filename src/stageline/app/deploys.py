@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from stageline.app.runs import Say
     from stageline.deploy.dora import DoraMetrics
     from stageline.deploy.records import DeploymentRecord
+    from stageline.executors.base import Executor
     from stageline.store import Store
     from stageline.store.deploy_records import DeploymentRow
 
@@ -208,11 +209,12 @@ def rollback_in(
     to: int | None = None,
     who: str,
     say: Say = lambda text: None,
-    executor: str = "local",
+    executor: str | Executor = "local",
 ) -> RolledBack:
     """Roll `environment` back to deployment `to` (default: the one before the current),
     by the paused run or here (see module doc), recorded as requested by `who`; raises
-    RunError when it cannot or fails."""
+    RunError when it cannot or fails. `executor`: a name, or the one to re-run the deploy
+    job on (a celery server's `RemoteExecutor`: the job goes to a worker)."""
     import asyncio
 
     from stageline.deploy.deployments import interrupted_deployment
@@ -239,7 +241,8 @@ def rollback_in(
         say(f"run {gate.run_id} is paused on {environment}: it rolls back now")
         return RolledBack(_follow(ctx.store, gate.deployment_id), gate.run_id)
     env = ctx.config.environment(environment)
-    hooks = wire(ctx.store, ctx.root, get_executor(executor), config=ctx.config)
+    chosen = get_executor(executor) if isinstance(executor, str) else executor
+    hooks = wire(ctx.store, ctx.root, chosen, config=ctx.config)
     rt = hooks.runtime
     given = run_environment(ctx.root)
     rt.secrets, rt.extra_env, rt.action_dirs = given.secrets, given.extra_env, given.action_dirs

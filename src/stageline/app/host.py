@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from stageline.engine.events import EngineEvent
     from stageline.engine.scheduler import RunSpec
     from stageline.engine.setup import Prepared
+    from stageline.executors.base import Executor
     from stageline.store.server_records import RepoRow
 
 log = logging.getLogger(__name__)
@@ -197,7 +198,7 @@ class RunHost:
                 ctx,
                 specs[0].repo_dir,
                 specs,
-                executor=self.executor if self.dispatcher is None else self.dispatcher.executor(),
+                executor=self.job_executor(),
                 parallel=self.parallel,
                 observer_for=lambda spec: _Recorded(self, link, started),
                 prompt=False,
@@ -218,6 +219,11 @@ class RunHost:
             self.server.release()
             with self._lock:
                 self._workers.discard(threading.current_thread())
+
+    def job_executor(self) -> str | Executor:
+        """What runs the jobs of one run or rollback: the executor's name, or with workers
+        a `RemoteExecutor` of the dispatcher's."""
+        return self.executor if self.dispatcher is None else self.dispatcher.executor()
 
     def _running(self, run_id: int, thread: threading.Thread) -> None:
         with self._lock:

@@ -22,6 +22,7 @@ from stageline.errors import ConfigError, RunError
 if TYPE_CHECKING:
     from stageline.app.serverdata import ServerData
     from stageline.deploy.gates import Verdict
+    from stageline.executors.base import Executor
     from stageline.store.server_records import RepoRow
 
 
@@ -116,7 +117,7 @@ def rollback(
     *,
     to: int | None,
     who: str,
-    executor: str = "local",
+    executor: str | Executor = "local",
 ) -> deploys.RolledBack:
     """Roll `environment` of repository `found` back (`deploys.rollback_in`) as `who`;
     audited, whether it succeeds or fails."""

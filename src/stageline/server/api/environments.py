@@ -82,7 +82,7 @@ def rollback(
     found = repo_of(server, repo)
     try:
         done = served.rollback(
-            server, found, name, to=body.to, who=principal.name, executor=host.executor
+            server, found, name, to=body.to, who=principal.name, executor=host.job_executor()
         )
     except RunError as err:  # nothing deployed, no such deployment, or the rollback failed
         raise StoreError(err.message, hint=err.hint) from err

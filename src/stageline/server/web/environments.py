@@ -145,9 +145,8 @@ def roll_back(
     chosen = _chosen(server, repo)
     assert chosen is not None  # _chosen raised a 404 for an unknown name
     try:
-        served.rollback(
-            server, chosen, environment, to=to, who=who.name, executor=host_of(request).executor
-        )
+        executor = host_of(request).job_executor()
+        served.rollback(server, chosen, environment, to=to, who=who.name, executor=executor)
     except StagelineError as err:  # nothing deployed, no such deployment, or it failed
         return _render(request, who, chosen.name, error=err.message, status=409)
     query = urlencode({"repo": chosen.name, "rolled": environment})
