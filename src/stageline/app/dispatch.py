@@ -12,8 +12,8 @@ The store holds the lease (`Store.dispatch`): a reaper thread, every second, end
 job whose worker stopped extending its lease ("worker NAME lost", or one retry with
 `retry_lost_jobs`), a job no live worker serves for `no_worker_timeout`, and a job
 past its `timeout-minutes` on the server's clock plus `LEASE_S` (the backstop). It
-sends again a task that an idle worker of its queue has not taken for `RESEND_S`
-(lost with a broker that restarted without it).
+sends again a task that an idle worker of its queue has not taken for `RESEND_S` while
+the broker's queue is empty (lost with a broker that restarted without it).
 
 After a restart the server adopts its predecessor's live attempts (`expect`, then
 `submit` finds them: `app.adoption`); until the resumed engine reaches a job, its
@@ -64,8 +64,9 @@ REAP_EVERY_S = 1.0
 #: How long a job may wait for a live worker that serves its queue (seconds).
 NO_WORKER_TIMEOUT_S = 600.0
 #: An attempt still queued this long after its send while a worker of its queue has a
-#: free slot is sent again: its task was lost (a broker restarted without it). A
-#: duplicate is harmless: the second claim is refused and the task dropped.
+#: free slot and the broker holds no task of that queue is sent again: its task was lost
+#: (a broker restarted without it). A duplicate is harmless: the second claim is refused
+#: and the task dropped.
 RESEND_S = 30.0
 #: The reason a job's attempt carries when the server that sent it restarted.
 RESTARTED = "the server restarted"
@@ -197,6 +198,19 @@ class _Pending:
             return
         self.waiting = waiting_for
         self.post(self.sink.event, "job.waiting", {"waiting_for": waiting_for})
+
+
+#: A sink call to make on the run's loop: the method and its arguments.
+_Call = tuple[Callable[..., Any], tuple[Any, ...]]
+
+
+def _call_all(calls: list[_Call]) -> None:
+    """Make a batch's sink calls in order; one that fails is logged, the rest go on."""
+    for fn, args in calls:
+        try:
+            fn(*args)
+        except Exception:
+            log.exception("a worker's event could not be applied")
 
 
 def _resolve(future: asyncio.Future[JobResult], result: JobResult) -> None:
@@ -508,11 +522,15 @@ class Dispatcher:
             if applied is None:
                 raise StaleAttempt(f"attempt {attempt_id} is not running on {batch.worker}")
             if applied:
+                calls: list[_Call] = []
                 try:
                     for event in batch.events:
-                        self._replay(pending, event)
+                        self._replay(pending, event, calls)
                 except (KeyError, TypeError, ValueError) as err:
                     raise BadBatch(f"attempt {attempt_id}: a malformed event: {err!r}") from None
+                finally:  # one wake-up of the run's loop per batch, not one per event
+                    if calls:
+                        pending.post(_call_all, calls)
         cancel = pending.attempt.cancel_requested
         row = self.server.store.dispatch.get_attempt(attempt_id)
         if row is not None:
@@ -538,7 +556,9 @@ class Dispatcher:
                 self._local_log(pending, step)
             pending.settle(result)
 
-    def _replay(self, pending: _Pending, event: Mapping[str, Any]) -> None:
+    def _replay(self, pending: _Pending, event: Mapping[str, Any], calls: list[_Call]) -> None:
+        """Write a `write` event's text to the step's log; add the sink calls of the
+        others to `calls`, which the run's loop makes in order."""
         kind = event.get("kind")
         sink = pending.sink
         if kind == "write":
@@ -546,22 +566,23 @@ class Dispatcher:
             if file is not None:
                 file.write(str(event["text"]))
         elif kind == "log":
-            pending.post(sink.log, int(event["index"]), str(event["line"]))
+            calls.append((sink.log, (int(event["index"]), str(event["line"]))))
         elif kind == "step_started":
             index = int(event["index"])
             file = self._log_file(pending, index)
             pending.open_steps[index] = str(event["name"])
             where = file.location if file is not None else None
-            pending.post(sink.step_started, index, str(event["name"]), where)
+            calls.append((sink.step_started, (index, str(event["name"]), where)))
         elif kind == "step_finished":
             step = StepResult.from_dict(dict(event["result"]))
             self._local_log(pending, step)
             pending.open_steps.pop(step.index, None)
-            pending.post(sink.step_finished, step)
+            calls.append((sink.step_finished, (step,)))
         elif kind == "annotation":
-            pending.post(sink.annotation, Annotation.from_dict(dict(event["annotation"])))
+            annotation = Annotation.from_dict(dict(event["annotation"]))
+            calls.append((sink.annotation, (annotation,)))
         elif kind == "event":
-            pending.post(sink.event, str(event["name"]), dict(event.get("data") or {}))
+            calls.append((sink.event, (str(event["name"]), dict(event.get("data") or {}))))
         else:
             log.warning("attempt %s: unknown event kind %r", pending.attempt.id, kind)
 
@@ -610,12 +631,45 @@ class Dispatcher:
         live = self.live_workers()
         served = {q for w in live for q in w.queues}
         idle = self._idle_queues(live)
+        waited = {
+            pending.attempt.queue
+            for pending in pendings
+            if pending.claimed_at is None
+            and pending.attempt.queue in idle
+            and at - pending.sent_at >= self.settings.resend_s
+        }
+        drained = self._drained(waited) if waited else set()
         for pending in pendings:
             if pending.claimed_at is None:
                 self._check_served(pending, served, at)
-                self._check_sent(pending, idle, at)
+                self._check_sent(pending, drained, at)
             elif pending.timeout_s is not None:
                 self._check_timeout(pending, at)
+
+    def _drained(self, queues: set[str]) -> set[str]:
+        """The queues among `queues` whose broker holds no task: an unclaimed attempt of
+        one is not waiting its turn behind others, its task was lost. (Checking the
+        broker, not only a worker's free slot, keeps a long queue's tasks from being sent
+        again while they wait.)"""
+        if self._celery is None:
+            return set()
+        empty: set[str] = set()
+        try:
+            with self._celery.connection_for_write() as conn:
+                for queue in sorted(queues):
+                    channel = conn.channel()
+                    try:
+                        count = channel.queue_declare(queue=queue, passive=True).message_count
+                    except conn.channel_errors:  # no such queue: nothing in it
+                        count = 0
+                    finally:
+                        channel.close()
+                    if count == 0:
+                        empty.add(queue)
+        except Exception as err:  # the broker is away: send nothing again this pass
+            log.warning("cannot read the broker's queues: %s", err)
+            return set()
+        return empty
 
     def _lost(self, row: AttemptRow) -> None:
         pending = self._drop(row.id)
@@ -675,9 +729,9 @@ class Dispatcher:
             self.forget(pending)
             pending.settle(JobResult(Conclusion.FAILURE, reason=text))
 
-    def _check_sent(self, pending: _Pending, idle: set[str], at: float) -> None:
+    def _check_sent(self, pending: _Pending, drained: set[str], at: float) -> None:
         row = pending.attempt
-        if row.queue not in idle or at - pending.sent_at < self.settings.resend_s:
+        if row.queue not in drained or at - pending.sent_at < self.settings.resend_s:
             return
         found = self.server.store.dispatch.get_attempt(row.id)
         if found is None or found.state != "queued":  # claimed meanwhile, or ended
