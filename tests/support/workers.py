@@ -314,16 +314,20 @@ class Cluster:
         assert len(jobs) == 1, f"{len(jobs)} jobs named {job_id}"
         return jobs[0]
 
+    def status(self, run_id: int) -> str:
+        """The run's status, from the list of runs (no jobs: a poll of a big run costs
+        the server little) or, once it is not among the newest, from its document."""
+        answer = self.http.get("/api/v1/runs", params={"limit": 20})
+        assert answer.status_code == 200, answer.text
+        for summary in answer.json()["runs"]:
+            if summary["id"] == run_id:
+                return str(summary["status"])
+        return str(self.run(run_id)["status"])
+
     def finished(self, run_id: int, timeout: float = 240) -> dict[str, Any]:
         """The run's document once it completed."""
-        found: dict[str, Any] = {}
-
-        def done() -> bool:
-            found.update(self.run(run_id))
-            return found["status"] == "completed"
-
-        self.wait(done, f"run {run_id} to complete", timeout)
-        return found
+        self.wait(lambda: self.status(run_id) == "completed", f"run {run_id} to complete", timeout)
+        return self.run(run_id)
 
     def cancel(self, run_id: int) -> None:
         answer = self.http.post(f"/api/v1/runs/{run_id}/cancel")

@@ -72,6 +72,8 @@ RESEND_S = 30.0
 RESTARTED = "the server restarted"
 #: The reason of an adoptable attempt whose resumed run did not run its job again.
 NOT_RESUMED = "the server restarted and its resumed run did not run the job again"
+#: How many runs' repository names the dispatcher keeps for claims.
+REPO_NAMES = 1024
 #: `detach` hops through a run's loop this many times before freezing it, so that the
 #: record of what the loop was told (flushed once per turn) is written first.
 FLUSH_HOPS = 3
@@ -169,6 +171,9 @@ class _Pending:
     timeout_s: float | None
     logs: LogDir | None
     waiting: str | None = None
+    #: Why the job must stop, once the dispatcher asked its worker to (the reply to its
+    #: next batch says it too).
+    cancel: str | None = None
     unserved_since: float | None = None
     claimed_at: float | None = None
     sent_at: float = field(default_factory=time.time)
@@ -230,6 +235,10 @@ class Dispatcher:
         self._celery: Celery | None = None
         self._stop = threading.Event()
         self._reaper: threading.Thread | None = None
+        #: The live workers as last read (`live_workers`), and when (monotonic).
+        self._live: tuple[float, list[WorkerRow]] | None = None
+        #: Run id → its repository's name (the claim reply's `repo`), bounded.
+        self._repos: dict[int, str] = {}
         #: Attempts a restart left live, to adopt: (run id, job key) → its record.
         self._adoptable: dict[tuple[int, str], Adoptable] = {}
         #: The loops of the runs in flight (`detach` freezes them), and what holds them.
@@ -351,7 +360,16 @@ class Dispatcher:
     # -- sending -------------------------------------------------------------------------
 
     def live_workers(self) -> list[WorkerRow]:
-        return workers.live(self.server, live_s=self.settings.live_s)
+        """The live workers, read from the store at most once per `reap_every` (every job
+        sent asks, and the reaper)."""
+        now = time.monotonic()
+        with self._lock:
+            if self._live is not None and now - self._live[0] < self.settings.reap_every:
+                return self._live[1]
+        found = workers.live(self.server, live_s=self.settings.live_s)
+        with self._lock:
+            self._live = (now, found)
+        return found
 
     def served_queues(self) -> set[str]:
         return {q for w in self.live_workers() for q in w.queues}
@@ -444,6 +462,7 @@ class Dispatcher:
         claimed yet ends at once."""
         store = self.server.store.dispatch
         attempt = pending.attempt.id
+        pending.cancel = pending.cancel or reason
         store.request_attempt_cancel(attempt, reason)
         if store.end_attempt(attempt, "cancelled", reason, ["queued"]):
             self._drop(attempt)
@@ -503,11 +522,25 @@ class Dispatcher:
             pending.claimed_at = time.time()
         pending.hold(None)
         pending.post(pending.sink.event, "job.runner", {"name": worker})
-        link = store.server.run_link(claimed.run_id)
-        repo = store.server.get_repo_by_id(link.repo_id) if link is not None else None
         data = pending.request.to_dict()
         data["local"] = None
-        return p.ClaimReply(request=data, repo=repo.name if repo is not None else "")
+        return p.ClaimReply(request=data, repo=self._repo_name(claimed.run_id))
+
+    def _repo_name(self, run_id: int) -> str:
+        """The name of run `run_id`'s repository ("" for none), read once per run."""
+        with self._lock:
+            name = self._repos.get(run_id)
+        if name is not None:
+            return name
+        store = self.server.store.server
+        link = store.run_link(run_id)
+        repo = store.get_repo_by_id(link.repo_id) if link is not None else None
+        name = repo.name if repo is not None else ""
+        with self._lock:
+            if len(self._repos) >= REPO_NAMES:
+                self._repos.clear()
+            self._repos[run_id] = name
+        return name
 
     def events(self, attempt_id: str, batch: p.EventBatch) -> p.BatchReply:
         """Apply a batch once, in order, onto the engine's sink; `StaleAttempt` when the
@@ -531,10 +564,7 @@ class Dispatcher:
                 finally:  # one wake-up of the run's loop per batch, not one per event
                     if calls:
                         pending.post(_call_all, calls)
-        cancel = pending.attempt.cancel_requested
-        row = self.server.store.dispatch.get_attempt(attempt_id)
-        if row is not None:
-            cancel = row.cancel_requested
+        cancel = pending.cancel or pending.attempt.cancel_requested
         return p.BatchReply(applied=applied, cancel=cancel)
 
     def finish(self, attempt_id: str, finish: p.Finish) -> None:
@@ -750,6 +780,7 @@ class Dispatcher:
         minutes = pending.timeout_s / 60
         reason = f"the job exceeded its timeout of {minutes:g} minutes"
         store = self.server.store.dispatch
+        pending.cancel = pending.cancel or reason
         store.request_attempt_cancel(pending.attempt.id, reason)
         if store.end_attempt(pending.attempt.id, "lost", reason, ["running"]):
             self.forget(pending)
