@@ -3,6 +3,9 @@ two Celery workers gives the record the local executor gives (issue 9): the same
 conclusions, steps and outputs, and the same deployments to staging and production,
 behind the same gates and bake windows, which the server keeps.
 
+Every job of the pipeline is `runs-on: ubuntu-latest`, so both workers serve the one
+queue `default`; with one slot each, the two test jobs that run at once land on both.
+
 The server has no `vars`: the copy of the example gives its three (`DEPLOY_ROOT`,
 `STAGING_PORT`, `PRODUCTION_PORT`) as literals, each cluster its own root and ports, as
 `stageline demo` rewrites `.stageline.yml`'s ports.
