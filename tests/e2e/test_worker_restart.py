@@ -163,3 +163,32 @@ def test_an_adopted_job_whose_worker_died_meanwhile_ends_lost(tmp_path: Path) ->
         assert "worker w1 lost" in str(jobs["across"]["reason"]), jobs["across"]
         assert jobs["after"]["conclusion"] == "skipped"
         assert document["conclusion"] == "failure"
+
+
+def test_a_job_whose_lease_lapsed_while_the_server_was_down_ends_lost(tmp_path: Path) -> None:
+    """The server stays down past the lease (`LEASE_S`) while the worker runs on: the
+    restarted server ends the job "worker NAME lost", as its reaper ends any job whose
+    lease lapsed, and the worker's late events and result are refused."""
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    files = {".github/workflows/restart.yml": workflow(marks)}
+    with (
+        redis_server(tmp_path / "redis") as redis,
+        cluster(tmp_path / "celery", files, broker=redis.url) as team,
+    ):
+        team.start_worker("w1", concurrency=1)
+        run_id = team.push()
+        team.wait(lambda: (marks / "held").exists(), "the held step to start")
+        team.stop_server()
+        time.sleep(p.LEASE_S + 2)  # down longer than the lease its last heartbeat gave
+        team.launch_server()
+        (marks / "go").touch()
+
+        document = team.finished(run_id, timeout=120)
+        jobs = {job["job_id"]: job for job in document["jobs"]}
+        assert jobs["across"]["conclusion"] == "failure", jobs["across"]
+        assert "worker w1 lost" in str(jobs["across"]["reason"]), jobs["across"]
+        assert jobs["after"]["conclusion"] == "skipped"
+        assert jobs["queued"]["conclusion"] == "success"
+        assert document["conclusion"] == "failure"
+        assert (marks / "before.count").read_text() == "ran\n"  # lost, not run again

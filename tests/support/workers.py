@@ -239,9 +239,13 @@ class Cluster:
             assert time.monotonic() < deadline, f"serve not ready:\n{_tail(self.server_log)}"
             time.sleep(0.1)
 
+    def stop_server(self) -> None:
+        """SIGTERM the server and wait for it to exit (`launch_server` starts it again)."""
+        _stop(self.server, group=True, timeout=40)
+
     def restart_server(self) -> None:
         """SIGTERM the server, wait for it to exit, start it again (same port, data dir)."""
-        _stop(self.server, group=True, timeout=40)
+        self.stop_server()
         self.launch_server()
 
     # workers ------------------------------------------------------------------------

@@ -249,13 +249,10 @@ class Dispatcher:
     # -- life ----------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the reaper; the broker is connected on the first send. The attempts a
-        previous server left are the business of `expect` and `end_unexpected`."""
+        """Make the Celery app (the broker is connected on the first send). The attempts
+        a previous server left are the business of `expect`, then `recovered` starts the
+        reaper."""
         self._celery = p.celery_app(self.settings.broker)
-        self._reaper = threading.Thread(
-            target=self._reap_loop, name="stageline-reaper", daemon=True
-        )
-        self._reaper.start()
 
     def detach(self, timeout: float = 10.0) -> None:
         """Stop for a restart (ADR 0012): stop the reaper and answer workers "not yet",
@@ -318,6 +315,11 @@ class Dispatcher:
         `submit` adopts them. How many there are."""
         store = self.server.store
         found = adoptable(store.dispatch.attempts_of_run(run_id), store.runs.get_run(run_id))
+        now = time.time()
+        for item in found:  # decided before any worker reaches this server (`recovered`)
+            row = item.attempt
+            if row.state == "running" and (row.lease_until or 0) < now:
+                store.dispatch.end_attempt(row.id, "lost", f"worker {row.worker} lost")
         with self._lock:
             for item in found:
                 self._adoptable[item.key] = item
@@ -333,15 +335,20 @@ class Dispatcher:
         for item in gone:
             self.server.store.dispatch.end_attempt(item.attempt.id, "lost", reason)
 
-    def end_unexpected(self) -> None:
-        """End every live attempt no run here awaits or will adopt (of a run a restart
-        concluded): `lost`, so that its worker stops the job."""
+    def recovered(self) -> None:
+        """The restart's runs are resumed: end every live attempt no run here awaits or
+        will adopt (of a run the restart concluded: `lost`, so that its worker stops the
+        job), and start the reaper."""
         with self._lock:
             known = set(self._hub) | {a.attempt.id for a in self._adoptable.values()}
         store = self.server.store.dispatch
         for row in store.live_attempts():
             if row.id not in known:
                 store.end_attempt(row.id, "lost", RESTARTED)
+        self._reaper = threading.Thread(
+            target=self._reap_loop, name="stageline-reaper", daemon=True
+        )
+        self._reaper.start()
 
     def _awaited(self, attempt_id: str) -> bool:
         with self._lock:

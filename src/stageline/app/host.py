@@ -334,7 +334,7 @@ class RunHost:
         resumed = self._adopt_runs() if self.dispatcher is not None else []
         reaped = store.runs.reap_orphans()
         if self.dispatcher is not None:
-            self.dispatcher.end_unexpected()
+            self.dispatcher.recovered()
         for run in store.runs.list_runs(limit=100_000):
             if run.status != Status.WAITING or store.runs.run_alive(run.id):
                 continue
