@@ -241,7 +241,7 @@ class Dispatcher:
         self._repos: dict[int, str] = {}
         #: Attempts a restart left live, to adopt: (run id, job key) → its record.
         self._adoptable: dict[tuple[int, str], Adoptable] = {}
-        #: The loops of the runs in flight (`detach` freezes them), and what holds them.
+        #: The loops of the runs in flight (`detach` freezes them).
         self._loops: set[asyncio.AbstractEventLoop] = set()
         self._detached = False
         self._frozen = threading.Event()
