@@ -211,14 +211,42 @@ class Cluster:
     url: str
     token: str
     worker_token: str
-    server: subprocess.Popen[bytes]
     server_log: Path
+    #: `stageline serve ...` (`launch_server` starts it, `restart_server` again).
+    serve_command: list[str]
+    server: subprocess.Popen[bytes] = field(init=False)
     workers: dict[str, Worker] = field(default_factory=dict)
     http: httpx.Client = field(init=False)
 
     def __post_init__(self) -> None:
         headers = {"Authorization": f"Bearer {self.token}"}
         self.http = httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+    # the server -----------------------------------------------------------------------
+    def launch_server(self) -> None:
+        """Start `serve_command` and wait until it answers its health check."""
+        with open(self.server_log, "ab") as out:
+            self.server = subprocess.Popen(
+                self.serve_command, stdout=out, stderr=subprocess.STDOUT, env=environ(),
+                cwd=self.root, start_new_session=True,
+            )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while True:
+            assert self.server.poll() is None, f"serve exited:\n{_tail(self.server_log)}"
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{self.url}/api/v1/health", timeout=2).status_code == 200:
+                    return
+            assert time.monotonic() < deadline, f"serve not ready:\n{_tail(self.server_log)}"
+            time.sleep(0.1)
+
+    def stop_server(self) -> None:
+        """SIGTERM the server and wait for it to exit (`launch_server` starts it again)."""
+        _stop(self.server, group=True, timeout=40)
+
+    def restart_server(self) -> None:
+        """SIGTERM the server, wait for it to exit, start it again (same port, data dir)."""
+        self.stop_server()
+        self.launch_server()
 
     # workers ------------------------------------------------------------------------
     def start_worker(
@@ -290,16 +318,20 @@ class Cluster:
         assert len(jobs) == 1, f"{len(jobs)} jobs named {job_id}"
         return jobs[0]
 
+    def status(self, run_id: int) -> str:
+        """The run's status, from the list of runs (no jobs: a poll of a big run costs
+        the server little) or, once it is not among the newest, from its document."""
+        answer = self.http.get("/api/v1/runs", params={"limit": 20})
+        assert answer.status_code == 200, answer.text
+        for summary in answer.json()["runs"]:
+            if summary["id"] == run_id:
+                return str(summary["status"])
+        return str(self.run(run_id)["status"])
+
     def finished(self, run_id: int, timeout: float = 240) -> dict[str, Any]:
         """The run's document once it completed."""
-        found: dict[str, Any] = {}
-
-        def done() -> bool:
-            found.update(self.run(run_id))
-            return found["status"] == "completed"
-
-        self.wait(done, f"run {run_id} to complete", timeout)
-        return found
+        self.wait(lambda: self.status(run_id) == "completed", f"run {run_id} to complete", timeout)
+        return self.run(run_id)
 
     def cancel(self, run_id: int) -> None:
         answer = self.http.post(f"/api/v1/runs/{run_id}/cancel")
@@ -326,7 +358,8 @@ class Cluster:
     def stop(self) -> None:
         for worker in self.workers.values():
             _stop(worker.process, group=True)
-        _stop(self.server, group=True, timeout=40)
+        if hasattr(self, "server"):
+            _stop(self.server, group=True, timeout=40)
         self.http.close()
 
 
@@ -338,13 +371,15 @@ def cluster(
     executor: str = "celery",
     broker: str | None = None,
     serve_args: Sequence[str] = (),
+    database_url: str | None = None,
 ) -> Iterator[Cluster]:
     """A data dir with an admin, a worker user and their tokens, `files` committed in a
-    repository registered as `app`, and `stageline serve --executor EXECUTOR` on it."""
+    repository registered as `app`, and `stageline serve --executor EXECUTOR` on it (its
+    record in `database_url` when given, else in the data dir's SQLite)."""
     root.mkdir(parents=True, exist_ok=True)
     source = make_source(root / "source", files)
     data = root / "data"
-    common = ("--data-dir", str(data))
+    common = ("--data-dir", str(data), *(["--database-url", database_url] if database_url else []))
     (root / "webhook.secret").write_text(SECRET + "\n")
     _ok(["repo", "add", REPO, "--url", str(source.path),
          "--webhook-secret-file", str(root / "webhook.secret"), *common])  # fmt: skip
@@ -358,22 +393,10 @@ def cluster(
     url = f"http://127.0.0.1:{port}"
     log = root / f"serve-{executor}.log"
     extra = ["--executor", executor, *(["--broker", broker] if broker else []), *serve_args]
-    with open(log, "ab") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "stageline", "serve", "--port", str(port), *common, *extra],
-            stdout=out, stderr=subprocess.STDOUT, env=environ(), cwd=root,
-            start_new_session=True,
-        )  # fmt: skip
-    made = Cluster(root, source, executor, broker, url, token, worker_token, server, log)
+    command = [sys.executable, "-m", "stageline", "serve", "--port", str(port), *common, *extra]
+    made = Cluster(root, source, executor, broker, url, token, worker_token, log, command)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert server.poll() is None, f"stageline serve exited:\n{_tail(log)}"
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{url}/api/v1/health", timeout=2).status_code == 200:
-                    break
-            assert time.monotonic() < deadline, f"serve did not become ready:\n{_tail(log)}"
-            time.sleep(0.1)
+        made.launch_server()
         yield made
     finally:
         made.stop()

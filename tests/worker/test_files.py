@@ -24,6 +24,7 @@ from stageline.worker.files import (
     RemoteCache,
     fetch_actions,
 )
+from stageline.worker.protocol import WORKER_HEADER
 from tests.server.api.test_agent_files import register, running_attempt
 from tests.server.conftest import Live, _users, serving
 from tests.support.git import git
@@ -41,7 +42,7 @@ def live(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Live]:
 
 
 def _http(live: Live, role: str = "worker") -> httpx.AsyncClient:
-    headers = {"Authorization": f"Bearer {live.tokens[role]}"}
+    headers = {"Authorization": f"Bearer {live.tokens[role]}", WORKER_HEADER: "w1"}
     return httpx.AsyncClient(base_url=live.url, headers=headers, timeout=30)
 
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from stageline.app.runs import Say
     from stageline.deploy.dora import DoraMetrics
     from stageline.deploy.records import DeploymentRecord
+    from stageline.executors.base import Executor
     from stageline.store import Store
     from stageline.store.deploy_records import DeploymentRow
 
@@ -209,7 +210,7 @@ def rollback_in(
     to: int | None = None,
     who: str,
     say: Say = lambda text: None,
-    executor: str = "local",
+    executor: str | Executor = "local",
     origin: Mapping[str, str] | None = None,
     started: Callable[[int], None] | None = None,
 ) -> RolledBack:
@@ -218,7 +219,9 @@ def rollback_in(
     RunError when it cannot or fails. Asking a paused run to roll back is a decision on
     its pause gate, recorded with `origin` (default: this terminal's) and refused
     (`gates.ServerOnly`) where the environment takes decisions only through the server.
-    `started` is told the id of the rollback's record once it exists (whoever does it)."""
+    `started` is told the id of the rollback's record once it exists (whoever does it).
+    `executor`: a name, or the one to re-run the deploy job on (a celery server's
+    `RemoteExecutor`: the job goes to a worker)."""
     import asyncio
 
     from stageline.app.gates import refuse_local
@@ -249,7 +252,8 @@ def rollback_in(
         say(f"run {gate.run_id} is paused on {environment}: it rolls back now")
         return RolledBack(_follow(ctx.store, gate.deployment_id, started), gate.run_id)
     env = ctx.config.environment(environment)
-    hooks = wire(ctx.store, ctx.root, get_executor(executor), config=ctx.config)
+    chosen = get_executor(executor) if isinstance(executor, str) else executor
+    hooks = wire(ctx.store, ctx.root, chosen, config=ctx.config)
     rt = hooks.runtime
     given = run_environment(ctx.root)
     rt.secrets, rt.extra_env, rt.action_dirs = given.secrets, given.extra_env, given.action_dirs

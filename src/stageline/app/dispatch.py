@@ -12,8 +12,14 @@ The store holds the lease (`Store.dispatch`): a reaper thread, every second, end
 job whose worker stopped extending its lease ("worker NAME lost", or one retry with
 `retry_lost_jobs`), a job no live worker serves for `no_worker_timeout`, and a job
 past its `timeout-minutes` on the server's clock plus `LEASE_S` (the backstop). It
-sends again a task that an idle worker of its queue has not taken for `RESEND_S`
-(lost with a broker that restarted without it).
+sends again a task that an idle worker of its queue has not taken for `RESEND_S` while
+the broker's queue is empty (lost with a broker that restarted without it).
+
+After a restart the server adopts its predecessor's live attempts (`expect`, then
+`submit` finds them: `app.adoption`); until the resumed engine reaches a job, its
+worker's calls are answered "not yet" (`NotYet`, 503) and it retries. `detach` stops
+the dispatcher for a restart: it freezes the runs' loops where they are, so nothing
+is concluded and the next start resumes them.
 
 The broker is touched only to send: no result backend, so no secret rests there.
 """
@@ -30,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from stageline.app import workers
+from stageline.app.adoption import Adoptable, adoptable, restore
 from stageline.errors import ConfigError, RunError, StagelineError
 from stageline.executors.base import (
     Admissions,
@@ -57,12 +64,19 @@ REAP_EVERY_S = 1.0
 #: How long a job may wait for a live worker that serves its queue (seconds).
 NO_WORKER_TIMEOUT_S = 600.0
 #: An attempt still queued this long after its send while a worker of its queue has a
-#: free slot is sent again: its task was lost (a broker restarted without it). A
-#: duplicate is harmless: the second claim is refused and the task dropped.
+#: free slot and the broker holds no task of that queue is sent again: its task was lost
+#: (a broker restarted without it). A duplicate is harmless: the second claim is refused
+#: and the task dropped.
 RESEND_S = 30.0
 #: The reason a job's attempt carries when the server that sent it restarted.
 RESTARTED = "the server restarted"
-SHUTDOWN = "the server was shut down"
+#: The reason of an adoptable attempt whose resumed run did not run its job again.
+NOT_RESUMED = "the server restarted and its resumed run did not run the job again"
+#: How many runs' repository names the dispatcher keeps for claims.
+REPO_NAMES = 1024
+#: `detach` hops through a run's loop this many times before freezing it, so that the
+#: record of what the loop was told (flushed once per turn) is written first.
+FLUSH_HOPS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +153,11 @@ class BadBatch(RunError):
     """An event a worker sent that the server cannot read (answered 400)."""
 
 
+class NotYet(RunError):
+    """A call about an attempt the restarted server will adopt once its resumed engine
+    reaches the job, or made while the server stops (503: the worker retries)."""
+
+
 @dataclass(eq=False)
 class _Pending:
     """An attempt the engine awaits: what its calls need to reach the engine."""
@@ -152,6 +171,9 @@ class _Pending:
     timeout_s: float | None
     logs: LogDir | None
     waiting: str | None = None
+    #: Why the job must stop, once the dispatcher asked its worker to (the reply to its
+    #: next batch says it too).
+    cancel: str | None = None
     unserved_since: float | None = None
     claimed_at: float | None = None
     sent_at: float = field(default_factory=time.time)
@@ -183,6 +205,19 @@ class _Pending:
         self.post(self.sink.event, "job.waiting", {"waiting_for": waiting_for})
 
 
+#: A sink call to make on the run's loop: the method and its arguments.
+_Call = tuple[Callable[..., Any], tuple[Any, ...]]
+
+
+def _call_all(calls: list[_Call]) -> None:
+    """Make a batch's sink calls in order; one that fails is logged, the rest go on."""
+    for fn, args in calls:
+        try:
+            fn(*args)
+        except Exception:
+            log.exception("a worker's event could not be applied")
+
+
 def _resolve(future: asyncio.Future[JobResult], result: JobResult) -> None:
     if not future.done():
         future.set_result(result)
@@ -200,38 +235,130 @@ class Dispatcher:
         self._celery: Celery | None = None
         self._stop = threading.Event()
         self._reaper: threading.Thread | None = None
+        #: The live workers as last read (`live_workers`), and when (monotonic).
+        self._live: tuple[float, list[WorkerRow]] | None = None
+        #: Run id → its repository's name (the claim reply's `repo`), bounded.
+        self._repos: dict[int, str] = {}
+        #: Attempts a restart left live, to adopt: (run id, job key) → its record.
+        self._adoptable: dict[tuple[int, str], Adoptable] = {}
+        #: The loops of the runs in flight (`detach` freezes them).
+        self._loops: set[asyncio.AbstractEventLoop] = set()
+        self._detached = False
+        self._frozen = threading.Event()
 
     # -- life ----------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Conclude the attempts a dead server left (their workers get 409), and start
-        the reaper. The broker is connected on the first send."""
+        """Make the Celery app (the broker is connected on the first send). The attempts
+        a previous server left are the business of `expect`, then `recovered` starts the
+        reaper."""
+        self._celery = p.celery_app(self.settings.broker)
+
+    def detach(self, timeout: float = 10.0) -> None:
+        """Stop for a restart (ADR 0012): stop the reaper and answer workers "not yet",
+        let each run's loop record what it was told, then freeze it there. Nothing is
+        concluded: the workers go on, and the next start adopts their attempts."""
+        self._stop.set()
+        with self._lock:
+            self._detached = True
+            loops = list(self._loops)
+            pendings = list(self._hub.values())
+            self._hub.clear()
+        for pending in pendings:
+            with pending.lock:  # no batch is half applied
+                for file in pending.files.values():
+                    file.close()
+        reached = [self._freeze(loop) for loop in loops]
+        for event in reached:
+            event.wait(timeout)
+        if self._reaper is not None:
+            self._reaper.join(timeout)
+            self._reaper = None
+        if self._celery is not None:
+            self._celery.close()
+            self._celery = None
+
+    def _freeze(self, loop: asyncio.AbstractEventLoop) -> threading.Event:
+        """Block `loop`'s thread for good after `FLUSH_HOPS` turns; set once it is."""
+        reached = threading.Event()
+
+        def hold(hops: int) -> None:
+            if hops:
+                loop.call_soon(hold, hops - 1)
+                return
+            reached.set()
+            self._frozen.wait()  # never set: the process exits with the thread frozen
+
+        try:
+            loop.call_soon_threadsafe(hold, FLUSH_HOPS)
+        except RuntimeError:  # the loop has closed: its run ended
+            reached.set()
+        return reached
+
+    def attach_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        with self._lock:
+            self._loops.add(loop)
+
+    def detach_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        with self._lock:
+            self._loops.discard(loop)
+
+    @property
+    def detached(self) -> bool:
+        return self._detached
+
+    # -- adopting after a restart --------------------------------------------------------
+
+    def expect(self, run_id: int) -> int:
+        """Remember the live attempts of run `run_id`, which is about to be resumed, with
+        their jobs' record (read now: the resume forgets it); the resumed engine's
+        `submit` adopts them. How many there are."""
+        store = self.server.store
+        found = adoptable(store.dispatch.attempts_of_run(run_id), store.runs.get_run(run_id))
+        now = time.time()
+        for item in found:  # decided before any worker reaches this server (`recovered`)
+            row = item.attempt
+            if row.state == "running" and (row.lease_until or 0) < now:
+                store.dispatch.end_attempt(row.id, "lost", f"worker {row.worker} lost")
+        with self._lock:
+            for item in found:
+                self._adoptable[item.key] = item
+        return len(found)
+
+    def unexpect(self, run_id: int, reason: str) -> None:
+        """End the attempts of run `run_id` still waiting to be adopted (`lost`: their
+        workers' calls get 409 and stop the jobs)."""
+        with self._lock:
+            gone = [a for k, a in self._adoptable.items() if k[0] == run_id]
+            for item in gone:
+                del self._adoptable[item.key]
+        for item in gone:
+            self.server.store.dispatch.end_attempt(item.attempt.id, "lost", reason)
+
+    def recovered(self) -> None:
+        """The restart's runs are resumed: end every live attempt no run here awaits or
+        will adopt (of a run the restart concluded: `lost`, so that its worker stops the
+        job), and start the reaper."""
+        with self._lock:
+            known = set(self._hub) | {a.attempt.id for a in self._adoptable.values()}
         store = self.server.store.dispatch
         for row in store.live_attempts():
-            store.end_attempt(row.id, "lost", RESTARTED)
-        self._celery = p.celery_app(self.settings.broker)
+            if row.id not in known:
+                store.end_attempt(row.id, "lost", RESTARTED)
         self._reaper = threading.Thread(
             target=self._reap_loop, name="stageline-reaper", daemon=True
         )
         self._reaper.start()
 
-    def close(self) -> None:
-        """Stop the reaper and end every pending job `cancelled` (a stopping server can
-        hear no worker; their attempts are `lost`, so late calls get 409)."""
-        self._stop.set()
+    def _awaited(self, attempt_id: str) -> bool:
         with self._lock:
-            pendings = list(self._hub.values())
-            self._hub.clear()
-        store = self.server.store.dispatch
-        for pending in pendings:
-            store.end_attempt(pending.attempt.id, "lost", SHUTDOWN)
-            pending.settle(JobResult(Conclusion.CANCELLED, reason=SHUTDOWN))
-        if self._reaper is not None:
-            self._reaper.join(10)
-            self._reaper = None
-        if self._celery is not None:
-            self._celery.close()
-            self._celery = None
+            return self._detached or any(
+                a.attempt.id == attempt_id for a in self._adoptable.values()
+            )
+
+    def _adoptable_for(self, run_id: int, job_key: str) -> Adoptable | None:
+        with self._lock:
+            return self._adoptable.get((run_id, job_key))
 
     def executor(self) -> RemoteExecutor:
         """An executor for one run (its admissions are the run's)."""
@@ -240,7 +367,16 @@ class Dispatcher:
     # -- sending -------------------------------------------------------------------------
 
     def live_workers(self) -> list[WorkerRow]:
-        return workers.live(self.server, live_s=self.settings.live_s)
+        """The live workers, read from the store at most once per `reap_every` (every job
+        sent asks, and the reaper)."""
+        now = time.monotonic()
+        with self._lock:
+            if self._live is not None and now - self._live[0] < self.settings.reap_every:
+                return self._live[1]
+        found = workers.live(self.server, live_s=self.settings.live_s)
+        with self._lock:
+            self._live = (now, found)
+        return found
 
     def served_queues(self) -> set[str]:
         return {q for w in self.live_workers() for q in w.queues}
@@ -270,10 +406,14 @@ class Dispatcher:
         queue: str,
         future: asyncio.Future[JobResult],
     ) -> _Pending:
-        """Record a queued attempt of the job and send its task."""
-        store = self.server.store.dispatch
-        attempt = store.create_attempt(int(request.run_id), request.job.key, queue, labels)
+        """Record a queued attempt of the job and send its task; or adopt the attempt a
+        restart left live for it (`expect`)."""
         local = request.local
+        found = self._adoptable_for(int(request.run_id), request.job.key)
+        store = self.server.store.dispatch
+        attempt = found.attempt if found is not None else None
+        if attempt is None:
+            attempt = store.create_attempt(int(request.run_id), request.job.key, queue, labels)
         pending = _Pending(
             attempt=attempt,
             request=request,
@@ -284,6 +424,9 @@ class Dispatcher:
             timeout_s=_timeout_s(request),
             logs=LogDir(local.log_dir) if local is not None else None,
         )
+        if found is not None:
+            self._adopt(pending, found)
+            return pending
         with self._lock:
             self._hub[attempt.id] = pending
         try:
@@ -295,11 +438,38 @@ class Dispatcher:
             raise
         return pending
 
+    def _adopt(self, pending: _Pending, found: Adoptable) -> None:
+        """Await the attempt a restart left live: restore its job's record, then admit
+        its worker's calls (they wait on the pending's lock until the record is back).
+        Its task is still in the broker when it was not claimed (else it is sent again
+        after `RESEND_S`, as any unclaimed task)."""
+        log.info("job '%s' of run %s: adopted attempt %s", *found.key[::-1], found.attempt.id)
+        store = self.server.store.dispatch
+        row = store.get_attempt(found.attempt.id) or found.attempt
+        pending.attempt = row
+        if row.state == "running":
+            pending.claimed_at = row.started_at.timestamp() if row.started_at else time.time()
+        with pending.lock:
+            with self._lock:  # in the hub before it leaves the adoptable: never in neither
+                self._hub[row.id] = pending
+                self._adoptable.pop(found.key, None)
+            done = restore(found, pending.sink, pending.post)
+            pending.open_steps.update(done.open_steps)
+            pending.logged.update(done.logged)
+        row = store.get_attempt(row.id) or row  # the reaper may have ended it meanwhile
+        if row.state in ("queued", "running"):
+            return
+        if row.state == "lost" and row.worker:
+            self._lost(row)
+        elif self._drop(row.id) is not None:
+            pending.settle(JobResult(Conclusion.FAILURE, reason=row.reason or RESTARTED))
+
     def cancel(self, pending: _Pending, reason: str) -> None:
         """Ask the attempt's worker to stop (the next heartbeat tells it); an attempt not
         claimed yet ends at once."""
         store = self.server.store.dispatch
         attempt = pending.attempt.id
+        pending.cancel = pending.cancel or reason
         store.request_attempt_cancel(attempt, reason)
         if store.end_attempt(attempt, "cancelled", reason, ["queued"]):
             self._drop(attempt)
@@ -346,6 +516,8 @@ class Dispatcher:
         """Admit `worker` to run the attempt, once; `StaleAttempt` otherwise."""
         store = self.server.store
         pending = self.pending(attempt_id)
+        if pending is None and self._awaited(attempt_id):
+            raise NotYet(f"attempt {attempt_id} is not adopted yet; try again")
         if pending is None:  # a task of a dead server's, or of a job that has ended
             store.dispatch.end_attempt(attempt_id, "lost", RESTARTED, ["queued"])
             raise StaleAttempt(f"attempt {attempt_id} is not waiting for a worker")
@@ -357,16 +529,32 @@ class Dispatcher:
             pending.claimed_at = time.time()
         pending.hold(None)
         pending.post(pending.sink.event, "job.runner", {"name": worker})
-        link = store.server.run_link(claimed.run_id)
-        repo = store.server.get_repo_by_id(link.repo_id) if link is not None else None
         data = pending.request.to_dict()
         data["local"] = None
-        return p.ClaimReply(request=data, repo=repo.name if repo is not None else "")
+        return p.ClaimReply(request=data, repo=self._repo_name(claimed.run_id))
+
+    def _repo_name(self, run_id: int) -> str:
+        """The name of run `run_id`'s repository ("" for none), read once per run."""
+        with self._lock:
+            name = self._repos.get(run_id)
+        if name is not None:
+            return name
+        store = self.server.store.server
+        link = store.run_link(run_id)
+        repo = store.get_repo_by_id(link.repo_id) if link is not None else None
+        name = repo.name if repo is not None else ""
+        with self._lock:
+            if len(self._repos) >= REPO_NAMES:
+                self._repos.clear()
+            self._repos[run_id] = name
+        return name
 
     def events(self, attempt_id: str, batch: p.EventBatch) -> p.BatchReply:
         """Apply a batch once, in order, onto the engine's sink; `StaleAttempt` when the
         attempt is not the worker's running one."""
         pending = self.pending(attempt_id)
+        if pending is None and self._awaited(attempt_id):
+            raise NotYet(f"attempt {attempt_id} is not adopted yet; try again")
         if pending is None:
             raise StaleAttempt(f"attempt {attempt_id} is not running here")
         with pending.lock:
@@ -374,21 +562,24 @@ class Dispatcher:
             if applied is None:
                 raise StaleAttempt(f"attempt {attempt_id} is not running on {batch.worker}")
             if applied:
+                calls: list[_Call] = []
                 try:
                     for event in batch.events:
-                        self._replay(pending, event)
+                        self._replay(pending, event, calls)
                 except (KeyError, TypeError, ValueError) as err:
                     raise BadBatch(f"attempt {attempt_id}: a malformed event: {err!r}") from None
-        cancel = pending.attempt.cancel_requested
-        row = self.server.store.dispatch.get_attempt(attempt_id)
-        if row is not None:
-            cancel = row.cancel_requested
+                finally:  # one wake-up of the run's loop per batch, not one per event
+                    if calls:
+                        pending.post(_call_all, calls)
+        cancel = pending.cancel or pending.attempt.cancel_requested
         return p.BatchReply(applied=applied, cancel=cancel)
 
     def finish(self, attempt_id: str, finish: p.Finish) -> None:
         """The attempt's result: the job ends with it; `StaleAttempt` when the attempt
         is not the worker's running one."""
         pending = self.pending(attempt_id)
+        if pending is None and self._awaited(attempt_id):
+            raise NotYet(f"attempt {attempt_id} is not adopted yet; try again")
         store = self.server.store.dispatch
         if pending is None or not store.finish_attempt(attempt_id, finish.worker):
             raise StaleAttempt(f"attempt {attempt_id} is not running on {finish.worker}")
@@ -402,7 +593,9 @@ class Dispatcher:
                 self._local_log(pending, step)
             pending.settle(result)
 
-    def _replay(self, pending: _Pending, event: Mapping[str, Any]) -> None:
+    def _replay(self, pending: _Pending, event: Mapping[str, Any], calls: list[_Call]) -> None:
+        """Write a `write` event's text to the step's log; add the sink calls of the
+        others to `calls`, which the run's loop makes in order."""
         kind = event.get("kind")
         sink = pending.sink
         if kind == "write":
@@ -410,22 +603,23 @@ class Dispatcher:
             if file is not None:
                 file.write(str(event["text"]))
         elif kind == "log":
-            pending.post(sink.log, int(event["index"]), str(event["line"]))
+            calls.append((sink.log, (int(event["index"]), str(event["line"]))))
         elif kind == "step_started":
             index = int(event["index"])
             file = self._log_file(pending, index)
             pending.open_steps[index] = str(event["name"])
             where = file.location if file is not None else None
-            pending.post(sink.step_started, index, str(event["name"]), where)
+            calls.append((sink.step_started, (index, str(event["name"]), where)))
         elif kind == "step_finished":
             step = StepResult.from_dict(dict(event["result"]))
             self._local_log(pending, step)
             pending.open_steps.pop(step.index, None)
-            pending.post(sink.step_finished, step)
+            calls.append((sink.step_finished, (step,)))
         elif kind == "annotation":
-            pending.post(sink.annotation, Annotation.from_dict(dict(event["annotation"])))
+            annotation = Annotation.from_dict(dict(event["annotation"]))
+            calls.append((sink.annotation, (annotation,)))
         elif kind == "event":
-            pending.post(sink.event, str(event["name"]), dict(event.get("data") or {}))
+            calls.append((sink.event, (str(event["name"]), dict(event.get("data") or {}))))
         else:
             log.warning("attempt %s: unknown event kind %r", pending.attempt.id, kind)
 
@@ -474,12 +668,45 @@ class Dispatcher:
         live = self.live_workers()
         served = {q for w in live for q in w.queues}
         idle = self._idle_queues(live)
+        waited = {
+            pending.attempt.queue
+            for pending in pendings
+            if pending.claimed_at is None
+            and pending.attempt.queue in idle
+            and at - pending.sent_at >= self.settings.resend_s
+        }
+        drained = self._drained(waited) if waited else set()
         for pending in pendings:
             if pending.claimed_at is None:
                 self._check_served(pending, served, at)
-                self._check_sent(pending, idle, at)
+                self._check_sent(pending, drained, at)
             elif pending.timeout_s is not None:
                 self._check_timeout(pending, at)
+
+    def _drained(self, queues: set[str]) -> set[str]:
+        """The queues among `queues` whose broker holds no task: an unclaimed attempt of
+        one is not waiting its turn behind others, its task was lost. (Checking the
+        broker, not only a worker's free slot, keeps a long queue's tasks from being sent
+        again while they wait.)"""
+        if self._celery is None:
+            return set()
+        empty: set[str] = set()
+        try:
+            with self._celery.connection_for_write() as conn:
+                for queue in sorted(queues):
+                    channel = conn.channel()
+                    try:
+                        count = channel.queue_declare(queue=queue, passive=True).message_count
+                    except conn.channel_errors:  # no such queue: nothing in it
+                        count = 0
+                    finally:
+                        channel.close()
+                    if count == 0:
+                        empty.add(queue)
+        except Exception as err:  # the broker is away: send nothing again this pass
+            log.warning("cannot read the broker's queues: %s", err)
+            return set()
+        return empty
 
     def _lost(self, row: AttemptRow) -> None:
         pending = self._drop(row.id)
@@ -539,9 +766,9 @@ class Dispatcher:
             self.forget(pending)
             pending.settle(JobResult(Conclusion.FAILURE, reason=text))
 
-    def _check_sent(self, pending: _Pending, idle: set[str], at: float) -> None:
+    def _check_sent(self, pending: _Pending, drained: set[str], at: float) -> None:
         row = pending.attempt
-        if row.queue not in idle or at - pending.sent_at < self.settings.resend_s:
+        if row.queue not in drained or at - pending.sent_at < self.settings.resend_s:
             return
         found = self.server.store.dispatch.get_attempt(row.id)
         if found is None or found.state != "queued":  # claimed meanwhile, or ended
@@ -560,6 +787,7 @@ class Dispatcher:
         minutes = pending.timeout_s / 60
         reason = f"the job exceeded its timeout of {minutes:g} minutes"
         store = self.server.store.dispatch
+        pending.cancel = pending.cancel or reason
         store.request_attempt_cancel(pending.attempt.id, reason)
         if store.end_attempt(pending.attempt.id, "lost", reason, ["running"]):
             self.forget(pending)
@@ -590,10 +818,11 @@ class RemoteExecutor:
         self._admissions = Admissions()
 
     async def start(self) -> None:
-        """Nothing to acquire: the dispatcher is the server's."""
+        """Tell the dispatcher the run's loop (a restart freezes it: `detach`)."""
+        self.dispatcher.attach_loop(asyncio.get_running_loop())
 
     async def close(self) -> None:
-        """Nothing to release: the dispatcher outlives the run."""
+        self.dispatcher.detach_loop(asyncio.get_running_loop())
 
     async def run_job(self, request: JobRequest, sink: JobSink, cancel: CancelToken) -> JobResult:
         self._admissions.admit(request)
@@ -607,13 +836,15 @@ class RemoteExecutor:
         if cancel.is_set():
             return JobResult(Conclusion.CANCELLED, reason="cancelled before it was sent")
         future: asyncio.Future[JobResult] = asyncio.get_running_loop().create_future()
-        # On the run's own thread, with its store (a short write, then one publish).
         dispatcher = self.dispatcher
+        if dispatcher.detached:  # the server stops for a restart: the next start runs it
+            return await future
+        # On the run's own thread, with its store (a short write, then one publish).
         try:
             pending = dispatcher.submit(request, sink, labels, queue, future)
         except RunError as err:  # the broker refused it, or the server is stopping
             return JobResult(Conclusion.FAILURE, reason=err.message)
-        if queue not in dispatcher.served_queues():
+        if pending.claimed_at is None and queue not in dispatcher.served_queues():
             pending.unserved_since = time.time()
             pending.hold(no_worker_text(labels))
         watcher: asyncio.Future[Any] = asyncio.ensure_future(cancel.wait())
@@ -634,6 +865,7 @@ __all__ = [
     "BadBatch",
     "DispatchSettings",
     "Dispatcher",
+    "NotYet",
     "RemoteExecutor",
     "StaleAttempt",
     "labels_of",

@@ -14,6 +14,11 @@ environment back in a worker thread too (the API answers 202 with the rollback's
 to follow). `shutdown` cancels
 the runs that are running and waits for their record to be completed; a run waiting
 at a gate is left waiting, for the next start's `recover`.
+
+With workers (a `Dispatcher`, ADR 0012) a restart loses no job: `shutdown` leaves the
+runs as they are (the dispatcher froze them), and `recover` resumes every run the
+previous server was driving, its jobs' live attempts adopted (`Dispatcher.expect`)
+rather than sent again.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from typing import TYPE_CHECKING
 
 from stageline.app import repos
 from stageline.app.accounts import audit
+from stageline.app.dispatch import NOT_RESUMED, RESTARTED
 from stageline.app.runs import Cancelled
 from stageline.errors import RunError, StagelineError
 
@@ -38,6 +44,7 @@ if TYPE_CHECKING:
     from stageline.engine.events import EngineEvent
     from stageline.engine.scheduler import RunSpec
     from stageline.engine.setup import Prepared
+    from stageline.executors.base import Executor
     from stageline.store.server_records import RepoRow
 
 log = logging.getLogger(__name__)
@@ -194,7 +201,7 @@ class RunHost:
                 ctx,
                 specs[0].repo_dir,
                 specs,
-                executor=self.executor if self.dispatcher is None else self.dispatcher.executor(),
+                executor=self.job_executor(),
                 parallel=self.parallel,
                 observer_for=lambda spec: _Recorded(self, link, started),
                 prompt=False,
@@ -207,12 +214,19 @@ class RunHost:
             log.exception("run thread failed")
         finally:
             started.event.set()
+            if self.dispatcher is not None and resume_id is not None:
+                self.dispatcher.unexpect(resume_id, NOT_RESUMED)
             with self._lock:
                 for run_id in started.run_ids:
                     self._threads.pop(run_id, None)
             self.server.release()
             with self._lock:
                 self._workers.discard(threading.current_thread())
+
+    def job_executor(self) -> str | Executor:
+        """What runs the jobs of one run or rollback: the executor's name, or with workers
+        a `RemoteExecutor` of the dispatcher's."""
+        return self.executor if self.dispatcher is None else self.dispatcher.executor()
 
     def _running(self, run_id: int, thread: threading.Thread) -> None:
         with self._lock:
@@ -353,7 +367,7 @@ class RunHost:
                 environment,
                 to=to,
                 who=who,
-                executor=self.executor,
+                executor=self.job_executor(),
                 started=recorded.add,
             )
         except StagelineError as err:  # recorded (a failed rollback) or refused: said so
@@ -375,8 +389,10 @@ class RunHost:
         from stageline.runs.states import Status
 
         store = self.server.store
+        resumed = self._adopt_runs() if self.dispatcher is not None else []
         reaped = store.runs.reap_orphans()
-        resumed: list[int] = []
+        if self.dispatcher is not None:
+            self.dispatcher.recovered()
         for run in store.runs.list_runs(limit=100_000):
             if run.status != Status.WAITING or store.runs.run_alive(run.id):
                 continue
@@ -387,6 +403,30 @@ class RunHost:
             except StagelineError as err:
                 log.warning("run %s could not be resumed: %s", run.id, err)
         return Recovered(reaped, resumed)
+
+    def _adopt_runs(self) -> list[int]:
+        """Resume every run a dead server with workers was driving, its jobs' live
+        attempts adopted (module doc); a run that cannot be resumed is left to be
+        concluded as without workers."""
+        from stageline.runs.states import ACTIVE_STATUSES
+
+        assert self.dispatcher is not None
+        store = self.server.store
+        resumed: list[int] = []
+        for run in store.runs.list_runs(limit=100_000):
+            if run.status not in ACTIVE_STATUSES or store.runs.run_alive(run.id):
+                continue
+            if store.server.run_link(run.id) is None:  # not a run of this server's
+                continue
+            adopted = self.dispatcher.expect(run.id)
+            try:
+                resumed += self._resume(run.id)
+            except StagelineError as err:
+                log.warning("run %s could not be resumed: %s", run.id, err)
+                self.dispatcher.unexpect(run.id, RESTARTED)
+                continue
+            log.info("run %s resumed after the restart, %d attempts adopted", run.id, adopted)
+        return resumed
 
     def resume(self, run_id: int, by: str) -> int:
         """Resume run `run_id`, which stopped while it waited and no thread runs, in a new
@@ -412,12 +452,15 @@ class RunHost:
 
     def shutdown(self, timeout: float = 30.0) -> None:
         """Cancel the runs that are running and wait (up to `timeout`) for their record to
-        be completed; runs waiting at a gate stay waiting (module doc)."""
+        be completed; runs waiting at a gate stay waiting. With workers, every run is
+        left for the next start to resume (module doc)."""
         from stageline.runs.states import Status
 
         with self._lock:
             self._closing = True
             threads = dict(self._threads)
+        if self.dispatcher is not None:
+            return
         store = self.server.store
         waited: list[threading.Thread] = []
         for run_id, thread in threads.items():

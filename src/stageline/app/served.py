@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from stageline.app.serverdata import ServerData
     from stageline.deploy.gates import Verdict
+    from stageline.executors.base import Executor
     from stageline.store.server_records import RepoRow
 
 
@@ -123,7 +124,7 @@ def rollback(
     *,
     to: int | None,
     who: str,
-    executor: str = "local",
+    executor: str | Executor = "local",
     started: Callable[[int], None] | None = None,
 ) -> deploys.RolledBack:
     """Roll `environment` of repository `found` back (`deploys.rollback_in`) as `who`;

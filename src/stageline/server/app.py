@@ -4,7 +4,9 @@ The lifespan opens the data dir and store (`app.serverdata.open_server`), starts
 `RunHost` and lets it `recover` what a dead server left, starts the background
 `SERVICES`, and only then serves: `GET /api/v1/health` answering 200 means ready. On
 shutdown (uvicorn on SIGTERM) it stops the services, then the host (running runs are
-cancelled and recorded; runs waiting at a gate stay waiting for the next start).
+cancelled and recorded; runs waiting at a gate stay waiting for the next start). With
+workers (`--executor celery`) nothing is cancelled: the dispatcher detaches, and the
+next start resumes the runs and adopts the jobs their workers still run (ADR 0012).
 """
 
 from __future__ import annotations
@@ -89,8 +91,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
                     yield
                 finally:
                     services.close()
-                    if dispatcher is not None:  # its jobs end now: workers cannot report
-                        await run_in_threadpool(dispatcher.close)
+                    if dispatcher is not None:  # its runs wait for the next start
+                        await run_in_threadpool(dispatcher.detach)
                     await run_in_threadpool(host.shutdown, settings.shutdown_timeout)
 
     app = FastAPI(

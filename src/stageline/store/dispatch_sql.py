@@ -81,10 +81,8 @@ class SqlDispatchStore:
             "last_seq": 0,
         }
         with self._tx() as conn:
-            conn.execute(_attempts.insert().values(values))
-            return _attempt(
-                conn.execute(select(_attempts).where(_attempts.c.id == values["id"])).one()
-            )
+            added = _attempts.insert().values(values).returning(_attempts)
+            return _attempt(conn.execute(added).one())
 
     def get_attempt(self, attempt_id: str) -> AttemptRow | None:
         with self._tx() as conn:
@@ -115,7 +113,7 @@ class SqlDispatchStore:
 
     def claim(self, attempt_id: str, worker: str, lease_until: float) -> AttemptRow | None:
         with self._tx() as conn:
-            changed = conn.execute(
+            row = conn.execute(
                 update(_attempts)
                 .where(_attempts.c.id == attempt_id, _attempts.c.state == "queued")
                 .values(
@@ -124,12 +122,9 @@ class SqlDispatchStore:
                     started_at=time.time(),
                     lease_until=lease_until,
                 )
-            ).rowcount
-            if changed != 1:
-                return None
-            return _attempt(
-                conn.execute(select(_attempts).where(_attempts.c.id == attempt_id)).one()
-            )
+                .returning(_attempts)
+            ).first()
+            return None if row is None else _attempt(row)
 
     def extend_leases(
         self, worker: str, attempt_ids: Iterable[str], lease_until: float
@@ -143,8 +138,8 @@ class SqlDispatchStore:
             _attempts.c.worker == worker,
         )
         with self._tx() as conn:
-            conn.execute(update(_attempts).where(*running).values(lease_until=lease_until))
-            return [_attempt(r) for r in conn.execute(select(_attempts).where(*running))]
+            changed = update(_attempts).where(*running).values(lease_until=lease_until)
+            return [_attempt(r) for r in conn.execute(changed.returning(_attempts))]
 
     def apply_batch(self, attempt_id: str, worker: str, seq: int) -> bool | None:
         with self._tx() as conn:

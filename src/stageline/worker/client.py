@@ -28,6 +28,7 @@ from stageline.worker.protocol import (
     CLAIM,
     EVENTS,
     FINISH,
+    WORKER_HEADER,
     BatchReply,
     Claim,
     ClaimReply,
@@ -64,12 +65,16 @@ class Refused(Exception):
     """The server refused a call for good (4xx other than 409): retrying cannot help."""
 
 
-def client(server: str, token: str, attempt: str | None = None) -> httpx.AsyncClient:
-    """An HTTP client for the server's API with the worker's token (and the attempt's
-    header, which the file routes require)."""
+def client(
+    server: str, token: str, attempt: str | None = None, worker: str | None = None
+) -> httpx.AsyncClient:
+    """An HTTP client for the server's API with the worker's token (and the attempt's and
+    the worker's headers, which the file routes require)."""
     headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
     if attempt is not None:
         headers[ATTEMPT_HEADER] = attempt
+    if worker is not None:
+        headers[WORKER_HEADER] = worker
     return httpx.AsyncClient(base_url=server.rstrip("/"), headers=headers, timeout=TIMEOUT_S)
 
 

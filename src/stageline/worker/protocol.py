@@ -44,8 +44,9 @@ CLAIM = AGENT + "/attempts/{attempt}/claim"
 EVENTS = AGENT + "/attempts/{attempt}/events"
 #: POST Finish → 200, or 409 when the attempt is stale.
 FINISH = AGENT + "/attempts/{attempt}/finish"
-#: Files; every call carries the header `ATTEMPT_HEADER`, and the server admits it only
-#: for a `running` attempt of that run (or that repository, for the cache).
+#: Files; every call carries the headers `ATTEMPT_HEADER` and `WORKER_HEADER`, and the
+#: server admits it only for a `running` attempt of that worker and of that run (or that
+#: repository, for the cache).
 ARTIFACTS = AGENT + "/runs/{run_id}/artifacts"  # GET: names
 ARTIFACT = AGENT + "/runs/{run_id}/artifacts/{name}"  # PUT tar.gz + meta / GET tar.gz
 CACHE_LOOKUP = AGENT + "/cache/{repo}/lookup"  # POST {version, key, restore_keys}
@@ -54,6 +55,7 @@ ACTION = AGENT + "/actions/{owner}/{name}/{ref}"  # GET: the cached action as ta
 #: Git's smart HTTP, read-only: `git fetch {server}/git/{repo}.git`.
 GIT = "/git/{repo}.git"
 ATTEMPT_HEADER = "X-Stageline-Attempt"
+WORKER_HEADER = "X-Stageline-Worker"
 
 
 def celery_app(broker: str = DEFAULT_BROKER) -> Celery:
@@ -189,6 +191,7 @@ __all__ = [
     "LEASE_S",
     "LIVE_S",
     "TASK_NAME",
+    "WORKER_HEADER",
     "BatchReply",
     "BeatReply",
     "Claim",

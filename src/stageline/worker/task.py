@@ -66,7 +66,7 @@ class Assignment:
     args: TaskArgs
     repo: str
     request: JobRequest
-    #: The server's API with the token and the attempt's header (`ATTEMPT_HEADER`).
+    #: The server's API with the token, the attempt's and the worker's headers.
     http: httpx.AsyncClient
     logs: LogStore
     #: Shared by the run's jobs on this worker; `scratch` is this attempt's alone and
@@ -93,7 +93,7 @@ def run_attempt(
 async def _attempt(
     args: TaskArgs, config: WorkerConfig, attempts: Attempts, ports: PortsFactory
 ) -> None:
-    async with client.client(config.server, config.token, args.attempt) as http:
+    async with client.client(config.server, config.token, args.attempt, config.name) as http:
         try:
             claimed = await client.claim(http, args.attempt, config.name)
         except Stale as err:

@@ -20,6 +20,7 @@ from stageline.worker.protocol import (
     ATTEMPT_HEADER,
     CACHE_ENTRY,
     CACHE_LOOKUP,
+    WORKER_HEADER,
 )
 from tests.server.conftest import Live
 from tests.support.server import make_source
@@ -36,6 +37,11 @@ def running_attempt(data_dir: Path, repo_path: str = "/elsewhere") -> tuple[int,
         made = server.store.dispatch.create_attempt(run_id, "build", "default", [])
         assert server.store.dispatch.claim(made.id, "w1", time.time() + 600) is not None
     return run_id, made.id
+
+
+def agent(attempt: str, worker: str = "w1") -> dict[str, str]:
+    """The headers of a file call of `worker` for `attempt`."""
+    return {ATTEMPT_HEADER: attempt, WORKER_HEADER: worker}
 
 
 def register(live: Live, tmp_path: Path, name: str = "web") -> str:
@@ -75,38 +81,69 @@ def test_calls_need_a_running_attempt_of_that_run_or_repository(live: Live, tmp_
     lookup = CACHE_LOOKUP.format(repo="web")
     query = {"version": "v", "key": "k", "restore_keys": []}
     with live.client("worker") as worker:
-        assert worker.get(names, headers={ATTEMPT_HEADER: attempt}).json() == []
+        assert worker.get(names, headers=agent(attempt)).json() == []
         missing = worker.get(names)
         assert missing.status_code == 400 and ATTEMPT_HEADER in missing.json()["detail"]
-        stale = worker.get(names, headers={ATTEMPT_HEADER: "no-such-attempt"})
+        stale = worker.get(names, headers=agent("no-such-attempt"))
         assert stale.status_code == 409 and "not running" in stale.json()["detail"]
-        foreign = worker.get(names, headers={ATTEMPT_HEADER: other})
+        foreign = worker.get(names, headers=agent(other))
         assert foreign.status_code == 403 and f"run {other_run}" in foreign.json()["detail"]
+        nameless = worker.get(names, headers={ATTEMPT_HEADER: attempt})
+        assert nameless.status_code == 400 and WORKER_HEADER in nameless.json()["detail"]
 
-        assert worker.post(lookup, json=query, headers={ATTEMPT_HEADER: attempt}).json() is None
+        assert worker.post(lookup, json=query, headers=agent(attempt)).json() is None
         elsewhere = worker.post(
-            CACHE_LOOKUP.format(repo="other"), json=query, headers={ATTEMPT_HEADER: attempt}
+            CACHE_LOOKUP.format(repo="other"), json=query, headers=agent(attempt)
         )
         assert elsewhere.status_code == 403 and "'other'" in elsewhere.json()["detail"]
         unknown = worker.post(
-            CACHE_LOOKUP.format(repo="nosuch"), json=query, headers={ATTEMPT_HEADER: attempt}
+            CACHE_LOOKUP.format(repo="nosuch"), json=query, headers=agent(attempt)
         )
         assert unknown.status_code == 404
 
     with open_server(live.data_dir) as server:
         assert server.store.dispatch.finish_attempt(attempt, "w1")
     with live.client("worker") as worker:
-        ended = worker.get(names, headers={ATTEMPT_HEADER: attempt})
+        ended = worker.get(names, headers=agent(attempt))
         assert ended.status_code == 409 and attempt in ended.json()["detail"]
     with live.client("viewer") as viewer:
-        assert viewer.get(names, headers={ATTEMPT_HEADER: other}).status_code == 403
-    assert httpx.get(live.url + names, headers={ATTEMPT_HEADER: other}).status_code == 401
+        assert viewer.get(names, headers=agent(other)).status_code == 403
+    assert httpx.get(live.url + names, headers=agent(other)).status_code == 401
+
+
+def test_another_workers_file_calls_for_an_attempt_are_refused(live: Live, tmp_path: Path) -> None:
+    """Fencing, as for events: the attempt runs on w1; w2 (the same token and role, its
+    own name) may neither read nor write the attempt's files."""
+    mirror = register(live, tmp_path)
+    run_id, attempt = running_attempt(live.data_dir, mirror)
+    theirs = agent(attempt, "w2")
+    site = ARTIFACT.format(run_id=run_id, name="site")
+    taken = ARTIFACT.format(run_id=run_id, name="taken")
+    entry = CACHE_ENTRY.format(repo="web")
+    query = {"version": "v", "key": "k", "restore_keys": []}
+    with live.client("worker") as worker:
+        put = worker.put(site, content=_tar(_member("index.html")), headers=agent(attempt))
+        assert put.status_code == 200, put.text
+        refused = {
+            "names": worker.get(ARTIFACTS.format(run_id=run_id), headers=theirs),
+            "download": worker.get(site, headers=theirs),
+            "upload": worker.put(taken, content=_tar(_member("f")), headers=theirs),
+            "lookup": worker.post(CACHE_LOOKUP.format(repo="web"), json=query, headers=theirs),
+            "save": worker.put(
+                entry, params={"version": "v", "key": "k"}, content=b"x", headers=theirs
+            ),
+            "action": worker.get(ACTION.format(owner="acme", name="x", ref="v1"), headers=theirs),
+        }
+        for call, answer in refused.items():
+            assert answer.status_code == 409, (call, answer.text)
+            assert "not running on worker w2" in answer.json()["detail"], call
+    assert [p.name for p in (live.data_dir / "artifacts" / str(run_id)).iterdir()] == ["site"]
 
 
 def test_archives_that_reach_outside_or_hold_links_are_refused(live: Live, tmp_path: Path) -> None:
     mirror = register(live, tmp_path)
     run_id, attempt = running_attempt(live.data_dir, mirror)
-    headers = {ATTEMPT_HEADER: attempt}
+    headers = agent(attempt)
     artifacts = live.data_dir / "artifacts" / str(run_id)
     bad = {
         "climbs": _tar(_member("../../escaped.txt")),
@@ -158,7 +195,7 @@ def test_an_upload_over_the_body_limit_streams_to_disk(live: Live, tmp_path: Pat
     cache entry (written to disk as they arrive), while other routes keep the limit."""
     run_id, attempt = running_attempt(live.data_dir, register(live, tmp_path))
     data = os.urandom(3 * 1024 * 1024)
-    headers = {ATTEMPT_HEADER: attempt}
+    headers = agent(attempt)
     with live.client("worker") as worker:
         url = ARTIFACT.format(run_id=run_id, name="big")
         put = worker.put(url, content=_tar(_member("big.bin"), data=data), headers=headers)
@@ -185,7 +222,7 @@ def test_an_upload_over_the_body_limit_streams_to_disk(live: Live, tmp_path: Pat
 def test_a_name_taken_is_412_and_overwrite_replaces_it(live: Live, tmp_path: Path) -> None:
     run_id, attempt = running_attempt(live.data_dir)
     url = ARTIFACT.format(run_id=run_id, name="site")
-    headers = {ATTEMPT_HEADER: attempt}
+    headers = agent(attempt)
     with live.client("worker") as worker:
         first = worker.put(url, content=_tar(_member("index.html"), data=b"1"), headers=headers)
         assert first.status_code == 200, first.text

@@ -3,7 +3,8 @@ heartbeat, claim, events and finish, answering the bodies of `worker.protocol`.
 
 Each is the `app.dispatch.Dispatcher`'s method of that name. A call about an attempt
 that is not the worker's `running` one is answered 409 (fencing): the worker drops
-the task (claim) or stops the job (events, finish). A server that runs its jobs
+the task (claim) or stops the job (events, finish). One about an attempt a restarted
+server has yet to adopt is answered 503, and the worker retries. A server that runs its jobs
 itself (`--executor local`) answers 409 to every claim, so no worker runs them.
 """
 
@@ -13,7 +14,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Request
 
-from stageline.app.dispatch import Dispatcher, StaleAttempt
+from stageline.app.dispatch import Dispatcher, NotYet, StaleAttempt
 from stageline.server.auth import Agent
 from stageline.worker import protocol as p
 
@@ -32,7 +33,11 @@ def _dispatcher(request: Request) -> Dispatcher:
     return dispatcher
 
 
-def _stale(err: StaleAttempt) -> HTTPException:
+def _stale(err: StaleAttempt | NotYet) -> HTTPException:
+    """409 for a stale attempt (fencing); 503 with `Retry-After` for one not adopted yet
+    after a restart: the worker keeps its events and retries."""
+    if isinstance(err, NotYet):
+        return HTTPException(503, err.message, headers={"Retry-After": "1"})
     return HTTPException(409, err.message)
 
 
@@ -47,7 +52,7 @@ def claim(principal: Agent, request: Request, attempt: _Attempt, body: p.Claim) 
     """Take a queued attempt (once): the job's request, secrets included."""
     try:
         return _dispatcher(request).claim(attempt, body.worker)
-    except StaleAttempt as err:
+    except (StaleAttempt, NotYet) as err:
         raise _stale(err) from None
 
 
@@ -58,7 +63,7 @@ def events(
     """A batch of the job's events, applied once and in order."""
     try:
         return _dispatcher(request).events(attempt, batch)
-    except StaleAttempt as err:
+    except (StaleAttempt, NotYet) as err:
         raise _stale(err) from None
 
 
@@ -67,7 +72,7 @@ def finish(principal: Agent, request: Request, attempt: _Attempt, body: p.Finish
     """The job's result; the job ends with it."""
     try:
         _dispatcher(request).finish(attempt, body)
-    except StaleAttempt as err:
+    except (StaleAttempt, NotYet) as err:
         raise _stale(err) from None
     return {"status": "ok"}
 

@@ -1,9 +1,10 @@
 """The files a worker's job sends and takes (ADR 0012): the run's artifacts, the
 repository's cache, remote actions. Rule `agent`.
 
-Each call names its attempt (`ATTEMPT_HEADER`) and is answered only while that attempt
-is `running` (409 otherwise: the worker stops the job) and belongs to the run of the
-path (artifacts) or to a run of the repository (cache); 403 for another's. Bodies are
+Each call names its attempt (`ATTEMPT_HEADER`) and its worker (`WORKER_HEADER`), and is
+answered only while that attempt is `running` on that worker (409 otherwise, fencing as
+for events: the worker stops the job) and belongs to the run of the path (artifacts) or
+to a run of the repository (cache); 403 for another's. Bodies are
 tar.gz, spooled to a file as they arrive and extracted from it (`worker.files.unpack`:
 no member outside its directory, no link, no special file), or packed into a file and
 streamed from it: no archive is held in memory.
@@ -43,7 +44,7 @@ from stageline.server.state import MAX_ID, Server
 from stageline.store.worker_records import AttemptRow
 from stageline.worker import protocol
 from stageline.worker.files import UnsafeArchive, pack_tree, unpack
-from stageline.worker.protocol import ATTEMPT_HEADER
+from stageline.worker.protocol import ATTEMPT_HEADER, WORKER_HEADER
 
 router = APIRouter(tags=["workers"])
 
@@ -53,23 +54,29 @@ _ACTION_PART = re.compile(r"^[\w.-]+$")
 RunId = Annotated[int, PathParam(ge=1, le=MAX_ID, description="The run's id.")]
 
 
-def _running(server: ServerData, attempt: str | None) -> AttemptRow:
+def _running(server: ServerData, attempt: str | None, worker: str | None) -> AttemptRow:
     if not attempt:
         raise HTTPException(400, f"send the {ATTEMPT_HEADER} header: the attempt of this call")
+    if not worker:
+        raise HTTPException(400, f"send the {WORKER_HEADER} header: the worker's name")
     found = server.store.dispatch.running_attempt(attempt)
     if found is None:
         raise HTTPException(
             409, f"attempt {attempt} is not running (it ended, was lost or never claimed)"
         )
+    if found.worker != worker:
+        raise HTTPException(409, f"attempt {attempt} is not running on worker {worker}")
     return found
 
 
 async def running_attempt(
     server: Server,
     attempt: Annotated[str | None, Header(alias=ATTEMPT_HEADER)] = None,
+    worker: Annotated[str | None, Header(alias=WORKER_HEADER)] = None,
 ) -> AttemptRow:
-    """The call's attempt, which must be `running` (400 without one, 409 when stale)."""
-    return await run_in_threadpool(_running, server, attempt)
+    """The call's attempt, which must be `running` on the calling worker (400 without
+    the headers, 409 when stale or another worker's)."""
+    return await run_in_threadpool(_running, server, attempt, worker)
 
 
 Attempt = Annotated[AttemptRow, Depends(running_attempt)]
