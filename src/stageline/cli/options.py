@@ -18,6 +18,18 @@ DatabaseUrl = Annotated[
     ),
 ]
 
+#: Where a run's jobs run on this machine (`app.runs.choose_executor`).
+ExecutorName = Annotated[
+    str | None,
+    typer.Option(
+        "--executor",
+        metavar="NAME",
+        help="local, or sandbox: each job inside bubblewrap walls (see docs/sandbox.md); "
+        "default: executor: in .stageline.yml, else local.",
+        show_default=False,
+    ),
+]
+
 #: The largest id a record can have (a signed 64-bit integer in SQLite and PostgreSQL):
 #: a larger one is a usage error, not an overflow in the store.
 MAX_RECORD_ID = 2**63 - 1

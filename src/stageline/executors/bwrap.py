@@ -9,7 +9,7 @@ becomes `bwrap`, which builds the step's world and runs the step in it:
 * the job's directory (its workspace, RUNNER_TEMP with the file commands, and its own
   HOME) bound writable at the same path, so every path the runner hands the step is
   valid inside;
-* empty tmpfs over what a job must not read or write: the repository checkout, the
+* empty read-only tmpfs over what a job must not read or write: the repository checkout, the
   store, the cache, the run's artifacts and logs, the run's work root (so other jobs'
   workspaces are gone), the user's home (the stageline caches it holds come back
   read-only: actions and the tool cache), and any path the caller adds;
@@ -108,11 +108,14 @@ class Walls:
         if not self.network:
             args.append("--unshare-net")
         args += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
-        for path in _outermost(self.hidden):
+        hidden = _outermost(self.hidden)
+        for path in hidden:
             args += ["--tmpfs", path]
         for path in sorted(set(readable), key=len):
             args += ["--ro-bind-try", path, path]
         args += ["--bind", self.job_root, self.job_root, "--setenv", "HOME", self.home]
+        for path in hidden:  # read-only once the mount points inside them are made
+            args += ["--remount-ro", path]
         return args
 
 
@@ -130,11 +133,14 @@ _NAMESPACES = (
 
 
 def _outermost(paths: Iterable[str]) -> list[str]:
-    """Existing directories to hide, shortest first, without "/" (tmpfs over the root
-    would hide the system the steps run on)."""
-    found = {os.path.realpath(p) for p in paths if p and os.path.isdir(p)}
-    found.discard("/")
-    return sorted(found, key=len)
+    """Existing directories to hide, shortest first, none inside another, without "/"
+    (tmpfs over the root would hide the system the steps run on)."""
+    found = sorted({os.path.realpath(p) for p in paths if p and os.path.isdir(p)} - {"/"}, key=len)
+    kept: list[str] = []
+    for path in found:
+        if not any(path.startswith(outer.rstrip("/") + "/") for outer in kept):
+            kept.append(path)
+    return kept
 
 
 class SandboxUnavailable(Exception):
