@@ -107,9 +107,17 @@ class SandboxExecutor:
         )
         ports = dataclasses.replace(base, workspaces=sandboxed, launcher=sandboxed)
         sink.event("job.runner", {"name": socket.gethostname(), "sandbox": True})
-        return await run_job(
-            request, sink, cancel, ports, kill_grace=self.kill_grace, heartbeat_s=self.heartbeat_s
-        )
+        try:
+            return await run_job(
+                request,
+                sink,
+                cancel,
+                ports,
+                kill_grace=self.kill_grace,
+                heartbeat_s=self.heartbeat_s,
+            )
+        finally:
+            await sandboxed.close()
 
 
 def _hidden(dirs: LocalDirs, policy: SandboxPolicy) -> list[str]:
@@ -120,8 +128,21 @@ def _hidden(dirs: LocalDirs, policy: SandboxPolicy) -> list[str]:
 
 
 def _readable(dirs: LocalDirs) -> list[str]:
-    """What steps must read though it may be hidden: actions' code and the tool cache."""
-    return [str(user_cache("")), str(toolcache.root()), *dirs.action_dirs]
+    """What steps must read though it may be hidden: actions' code, the tool cache, and
+    the toolchains in the user's home that PATH leads to (``~/.pyenv``, ``~/.cargo``)."""
+    return [str(user_cache("")), str(toolcache.root()), *dirs.action_dirs, *_home_tools()]
+
+
+def _home_tools(environ: Mapping[str, str] = os.environ) -> list[str]:
+    """The top-level entries of the user's home that the PATH entries go through."""
+    home = os.path.realpath(os.path.expanduser("~"))
+    found = []
+    for entry in environ.get("PATH", "").split(os.pathsep):
+        for path in {entry, os.path.realpath(entry)} if entry else ():
+            inside = os.path.relpath(path, home)
+            if os.path.isabs(path) and not inside.startswith(os.pardir) and inside != ".":
+                found.append(os.path.join(home, inside.split(os.sep)[0]))
+    return sorted(set(found))
 
 
 class SandboxJob:
@@ -180,11 +201,15 @@ class SandboxJob:
         return ws
 
     async def remove(self, ws: Workspace) -> None:
+        await self._inner.remove(ws)
+
+    async def close(self) -> None:
+        """Remove the job's cgroup, killing what is left in it (the runner has killed the
+        job's process groups by now; the workspace may be kept, the group never is)."""
         group, self._group = self._group, None
         if group is not None:
             with contextlib.suppress(OSError):  # left for `pids.reap`
                 await asyncio.to_thread(pids.remove, group)
-        await self._inner.remove(ws)
 
     async def resolve(self, ref: str) -> tuple[str, str]:
         return await self._inner.resolve(ref)
