@@ -208,6 +208,7 @@ def listener() -> Iterator[tuple[int, queue.Queue[bytes]]]:
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     yield server.getsockname()[1], got
+    server.shutdown(socket.SHUT_RDWR)  # wakes the accept
     server.close()
     thread.join(5)
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from stageline.cli.options import DatabaseUrl, ExecutorName
+from stageline.cli.options import DatabaseUrl, ExecutorName, executor_name
 
 if TYPE_CHECKING:
     from stageline.app.runs import ObserverFor
@@ -193,7 +193,7 @@ def run(
         parallel=parallel,
         observer_for=observers(prepared, json_output=json_output),
         prompt=not json_output,
-        executor=executor,
+        executor=executor_name(executor),
         database_url=database_url,
     )
     if json_output:
