@@ -356,3 +356,14 @@ def test_cancel_kills_the_sandboxed_step(tmp_path: Path) -> None:
     assert result.conclusion == Conclusion.CANCELLED
     assert _marked_processes(str(tmp_path)) == []
     assert _groups_left() == []
+
+
+def test_the_step_gets_its_whole_environment_and_no_file_is_left(tmp_path: Path) -> None:
+    dashed = step(0, 'env | grep "^INPUT_" | sort', env={"INPUT_PYTHON-VERSION": "3.12"})
+    spaced = step(1, 'printf "%s|" "$MULTI"; echo', env={"MULTI": "one two\nthree"})
+    req = request(tmp_path, make_repo(tmp_path), job(dashed, spaced))
+    result, sink = _run(req)
+    assert result.conclusion == Conclusion.SUCCESS
+    assert _out(sink, 0) == ["INPUT_PYTHON-VERSION=3.12"]  # not a shell name: kept all the same
+    assert _out(sink, 1) == ["one two", "three|"]
+    assert [p.name for p in (tmp_path / "work").iterdir() if p.name.startswith(".bwrap")] == []

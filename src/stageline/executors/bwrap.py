@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import os
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -38,10 +39,15 @@ DEFAULT_PROCESSES = 512
 DEFAULT_FILE_SIZE = 4 << 30
 
 #: Sets the rlimits (as hard limits: a step cannot raise them back), joins the job's pids
-#: cgroup when there is one (`$0`), then becomes bwrap. dash takes KiB for ``-v`` and
-#: 512-byte blocks for ``-f``.
+#: cgroup when there is one (`$0`), opens the step's arguments file (`$3`: its environment
+#: as ``--setenv`` pairs) and removes it, then becomes bwrap (`$4`) reading it as
+#: ``--args``. The environment travels in a file, not on the command line (``ps`` shows
+#: that to every user) nor only through the shell (dash drops variables whose names are
+#: not shell names, such as ``INPUT_PYTHON-VERSION``). dash takes KiB for ``ulimit -d``
+#: and 512-byte blocks for ``-f``.
 _SHIM = (
-    'ulimit -v "$1" && ulimit -f "$2" && { [ "$0" = - ] || echo $$ >"$0"; } && shift 2 && exec "$@"'
+    'ulimit -d "$1" && ulimit -f "$2" && { [ "$0" = - ] || echo $$ >"$0"; } '
+    '&& exec 3<"$3" && rm -f -- "$3" && b=$4 && shift 4 && exec "$b" --args 3 "$@"'
 )
 
 
@@ -81,12 +87,14 @@ class Walls:
     network: bool
     memory: int
     file_size: int
+    #: A directory the job cannot see, for the steps' arguments files.
+    spool: str
     #: The job's pids cgroup's ``cgroup.procs``, or None where no cgroup is used.
     cgroup_procs: str | None = None
 
     def command(self, argv: Sequence[str], env: Mapping[str, str]) -> list[str]:
-        """The command line that runs `argv` inside the walls (its environment is the
-        one it is started with, HOME aside); `GITHUB_EVENT_PATH` stays readable."""
+        """The command line that runs `argv` inside the walls with the environment `env`
+        (HOME aside); `GITHUB_EVENT_PATH` stays readable."""
         readable = list(self.readable)
         event = env.get("GITHUB_EVENT_PATH")
         if event and os.path.exists(event):
@@ -98,10 +106,23 @@ class Walls:
             self.cgroup_procs or "-",
             str(max(1, self.memory >> 10)),
             str(max(1, self.file_size >> 9)),
+            self._arguments_file(env),
             *self.bwrap_args(readable),
             "--",
             *argv,
         ]
+
+    def _arguments_file(self, env: Mapping[str, str]) -> str:
+        """A new file (0600) of ``--setenv NAME VALUE`` for every variable, NUL-separated."""
+        path = os.path.join(self.spool, f".bwrap-{secrets.token_hex(8)}")
+        pairs = (part for name, value in env.items() for part in ("--setenv", name, value))
+        data = b"".join(os.fsencode(part) + b"\0" for part in pairs)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+        return path
 
     def bwrap_args(self, readable: Iterable[str]) -> list[str]:
         args = [self.bwrap, *_NAMESPACES]
@@ -164,7 +185,7 @@ def probe() -> str:
     (user namespaces disabled, a kernel without them, ...)."""
     program = find_bwrap()
     with tempfile.TemporaryDirectory(prefix="stageline-probe-") as root:
-        walls = Walls(program, root, root, (), (), network=False, memory=1 << 40, file_size=1 << 40)
+        walls = Walls(program, root, root, (), (), False, 1 << 40, 1 << 40, spool=root)
         argv = walls.command(["true"], {})
         try:
             done = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)

@@ -196,6 +196,7 @@ class SandboxJob:
             network=self._network,
             memory=self._policy.memory,
             file_size=self._policy.file_size,
+            spool=self._inner.run_root,
             cgroup_procs=str(self._group / "cgroup.procs"),
         )
         return ws
