@@ -31,7 +31,7 @@ import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-#: A process's address space (RLIMIT_AS): enough for Node, Java or a compiler.
+#: A process's heap and private memory (RLIMIT_DATA): enough for Node, Java or a compiler.
 DEFAULT_MEMORY = 4 << 30
 #: Processes and threads of one job at once (the pids cgroup's ``pids.max``).
 DEFAULT_PROCESSES = 512
