@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -82,9 +83,12 @@ def tools_repo(root: Path) -> Path:
 
 
 def run_json(repo: Path, *args: str) -> tuple[int, dict[str, Any]]:
+    """`stageline run --json ARGS`: its exit code, and the run as `show --json` has it."""
     done = stageline(repo, "run", "--json", *args)
     assert done.stdout.strip(), done.stderr
-    return done.returncode, json.loads(done.stdout)
+    run = json.loads(done.stdout)["run_id"]
+    shown = stageline(repo, "show", str(run), "--json")
+    return done.returncode, json.loads(shown.stdout)
 
 
 def record(document: dict[str, Any]) -> dict[str, Any]:
@@ -94,7 +98,7 @@ def record(document: dict[str, Any]) -> dict[str, Any]:
         job["name"]: (
             job["conclusion"],
             job.get("outputs"),
-            [(s["name"], s["conclusion"]) for s in job["steps"]],
+            [(s["name"], s["conclusion"], sorted(s["outputs"])) for s in job["steps"]],
         )
         for job in document["jobs"]
     }
@@ -106,17 +110,17 @@ def logs(repo: Path, run: int) -> str:
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 def test_node_actions_cache_and_artifacts_work_and_record_as_locally(tmp_path: Path) -> None:
-    repo = tools_repo(tmp_path / "app")
-    code, local = run_json(repo, "--executor", "local")
+    code, local = run_json(tools_repo(tmp_path / "local"), "--executor", "local")
     assert code == 0, local
+    repo = tools_repo(tmp_path / "app")  # the same, with a cache of its own
     code, first = run_json(repo, "--executor", "sandbox")
     assert code == 0, first
     assert record(first) == record(local)
-    said = logs(repo, first["id"])
+    said = logs(repo, first["run_id"])
     assert "post saw yes" in said and "built" in said and "hello from node" in said
     code, second = run_json(repo, "--executor", "sandbox")
     assert code == 0, second
-    assert "cache-hit=true" in logs(repo, second["id"])  # saved by the sandboxed run
+    assert "cache-hit=true" in logs(repo, second["run_id"])  # saved by the sandboxed run
 
 
 ARTICLE = Path(__file__).parent / "fixtures" / "multi-stage.yml"
@@ -142,7 +146,7 @@ def test_the_article_workflow_records_the_same_under_the_sandbox(tmp_path: Path)
     code, sandboxed = run_json(repo, "--executor", "sandbox")
     assert code == 0, sandboxed
     assert record(sandboxed) == record(local)
-    assert "deployed production" in logs(repo, sandboxed["id"])
+    assert "deployed production" in logs(repo, sandboxed["run_id"])
 
 
 def test_the_repository_config_picks_the_sandbox_and_its_network(tmp_path: Path) -> None:
@@ -167,7 +171,7 @@ def test_the_repository_config_picks_the_sandbox_and_its_network(tmp_path: Path)
     finally:
         server.close()
     assert code == 0, document
-    said = logs(repo, document["id"])
+    said = logs(repo, document["run_id"])
     assert "build-refused" in said and "deploy-connected" in said, said
     assert "build-connected" not in said
     counts = [int(n) for n in _numbers_after("procs=", said)]
@@ -175,7 +179,7 @@ def test_the_repository_config_picks_the_sandbox_and_its_network(tmp_path: Path)
 
 
 def _numbers_after(prefix: str, text: str) -> list[str]:
-    return [line.split(prefix, 1)[1].split()[0] for line in text.splitlines() if prefix in line]
+    return re.findall(rf"{prefix}(\d+)", text)
 
 
 def test_a_bad_sandbox_setting_is_a_positioned_error(tmp_path: Path) -> None:
@@ -218,7 +222,7 @@ def test_a_killed_engine_takes_its_sandboxed_steps_with_it(tmp_path: Path) -> No
     seconds = str(7_000_000 + os.getpid() % 100_000)  # a sleep no one else runs
     workflow = (
         "on: push\njobs:\n  slow:\n    runs-on: ubuntu-latest\n    steps:\n"
-        f"      - run: echo started; sleep {seconds} & sleep {seconds}\n"
+        f"      - run: echo sleeping-now; sleep {seconds} & sleep {seconds}\n"
     )
     repo = make_repo(tmp_path / "app", {".github/workflows/ci.yml": workflow})
     environ = {k: v for k, v in os.environ.items() if not k.startswith("STAGELINE_")}
@@ -233,13 +237,18 @@ def test_a_killed_engine_takes_its_sandboxed_steps_with_it(tmp_path: Path) -> No
     try:
         assert engine.stdout is not None
         for line in engine.stdout:
-            if line.rstrip().endswith("] started"):
+            if line.rstrip().endswith(" sleeping-now"):
                 break
+        deadline = time.monotonic() + 30
+        while len(_sleepers(seconds)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert len(_sleepers(seconds)) == 2, "both sleeps run, sandboxed"
     finally:
         engine.send_signal(signal.SIGKILL)
         engine.wait()
-    deadline = time.monotonic() + 30
+        assert engine.stdout is not None
+        engine.stdout.close()
+    deadline = time.monotonic() + 30  # the watchdog's grace, on a busy machine
     while _sleepers(seconds) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _sleepers(seconds) == []
