@@ -367,3 +367,54 @@ def test_the_step_gets_its_whole_environment_and_no_file_is_left(tmp_path: Path)
     assert _out(sink, 0) == ["INPUT_PYTHON-VERSION=3.12"]  # not a shell name: kept all the same
     assert _out(sink, 1) == ["one two", "three|"]
     assert [p.name for p in (tmp_path / "work").iterdir() if p.name.startswith(".bwrap")] == []
+
+
+def test_an_upload_does_not_follow_a_link_out_of_the_job(tmp_path: Path) -> None:
+    host = tmp_path / "host-secret.txt"
+    host.write_text("host only")
+    plant = step(0, f'ln -s {host} "$GITHUB_WORKSPACE/leak.txt"')
+    upload = step(1, uses="actions/upload-artifact@v4", with_={"name": "x", "path": "leak.txt"})
+    req = request(tmp_path, make_repo(tmp_path), job(plant, upload))
+    result, _ = _run(req)
+    assert result.steps[1].conclusion == Conclusion.FAILURE
+    assert any("leads out of the job's directory" in a.message for a in result.annotations)
+    assert not (tmp_path / "artifacts" / "x").exists()
+
+
+def test_a_download_or_restore_does_not_write_through_a_link(tmp_path: Path) -> None:
+    from stageline.runner.actions.cache import version_of
+    from stageline.runner.places import save_entry, store_artifact
+
+    source = tmp_path / "source"
+    (source / "dir").mkdir(parents=True)
+    (source / "dir" / "planted.txt").write_text("from the job")
+    store_artifact(
+        str(tmp_path / "artifacts"), "x", str(source), ["dir/planted.txt"], {}, False, False
+    )
+    save_entry(str(tmp_path / "cache"), version_of(["dir"]), "k", ["dir"], str(source))
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    plant = step(0, f'ln -s {victim} "$GITHUB_WORKSPACE/dir"')
+    download = step(1, uses="actions/download-artifact@v4", with_={"name": "x"})
+    restore = step(
+        2, uses="actions/cache/restore@v4", with_={"path": "dir", "key": "k"}, if_="always()"
+    )
+    req = request(tmp_path, make_repo(tmp_path), job(plant, download, restore))
+    result, _ = _run(req)
+    assert [s.conclusion for s in result.steps[1:]] == [Conclusion.FAILURE] * 2
+    refused = [a for a in result.annotations if "is a link out of the job's directory" in a.message]
+    assert len(refused) == 2, result.annotations
+    assert list(victim.iterdir()) == []
+
+
+def test_a_cache_save_does_not_follow_a_link_out_of_the_job(tmp_path: Path) -> None:
+    host = tmp_path / "host-secret.txt"
+    host.write_text("host only")
+    plant = step(0, f'ln -s {host} "$GITHUB_WORKSPACE/leak.txt"')
+    save = step(1, uses="actions/cache/save@v4", with_={"path": "leak.txt", "key": "k"})
+    req = request(tmp_path, make_repo(tmp_path), job(plant, save))
+    result, _ = _run(req)
+    assert result.conclusion == Conclusion.SUCCESS  # as GitHub: a save that fails warns
+    warned = [a.message for a in result.annotations if a.level == "warning"]
+    assert any("Failed to save" in m and "leads out" in m for m in warned), warned
+    assert not (tmp_path / "cache").exists() or list((tmp_path / "cache").iterdir()) == []

@@ -4,7 +4,8 @@ Jobs run on this machine with `stageline.runner`, as with `LocalExecutor`; what 
 is the ports: each job's `SandboxJob` makes its workspace as the local ports do, plus a
 HOME of its own and a pids cgroup, and wraps each step's command line in the job's
 `bwrap.Walls`. The runner's own work (checkout, cache, artifacts, file commands) stays
-outside the walls, so the cache action reaches the cache directory that steps cannot.
+outside the walls, so the cache action reaches the cache directory that steps cannot;
+`guards` keeps its copies from following links a step left.
 See docs/sandbox.md for the walls, the limits and what they do not protect.
 """
 
@@ -30,6 +31,7 @@ from stageline.executors.base import (
     JobSink,
 )
 from stageline.executors.bwrap import SandboxPolicy, SandboxUnavailable, Walls, probe
+from stageline.executors.guards import GuardedArtifacts, GuardedCache
 from stageline.runner import run_job, toolcache
 from stageline.runner import workspace as workspaces
 from stageline.runner.job import DEFAULT_KILL_GRACE
@@ -105,7 +107,13 @@ class SandboxExecutor:
             readable=_readable(dirs),
             network=self.policy.allows_network(job.job_id, environment),
         )
-        ports = dataclasses.replace(base, workspaces=sandboxed, launcher=sandboxed)
+        ports = dataclasses.replace(
+            base,
+            workspaces=sandboxed,
+            launcher=sandboxed,
+            artifacts=GuardedArtifacts(base.artifacts, sandboxed.root),
+            cache=GuardedCache(base.cache, sandboxed.root),
+        )
         sink.event("job.runner", {"name": socket.gethostname(), "sandbox": True})
         try:
             return await run_job(
@@ -219,6 +227,12 @@ class SandboxJob:
         self, target: str, sha: str, ref: str, depth: int, tags: bool, clean: bool
     ) -> None:
         await self._inner.checkout(target, sha, ref, depth, tags, clean)
+
+    def root(self) -> str:
+        """The job's directory, as the kernel resolves it (the guards compare with it)."""
+        if self._walls is None:
+            raise RunError("the sandboxed job's directory is not made yet")
+        return os.path.realpath(self._walls.job_root)
 
     def command(self, argv: list[str], env: Mapping[str, str]) -> list[str]:
         if self._walls is None:
