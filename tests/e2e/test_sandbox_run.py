@@ -264,3 +264,23 @@ def _sleepers(seconds: str) -> list[int]:
         except (OSError, ValueError):
             continue
     return found
+
+
+def test_a_store_outside_the_repository_is_hidden_too(tmp_path: Path) -> None:
+    store = tmp_path / "records"
+    probe = (
+        f"ls -A {store} | wc -l; (echo x > {store}/evil) 2>/dev/null || echo cannot-write; "
+        f"(echo x > {tmp_path / 'app'}/evil) 2>/dev/null || echo checkout-read-only"
+    )
+    workflow = f"on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: {probe}\n"
+    repo = make_repo(tmp_path / "app", {".github/workflows/ci.yml": workflow})
+    done = stageline(repo, "run", "--executor", "sandbox", env={"STAGELINE_HOME": str(store)})
+    assert done.returncode == 0, done.stderr
+    lines = [line.rsplit("] ", 1)[-1] for line in done.stdout.splitlines()]
+    assert [line for line in lines if line in ("0", "cannot-write", "checkout-read-only")] == [
+        "0",
+        "cannot-write",
+        "checkout-read-only",
+    ], done.stdout
+    assert (store / "stageline.db").exists() and not (store / "evil").exists()
+    assert not (repo / "evil").exists()
