@@ -418,3 +418,14 @@ def test_a_cache_save_does_not_follow_a_link_out_of_the_job(tmp_path: Path) -> N
     warned = [a.message for a in result.annotations if a.level == "warning"]
     assert any("Failed to save" in m and "leads out" in m for m in warned), warned
     assert not (tmp_path / "cache").exists() or list((tmp_path / "cache").iterdir()) == []
+
+
+def test_a_job_with_services_but_no_network_is_warned(tmp_path: Path) -> None:
+    req = _job(tmp_path, "echo hi")
+    req = replace(req, job=replace(req.job, services={"db": {"image": "postgres"}}))
+    result, sink = _run(req)
+    assert result.conclusion == Conclusion.SUCCESS
+    warned = [a.message for kind, a in sink.calls if kind == "annotation"]
+    assert any("has services, but the sandbox gives it no network" in m for m in warned)
+    result, sink = _run(replace(req, attempt=2), replace(SMALL, network=True))
+    assert not [a for kind, a in sink.calls if kind == "annotation"]

@@ -25,6 +25,7 @@ from stageline.executors import pids
 from stageline.executors.base import (
     HEARTBEAT_S,
     Admissions,
+    Annotation,
     CancelToken,
     JobRequest,
     JobResult,
@@ -40,6 +41,10 @@ from stageline.runner.ports import WorkspaceProvider
 from stageline.runner.workspace import Workspace
 
 HOME_DIR = "home"
+_NO_NETWORK = (
+    "job '{0}' has services, but the sandbox gives it no network: its steps cannot reach "
+    "them on this machine; allow it in .stageline.yml (sandbox: {{network_jobs: [{0}]}})"
+)
 
 
 def require() -> tuple[str, Path]:
@@ -115,6 +120,8 @@ class SandboxExecutor:
             cache=GuardedCache(base.cache, sandboxed.root),
         )
         sink.event("job.runner", {"name": socket.gethostname(), "sandbox": True})
+        if job.services and not sandboxed.network:
+            sink.annotation(Annotation("warning", _NO_NETWORK.format(job.job_id)))
         try:
             return await run_job(
                 request,
@@ -173,7 +180,7 @@ class SandboxJob:
         self._policy = policy
         self._hidden = hidden
         self._readable = readable
-        self._network = network
+        self.network = network
         self._walls: Walls | None = None
         self._group: Path | None = None
 
@@ -201,7 +208,7 @@ class SandboxJob:
             home=home,
             hidden=self._hidden,
             readable=self._readable,
-            network=self._network,
+            network=self.network,
             memory=self._policy.memory,
             file_size=self._policy.file_size,
             spool=self._inner.run_root,
