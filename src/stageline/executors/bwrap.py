@@ -9,10 +9,10 @@ becomes `bwrap`, which builds the step's world and runs the step in it:
 * the job's directory (its workspace, RUNNER_TEMP with the file commands, and its own
   HOME) bound writable at the same path, so every path the runner hands the step is
   valid inside;
-* empty read-only tmpfs over what a job must not read or write: the repository checkout, the
-  store, the cache, the run's artifacts and logs, the run's work root (so other jobs'
-  workspaces are gone), the user's home (the stageline caches it holds come back
-  read-only: actions and the tool cache), and any path the caller adds;
+* empty read-only tmpfs over what a job must not read or write: the repository
+  checkout, the store, the cache, the run's artifacts and logs, the run's work root (so other jobs'
+  workspaces are gone), the user's home (the stageline caches it holds, and the
+  toolchains PATH leads to there, come back read-only), and any path the caller adds;
 * new user, PID, IPC and UTS namespaces, no capabilities, no further user namespaces,
   no network unless the job is allowed it (a new network namespace holds only its own
   loopback), and death with its parent (the engine).
@@ -29,7 +29,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 #: A process's heap and private memory (RLIMIT_DATA): enough for Node, Java or a compiler.
 DEFAULT_MEMORY = 4 << 30
@@ -64,7 +64,7 @@ class SandboxPolicy:
     network_jobs: frozenset[str] = frozenset()
     network_environments: frozenset[str] = frozenset()
     #: More paths hidden from every job (the store, when it is not under the checkout).
-    hidden: tuple[str, ...] = field(default=())
+    hidden: tuple[str, ...] = ()
 
     def allows_network(self, job_id: str, environment: str | None) -> bool:
         return (
