@@ -68,7 +68,7 @@ def test_the_job_writes_its_workspace_temp_and_home(tmp_path: Path) -> None:
     req = _job(
         tmp_path,
         'echo a > "$GITHUB_WORKSPACE/a" && echo b > "$RUNNER_TEMP/b" && echo c > "$HOME/c"'
-        " && echo x > /tmp/x && echo wrote-all",
+        f" && echo x > /tmp/private-{os.getpid()} && echo wrote-all",
         'cat "$GITHUB_WORKSPACE/a" "$RUNNER_TEMP/b" "$HOME/c"; echo "out=1" >> "$GITHUB_OUTPUT"',
         'case "$HOME" in "$RUNNER_TEMP"/*|"$GITHUB_WORKSPACE"/*) exit 9;; esac; echo own-home',
     )
@@ -76,7 +76,9 @@ def test_the_job_writes_its_workspace_temp_and_home(tmp_path: Path) -> None:
     assert result.conclusion == Conclusion.SUCCESS, _out(sink)
     assert "wrote-all" in _out(sink, 0)
     assert _out(sink, 1) == ["a", "b", "c"]
+    assert result.steps[1].outputs == {"out": "1"}  # file commands cross the walls
     assert "own-home" in _out(sink, 2)
+    assert not Path(f"/tmp/private-{os.getpid()}").exists(), "the step's /tmp is its own"
     assert _groups_left() == []
 
 
