@@ -1,8 +1,9 @@
 """The walls of a sandboxed job as a bubblewrap command line (docs/sandbox.md, ADR 0013).
 
-Each step of a sandboxed job runs as ``sh -c JOIN … bwrap WALLS -- STEP``: a tiny shell
-puts itself in the job's pids cgroup and sets the memory and file-size rlimits, then
-becomes `bwrap`, which builds the step's world and runs the step in it:
+Each step of a sandboxed job runs as ``sh -c JOIN … setsid -w bwrap WALLS -- STEP``: a
+tiny shell puts itself in the job's pids cgroup and sets the memory and file-size
+rlimits, then becomes `setsid` starting `bwrap`, which builds the step's world and runs
+the step in it:
 
 * the host root read-only (``--ro-bind / /``), a fresh ``/dev``, ``/proc`` of its own
   PID namespace, a private ``/tmp``;
@@ -40,14 +41,20 @@ DEFAULT_FILE_SIZE = 4 << 30
 
 #: Sets the rlimits (as hard limits: a step cannot raise them back), joins the job's pids
 #: cgroup when there is one (`$0`), opens the step's arguments file (`$3`: its environment
-#: as ``--setenv`` pairs) and removes it, then becomes bwrap (`$4`) reading it as
-#: ``--args``. The environment travels in a file, not on the command line (``ps`` shows
-#: that to every user) nor only through the shell (dash drops variables whose names are
-#: not shell names, such as ``INPUT_PYTHON-VERSION``). dash takes KiB for ``ulimit -d``
-#: and 512-byte blocks for ``-f``.
+#: as ``--setenv`` pairs), then becomes ``setsid -w`` (`$4`) starting bwrap in a session of
+#: its own, reading that file as ``--args``. Only shell builtins and absolute paths: the
+#: step's PATH is the job's to set, and this shell runs outside the walls.
+#:
+#: The environment travels in a file, not on the command line (``ps`` shows that to every
+#: user) nor only through the shell (dash drops variables whose names are not shell names,
+#: such as ``INPUT_PYTHON-VERSION``). The session: bwrap's outer process exits as soon as
+#: its PID namespace's init reports the step's status, leaving that init to be reaped by
+#: the host's pid 1; in the step's process group it would hold the runner's end-of-job kill
+#: until then. `setsid` dies with the group; bwrap and the namespace die with it
+#: (``--die-with-parent``). dash takes KiB for ``ulimit -d`` and 512-byte blocks for ``-f``.
 _SHIM = (
-    'ulimit -d "$1" && ulimit -f "$2" && { [ "$0" = - ] || echo $$ >"$0"; } '
-    '&& exec 3<"$3" && rm -f -- "$3" && b=$4 && shift 4 && exec "$b" --args 3 "$@"'
+    'ulimit -d "$1" && ulimit -f "$2" && { [ "$0" = - ] || echo "$$" >"$0"; } '
+    '&& exec 3<"$3" && s=$4 && shift 4 && exec "$s" -w "$@"'
 )
 
 
@@ -87,14 +94,15 @@ class Walls:
     network: bool
     memory: int
     file_size: int
-    #: A directory the job cannot see, for the steps' arguments files.
-    spool: str
+    #: util-linux's `setsid`.
+    setsid: str
     #: The job's pids cgroup's ``cgroup.procs``, or None where no cgroup is used.
     cgroup_procs: str | None = None
 
-    def command(self, argv: Sequence[str], env: Mapping[str, str]) -> list[str]:
+    def command(self, argv: Sequence[str], env: Mapping[str, str], arguments: str) -> list[str]:
         """The command line that runs `argv` inside the walls with the environment `env`
-        (HOME aside); `GITHUB_EVENT_PATH` stays readable."""
+        (HOME aside), written to the file `arguments` (`write_arguments`);
+        `GITHUB_EVENT_PATH` stays readable."""
         readable = list(self.readable)
         event = env.get("GITHUB_EVENT_PATH")
         if event and os.path.exists(event):
@@ -106,26 +114,18 @@ class Walls:
             self.cgroup_procs or "-",
             str(max(1, self.memory >> 10)),
             str(max(1, self.file_size >> 9)),
-            self._arguments_file(env),
+            arguments,
+            self.setsid,
+            self.bwrap,
+            "--args",
+            "3",
             *self.bwrap_args(readable),
             "--",
             *argv,
         ]
 
-    def _arguments_file(self, env: Mapping[str, str]) -> str:
-        """A new file (0600) of ``--setenv NAME VALUE`` for every variable, NUL-separated."""
-        path = os.path.join(self.spool, f".bwrap-{secrets.token_hex(8)}")
-        pairs = (part for name, value in env.items() for part in ("--setenv", name, value))
-        data = b"".join(os.fsencode(part) + b"\0" for part in pairs)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.write(fd, data)
-        finally:
-            os.close(fd)
-        return path
-
     def bwrap_args(self, readable: Iterable[str]) -> list[str]:
-        args = [self.bwrap, *_NAMESPACES]
+        args = list(_NAMESPACES)
         if not self.network:
             args.append("--unshare-net")
         args += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
@@ -164,29 +164,46 @@ def _outermost(paths: Iterable[str]) -> list[str]:
     return kept
 
 
+def write_arguments(directory: str, env: Mapping[str, str]) -> str:
+    """A new file (0600) in `directory` of ``--setenv NAME VALUE`` for every variable of
+    `env`, NUL-separated, as bwrap's ``--args`` reads them; the caller removes it once the
+    step has started."""
+    path = os.path.join(directory, f".bwrap-{secrets.token_hex(8)}")
+    pairs = (part for name, value in env.items() for part in ("--setenv", name, value))
+    data = b"".join(os.fsencode(part) + b"\0" for part in pairs)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+    return path
+
+
 class SandboxUnavailable(Exception):
     """bubblewrap, or the namespaces it needs, is missing on this machine."""
 
 
-def find_bwrap() -> str:
-    """The `bwrap` program, or raise `SandboxUnavailable` saying how to get it."""
-    found = shutil.which("bwrap")
-    if found is None:
+def find_programs() -> tuple[str, str]:
+    """`bwrap` and `setsid`, or raise `SandboxUnavailable` saying how to get them."""
+    bwrap, setsid = shutil.which("bwrap"), shutil.which("setsid")
+    if bwrap is None:
         raise SandboxUnavailable(
             "bubblewrap (bwrap) is not installed; install it: apt-get install bubblewrap"
         )
-    return found
+    if setsid is None:
+        raise SandboxUnavailable("setsid is not installed; install it: apt-get install util-linux")
+    return bwrap, setsid
 
 
 @functools.cache
-def probe() -> str:
-    """The `bwrap` program, checked once per process by starting an empty sandbox with
+def probe() -> tuple[str, str]:
+    """`bwrap` and `setsid`, checked once per process by starting an empty sandbox with
     the namespaces every job uses; raise `SandboxUnavailable` with bwrap's own reason
     (user namespaces disabled, a kernel without them, ...)."""
-    program = find_bwrap()
+    bwrap, setsid = find_programs()
     with tempfile.TemporaryDirectory(prefix="stageline-probe-") as root:
-        walls = Walls(program, root, root, (), (), False, 1 << 40, 1 << 40, spool=root)
-        argv = walls.command(["true"], {})
+        walls = Walls(bwrap, root, root, (), (), False, 1 << 40, 1 << 40, setsid=setsid)
+        argv = walls.command(["true"], {}, write_arguments(root, {}))
         try:
             done = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
         except (OSError, subprocess.TimeoutExpired) as err:
@@ -194,7 +211,7 @@ def probe() -> str:
     if done.returncode != 0:
         reason = done.stderr.strip().splitlines()[-1:] or [f"exit code {done.returncode}"]
         raise SandboxUnavailable(f"bubblewrap cannot create a sandbox here: {reason[0]}")
-    return program
+    return bwrap, setsid
 
 
 __all__ = [
@@ -204,6 +221,7 @@ __all__ = [
     "SandboxPolicy",
     "SandboxUnavailable",
     "Walls",
-    "find_bwrap",
+    "find_programs",
     "probe",
+    "write_arguments",
 ]

@@ -31,7 +31,13 @@ from stageline.executors.base import (
     JobResult,
     JobSink,
 )
-from stageline.executors.bwrap import SandboxPolicy, SandboxUnavailable, Walls, probe
+from stageline.executors.bwrap import (
+    SandboxPolicy,
+    SandboxUnavailable,
+    Walls,
+    probe,
+    write_arguments,
+)
 from stageline.executors.guards import GuardedArtifacts, GuardedCache
 from stageline.runner import run_job, toolcache
 from stageline.runner import workspace as workspaces
@@ -47,11 +53,11 @@ _NO_NETWORK = (
 )
 
 
-def require() -> tuple[str, Path]:
-    """bwrap and the pids cgroup hierarchy, checked once per process; a `ConfigError`
-    saying what is missing when the sandbox cannot work here."""
+def require() -> tuple[tuple[str, str], Path]:
+    """bwrap and setsid, and the pids cgroup hierarchy, checked once per process; a
+    `ConfigError` saying what is missing when the sandbox cannot work here."""
     try:
-        program = probe()
+        programs = probe()
     except SandboxUnavailable as err:
         raise ConfigError(f"--executor sandbox: {err}", hint="or use --executor local") from None
     parent = pids.hierarchy()
@@ -61,7 +67,7 @@ def require() -> tuple[str, Path]:
             "(RLIMIT_NPROC does not bind root)",
             hint="mount the pids cgroup controller (v1) or delegate it (v2)",
         )
-    return program, parent
+    return programs, parent
 
 
 class SandboxExecutor:
@@ -80,7 +86,7 @@ class SandboxExecutor:
         self.kill_grace = kill_grace
         self.heartbeat_s = heartbeat_s
         self._admissions = Admissions()
-        self._found: tuple[str, Path] | None = None
+        self._found: tuple[tuple[str, str], Path] | None = None
 
     async def start(self) -> None:
         """Check bwrap, user namespaces and the pids cgroup (raises `ConfigError`)."""
@@ -96,7 +102,7 @@ class SandboxExecutor:
         self._admissions.admit(request)
         await self.start()
         assert self._found is not None
-        program, cgroups = self._found
+        programs, cgroups = self._found
         dirs = request.local
         job = request.job
         environment = job.environment.name if job.environment is not None else None
@@ -105,7 +111,7 @@ class SandboxExecutor:
         base = local_ports(dirs, request.sha)
         sandboxed = SandboxJob(
             base.workspaces,
-            program=program,
+            programs=programs,
             cgroups=cgroups,
             policy=self.policy,
             hidden=_hidden(dirs, self.policy),
@@ -167,7 +173,7 @@ class SandboxJob:
         self,
         inner: WorkspaceProvider,
         *,
-        program: str,
+        programs: tuple[str, str],
         cgroups: Path,
         policy: SandboxPolicy,
         hidden: Sequence[str],
@@ -175,7 +181,7 @@ class SandboxJob:
         network: bool,
     ) -> None:
         self._inner = inner
-        self._program = program
+        self._programs = programs
         self._cgroups = cgroups
         self._policy = policy
         self._hidden = hidden
@@ -183,6 +189,9 @@ class SandboxJob:
         self.network = network
         self._walls: Walls | None = None
         self._group: Path | None = None
+        #: The arguments file of the step started last (read by its bwrap by the time the
+        #: next step starts or the job ends).
+        self._arguments: str | None = None
 
     @property
     def run_root(self) -> str:
@@ -203,7 +212,7 @@ class SandboxJob:
             await self._inner.remove(ws)
             raise workspaces.WorkspaceError(f"cannot set up the sandbox: {err}") from err
         self._walls = Walls(
-            self._program,
+            self._programs[0],
             job_root=ws.root,
             home=home,
             hidden=self._hidden,
@@ -211,7 +220,7 @@ class SandboxJob:
             network=self.network,
             memory=self._policy.memory,
             file_size=self._policy.file_size,
-            spool=self._inner.run_root,
+            setsid=self._programs[1],
             cgroup_procs=str(self._group / "cgroup.procs"),
         )
         return ws
@@ -222,6 +231,7 @@ class SandboxJob:
     async def close(self) -> None:
         """Remove the job's cgroup, killing what is left in it (the runner has killed the
         job's process groups by now; the workspace may be kept, the group never is)."""
+        self._forget_arguments()
         group, self._group = self._group, None
         if group is not None:
             with contextlib.suppress(OSError):  # left for `pids.reap`
@@ -244,7 +254,16 @@ class SandboxJob:
     def command(self, argv: list[str], env: Mapping[str, str]) -> list[str]:
         if self._walls is None:
             raise RunError("a sandboxed step started before its workspace was made")
-        return self._walls.command(argv, env)
+        self._forget_arguments()
+        # in the run's work root: hidden from every job
+        self._arguments = write_arguments(self._inner.run_root, env)
+        return self._walls.command(argv, env, self._arguments)
+
+    def _forget_arguments(self) -> None:
+        path, self._arguments = self._arguments, None
+        if path is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
 
 
 __all__ = ["SandboxExecutor", "SandboxJob", "require"]
