@@ -58,4 +58,4 @@ def test_doctor_json_and_success_when_every_action_is_at_hand(tmp_path: Path) ->
     checkout = {"uses": "actions/checkout@v4", "source": "built-in", "detail": "", "used_by": ""}
     assert data["actions"] == [checkout]
     assert {"tool", "version", "arch", "target"} == set(data["tools"][0])
-    assert set(data["programs"]) == {"node", "git", "java"}
+    assert set(data["programs"]) == {"node", "git", "java", "bwrap"}

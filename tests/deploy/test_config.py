@@ -414,3 +414,35 @@ def test_approval_where_allow_action_and_the_server() -> None:
     assert configured_server(bare, {}) is None
     with pytest.raises(WorkflowError, match="where"):
         parse_config("environments:\n  p:\n    approval: {where: anywhere}\n")
+
+
+def test_the_sandbox_section_loads_with_sizes_and_defaults() -> None:
+    config = parse_config(
+        "executor: sandbox\nsandbox:\n  memory: 512m\n  file_size: 2G\n"
+        "  network_jobs: [deploy]\n  network_environments: [production]\n"
+    )
+    assert config.executor == "sandbox"
+    assert config.sandbox is not None
+    assert config.sandbox.memory == 512 << 20 and config.sandbox.file_size == 2 << 30
+    assert config.sandbox.processes == 512 and config.sandbox.network == "none"
+    assert config.sandbox.network_jobs == ["deploy"]
+    assert config.sandbox.network_environments == ["production"]
+    assert parse_config("environments: {}\n").executor is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("executor: docker\n", "x.yml:1:11: error: the configuration.executor must be one of"),
+        ("sandbox:\n  memory: lots\n", "x.yml:2:11: error: sandbox.memory must be a size"),
+        ("sandbox:\n  memory: 10k\n", "at least 1m, got '10k'"),
+        ("sandbox:\n  processes: 2\n", "x.yml:2:14: error: sandbox.processes must be at least 8"),
+        ("sandbox:\n  network: open\n", "x.yml:2:12: error: sandbox.network must be one of"),
+        ("sandbox:\n  memroy: 1g\n", "x.yml:2:3: error: unknown key 'memroy' in sandbox"),
+        ("sandbox: [1]\n", "x.yml:1:10: error: sandbox must be a mapping"),
+    ],
+)
+def test_bad_sandbox_settings_are_positioned_errors(text: str, expected: str) -> None:
+    with pytest.raises(WorkflowError) as caught:
+        parse_config(text, "x.yml")
+    assert expected in str(caught.value)

@@ -25,6 +25,7 @@ from stageline.executors.base import (
 )
 from stageline.executors.fake import FakeExecutor, Script
 from stageline.executors.local import LocalExecutor
+from stageline.executors.sandbox import SandboxExecutor
 from stageline.plan.model import PlannedStep
 from stageline.runs.states import Conclusion
 from tests.runner.helpers import RecordingSink, dirs, job, make_repo, request, step
@@ -53,6 +54,7 @@ def _fake(s: Scenario, heartbeat_s: float) -> FakeExecutor:
 CASES = [
     ExecutorCase("local", lambda s, hb: LocalExecutor(kill_grace=1.0, heartbeat_s=hb)),
     ExecutorCase("fake", _fake),
+    ExecutorCase("sandbox", lambda s, hb: SandboxExecutor(kill_grace=1.0, heartbeat_s=hb)),
 ]
 
 SUCCEED = Scenario([step(0, "echo one"), step(1, "echo two")], Conclusion.SUCCESS, ["one", "two"])

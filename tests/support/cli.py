@@ -12,8 +12,11 @@ def stageline(
     cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
     """`python -m stageline ARGS` in `cwd`, text output captured. The caller's own
-    STAGELINE_* settings (home, user, debug) are left out so a test sees only `env`."""
+    STAGELINE_* settings (home, user, debug) are left out so a test sees only `env`;
+    ``STAGELINE_TEST_EXECUTOR=sandbox`` runs them all under that executor."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("STAGELINE_")}
+    if os.environ.get("STAGELINE_TEST_EXECUTOR"):
+        environ["STAGELINE_EXECUTOR"] = os.environ["STAGELINE_TEST_EXECUTOR"]
     environ.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "stageline", *args],

@@ -1,7 +1,8 @@
 """`stageline doctor`: what a run of this repository would find on this machine.
 
 The tool cache (filled first, as a job that runs actions would), the versions of the
-programs actions need (node, git; java, which setup-java finds in the tool cache), and for
+programs actions need (node, git; java, which setup-java finds in the tool cache) and
+the sandbox executor needs (bwrap), and for
 each `uses:` of the repository's workflows where it would come from, without fetching;
 the actions used inside composite actions it can see are listed too, after their user.
 """
@@ -55,6 +56,7 @@ def doctor(repo_dir: str | Path) -> Report:
         "node": _version("node", "--version"),
         "git": _version("git", "--version"),
         "java": _java_version(),
+        "bwrap": _version("bwrap", "--version"),  # for --executor sandbox
     }
     return Report(cache, toolcache.entries(cache), programs, actions, problems)
 

@@ -106,12 +106,13 @@ def start(
     parallel: int | None = None,
     observer_for: ObserverFor = lambda spec: None,
     prompt: bool = False,
-    executor: str = "local",
+    executor: str | None = None,
     database_url: str | None = None,
 ) -> Finished:
     """Run the prepared runs to their end, sharing one `parallel` bound.
 
     `prompt`: offer approve/reject at the terminal while a gate waits, when there is one.
+    `executor`: a name; None: the repository's `executor:` (`.stageline.yml`), else local.
     """
     with context.open(prepared.facts.root, database_url, create=True, at_root=True) as ctx:
         delivery = needs_delivery(prepared.specs, ctx.root)
@@ -138,7 +139,7 @@ def resume(
     observer_for: ObserverFor = lambda spec: None,
     prompt: bool = False,
     say: Say = lambda text: None,
-    executor: str = "local",
+    executor: str | None = None,
     database_url: str | None = None,
 ) -> Finished:
     """Continue run `run` (its id), whose process stopped while it waited, to its end.
@@ -218,7 +219,7 @@ def drive(
     repo_dir: str,
     specs: list[RunSpec],
     *,
-    executor: str | Executor,
+    executor: str | Executor | None,
     parallel: int | None,
     observer_for: ObserverFor,
     prompt: bool,
@@ -231,14 +232,17 @@ def drive(
     `repo_dir` is the runs' `repo_path` (where jobs check out from; the server passes
     its mirror); `ctx.root` the tree their `.stageline.yml` was read from.
     `handle_signals=False` for a loop outside the main thread (the server's `RunHost`).
-    `executor` is a name (`executors.get_executor`), or an executor for these runs (the
+    `executor` is a name (`choose_executor`), or an executor for these runs (the
     server's `RemoteExecutor`, bound to its dispatcher)."""
     import asyncio
 
     from stageline.engine.scheduler import default_parallel
-    from stageline.executors import get_executor
 
-    chosen = get_executor(executor) if isinstance(executor, str) else executor
+    chosen = (
+        choose_executor(ctx, executor)
+        if executor is None or isinstance(executor, str)
+        else executor
+    )
     bound = parallel or default_parallel()
     specs = with_stored_secrets(ctx, repo_dir, specs)
     hooks = None
@@ -284,6 +288,36 @@ def drive(
     finally:
         if hooks is not None:
             hooks.close()
+
+
+def choose_executor(ctx: context.Context, name: str | None) -> Executor:
+    """The executor `name`, else the repository's `executor:`, else local. The sandbox
+    gets its `sandbox:` limits and hides the store; it is checked here, before any run is
+    recorded, so a machine without bubblewrap fails at once with the reason."""
+    from stageline.executors import get_executor
+
+    configured = (ctx.root / ".stageline.yml").exists()
+    name = name or (ctx.config.executor if configured else None) or "local"
+    if name != "sandbox":
+        return get_executor(name)
+    from stageline.executors.bwrap import SandboxPolicy
+    from stageline.executors.sandbox import SandboxExecutor, require
+    from stageline.store import store_home
+
+    require()
+    policy = SandboxPolicy(hidden=(str(store_home(ctx.root)),))
+    found = ctx.config.sandbox if configured else None
+    if found is not None:
+        policy = SandboxPolicy(
+            memory=found.memory,
+            processes=found.processes,
+            file_size=found.file_size,
+            network=found.network == "host",
+            network_jobs=frozenset(found.network_jobs),
+            network_environments=frozenset(found.network_environments),
+            hidden=policy.hidden,
+        )
+    return SandboxExecutor(policy)
 
 
 def with_stored_secrets(ctx: context.Context, repo_dir: str, specs: list[RunSpec]) -> list[RunSpec]:

@@ -18,6 +18,27 @@ DatabaseUrl = Annotated[
     ),
 ]
 
+#: Where a run's jobs run on this machine (`app.runs.choose_executor`); $STAGELINE_EXECUTOR
+#: is read by the command (`executor_name`), as `stageline run`'s fast path skips Typer.
+ExecutorName = Annotated[
+    str | None,
+    typer.Option(
+        "--executor",
+        metavar="NAME",
+        help="local, or sandbox: each job inside bubblewrap walls (see docs/sandbox.md); "
+        "default: $STAGELINE_EXECUTOR, else executor: in .stageline.yml, else local.",
+        show_default=False,
+    ),
+]
+
+
+def executor_name(given: str | None) -> str | None:
+    """--executor, else $STAGELINE_EXECUTOR, else None (the repository decides)."""
+    import os
+
+    return given or os.environ.get("STAGELINE_EXECUTOR") or None
+
+
 #: The largest id a record can have (a signed 64-bit integer in SQLite and PostgreSQL):
 #: a larger one is a usage error, not an overflow in the store.
 MAX_RECORD_ID = 2**63 - 1

@@ -17,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from stageline.cli.options import DatabaseUrl, RunId, Server
+from stageline.cli.options import DatabaseUrl, ExecutorName, RunId, Server, executor_name
 
 
 def resume(
@@ -32,6 +32,7 @@ def resume(
         list[str] | None,
         typer.Option("--env", help="Extra environment variable KEY=VALUE (repeatable)."),
     ] = None,
+    executor: ExecutorName = None,
     database_url: DatabaseUrl = None,
     server: Server = None,
 ) -> int:
@@ -54,6 +55,7 @@ def resume(
         observer_for=lambda spec: LinePrinter(sys.stdout),
         prompt=True,
         say=lambda text: print(text, file=sys.stderr, flush=True),
+        executor=executor_name(executor),
         database_url=database_url,
     )
     if finished.exit_code:

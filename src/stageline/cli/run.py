@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from stageline.cli.options import DatabaseUrl
+from stageline.cli.options import DatabaseUrl, ExecutorName, executor_name
 
 if TYPE_CHECKING:
     from stageline.app.runs import ObserverFor
@@ -145,6 +145,7 @@ def run(
             help="Use only cached actions (see `stageline actions pull`); $STAGELINE_OFFLINE=1.",
         ),
     ] = False,
+    executor: ExecutorName = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Run workflows locally, job by job, as GitHub would; every run is recorded."""
@@ -192,6 +193,7 @@ def run(
         parallel=parallel,
         observer_for=observers(prepared, json_output=json_output),
         prompt=not json_output,
+        executor=executor_name(executor),
         database_url=database_url,
     )
     if json_output:

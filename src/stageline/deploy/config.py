@@ -10,6 +10,7 @@ docs/config.md.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -21,6 +22,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from stageline.deploy.yamlread import Reader, describe, load_document, suggest
 from stageline.errors import ConfigError, Diagnostic, ExpressionError, Position, WorkflowError
+from stageline.executors.bwrap import DEFAULT_FILE_SIZE, DEFAULT_MEMORY, DEFAULT_PROCESSES
 from stageline.workflow.model import Node
 
 CONFIG_FILE = ".stageline.yml"
@@ -31,6 +33,7 @@ OnTimeout = Literal["reject", "approve"]
 DecideWhere = Literal["any", "server"]
 OnFail = Literal["observe", "pause", "rollback"]
 RollbackMode = Literal["auto", "manual"]
+NetworkMode = Literal["none", "host"]
 
 #: GitHub's own limit on how long a deployment review may stay pending.
 DEFAULT_APPROVAL_TIMEOUT = timedelta(days=30)
@@ -146,6 +149,18 @@ class ServiceConfig(Node):
 
 
 @dataclass(slots=True)
+class SandboxConfig(Node):
+    """`sandbox:`: the limits and network of jobs run by the sandbox executor."""
+
+    memory: int = DEFAULT_MEMORY
+    processes: int = DEFAULT_PROCESSES
+    file_size: int = DEFAULT_FILE_SIZE
+    network: NetworkMode = "none"
+    network_jobs: list[str] = field(default_factory=list)
+    network_environments: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class StagelineConfig(Node):
     path: str = CONFIG_FILE
     environments: dict[str, EnvironmentConfig] = field(default_factory=dict)
@@ -157,6 +172,9 @@ class StagelineConfig(Node):
     services: dict[str, ServiceConfig] = field(default_factory=dict)
     #: The team server this repository's runs are decided on (`server:`), for lint.
     server: str | None = None
+    #: Where `stageline run` runs jobs when no --executor is given (None: local).
+    executor: str | None = None
+    sandbox: SandboxConfig | None = None
 
     def environment(self, name: str) -> EnvironmentConfig:
         """The named environment's rules; an environment not configured has none."""
@@ -171,7 +189,27 @@ class StagelineConfig(Node):
         return None
 
 
-_TOP_KEYS = ("environments", "teams", "users", "notifications", "services", "server")
+_TOP_KEYS = (
+    "environments",
+    "teams",
+    "users",
+    "notifications",
+    "services",
+    "server",
+    "executor",
+    "sandbox",
+)
+_EXECUTORS = ("local", "sandbox")
+_SANDBOX_KEYS = (
+    "memory",
+    "processes",
+    "file_size",
+    "network",
+    "network_jobs",
+    "network_environments",
+)
+_SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+_SIZE = re.compile(r"(\d+)\s*([kmgt]?)i?b?", re.IGNORECASE)
 _ENV_KEYS = ("url", "branches", "approval", "monitor", "rollback")
 _APPROVAL_KEYS = (
     "rules",
@@ -275,7 +313,47 @@ class _Builder:
         if "services" in root:
             config.services = self.services(root["services"], config.at("services"))
         config.server = self.r.field(root, "server", self.r.string, "the configuration", None)
+        config.executor = self.r.field(
+            root, "executor", self._choice(*_EXECUTORS), "the configuration", None
+        )
+        if "sandbox" in root:
+            config.sandbox = self.sandbox(root["sandbox"], config.at("sandbox"))
         return config
+
+    def sandbox(self, value: Any, where: Position) -> SandboxConfig | None:
+        what = "sandbox"
+        node = self.r.mapping(value, where, what)
+        if node is None:
+            return None
+        self.r.check_keys(node, _SANDBOX_KEYS, what)
+        sandbox = SandboxConfig(where, positions=self.r.positions(node))
+        sandbox.memory = self.r.field(node, "memory", self._size, what, DEFAULT_MEMORY)
+        sandbox.processes = self.r.field(
+            node, "processes", lambda v, w, n: self.r.integer(v, w, n, 8), what, DEFAULT_PROCESSES
+        )
+        sandbox.file_size = self.r.field(node, "file_size", self._size, what, DEFAULT_FILE_SIZE)
+        sandbox.network = cast(
+            NetworkMode, self.r.field(node, "network", self._choice("none", "host"), what, "none")
+        )
+        sandbox.network_jobs = self.r.field(node, "network_jobs", self.r.strings, what, [])
+        sandbox.network_environments = self.r.field(
+            node, "network_environments", self.r.strings, what, []
+        )
+        return sandbox
+
+    def _size(self, value: Any, where: Position, what: str) -> int | None:
+        """Bytes: an integer, or a number with k, m, g or t (powers of 1024)."""
+        found = None if isinstance(value, bool) else _SIZE.fullmatch(str(value).strip())
+        size = int(found[1]) * _SIZE_UNITS[found[2].lower()] if found else 0
+        if size < 1 << 20:
+            shown = repr(value) if isinstance(value, str | int) else describe(value)
+            self.r.error(
+                where,
+                f"{what} must be a size of at least 1m, got {shown}",
+                hint="e.g. 512m or 4g (powers of 1024)",
+            )
+            return None
+        return size
 
     def teams(self, value: Any, where: Position) -> dict[str, list[str]]:
         node = self.r.mapping(value, where, "teams")
@@ -657,6 +735,7 @@ __all__ = [
     "PrometheusCheck",
     "RollbackConfig",
     "RollbackMode",
+    "SandboxConfig",
     "ServiceConfig",
     "StagelineConfig",
     "configured_server",

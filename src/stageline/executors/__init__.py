@@ -14,6 +14,7 @@ from stageline.executors.base import Executor
 #: Short name → "module:Class". The engine's fake executor registers as "fake".
 REGISTRY: dict[str, str] = {
     "local": "stageline.executors.local:LocalExecutor",
+    "sandbox": "stageline.executors.sandbox:SandboxExecutor",
     "fake": "stageline.executors.fake:FakeExecutor",
 }
 

@@ -11,7 +11,7 @@ pool of workers); it may raise (nothing reachable), and then no job is sent. The
 calls `close()` after the last `run_job` it started has returned; `close()` releases what
 `start()` acquired, must be safe to call even if `start()` failed or was never called,
 and calling it twice is harmless. The local and fake executors need neither, and
-implement both as no-ops.
+implement both as no-ops; the sandbox executor checks bubblewrap in `start()`.
 
 Jobs are identified by `request.identity`, (run id, job key, attempt). **An executor
 accepts each identity once.** A second `run_job` with an identity it has already

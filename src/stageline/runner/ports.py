@@ -13,7 +13,7 @@ its work in a thread itself.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -126,6 +126,13 @@ class LogStore(Protocol):
         """The log of step `index` of the job `key` (appended to when it exists)."""
 
 
+class Launcher(Protocol):
+    """How a job's step processes start: a sandbox wraps each command line in its walls."""
+
+    def command(self, argv: list[str], env: Mapping[str, str]) -> list[str]:
+        """The command line that runs `argv`, started with the environment `env`."""
+
+
 @dataclass(frozen=True, slots=True)
 class JobPorts:
     """Everything the runner needs from its machine, for one job."""
@@ -134,6 +141,8 @@ class JobPorts:
     artifacts: ArtifactStore
     cache: CacheStore
     logs: LogStore
+    #: None: steps start as they are (the local executor).
+    launcher: Launcher | None = None
 
 
 __all__ = [
@@ -143,6 +152,7 @@ __all__ = [
     "CacheStore",
     "CheckoutError",
     "JobPorts",
+    "Launcher",
     "LogFile",
     "LogStore",
     "WorkspaceProvider",

@@ -172,6 +172,8 @@ async def run_command(
         while effects.annotations:  # reported as they come, not when the step ends
             state.annotate(effects.annotations.pop(0))
 
+    if state.ports.launcher is not None:
+        argv = state.ports.launcher.command(argv, env)
     result = await run_process(
         argv,
         cwd=cwd,

@@ -91,7 +91,11 @@ async def _restore(call: ActionCall, req: Request) -> tuple[StepOutcome, bool]:
 
 async def _save(call: ActionCall, req: Request, scope: Scope) -> StepOutcome:
     state = call.state
-    count = await state.ports.cache.save(req.version, req.key, req.paths, state.ws.workspace)
+    try:
+        count = await state.ports.cache.save(req.version, req.key, req.paths, state.ws.workspace)
+    except PermissionError as err:  # as GitHub, a save that cannot be made is a warning
+        state.warning(scope, f"Failed to save: {err}")
+        return StepOutcome(Conclusion.SUCCESS)
     if count is None:
         state.warning(
             scope,
