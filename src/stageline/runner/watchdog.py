@@ -200,7 +200,7 @@ def remove_dir(path: str) -> None:
 
 def _drain(fd: int, ended: bool) -> tuple[list[bytes], bool]:
     """What the pipe holds now, and whether it has ended (end of file, or an error)."""
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         try:
             chunk = os.read(fd, 65536)
