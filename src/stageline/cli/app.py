@@ -220,10 +220,9 @@ def main() -> None:
     Click's standalone mode handles usage errors (exit 2) and Ctrl-C; what reaches
     us is ours: a `StagelineError` becomes its message and exit code 1.
     """
-    if sys.argv[1:2] != ["worker"]:  # a worker loads no engine (ADR 0012); its jobs
-        from stageline.engine.workroot import reap_left  # work under its --cache-dir
+    from stageline.runner.workroots import reap_left
 
-        reap_left()  # step scripts (with their secrets) a killed run left on tmpfs
+    reap_left()  # step scripts (with their secrets) a killed run left on tmpfs
     try:
         _fast_run()
         (globals().get("app") or __getattr__("app"))()
