@@ -362,8 +362,8 @@ class Story:
         views, then read its record back; progress goes to stderr when stdout is for the
         JSON document."""
         from stageline.app import runs
-        from stageline.cli.records import run_document
-        from stageline.cli.run import observers, print_log_hints, print_notes
+        from stageline.cli.documents import run_document
+        from stageline.cli.running import observers, print_log_hints, print_notes
         from stageline.engine.setup import RunOptions
 
         options = RunOptions(cwd=self.setup.repo, workflow=WORKFLOW, vars=self.setup.variables())
