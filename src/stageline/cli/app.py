@@ -34,6 +34,11 @@ def _exit_with(code: object) -> None:
         raise typer.Exit(code)
 
 
+def _may_be_terminal() -> bool:
+    """Whether Rich could take stdout for a terminal (as `cli.running` decides)."""
+    return sys.stdout.isatty() or any(v in os.environ for v in ("FORCE_COLOR", "TTY_COMPATIBLE"))
+
+
 def _build_app() -> typer.Typer:
     import typer
 
@@ -65,6 +70,9 @@ def _build_app() -> typer.Typer:
         add_completion=False,
         pretty_exceptions_enable=False,
         result_callback=_exit_with,
+        # Rich's help (boxes, colours) costs ~0.1 s to import and render: for people at
+        # a terminal; a pipe, a file or a test gets Click's plain text of the same help.
+        rich_markup_mode="rich" if _may_be_terminal() else None,
     )
     app.command("validate")(validate.validate)
     app.command("graph")(graph.graph)
