@@ -30,10 +30,8 @@ def stored_path(home: Path, path: str | None) -> str | None:
     """`path` as the store keeps it: ``logs/...`` when it lies under `home`'s logs."""
     if path is None or not os.path.isabs(path):
         return path
-    root = os.path.join(os.path.abspath(home), "")  # os.path.relpath without its getcwd()s
-    normal = os.path.normpath(path)
-    relative = normal[len(root) :]
-    return relative if normal.startswith(root) and relative.startswith(f"{LOGS}/") else path
+    relative = os.path.relpath(path, home)
+    return relative if relative.startswith(f"{LOGS}/") else path
 
 
 def resolved_path(home: Path, path: str | None) -> str | None:
