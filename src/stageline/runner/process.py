@@ -4,6 +4,8 @@ Guarantees:
 
 * the process starts in a new session (its own process group), so a timeout or a cancel
   kills the whole tree: SIGTERM to the group, SIGKILL after `kill_grace` seconds;
+* it is started by a spawn thread (`SPAWNER`), so the event loop goes on with other
+  jobs while the child execs its program (`_start` is where an argv prefix would go);
 * the group dies with this process, however it ends (SIGKILL included): it is
   registered with this process's `runner.watchdog` until the job has killed it, and
   marked in its environment for the watchdog to find should it die before that;
@@ -23,6 +25,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -173,7 +176,8 @@ def _watch_exit(
     loop: asyncio.AbstractEventLoop, process: subprocess.Popen[bytes]
 ) -> asyncio.Future[int]:
     """The exit code of `process`, once it has exited (reaped here: through its pidfd on
-    the loop, or else by a thread waiting for it)."""
+    the loop, or else by a thread of its own waiting for it, as Python 3.11's default
+    child watcher does)."""
     exited: asyncio.Future[int] = loop.create_future()
 
     def done(code: int) -> None:
@@ -191,8 +195,10 @@ def _watch_exit(
     try:
         pidfd = os.pidfd_open(process.pid)
     except (AttributeError, OSError):  # no pidfds here
-        waiter = loop.run_in_executor(SPAWNER.pool(), reap)
-        waiter.add_done_callback(lambda w: done(w.result()))
+        waiter = threading.Thread(
+            target=lambda: loop.call_soon_threadsafe(done, reap()), daemon=True
+        )
+        waiter.start()
         return exited
 
     def on_exit() -> None:
