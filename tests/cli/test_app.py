@@ -1,16 +1,20 @@
-"""`stageline run`'s own argument parsing agrees with Typer's, or hands over to Typer."""
+"""`stageline run`'s and `validate`'s own argument parsing agrees with Typer's, or hands
+over to Typer; and what a plain run or validate loads."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import typing
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer.main
 
-from stageline.cli.app import app, parse_run_args
+from stageline.cli import fastargs, run, validate
+from stageline.cli.app import app
 
 AGREED = [
     [],
@@ -50,20 +54,62 @@ HANDED_OVER = [
 ]
 
 
-def typer_params(args: list[str]) -> dict[str, object]:
-    command = typer.main.get_command(app).commands["run"]  # type: ignore[attr-defined]
-    with command.make_context("run", list(args)) as ctx:
+VALIDATE_AGREED = [[], ["a.yml"], ["a.yml", "dir", "b.yaml"]]
+VALIDATE_HANDED_OVER = [["--help"], ["-x"], ["a.yml", "--", "b"], [""]]
+
+
+def typer_params(name: str, args: list[str]) -> dict[str, object]:
+    command = typer.main.get_command(app).commands[name]  # type: ignore[attr-defined]
+    with command.make_context(name, list(args)) as ctx:
         return dict(ctx.params)
+
+
+def declared(function: Any) -> fastargs.Command:
+    """A command's parameters as its Typer annotations declare them."""
+    options: dict[str, fastargs.Param] = {}
+    argument = None
+    for name, hint in typing.get_type_hints(function, include_extras=True).items():
+        if name == "return":
+            continue
+        kind, info = typing.get_args(hint)[:2]
+        kind = next((a for a in typing.get_args(kind) if a is not type(None)), kind)
+        many = typing.get_origin(kind) is list
+        kind = typing.get_args(kind)[0] if many else kind
+        param = fastargs.Param(name, kind, many, info.min, info.dir_okay)
+        assert not info.exists and info.max is None  # checks the table cannot express
+        if isinstance(info, typer.models.ArgumentInfo):
+            argument = param
+            continue
+        first = info.default if isinstance(info.default, str) else None
+        flags = [d for d in (first, *info.param_decls) if d and d.startswith("-")]
+        for flag in flags or [f"--{name.replace('_', '-')}"]:
+            options[flag] = param
+    return fastargs.Command(options, argument)
+
+
+def test_the_tables_are_the_typer_declarations() -> None:
+    assert declared(run.run) == fastargs.RUN
+    assert declared(validate.validate) == fastargs.VALIDATE
 
 
 @pytest.mark.parametrize("args", AGREED, ids=" ".join)
 def test_plain_command_lines_parse_as_typer_parses_them(args: list[str]) -> None:
-    assert parse_run_args(args) == typer_params(args)
+    assert fastargs.parse(fastargs.RUN, args) == typer_params("run", args)
 
 
 @pytest.mark.parametrize("args", HANDED_OVER, ids=" ".join)
 def test_anything_else_is_left_to_typer(args: list[str]) -> None:
-    assert parse_run_args(args) is None
+    assert fastargs.parse(fastargs.RUN, args) is None
+
+
+@pytest.mark.parametrize("args", VALIDATE_AGREED, ids=" ".join)
+def test_plain_validate_command_lines_parse_as_typer_parses_them(args: list[str]) -> None:
+    assert fastargs.parse(fastargs.VALIDATE, args) == typer_params("validate", args)
+
+
+@pytest.mark.parametrize("args", VALIDATE_HANDED_OVER, ids=" ".join)
+def test_any_other_validate_command_line_is_left_to_typer(args: list[str]) -> None:
+    assert fastargs.parse(fastargs.VALIDATE, args) is None
 
 
 def test_typer_still_reports_what_it_refuses(tmp_path: Path) -> None:
@@ -89,7 +135,9 @@ jobs:
 """
 _PROBE = """
 import atexit, json, sys
-heavy = ("sqlalchemy", "alembic", "rich", "pydantic", "httpx", "apprise", "stageline.deploy")
+heavy = (
+    "sqlalchemy", "alembic", "rich", "pydantic", "httpx", "apprise", "stageline.deploy", "typer"
+)
 out = sys.argv[1]
 def report():
     loaded = sorted({m for m in sys.modules for h in heavy if m == h or m.startswith(h + ".")})

@@ -44,6 +44,9 @@ def test_facts_of_a_repository(tmp_path: Path) -> None:
     assert changed_paths(facts.root, facts.sha) == ["a.txt"]
     _git(tmp_path, "remote", "add", "origin", "https://github.com/acme/shop.git")
     assert git_facts(tmp_path).repository == "acme/shop"
+    _git(tmp_path, "checkout", "-q", "--detach")
+    detached = git_facts(tmp_path)
+    assert (detached.ref, detached.sha) == ("", facts.sha)
 
 
 def test_outside_a_repository_or_before_a_commit(tmp_path: Path) -> None:

@@ -86,7 +86,7 @@ def test_job_outputs_are_evaluated_and_secret_ones_dropped(tmp_path: Path) -> No
 
 def test_logs_are_one_file_per_step_written_as_produced(tmp_path: Path) -> None:
     repo = make_repo(tmp_path)
-    logfile = tmp_path / "logs/build/0.log"
+    logfile = tmp_path / "logs/build.0.log"
     planned = job(
         step(0, f"echo first; sleep 0.3; sed -n 2p {logfile}; echo done"), step(1, "echo second")
     )

@@ -3,6 +3,8 @@ import os
 import time
 from pathlib import Path
 
+import pytest
+
 from stageline.runner.process import MAX_LINE, ProcessGroups, ProcessOutcome, run_process
 
 
@@ -48,6 +50,19 @@ def test_lines_exit_code_and_unterminated_last_line(tmp_path: Path) -> None:
     )
     assert outcome.exit_code == 4 and not outcome.timed_out
     assert lines == ["one", "two", "three"]
+
+
+def test_without_pidfds_a_thread_learns_the_exit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_pidfd(pid: int) -> int:
+        raise OSError("pidfd_open: not supported here")
+
+    monkeypatch.setattr(os, "pidfd_open", no_pidfd)
+    outcome, lines, _, _ = asyncio.run(_run("echo one; exit 5", tmp_path))
+    assert (outcome.exit_code, lines) == (5, ["one"])
+    outcome, _, _, groups = asyncio.run(_run("sleep 30", tmp_path, deadline=0.3))
+    assert outcome.timed_out and not any(alive(pgid) for pgid in groups.groups)
 
 
 def test_invalid_utf8_is_replaced(tmp_path: Path) -> None:

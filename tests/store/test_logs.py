@@ -37,6 +37,10 @@ def test_paths_under_the_stores_logs_are_kept_relative_and_read_absolute(tmp_pat
     assert resolved_path(home, "logs/3/build/01-x.log") == inside
     elsewhere = str(tmp_path / "rollbacks.log")
     assert stored_path(home, elsewhere) == elsewhere  # outside the logs: as it is
+    beside = str(tmp_path / ".stageline-old" / "logs" / "1.log")
+    assert stored_path(home, beside) == beside  # a sibling whose name starts alike
+    assert stored_path(home, str(home / "x" / ".." / "logs" / "a.log")) == "logs/a.log"
+    assert stored_path(home, str(home / "logsbook.log")) == str(home / "logsbook.log")
     assert resolved_path(home, "/old/abs/01-x.log") == "/old/abs/01-x.log"  # older records
 
 

@@ -12,6 +12,7 @@ says so (128 + the signal number).
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,7 +113,8 @@ def start(
     """Run the prepared runs to their end, sharing one `parallel` bound.
 
     `prompt`: offer approve/reject at the terminal while a gate waits, when there is one.
-    `executor`: a name; None: the repository's `executor:` (`.stageline.yml`), else local.
+    `executor`: a name; None: $STAGELINE_EXECUTOR, else the repository's `executor:`
+    (`.stageline.yml`), else local.
     """
     with context.open(prepared.facts.root, database_url, create=True, at_root=True) as ctx:
         delivery = needs_delivery(prepared.specs, ctx.root)
@@ -291,13 +293,19 @@ def drive(
 
 
 def choose_executor(ctx: context.Context, name: str | None) -> Executor:
-    """The executor `name`, else the repository's `executor:`, else local. The sandbox
+    """The executor `name`, else $STAGELINE_EXECUTOR, else the repository's `executor:`,
+    else local. The sandbox
     gets its `sandbox:` limits and hides the store; it is checked here, before any run is
     recorded, so a machine without bubblewrap fails at once with the reason."""
     from stageline.executors import get_executor
 
     configured = (ctx.root / ".stageline.yml").exists()
-    name = name or (ctx.config.executor if configured else None) or "local"
+    name = (
+        name
+        or os.environ.get("STAGELINE_EXECUTOR")
+        or (ctx.config.executor if configured else None)
+        or "local"
+    )
     if name != "sandbox":
         return get_executor(name)
     from stageline.executors.bwrap import SandboxPolicy

@@ -5,37 +5,43 @@ inside the command body, so `stageline --help` stays fast. `main()` turns every
 `StagelineError` into its rendered message and exit code 1 (a traceback only
 with STAGELINE_DEBUG=1).
 
-`stageline run` is the command users wait on, many times a day: a well-formed
-`run` command line is parsed by `parse_run_args` (from the same declarations)
-instead of Typer, which builds a pydantic validator for each of its 16
-parameters on every call (~0.15 s, a third of a short run). Anything else goes
-to Typer as usual.
+`stageline run` and `stageline validate` are the commands users wait on: a plain
+command line of theirs is parsed by `cli.fastargs` and runs without loading Typer
+(~40 ms) or letting it build a pydantic validator per parameter (~0.15 s). Anything
+else goes to Typer as usual.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import typing
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import typer
-
-from stageline.cli import run
+from stageline.cli import fastargs
 from stageline.errors import StagelineError
 
 if TYPE_CHECKING:
+    import typer
+
     app: typer.Typer
 
 
 def _exit_with(code: object) -> None:
     """A command may return its exit code instead of raising `typer.Exit`."""
+    import typer
+
     if isinstance(code, int) and code:
         raise typer.Exit(code)
 
 
+def _may_be_terminal() -> bool:
+    """Whether Rich could take stdout for a terminal (as `cli.running` decides)."""
+    return sys.stdout.isatty() or any(v in os.environ for v in ("FORCE_COLOR", "TTY_COMPATIBLE"))
+
+
 def _build_app() -> typer.Typer:
+    import typer
+
     from stageline.cli import (
         actions,
         approvals,
@@ -49,6 +55,7 @@ def _build_app() -> typer.Typer:
         metrics,
         records,
         resume,
+        run,
         secrets,
         server,
         validate,
@@ -63,6 +70,9 @@ def _build_app() -> typer.Typer:
         add_completion=False,
         pretty_exceptions_enable=False,
         result_callback=_exit_with,
+        # Rich's help (boxes, colours) costs ~0.1 s to import and render: for people at
+        # a terminal; a pipe, a file or a test gets Click's plain text of the same help.
+        rich_markup_mode="rich" if _may_be_terminal() else None,
     )
     app.command("validate")(validate.validate)
     app.command("graph")(graph.graph)
@@ -95,114 +105,29 @@ def _build_app() -> typer.Typer:
 
 def __getattr__(name: str) -> Any:
     """`app`, the Typer application, built on first use: `stageline run`'s fast path
-    (`parse_run_args`) does without it and without the other commands' modules."""
+    (`cli.fastargs`) does without it and without the other commands' modules."""
     if name == "app":
         built = globals()["app"] = _build_app()
         return built
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-_Spec = tuple[str, type, bool, Any]  # (parameter, type, repeatable, Typer's info)
-
-
-def _run_parameters() -> tuple[dict[str, _Spec], _Spec | None]:
-    """`stageline run`'s options by flag, and its argument, from its annotations."""
-    options: dict[str, _Spec] = {}
-    argument = None
-    hints = typing.get_type_hints(run.run, include_extras=True)
-    for name, hint in hints.items():
-        if name == "return":
-            continue
-        kind, info = typing.get_args(hint)[:2]
-        kind = next((a for a in typing.get_args(kind) if a is not type(None)), kind)
-        many = typing.get_origin(kind) is list
-        if many:
-            kind = typing.get_args(kind)[0]
-        spec = (name, kind, many, info)
-        if isinstance(info, typer.models.ArgumentInfo):
-            argument = spec
-            continue
-        first = info.default if isinstance(info.default, str) else None
-        flags = [d for d in (first, *info.param_decls) if d and d.startswith("-")]
-        for flag in flags or [f"--{name.replace('_', '-')}"]:
-            options[flag] = spec
-    return options, argument
-
-
-def parse_run_args(args: list[str]) -> dict[str, Any] | None:
-    """The parameters Typer would pass to `run` for `args`, or None when Typer must
-    parse them itself (help, completion, anything unusual or invalid: Typer reports
-    it). Only plain forms are taken: `--opt value`, `--opt=value`, `-o value`, flags,
-    one workflow argument."""
-    if any(k.endswith("_COMPLETE") for k in os.environ):
-        return None
-    options, argument = _run_parameters()
-    values: dict[str, Any] = {spec[0]: () if spec[2] else None for spec in options.values()}
-    values.update({spec[0]: False for spec in options.values() if spec[1] is bool})
-    if argument is not None:
-        values[argument[0]] = None
-    rest = list(args)
-    while rest:
-        token = rest.pop(0)
-        if not token.startswith("-"):
-            if argument is None or values[argument[0]] is not None:
-                return None
-            values[argument[0]] = token
-            continue
-        flag, eq, text = token.partition("=")
-        spec = options.get(flag if flag.startswith("--") else token)
-        if spec is None:
-            return None
-        name, kind, many, info = spec
-        if kind is bool:
-            if eq:
-                return None
-            values[name] = True
-            continue
-        if not eq:
-            if not rest or rest[0].startswith("-"):
-                return None
-            text = rest.pop(0)
-        value = _convert(kind, text, info)
-        if value is None:
-            return None
-        values[name] = [*values[name], value] if many else value
-    return values
-
-
-def _convert(kind: type, text: str, info: Any) -> Any:
-    """`text` as `kind`, or None where Typer could refuse it."""
-    if kind is str:
-        return text
-    if kind is int:
-        try:
-            number = int(text)
-        except ValueError:
-            return None
-        low, high = getattr(info, "min", None), getattr(info, "max", None)
-        if (low is not None and number < low) or (high is not None and number > high):
-            return None
-        return number
-    if kind is Path:
-        refused_dir = not getattr(info, "dir_okay", True) and os.path.isdir(text)
-        if not text or getattr(info, "exists", False) or refused_dir:
-            return None
-        return Path(text)
-    return None
-
-
-def _fast_run() -> bool:
-    """Run `stageline run` without Typer's parsing when it can (see module doc); False
-    when Typer must take the command line."""
-    if sys.argv[1:2] != ["run"]:
-        return False
-    values = parse_run_args(sys.argv[2:])
+def _fast_path() -> None:
+    """Run a plain `stageline run` or `stageline validate` command line without Typer
+    (`cli.fastargs`) and exit; return when Typer must take the command line."""
+    command = fastargs.COMMANDS.get(sys.argv[1] if len(sys.argv) > 1 else "")
+    values = fastargs.parse(command, sys.argv[2:]) if command is not None else None
     if values is None:
-        return False
+        return
     try:
-        run.run(**values)
-    except typer.Exit as done:
-        sys.exit(done.exit_code)
+        if command is fastargs.RUN:
+            from stageline.cli.running import run_workflows
+
+            code = run_workflows(**values)
+        else:
+            from stageline.cli.validating import validate_paths
+
+            code = validate_paths(list(values["paths"]))
     except KeyboardInterrupt:  # as Typer: exit 130
         sys.exit(130)
     except EOFError:  # as Typer: "Aborted!", exit 1
@@ -211,7 +136,7 @@ def _fast_run() -> bool:
     except BrokenPipeError:  # as Typer: a closed stdout ends the command quietly
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (flushed at exit, never closed)
         sys.exit(1)
-    sys.exit(0)
+    sys.exit(code)
 
 
 def main() -> None:
@@ -220,12 +145,11 @@ def main() -> None:
     Click's standalone mode handles usage errors (exit 2) and Ctrl-C; what reaches
     us is ours: a `StagelineError` becomes its message and exit code 1.
     """
-    if sys.argv[1:2] != ["worker"]:  # a worker loads no engine (ADR 0012); its jobs
-        from stageline.engine.workroot import reap_left  # work under its --cache-dir
+    from stageline.runner.workroots import reap_left
 
-        reap_left()  # step scripts (with their secrets) a killed run left on tmpfs
+    reap_left()  # step scripts (with their secrets) a killed run left on tmpfs
     try:
-        _fast_run()
+        _fast_path()
         (globals().get("app") or __getattr__("app"))()
     except StagelineError as err:
         if os.environ.get("STAGELINE_DEBUG"):

@@ -34,8 +34,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TextIO
@@ -189,6 +187,8 @@ def stop_services(setup: DemoSetup) -> list[str]:
 
 def health(url: str) -> dict[str, Any] | None:
     """The service's /health answer when it is healthy (200 with JSON), else None."""
+    import urllib.request  # not at module level: every `stageline --help` imports this
+
     try:
         with urllib.request.urlopen(f"{url}/health", timeout=2) as reply:
             answer = json.loads(reply.read())
@@ -362,8 +362,8 @@ class Story:
         views, then read its record back; progress goes to stderr when stdout is for the
         JSON document."""
         from stageline.app import runs
-        from stageline.cli.records import run_document
-        from stageline.cli.run import observers, print_log_hints, print_notes
+        from stageline.cli.documents import run_document
+        from stageline.cli.running import observers, print_log_hints, print_notes
         from stageline.engine.setup import RunOptions
 
         options = RunOptions(cwd=self.setup.repo, workflow=WORKFLOW, vars=self.setup.variables())

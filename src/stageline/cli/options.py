@@ -19,7 +19,7 @@ DatabaseUrl = Annotated[
 ]
 
 #: Where a run's jobs run on this machine (`app.runs.choose_executor`); $STAGELINE_EXECUTOR
-#: is read by the command (`executor_name`), as `stageline run`'s fast path skips Typer.
+#: is read there too, as `stageline run`'s fast path skips Typer.
 ExecutorName = Annotated[
     str | None,
     typer.Option(
@@ -30,13 +30,6 @@ ExecutorName = Annotated[
         show_default=False,
     ),
 ]
-
-
-def executor_name(given: str | None) -> str | None:
-    """--executor, else $STAGELINE_EXECUTOR, else None (the repository decides)."""
-    import os
-
-    return given or os.environ.get("STAGELINE_EXECUTOR") or None
 
 
 #: The largest id a record can have (a signed 64-bit integer in SQLite and PostgreSQL):

@@ -17,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from stageline.cli.options import DatabaseUrl, ExecutorName, RunId, Server, executor_name
+from stageline.cli.options import DatabaseUrl, ExecutorName, RunId, Server
 
 
 def resume(
@@ -55,7 +55,7 @@ def resume(
         observer_for=lambda spec: LinePrinter(sys.stdout),
         prompt=True,
         say=lambda text: print(text, file=sys.stderr, flush=True),
-        executor=executor_name(executor),
+        executor=executor,
         database_url=database_url,
     )
     if finished.exit_code:

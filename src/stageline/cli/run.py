@@ -1,36 +1,18 @@
 """`stageline run`: run the repository's workflows that match an event, here, now.
 
-Exit code: 0 when every run succeeded, 1 when one did not (or nothing could
-start: no matching workflow, an invalid file, an action we cannot run), 130/143
-when Ctrl-C/SIGTERM cancelled the run (its record is complete all the same).
+Its options, as Typer sees them (`--help`, unusual command lines); a plain command line
+skips Typer (`cli.fastargs`, checked against these declarations by the tests) and goes
+straight to `cli.running.run_workflows`, which does the work.
 """
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from stageline.cli.options import DatabaseUrl, ExecutorName, executor_name
-
-if TYPE_CHECKING:
-    from stageline.app.runs import ObserverFor
-    from stageline.engine.events import Observer
-    from stageline.engine.scheduler import RunSpec
-    from stageline.engine.setup import ListedJob, Prepared
-    from stageline.store import RunDetail
-    from stageline.workflow.model import Workflow
-
-_Many = Annotated[list[str] | None, typer.Option(show_default=False)]
-
-
-def _may_be_terminal() -> bool:
-    """Whether Rich could take stdout for a terminal (it alone decides; off a terminal,
-    without its overrides set, the line printer is used and Rich is not loaded)."""
-    return sys.stdout.isatty() or any(v in os.environ for v in ("FORCE_COLOR", "TTY_COMPATIBLE"))
+from stageline.cli.options import DatabaseUrl, ExecutorName
 
 
 def run(
@@ -147,135 +129,32 @@ def run(
     ] = False,
     executor: ExecutorName = None,
     database_url: DatabaseUrl = None,
-) -> None:
+) -> int:
     """Run workflows locally, job by job, as GitHub would; every run is recorded."""
-    import json
+    from stageline.cli.running import run_workflows
 
-    from stageline.app import runs
-    from stageline.cli.records import run_document
-    from stageline.engine.setup import RunOptions, parse_matrix, parse_pairs
-
-    if offline:
-        from stageline.runner.actions.remote import set_offline
-
-        set_offline()
-    options = RunOptions(
-        cwd=Path.cwd(),
+    return run_workflows(
         workflow=workflow,
-        jobs=list(job or []),
+        job=job or (),
         event=event,
-        event_path=eventpath,
+        eventpath=eventpath,
+        workflows=workflows,
         ref=ref,
         actor=actor,
-        inputs=parse_pairs(input or [], "--input"),
-        vars=parse_pairs(var or [], "--var"),
-        env=parse_pairs(env or [], "--env"),
+        input=input or (),
+        var=var or (),
+        env=env or (),
         env_file=env_file,
-        secrets=parse_pairs(secret or [], "--secret"),
+        secret=secret or (),
         secret_file=secret_file,
-        matrix=parse_matrix(matrix or []),
-        keep_workspaces=keep_workspaces,
-        workflows=workflows,
-    )
-    if list_jobs:
-        print_listing(runs.list_jobs(options))
-        return
-    if graph:
-        print_graphs(runs.workflows(options))
-        return
-    prepared = runs.prepare(options)
-    print_notes(prepared)
-    if dryrun:
-        print_plans(prepared)
-        return
-    finished = runs.start(
-        prepared,
+        matrix=matrix or (),
         parallel=parallel,
-        observer_for=observers(prepared, json_output=json_output),
-        prompt=not json_output,
-        executor=executor_name(executor),
+        json_output=json_output,
+        keep_workspaces=keep_workspaces,
+        list_jobs=list_jobs,
+        dryrun=dryrun,
+        graph=graph,
+        offline=offline,
+        executor=executor,
         database_url=database_url,
     )
-    if json_output:
-        documents = [run_document(d) for d in finished.runs]
-        document = documents[0] if len(documents) == 1 else {"runs": documents}
-        print(json.dumps(document, indent=2))
-    else:
-        print_log_hints(finished.runs)
-    if finished.exit_code:
-        raise typer.Exit(finished.exit_code)
-
-
-def print_notes(prepared: Prepared) -> None:
-    """What was decided for each workflow file (to stderr, before the runs start)."""
-    for note in prepared.notes:
-        print(note, file=sys.stderr, flush=True)
-
-
-def print_listing(rows: list[ListedJob]) -> None:
-    """`--list` as act's `-l` prints it: one row per job, by stage, in aligned columns."""
-    table = [["Stage", "Job ID", "Job name", "Workflow name", "Workflow file", "Events"]]
-    for row in rows:
-        events = ",".join(row.events)
-        table.append([str(row.stage), row.job_id, row.name, row.workflow, row.path, events])
-    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
-    for line in table:
-        print("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
-
-
-def print_graphs(workflows: list[Workflow]) -> None:
-    """`--graph`: each workflow's job graph, as `stageline graph` draws it."""
-    from stageline.cli.graph import called_workflows
-    from stageline.workflow import graph as graphs
-
-    for workflow in workflows:
-        if len(workflows) > 1:
-            print(f"{workflow.path}:")
-        callees = called_workflows(workflow, Path.cwd())
-        sys.stdout.write(graphs.to_text(graphs.job_graph(workflow, callees=callees)))
-
-
-def print_plans(prepared: Prepared) -> None:
-    """`--dryrun`: each run's jobs (matrix legs expanded) and steps, stage by stage
-    (numbered from 1, as `stageline graph` numbers them)."""
-    from stageline.workflow.graph import layers, through_calls
-
-    for spec in prepared.specs:
-        plan = spec.plan
-        named = f" ({plan.workflow_name})" if plan.workflow_name != plan.workflow_path else ""
-        print(f"{plan.workflow_path}{named}: would run on {plan.event.name}")
-        needs = {job.job_id: list(job.needs) for job in plan.jobs}
-        for stage, job_ids in enumerate(layers(through_calls(needs)), start=1):
-            print(f"  stage {stage}")
-            for job in (j for j in plan.jobs if j.job_id in job_ids):
-                later = " (matrix from needs, expanded when they are done)"
-                print(f"    {job.name}{later if job.deferred_matrix is not None else ''}")
-                for step in job.steps:
-                    print(f"      - {step.display_name}")
-
-
-def print_log_hints(details: list[RunDetail]) -> None:
-    for detail in details:
-        print(f"logs: {detail.run.log_dir}  (stageline logs {detail.run.id})", file=sys.stderr)
-
-
-def observers(prepared: Prepared, *, json_output: bool = False) -> ObserverFor:
-    """A run's terminal view: none for `--json`; the live view on a terminal when one run
-    runs; else lines on stdout (prefixed with the run when several run)."""
-    from stageline.engine.lineprinter import LinePrinter
-
-    several = len(prepared.specs) > 1
-
-    def observer_for(spec: RunSpec) -> Observer | None:
-        if json_output:
-            return None
-        printer = LinePrinter(sys.stdout, prefix_run=several)
-        if several or not _may_be_terminal():
-            return printer
-        from rich.console import Console
-
-        from stageline.cli.live import make_observer
-
-        return make_observer(Console(), prepared.specs[0].plan, fallback=printer)
-
-    return observer_for

@@ -9,19 +9,16 @@ to spare), which the run removes when it ends. Step scripts live there, and a
 `run:` script carries the secrets its expressions name (as on GitHub), so a run whose
 process was killed must not leave it behind: its watchdog (`runner.watchdog`) removes
 it when the process dies, and, should the watchdog have died too, the next start of
-any command does (`reap_left`, cheap: one directory listing, stdlib only).
+any command does (`runner.workroots.reap_left`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import tempfile
 from pathlib import Path
 
-PREFIX = "stageline-run-"
-#: Where `runner.fast_work_root` puts work roots.
-FAST_DIR = "/dev/shm"
+from stageline.runner.workroots import PREFIX, reap
 
 
 def run_work_root(disk: Path, run_id: int, *, keep: bool) -> str:
@@ -46,37 +43,3 @@ def fast_work_root() -> str | None:
     from stageline.runner import fast_work_root as fast
 
     return fast()
-
-
-def reap_left() -> list[str]:
-    """Remove the work roots on tmpfs that dead processes of ours left (any command
-    calls it as it starts)."""
-    return reap(FAST_DIR)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def reap(directory: str) -> list[str]:
-    """Remove the work roots in `directory` left by processes of ours that are gone."""
-    removed = []
-    with contextlib.suppress(OSError):
-        for entry in os.scandir(directory):
-            if not entry.name.startswith(PREFIX):
-                continue
-            pid = entry.name[len(PREFIX) :].split("-", 1)[0]
-            with contextlib.suppress(OSError, ValueError):
-                mine = entry.stat(follow_symlinks=False).st_uid == os.getuid()
-                if mine and not _pid_alive(int(pid)):
-                    from stageline.runner import remove_tree
-
-                    remove_tree(entry.path)
-                    removed.append(entry.path)
-    return removed

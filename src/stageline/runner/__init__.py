@@ -10,22 +10,30 @@ of every `uses:`), `remove_tree` (robust removal of a run's work root), `fast_wo
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
-
-from stageline.runner.job import run_job
-from stageline.runner.workspace import fast_work_root, remove_tree
 
 if TYPE_CHECKING:
     from stageline.runner.actions import check_uses
+    from stageline.runner.job import run_job
+    from stageline.runner.workspace import fast_work_root, remove_tree
+
+#: Where each public name lives, imported on first use: the package is imported by
+#: every command (`runner.workroots`), which must not pay for the job runner, and a
+#: workflow of `run:` steps never needs the built-in actions (`check_uses`).
+_HOMES = {
+    "check_uses": "stageline.runner.actions",
+    "fast_work_root": "stageline.runner.workspace",
+    "remove_tree": "stageline.runner.workspace",
+    "run_job": "stageline.runner.job",
+}
 
 
 def __getattr__(name: str) -> Any:
-    """`check_uses` loads the built-in actions on first use: a workflow of `run:` steps
-    never needs them."""
-    if name == "check_uses":
-        from stageline.runner.actions import check_uses
-
-        return check_uses
+    if name in _HOMES:
+        value = getattr(importlib.import_module(_HOMES[name]), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -4,6 +4,8 @@ Guarantees:
 
 * the process starts in a new session (its own process group), so a timeout or a cancel
   kills the whole tree: SIGTERM to the group, SIGKILL after `kill_grace` seconds;
+* it is started by a spawn thread (`SPAWNER`), so the event loop goes on with other
+  jobs while the child execs its program (`_start` is where an argv prefix would go);
 * the group dies with this process, however it ends (SIGKILL included): it is
   registered with this process's `runner.watchdog` until the job has killed it, and
   marked in its environment for the watchdog to find should it die before that;
@@ -23,8 +25,9 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -42,75 +45,28 @@ MAX_LINE = 64 * 1024
 LineSink = Callable[[str, bool], None]
 
 
-if sys.version_info < (3, 12):  # 3.12 deprecates child watchers (and uses pidfds itself)
-
-    class PidfdWatcher(asyncio.AbstractChildWatcher):
-        """Learns of a child's exit through its pidfd, polled by the loop that started it
-        (what Python 3.12 does by default). Python 3.11's default watcher starts a thread
-        per process to wait for it; under load starting that thread costs about as much as
-        the step's own process. Unlike 3.11's `PidfdChildWatcher` it is bound to no loop,
-        so every event loop of the process can start children."""
-
-        def add_child_handler(  # type: ignore[override]
-            self, pid: int, callback: Callable[..., Any], *args: Any
-        ) -> None:
-            loop = asyncio.get_running_loop()
-            pidfd = os.pidfd_open(pid)
-            loop.add_reader(pidfd, self._reap, loop, pid, pidfd, callback, args)
-
-        @staticmethod
-        def _reap(
-            loop: asyncio.AbstractEventLoop,
-            pid: int,
-            pidfd: int,
-            callback: Callable[..., Any],
-            args: tuple[Any, ...],
-        ) -> None:
-            loop.remove_reader(pidfd)
-            try:
-                _, status = os.waitpid(pid, 0)
-                code = os.waitstatus_to_exitcode(status)
-            except ChildProcessError:  # reaped elsewhere: the status is lost
-                code = 255
-            finally:
-                os.close(pidfd)
-            callback(pid, code, *args)
-
-        def remove_child_handler(self, pid: int) -> bool:
-            return True
-
-        def attach_loop(self, loop: asyncio.AbstractEventLoop | None) -> None:
-            pass
-
-        def is_active(self) -> bool:
-            return True
-
-        def close(self) -> None:
-            pass
-
-        def __enter__(self) -> PidfdWatcher:
-            return self
-
-        def __exit__(self, *exc: object) -> None:
-            pass
+#: Threads that start steps' processes (created on first use, again after a fork).
+SPAWN_THREADS = 4
 
 
-def watch_children_with_pidfd() -> None:
-    """Install `PidfdWatcher` in place of Python 3.11's default watcher (once; kept as
-    is on 3.12+, without pidfds, or when another watcher was set on purpose)."""
-    if sys.version_info >= (3, 12) or not hasattr(os, "pidfd_open"):
-        return
-    policy = asyncio.get_event_loop_policy()
-    if type(policy) is not asyncio.DefaultEventLoopPolicy:
-        return
-    watcher = getattr(policy, "_watcher", None)
-    if watcher is not None and type(watcher) is not asyncio.ThreadedChildWatcher:
-        return
-    try:
-        os.close(os.pidfd_open(os.getpid()))
-    except OSError:
-        return
-    policy.set_child_watcher(PidfdWatcher())
+class _Spawner:
+    """Starts processes off the event loop's thread. `fork_exec` (vfork) waits until the
+    child has exec'd its program, 1-2.5 ms a step, and releases the GIL meanwhile
+    (Python 3.11.6+): done in a thread, that wait overlaps the loop's other work (other
+    jobs' records, workspaces, outputs) instead of stalling it."""
+
+    def __init__(self) -> None:
+        self._pid = -1
+        self._pool: ThreadPoolExecutor | None = None
+
+    def pool(self) -> ThreadPoolExecutor:
+        if self._pool is None or self._pid != os.getpid():  # a forked child has no threads
+            self._pid = os.getpid()
+            self._pool = ThreadPoolExecutor(SPAWN_THREADS, thread_name_prefix="stageline-spawn")
+        return self._pool
+
+
+SPAWNER = _Spawner()
 
 
 @dataclass(slots=True)
@@ -216,18 +172,67 @@ def _text(raw: bytes | bytearray) -> str:
     return raw.decode("utf-8", errors="replace")
 
 
-class _Protocol(asyncio.subprocess.SubprocessStreamProtocol):
-    """Knows when the process exits, even while a background child keeps the pipe open
-    (asyncio's own `Process.wait()` only returns once every pipe is closed)."""
+def _watch_exit(
+    loop: asyncio.AbstractEventLoop, process: subprocess.Popen[bytes]
+) -> asyncio.Future[int]:
+    """The exit code of `process`, once it has exited (reaped here: through its pidfd on
+    the loop, or else by a thread of its own waiting for it, as Python 3.11's default
+    child watcher does)."""
+    exited: asyncio.Future[int] = loop.create_future()
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        super().__init__(limit=1 << 16, loop=loop)
-        self.exited: asyncio.Future[None] = loop.create_future()
+    def done(code: int) -> None:
+        process.returncode = code  # reaped: Popen must not wait for it again
+        if not exited.done():
+            exited.set_result(code)
 
-    def process_exited(self) -> None:
-        super().process_exited()
-        if not self.exited.done():
-            self.exited.set_result(None)
+    def reap() -> int:
+        try:
+            _, status = os.waitpid(process.pid, 0)
+        except ChildProcessError:  # reaped elsewhere: the status is lost
+            return 255
+        return os.waitstatus_to_exitcode(status)
+
+    try:
+        pidfd = os.pidfd_open(process.pid)
+    except (AttributeError, OSError):  # no pidfds here
+        waiter = threading.Thread(
+            target=lambda: loop.call_soon_threadsafe(done, reap()), daemon=True
+        )
+        waiter.start()
+        return exited
+
+    def on_exit() -> None:
+        loop.remove_reader(pidfd)
+        os.close(pidfd)
+        done(reap())
+
+    loop.add_reader(pidfd, on_exit)
+    return exited
+
+
+def _start(argv: list[str], cwd: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """`argv` in a new session, stdout and stderr on one pipe (in a spawn thread)."""
+    return subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def _abandon(spawn: asyncio.Future[subprocess.Popen[bytes]]) -> None:
+    """A process whose start was waited for by a cancelled step: killed and reaped."""
+    if spawn.cancelled() or spawn.exception() is not None:
+        return
+    process = spawn.result()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    assert process.stdout is not None
+    process.stdout.close()
+    SPAWNER.pool().submit(process.wait)
 
 
 async def run_process(
@@ -243,43 +248,39 @@ async def run_process(
 ) -> ProcessOutcome:
     """Run `argv` until it exits, `deadline` (loop time) passes or `cancel` is set."""
     loop = asyncio.get_running_loop()
-    watch_children_with_pidfd()
     mark, token = WATCHDOG.marker()
-    env = {**env, mark: token}
+    spawn = loop.run_in_executor(SPAWNER.pool(), _start, argv, cwd, {**env, mark: token})
     try:
-        transport, protocol = await loop.subprocess_exec(
-            lambda: _Protocol(loop),
-            *argv,
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        process = await asyncio.shield(spawn)
+    except asyncio.CancelledError:
+        spawn.add_done_callback(_abandon)
+        raise
     except OSError as err:
         return ProcessOutcome(error=f"{err.strerror or err}: {argv[0]}")
-    pid = transport.get_pid()
+    pid = process.pid
     WATCHDOG.watch(pid)
     groups.groups.add(pid)
-    assert protocol.stdout is not None
-    sink: list[LineSink] = [on_line]
-    reader = asyncio.create_task(
-        _read_lines(protocol.stdout, lambda line, more: sink[0](line, more))
+    exited = _watch_exit(loop, process)
+    stream = asyncio.StreamReader(limit=1 << 16, loop=loop)
+    assert process.stdout is not None
+    transport, _ = await loop.connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(stream, loop=loop), process.stdout
     )
+    sink: list[LineSink] = [on_line]
+    reader = asyncio.create_task(_read_lines(stream, lambda line, more: sink[0](line, more)))
     canceller = asyncio.create_task(cancel.wait())
     outcome = ProcessOutcome()
     handed_off = False
     try:
         timeout = None if deadline is None else max(0.0, deadline - loop.time())
-        waiting: set[asyncio.Future[Any]] = {protocol.exited, canceller}
+        waiting: set[asyncio.Future[Any]] = {exited, canceller}
         done, _ = await asyncio.wait(waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        if protocol.exited not in done:
+        if exited not in done:
             outcome.cancelled = canceller in done
             outcome.timed_out = not outcome.cancelled
             await kill_group(pid, groups.kill_grace)
-            await protocol.exited
-        outcome.exit_code = transport.get_returncode()
+            await exited
+        outcome.exit_code = exited.result()
         try:
             await asyncio.wait_for(asyncio.shield(reader), DRAIN_AFTER_EXIT)
         except TimeoutError:
@@ -290,7 +291,7 @@ async def run_process(
             handed_off = True
     finally:
         canceller.cancel()
-        if not protocol.exited.done():  # we are being cancelled ourselves: leave nothing
+        if not exited.done():  # we are being cancelled ourselves: leave nothing
             await kill_group(pid, 0.0)
         if not handed_off:
             reader.cancel()

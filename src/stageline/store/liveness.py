@@ -9,12 +9,12 @@ otherwise.
 
 from __future__ import annotations
 
-import os
 import socket
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from stageline.runner.workroots import pid_alive
 from stageline.runs.states import ACTIVE_STATUSES, Conclusion, Status
 from stageline.store.records import RunRecord
 
@@ -36,17 +36,6 @@ def interrupted(reason: str) -> str:
         f"{INTERRUPTED}{reason} while deploying; the environment may serve this release, "
         "the one before it, or a mix"
     )
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether process `pid` exists on this host (one we may not signal counts)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def gone_reason(
