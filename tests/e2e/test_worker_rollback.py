@@ -4,6 +4,7 @@ the dispatcher like any job, never run on the server's own machine."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -37,9 +38,14 @@ jobs:
         second = team.finished(team.push({"version.txt": "2\n"}))
         assert (first["conclusion"], second["conclusion"]) == ("success", "success")
 
-        done = team.http.post("/api/v1/environments/staging/rollback", json={})
-        assert done.status_code == 200, done.text + team.diagnostics()
-        assert "rolled back to deployment #1" in done.json()["reason"], done.json()
+        started = team.http.post("/api/v1/environments/staging/rollback", json={})
+        assert started.status_code == 202, started.text + team.diagnostics()
+        done = started.json()
+        deadline = time.monotonic() + 60
+        while done["status"] == "in_progress" and time.monotonic() < deadline:
+            time.sleep(0.2)
+            done = team.http.get(started.headers["location"]).json()
+        assert "rolled back to deployment #1" in (done["reason"] or ""), done
 
         answer = team.http.get("/api/v1/deployments")
         assert answer.status_code == 200, answer.text
