@@ -19,7 +19,7 @@ from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, Table, select, update
+from sqlalchemy import Connection, Row, Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -53,6 +53,20 @@ _triggers: Table = Trigger.__table__  # type: ignore[assignment]
 _links: Table = RunLinkRow.__table__  # type: ignore[assignment]
 _schedules: Table = Schedule.__table__  # type: ignore[assignment]
 _audit: Table = Audit.__table__  # type: ignore[assignment]
+
+
+#: A live token by its hash, with its user and each of the user's emails (a row each).
+_TOKEN_BY_HASH = (
+    select(
+        *(c.label(f"t_{c.name}") for c in _tokens.c),
+        *(c.label(f"u_{c.name}") for c in _users.c),
+        _emails.c.email,
+    )
+    .join_from(_tokens, _users, _users.c.id == _tokens.c.user_id)
+    .outerjoin(_emails, _emails.c.user_id == _users.c.id)
+    .where(_tokens.c.token_hash == bindparam("token_hash"), _tokens.c.revoked_at.is_(None))
+    .order_by(_emails.c.email)
+)
 
 
 def _upsert_ignoring(conn: Connection, table: Table) -> Any:
@@ -209,19 +223,9 @@ class SqlServerStore:
 
     def token_by_hash(self, token_hash: str) -> tuple[TokenRow, UserRow] | None:
         """The live token with this hash and its user: None when unknown, revoked or expired.
-        One statement, as every request authenticates by it: the token, its user and each
-        of the user's emails (one row per email)."""
-        token_columns = [c.label(f"t_{c.name}") for c in _tokens.c]
-        user_columns = [c.label(f"u_{c.name}") for c in _users.c]
-        stmt = (
-            select(*token_columns, *user_columns, _emails.c.email)
-            .join_from(_tokens, _users, _users.c.id == _tokens.c.user_id)
-            .outerjoin(_emails, _emails.c.user_id == _users.c.id)
-            .where(_tokens.c.token_hash == token_hash, _tokens.c.revoked_at.is_(None))
-            .order_by(_emails.c.email)
-        )
+        One statement, built once, as every request authenticates by it."""
         with self._read() as conn:
-            rows = conn.execute(stmt).all()
+            rows = conn.execute(_TOKEN_BY_HASH, {"token_hash": token_hash}).all()
         if not rows:
             return None
         first = rows[0]._mapping
