@@ -105,10 +105,14 @@ def _one(cls: type[T], row: Row[Any] | None) -> T | None:
 
 
 class CoreRunStore:
-    """`RunStore` on SQLAlchemy Core (the PostgreSQL store's)."""
+    """`RunStore` on SQLAlchemy Core (the PostgreSQL store's). `read`, when given, serves
+    the reads made of independent statements (not `get_run`, which needs one snapshot)."""
 
-    def __init__(self, transaction: Transaction, where: str, lock: Lock) -> None:
+    def __init__(
+        self, transaction: Transaction, where: str, lock: Lock, read: Transaction | None = None
+    ) -> None:
         self._tx = transaction
+        self._read = read or transaction
         self._where = where
         self._lock = lock
 
@@ -277,7 +281,7 @@ class CoreRunStore:
             stmt = stmt.where(c.ref == f"refs/heads/{branch}")
         if workflow is not None:
             stmt = stmt.where(or_(c.workflow == workflow, c.workflow_path == workflow))
-        with self._tx() as conn:
+        with self._read() as conn:
             return _rows(RunRecord, conn.execute(stmt))
 
     def get_run(self, run_id: int) -> RunDetail:
@@ -310,7 +314,7 @@ class CoreRunStore:
         return RunDetail(run, jobs, annotations, artifacts)
 
     def run_events(self, run_id: int, *, after: int = 0) -> list[EventRecord]:
-        with self._tx() as conn:
+        with self._read() as conn:
             return _rows(
                 EventRecord,
                 conn.execute(
@@ -321,7 +325,7 @@ class CoreRunStore:
             )
 
     def run_state(self, run_id: int) -> tuple[str, str | None]:
-        with self._tx() as conn:
+        with self._read() as conn:
             row = conn.execute(
                 select(_runs.c.status, _runs.c.conclusion).where(_runs.c.id == run_id)
             ).first()
@@ -331,7 +335,7 @@ class CoreRunStore:
 
     def find_run(self, run: int, repo_path: str | None = None) -> RunInfo | None:
         cols = [_runs.c[f.name] for f in fields(RunInfo)]
-        with self._tx() as conn:
+        with self._read() as conn:
             row = None
             if repo_path is not None:
                 row = conn.execute(
@@ -342,7 +346,7 @@ class CoreRunStore:
         return _one(RunInfo, row)
 
     def run_alive(self, run_id: int) -> bool:
-        with self._tx() as conn:
+        with self._read() as conn:
             run = conn.execute(
                 select(_runs.c.status, _runs.c.pid, _runs.c.host, _runs.c.heartbeat_at).where(
                     _runs.c.id == run_id
