@@ -106,13 +106,19 @@ def _one(cls: type[T], row: Row[Any] | None) -> T | None:
 
 class CoreRunStore:
     """`RunStore` on SQLAlchemy Core (the PostgreSQL store's). `read`, when given, serves
-    the reads made of independent statements (not `get_run`, which needs one snapshot)."""
+    the reads made of independent statements; `snapshot` a read that needs one (`get_run`)."""
 
     def __init__(
-        self, transaction: Transaction, where: str, lock: Lock, read: Transaction | None = None
+        self,
+        transaction: Transaction,
+        where: str,
+        lock: Lock,
+        read: Transaction | None = None,
+        snapshot: Transaction | None = None,
     ) -> None:
         self._tx = transaction
         self._read = read or transaction
+        self._snapshot = snapshot or transaction
         self._where = where
         self._lock = lock
 
@@ -285,7 +291,7 @@ class CoreRunStore:
             return _rows(RunRecord, conn.execute(stmt))
 
     def get_run(self, run_id: int) -> RunDetail:
-        with self._tx() as conn:
+        with self._snapshot() as conn:
             run = _one(RunRecord, conn.execute(select(_runs).where(_runs.c.id == run_id)).first())
             if run is None:
                 raise no_run(self._where, run_id)
