@@ -51,6 +51,9 @@ def test_concurrent_followers_share_one_read(tmp_path: Path) -> None:
         # within max_age the snapshot taken is the answer, change or not
         again = asyncio.run(follow())
         assert snapshots.reads == 1 and again[0].run.actor == "me"
+        # unless the caller asks for a newer one (a follower's job missing from it)
+        fresh = asyncio.run(snapshots.detail(run_id, max_age=0))
+        assert snapshots.reads == 2 and fresh.run.actor == "someone else"
 
 
 def test_an_older_snapshot_is_read_again(tmp_path: Path) -> None:

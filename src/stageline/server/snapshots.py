@@ -36,12 +36,14 @@ class RunSnapshots:
         self._taken: dict[int, tuple[float, RunDetail]] = {}
         self._reading: dict[int, asyncio.Future[RunDetail]] = {}
 
-    async def detail(self, run_id: int) -> RunDetail:
-        """Run `run_id` as read at most `max_age` seconds ago (RunError: no such run)."""
+    async def detail(self, run_id: int, *, max_age: float | None = None) -> RunDetail:
+        """Run `run_id` as read at most `max_age` (default: the one given at creation)
+        seconds ago; 0: by a new read, or the one in flight (RunError: no such run)."""
         loop = asyncio.get_running_loop()
         now = loop.time()
         taken = self._taken.get(run_id)
-        if taken is not None and now - taken[0] < self._max_age:
+        oldest = self._max_age if max_age is None else max_age
+        if taken is not None and now - taken[0] < oldest:
             return taken[1]
         pending = self._reading.get(run_id)
         if pending is None:

@@ -106,3 +106,16 @@ def test_a_log_is_followed_as_it_is_written(team: Team, tmp_path: Path) -> None:
     rest = list(parse_events(iter(again.text.splitlines())))
     assert [e.name for e in rest] == ["log", "end"]
     assert rest[0].data + "\n" == whole.encode()[middle:].decode()
+
+
+def test_following_an_unknown_run_or_job_is_404(team: Team) -> None:
+    run = team.start_run()
+    with team.client("vera") as api:
+        for path, detail, hint in (
+            (f"/runs/{run}/jobs/nope/logs/follow", "no job 'nope'", "jobs: build, deploy"),
+            ("/runs/99/jobs/build/logs/follow", "no run 99", "see /api/v1/runs"),
+        ):
+            answer = api.get(path)
+            assert (answer.status_code, answer.headers["content-type"]) == (404, PROBLEM)
+            assert detail in answer.json()["detail"] and answer.json()["hint"] == hint
+            assert "record at" not in answer.json()["detail"]  # the store's place is not said

@@ -86,33 +86,39 @@ def job_log(
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}}},
 )
-def follow_job_log(
+async def follow_job_log(
     request: Request,
     run_id: RunId,
     job: _Job,
     principal: Viewer,
-    server: Server,
     snapshots: Snapshots,
     offset: Annotated[int, Query(ge=0, le=2**53, description="Start at this byte.")] = 0,
     last_event_id: Annotated[str | None, Header(max_length=40)] = None,
 ) -> StreamingResponse:
     """The job's log as server-sent events while it is written, ending with `end` once
     the job has ended (see the module doc)."""
-    _log(server, run_id, job)  # 404 now, before the stream starts
+    try:  # 404 now, before the stream starts; a snapshot that lacks the job may be old
+        log = await _job_log(snapshots, run_id, job)
+    except RunError:
+        log = await _followed(snapshots, run_id, job)
     if last_event_id and last_event_id.isdigit():
         offset = int(last_event_id)
     return StreamingResponse(
-        _events(request, snapshots, run_id, job, offset),
+        _events(request, snapshots, run_id, job, offset, log),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
 async def _events(
-    request: Request, snapshots: RunSnapshots, run_id: int, job: str, position: int
+    request: Request,
+    snapshots: RunSnapshots,
+    run_id: int,
+    job: str,
+    position: int,
+    log: reads.JobLog,
 ) -> AsyncIterator[str]:
     quiet_since = time.monotonic()
-    log = await _job_log(snapshots, run_id, job)
     while not await request.is_disconnected():
         # on the loop, not the thread pool: a bounded read of local files costs less than
         # the hand-over to a thread, 5 times a second for every follower
@@ -144,6 +150,18 @@ async def _events(
 async def _job_log(snapshots: RunSnapshots, run_id: int, job: str) -> reads.JobLog:
     """The job's log as the run's shared snapshot, at most `POLL_S` old, has it."""
     return reads.job_log_of(await snapshots.detail(run_id), job)
+
+
+async def _followed(snapshots: RunSnapshots, run_id: int, job: str) -> reads.JobLog:
+    """The job's log as the record has it now; 404 without the run or the job."""
+    try:
+        detail = await snapshots.detail(run_id, max_age=0)
+    except RunError as err:
+        raise NotFound(f"no run {run_id}", hint="see /api/v1/runs") from err
+    try:
+        return reads.job_log_of(detail, job)
+    except RunError as err:
+        raise NotFound(err.message, hint=err.hint) from err
 
 
 def _event(name: str, text: str, position: int) -> str:
