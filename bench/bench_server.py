@@ -86,6 +86,10 @@ class Result:
     cli_run_s: float = 0.0
     server_peak_mb: float = 0.0
     server_idle_mb: float = 0.0
+    #: CPU seconds the serve process used in the idle phase, and from the webhook to the
+    #: run's end (all its threads: API, followers, the engine; not the steps' processes).
+    idle_cpu_s: float = 0.0
+    load_cpu_s: float = 0.0
     cli_peak_mb: float = 0.0
     followed: int = 0
     reconnects: int = 0
@@ -204,6 +208,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) process `pid` has used, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mb(pid: int, key: str) -> float:
     """`VmRSS` (now) or `VmHWM` (peak) of a process, from /proc, in MiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -296,7 +306,7 @@ UNANSWERED = [0]
 RECONNECTS = [0]
 
 
-async def under_load(base: str, token: str, size: Size, jobs: int, result: Result) -> int:
+async def under_load(base: str, token: str, size: Size, jobs: int, result: Result, pid: int) -> int:
     """The idle baseline, then the webhook and the run under load; the run's id."""
     headers = {"Authorization": f"Bearer {token}"}
     # a request waiting for one of the reader's connections is timed from its schedule
@@ -310,15 +320,18 @@ async def under_load(base: str, token: str, size: Size, jobs: int, result: Resul
         for _ in range(2):
             await asyncio.gather(*(reader.get("/api/v1/runs") for _ in range(WARM_UP)))
         stop = asyncio.Event()
+        began_cpu = cpu_s(pid)
         idle = asyncio.create_task(read_runs(reader, size.rate, stop))
         await asyncio.sleep(size.idle)
         stop.set()
         result.idle_ms = await idle
+        result.idle_cpu_s = cpu_s(pid) - began_cpu
         result.idle_errors, FAILED[0] = FAILED[0], 0
         result.idle_unanswered, UNANSWERED[0] = UNANSWERED[0], 0
 
         stop = asyncio.Event()
         load_began = time.perf_counter()
+        began_cpu = cpu_s(pid)
         loaded = asyncio.create_task(read_runs(reader, size.rate, stop))
         body = json.dumps(
             {"ref": "refs/heads/main", "before": "0" * 40, "after": SHA[0], "pusher": "bench"}
@@ -354,6 +367,7 @@ async def under_load(base: str, token: str, size: Size, jobs: int, result: Resul
         stop.set()
         result.load_s = time.perf_counter() - load_began
         result.load_ms = await loaded
+        result.load_cpu_s = cpu_s(pid) - began_cpu
         result.errors, FAILED[0] = FAILED[0], 0
         result.unanswered, UNANSWERED[0] = UNANSWERED[0], 0
         result.followed = sum(await asyncio.gather(*followers))
@@ -406,7 +420,7 @@ def bench_store(store: str, size: Size, database_url: str | None) -> Result:
         try:
             wait_healthy(base, server)
             result.server_idle_mb = rss_mb(server.pid, "VmRSS")
-            asyncio.run(under_load(base, token, size, size.jobs, result))
+            asyncio.run(under_load(base, token, size, size.jobs, result, server.pid))
             result.server_peak_mb = rss_mb(server.pid, "VmHWM")
         finally:
             server.send_signal(signal.SIGTERM)
@@ -463,6 +477,14 @@ def report(results: list[Result], size: Size) -> str:
             f"{r.idle_unanswered} unanswered); "
             f"SSE followers ended: {r.followed}/{r.clients} ({r.reconnects} streams cut); "
             f"run: {r.conclusion}"
+        )
+        answered = len(r.idle_ms) + r.idle_errors
+        per_request = r.idle_cpu_s / answered * 1000 if answered else float("nan")
+        busy = r.load_cpu_s / r.load_s * 100 if r.load_s else float("nan")
+        rows.append(
+            f"{'  serve CPU per idle request':<42}{r.store:<10}{per_request:>10.2f}ms"
+            f"   under load: {r.load_cpu_s:.1f} s CPU in {r.load_s:.1f} s ({busy:.0f}% of a "
+            "core; the load's requests, the followers and the run's engine)"
         )
     return "\n".join(rows)
 

@@ -58,3 +58,28 @@ def test_a_job_log_is_one_byte_stream_read_in_ranges(repo: Path) -> None:
         assert log.read(len(whole)) == b""
         with pytest.raises(RunError, match="no job 'nope'"):
             reads.job_log_in(ctx.store, 1, "nope")
+
+
+def test_every_range_of_a_job_log_reads_the_stream_it_describes(tmp_path: Path) -> None:
+    """Ranges are read from the files' offsets; each equals the slice of the whole
+    stream (headers, a finished step's missing newline added, a running step as is)."""
+    files = {"one": b"a\nbb\n", "two": b"no newline", "three": b"", "four": b"half lin"}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    parts = [(f"== j / {name} ==\n".encode(), tmp_path / name, name != "four") for name in files]
+    parts.append((b"== j / gone ==\n", tmp_path / "missing", True))
+    log = reads.JobLog("j", parts, False, None)
+    whole = b"".join(
+        [
+            b"== j / one ==\na\nbb\n",
+            b"== j / two ==\nno newline\n",
+            b"== j / three ==\n",
+            b"== j / four ==\nhalf lin",
+            b"== j / gone ==\n",
+        ]
+    )
+    assert log.size == len(whole) and log.read() == whole
+    for start in range(len(whole) + 2):
+        assert log.read(start) == whole[start:]
+        for end in range(start, len(whole) + 2):
+            assert log.read(start, end) == whole[start:end], (start, end)

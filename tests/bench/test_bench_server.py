@@ -51,6 +51,8 @@ def check_table(out: str, store: str) -> None:
         r"[1-9]\d* idle \(\d+ failed, \d+ unanswered\)"
     )
     assert re.search(counts, idle[0]), idle[0]
+    cpu = rf"^  serve CPU per idle request +{store} +\d+\.\d\dms +under load: {number} s CPU"
+    assert re.search(cpu, out, re.M), out
 
 
 @pytest.mark.slow

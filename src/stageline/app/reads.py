@@ -203,22 +203,31 @@ class JobLog:
         return sum(len(h) + n for h, p, done in self.parts for n in [_length(p, done)])
 
     def read(self, start: int = 0, end: int | None = None) -> bytes:
-        """Bytes `start` up to `end` (exclusive; None: to the end)."""
+        """Bytes `start` up to `end` (exclusive; None: to the end). Only the files the
+        range touches are opened, each read from its offset, so a follower polling the
+        end of a long log reads what is new, not the whole log."""
         out: list[bytes] = []
         position = 0
         for header, path, done in self.parts:
-            for chunk in (header, _content(path, done)):
-                stop = position + len(chunk)
+            for chunk, length in ((header, len(header)), (None, _length(path, done))):
+                stop = position + length
                 if stop > start and (end is None or position < end):
-                    upto = None if end is None else end - position
-                    out.append(chunk[max(start - position, 0) : upto])
+                    lo = max(start - position, 0)
+                    hi = length if end is None else min(end - position, length)
+                    out.append(chunk[lo:hi] if chunk is not None else _slice(path, done, lo, hi))
                 position = stop
+                if end is not None and position >= end:
+                    return b"".join(out)
         return b"".join(out)
 
 
 def job_log_in(store: Store, run_id: int, job: str) -> JobLog:
     """The log of job `job` (its id, key or name) of run `run_id`, as it is now."""
-    detail = store.runs.get_run(run_id)
+    return job_log_of(store.runs.get_run(run_id), job)
+
+
+def job_log_of(detail: RunDetail, job: str) -> JobLog:
+    """The log of job `job` (its id, key or name) of the run `detail` was read from."""
     record = next((j for j in detail.jobs if _is(j, job)), None)
     if record is None:
         raise _no_job(detail, job)
@@ -244,12 +253,18 @@ def _no_job(detail: RunDetail, job: str) -> RunError:
     return RunError(f"run {detail.run.id} has no job {job!r}", hint=f"jobs: {names}")
 
 
-def _content(path: Path, done: bool) -> bytes:
+def _slice(path: Path, done: bool, lo: int, hi: int) -> bytes:
+    """Bytes `lo` up to `hi` of a step's file as the stream holds it (`_length`): a
+    finished step's file that lacks a final newline gets one."""
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as handle:
+            handle.seek(lo)
+            data = handle.read(hi - lo)
     except FileNotFoundError:
         return b""
-    return data + b"\n" if done and data and not data.endswith(b"\n") else data
+    if done and len(data) < hi - lo:  # the range reaches the newline the stream adds
+        data += b"\n"
+    return data
 
 
 def _length(path: Path, done: bool) -> int:
@@ -274,6 +289,7 @@ __all__ = [
     "RunPage",
     "artifact_in",
     "job_log_in",
+    "job_log_of",
     "logs",
     "logs_in",
     "run",

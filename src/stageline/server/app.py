@@ -26,7 +26,8 @@ from stageline.app.dispatch import Dispatcher, DispatchSettings
 from stageline.app.host import RunHost
 from stageline.app.serverdata import ServerData, default_data_dir, open_server
 from stageline.server import auth, problems, web
-from stageline.server.api import root_routers, routers
+from stageline.server.api import logs, root_routers, routers
+from stageline.server.snapshots import RunSnapshots
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
             )
             app.state.server = server
             app.state.host = host
+            app.state.snapshots = RunSnapshots(server, max_age=logs.POLL_S)
             app.state.dispatcher = dispatcher
             recovered = await run_in_threadpool(host.recover)
             if recovered.reaped or recovered.resumed:

@@ -1,6 +1,7 @@
 """What a request handler reaches through `request.app.state`: the open data dir and
-the run host, set by `server.app`'s lifespan. Use as FastAPI dependencies:
-`server: Server` (or `Depends(server_of)`), `host: Host`."""
+the run host and the shared run snapshots, set by `server.app`'s lifespan. Use as
+FastAPI dependencies: `server: Server` (or `Depends(server_of)`), `host: Host`,
+`snapshots: Snapshots`."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from fastapi import Depends, Request
 
 from stageline.app.host import RunHost
 from stageline.app.serverdata import ServerData
+from stageline.server.snapshots import RunSnapshots
 
 
 def server_of(request: Request) -> ServerData:
@@ -22,11 +24,17 @@ def host_of(request: Request) -> RunHost:
     return host
 
 
+def snapshots_of(request: Request) -> RunSnapshots:
+    snapshots: RunSnapshots = request.app.state.snapshots
+    return snapshots
+
+
 #: The largest id a record has (32-bit columns on both backends): bound every id a
 #: request carries with it (`Path(ge=1, le=MAX_ID)`), or a huge one is a server error.
 MAX_ID = 2**31 - 1
 
 Server = Annotated[ServerData, Depends(server_of)]
 Host = Annotated[RunHost, Depends(host_of)]
+Snapshots = Annotated[RunSnapshots, Depends(snapshots_of)]
 
-__all__ = ["MAX_ID", "Host", "Server", "host_of", "server_of"]
+__all__ = ["MAX_ID", "Host", "Server", "Snapshots", "host_of", "server_of", "snapshots_of"]

@@ -1,15 +1,18 @@
 """The PostgreSQL store: SQLAlchemy Core over psycopg 3, for several machines at once.
 
 Opened from a URL (`postgresql+psycopg://user@host:port/db`); step logs stay files
-under `home/logs`. Each port call is one transaction on a pooled connection. Run
-numbers and environment claims are serialized by transaction-scoped advisory locks
-(`store.sql.advisory_lock`), so they hold across processes and machines. Migrations
-run on open, under a session advisory lock, so two processes opening a new database
-at once do not both build it.
+under `home/logs`. Each port call is one transaction on a pooled connection; a read
+made of independent statements runs in autocommit (`reading`). Reads hold at most
+`READERS` of the pool's connections at once, so the server's API, however busy,
+leaves connections for its runs' writes. Run numbers and environment claims are
+serialized by transaction-scoped advisory locks (`store.sql.advisory_lock`), so they
+hold across processes and machines. Migrations run on open, under a session advisory
+lock, so two processes opening a new database at once do not both build it.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +28,12 @@ from stageline.store.secret_sql import SecretStore
 from stageline.store.server_sql import SqlServerStore
 from stageline.store.sql import CoreRunStore, SqlDeploymentStore, advisory_lock
 
+#: Connections the pool holds (`POOL_SIZE` kept open, up to `POOL_OVERFLOW` more while
+#: busy); at most `READERS` of them read at once (`PostgresStore.reading`), the rest are
+#: for writes. The server's thread pool answers 40 requests at once.
+POOL_SIZE = 5
+POOL_OVERFLOW = 15
+READERS = 14
 #: The session lock migrations hold (any constant; it only has to be the same everywhere).
 _MIGRATION_LOCK = 0x5747_4C4E
 
@@ -36,9 +45,12 @@ class PostgresStore:
         self.home = home
         self.engine = engine
         self.where = engine.url.render_as_string(hide_password=True)
-        self.runs = CoreRunStore(self.transaction, self.where, advisory_lock, home)
+        self._readers = threading.BoundedSemaphore(READERS)
+        self.runs = CoreRunStore(
+            self.transaction, self.where, advisory_lock, home, self.reading, self.snapshot
+        )
         self.deployments = SqlDeploymentStore(self.transaction, advisory_lock)
-        self.server = SqlServerStore(self.transaction)
+        self.server = SqlServerStore(self.transaction, self.reading)
         self.dispatch = SqlDispatchStore(self.transaction)
         self.secrets = SecretStore(self._execute, home, unix_times=False)
 
@@ -56,6 +68,33 @@ class PostgresStore:
             raise StoreError(
                 f"cannot write the record at {self.where}: {_first_line(err)}"
             ) from err
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A connection in autocommit for reads: each statement is its own snapshot, sent
+        without BEGIN and COMMIT, two round trips fewer for a one-statement read (every
+        API request authenticates with one)."""
+        with self._reader(), self.engine.connect() as conn:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Connection]:
+        """A transaction that only reads: statements that must agree (a run's jobs and
+        their steps)."""
+        with self._reader(), self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _reader(self) -> Iterator[None]:
+        """One of the `READERS` connections reads may hold at once, the rest left for
+        writes: a run's writes never queue behind the API's reads for a connection."""
+        with self._readers:
+            try:
+                yield
+            except DBAPIError as err:
+                raise StoreError(
+                    f"cannot read the record at {self.where}: {_first_line(err)}"
+                ) from err
 
     def _execute(self, sql: str, params: dict[str, Any]) -> tuple[list[tuple[Any, ...]], int]:
         with self.transaction() as conn:
@@ -91,7 +130,13 @@ def open_postgres(home: Path, url: str) -> PostgresStore:
     parsed = parsed.set(drivername="postgresql+psycopg")
     shown = parsed.render_as_string(hide_password=True)
     try:
-        engine = create_engine(parsed, pool_pre_ping=True, connect_args={"connect_timeout": 10})
+        engine = create_engine(
+            parsed,
+            pool_pre_ping=True,
+            pool_size=POOL_SIZE,
+            max_overflow=POOL_OVERFLOW,
+            connect_args={"connect_timeout": 10},
+        )
     except (ArgumentError, NoSuchModuleError) as err:
         raise StoreError(f"invalid database URL {shown!r}: {err}") from err
     try:

@@ -1,11 +1,13 @@
 """`ServerStore` on SQLAlchemy Core: one implementation for SQLite and PostgreSQL.
 
 Every method is one transaction from the store's `transaction()` (as
-`store.sql.SqlDeploymentStore`). A uniqueness conflict (a repository or user name
-taken, an email already mapped) is a `StoreError` saying which; the replay guard
-(`record_trigger`) is an `INSERT ... ON CONFLICT DO NOTHING`, so of several
-concurrent deliveries with one `(source, delivery_id)` exactly one is recorded, on
-both backends, without an error for the others.
+`store.sql.SqlDeploymentStore`), or, for a method that only reads, from its `read`
+(SQLite: a deferred transaction, which neither waits for the write lock nor takes it:
+a request authenticating must not queue behind a run's writes). A uniqueness
+conflict (a repository or user name taken, an email already mapped) is a `StoreError`
+saying which; the replay guard (`record_trigger`) is an `INSERT ... ON CONFLICT DO
+NOTHING`, so of several concurrent deliveries with one `(source, delivery_id)` exactly
+one is recorded, on both backends, without an error for the others.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, Table, select, update
+from sqlalchemy import Connection, Row, Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -52,6 +55,20 @@ _schedules: Table = Schedule.__table__  # type: ignore[assignment]
 _audit: Table = Audit.__table__  # type: ignore[assignment]
 
 
+#: A live token by its hash, with its user and each of the user's emails (a row each).
+_TOKEN_BY_HASH = (
+    select(
+        *(c.label(f"t_{c.name}") for c in _tokens.c),
+        *(c.label(f"u_{c.name}") for c in _users.c),
+        _emails.c.email,
+    )
+    .join_from(_tokens, _users, _users.c.id == _tokens.c.user_id)
+    .outerjoin(_emails, _emails.c.user_id == _users.c.id)
+    .where(_tokens.c.token_hash == bindparam("token_hash"), _tokens.c.revoked_at.is_(None))
+    .order_by(_emails.c.email)
+)
+
+
 def _upsert_ignoring(conn: Connection, table: Table) -> Any:
     """`INSERT ... ON CONFLICT DO NOTHING` in the connection's dialect."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
@@ -61,8 +78,9 @@ def _upsert_ignoring(conn: Connection, table: Table) -> Any:
 class SqlServerStore:
     """`ServerStore` (see `store.ports`) for both backends."""
 
-    def __init__(self, transaction: Transaction) -> None:
+    def __init__(self, transaction: Transaction, read: Transaction | None = None) -> None:
         self._tx = transaction
+        self._read = read or transaction
 
     @contextmanager
     def _write(self, conflict: str) -> Iterator[Connection]:
@@ -104,12 +122,12 @@ class SqlServerStore:
         return self._repo_where(_repos.c.id == repo_id)
 
     def _repo_where(self, clause: Any) -> RepoRow | None:
-        with self._tx() as conn:
+        with self._read() as conn:
             row = conn.execute(select(_repos).where(clause)).first()
             return None if row is None else _repo(row)
 
     def list_repos(self) -> list[RepoRow]:
-        with self._tx() as conn:
+        with self._read() as conn:
             return [_repo(r) for r in conn.execute(select(_repos).order_by(_repos.c.name))]
 
     def repo_for_url(self, url: str) -> RepoRow | None:
@@ -161,12 +179,12 @@ class SqlServerStore:
         return self._user_where(_users.c.id.in_(owner.scalar_subquery()))
 
     def list_users(self) -> list[UserRow]:
-        with self._tx() as conn:
+        with self._read() as conn:
             rows = conn.execute(select(_users).order_by(_users.c.name)).all()
             return [self._user(conn, r) for r in rows]
 
     def _user_where(self, clause: Any) -> UserRow | None:
-        with self._tx() as conn:
+        with self._read() as conn:
             row = conn.execute(select(_users).where(clause)).first()
             return None if row is None else self._user(conn, row)
 
@@ -204,31 +222,35 @@ class SqlServerStore:
             return _rows(TokenRow, [row])[0]
 
     def token_by_hash(self, token_hash: str) -> tuple[TokenRow, UserRow] | None:
-        """The live token with this hash and its user: None when unknown, revoked or expired."""
-        with self._tx() as conn:
-            row = conn.execute(
-                select(_tokens).where(
-                    _tokens.c.token_hash == token_hash, _tokens.c.revoked_at.is_(None)
-                )
-            ).first()
-            if row is None or (
-                row.expires_at is not None and row.expires_at.timestamp() <= time.time()
-            ):
-                return None
-            user = conn.execute(select(_users).where(_users.c.id == row.user_id)).first()
-            if user is None:
-                return None
-            return _rows(TokenRow, [row])[0], self._user(conn, user)
+        """The live token with this hash and its user: None when unknown, revoked or expired.
+        One statement, built once, as every request authenticates by it."""
+        with self._read() as conn:
+            rows = conn.execute(_TOKEN_BY_HASH, {"token_hash": token_hash}).all()
+        if not rows:
+            return None
+        first = rows[0]._mapping
+        token = TokenRow(**{f.name: first[f"t_{f.name}"] for f in fields(TokenRow)})
+        if token.expires_at is not None and token.expires_at.timestamp() <= time.time():
+            return None
+        user = UserRow(
+            id=first["u_id"],
+            name=first["u_name"],
+            role=first["u_role"],
+            emails=tuple(r.email for r in rows if r.email is not None),
+            created_at=first["u_created_at"],
+            password_hash=first["u_password_hash"],
+        )
+        return token, user
 
     def list_tokens(self, user_id: int) -> list[TokenRow]:
-        with self._tx() as conn:
+        with self._read() as conn:
             rows = conn.execute(
                 select(_tokens).where(_tokens.c.user_id == user_id).order_by(_tokens.c.id)
             )
             return _rows(TokenRow, rows)
 
     def get_token(self, token_id: int) -> TokenRow | None:
-        with self._tx() as conn:
+        with self._read() as conn:
             return _one(
                 TokenRow, conn.execute(select(_tokens).where(_tokens.c.id == token_id)).first()
             )
@@ -294,11 +316,11 @@ class SqlServerStore:
             stmt = stmt.where(_triggers.c.repo_id == repo_id)
         if before is not None:
             stmt = stmt.where(_triggers.c.id < before)
-        with self._tx() as conn:
+        with self._read() as conn:
             return _rows(TriggerRow, conn.execute(stmt))
 
     def get_trigger(self, trigger_id: int) -> TriggerRow | None:
-        with self._tx() as conn:
+        with self._read() as conn:
             row = conn.execute(select(_triggers).where(_triggers.c.id == trigger_id)).first()
             return _one(TriggerRow, row)
 
@@ -323,21 +345,21 @@ class SqlServerStore:
             conn.execute(_links.insert().values(values))
 
     def run_link(self, run_id: int) -> RunLink | None:
-        with self._tx() as conn:
+        with self._read() as conn:
             return _one(
                 RunLink, conn.execute(select(_links).where(_links.c.run_id == run_id)).first()
             )
 
     def runs_of_repo(self, repo_id: int) -> list[int]:
         """The ids of the repository's runs, newest first."""
-        with self._tx() as conn:
+        with self._read() as conn:
             stmt = select(_links.c.run_id).where(_links.c.repo_id == repo_id)
             return [int(r) for r in conn.execute(stmt.order_by(_links.c.run_id.desc())).scalars()]
 
     # -- schedules -----------------------------------------------------------------------
 
     def schedule_last(self, repo_id: int, workflow: str, cron: str) -> datetime | None:
-        with self._tx() as conn:
+        with self._read() as conn:
             found: datetime | None = conn.execute(
                 select(_schedules.c.last_at).where(
                     _schedules.c.repo_id == repo_id,
@@ -378,7 +400,7 @@ class SqlServerStore:
         stmt = select(_audit).order_by(_audit.c.id.desc()).limit(limit)
         if before is not None:
             stmt = stmt.where(_audit.c.id < before)
-        with self._tx() as conn:
+        with self._read() as conn:
             return _rows(AuditRow, conn.execute(stmt))
 
 

@@ -109,10 +109,21 @@ def _one(cls: type[T], row: Row[Any] | None) -> T | None:
 class CoreRunStore:
     """`RunStore` on SQLAlchemy Core (the PostgreSQL store's). Log paths under `home`'s
     logs are kept relative to it and handed out absolute (`store.logs.stored_path`), as
-    on SQLite: a data dir moved with its logs keeps them."""
+    on SQLite: a data dir moved with its logs keeps them. `read`, when given, serves the
+    reads made of independent statements; `snapshot` a read that needs one (`get_run`)."""
 
-    def __init__(self, transaction: Transaction, where: str, lock: Lock, home: Path) -> None:
+    def __init__(
+        self,
+        transaction: Transaction,
+        where: str,
+        lock: Lock,
+        home: Path,
+        read: Transaction | None = None,
+        snapshot: Transaction | None = None,
+    ) -> None:
         self._tx = transaction
+        self._read = read or transaction
+        self._snapshot = snapshot or transaction
         self._where = where
         self._lock = lock
         self._home = home
@@ -282,7 +293,7 @@ class CoreRunStore:
             stmt = stmt.where(c.ref == f"refs/heads/{branch}")
         if workflow is not None:
             stmt = stmt.where(or_(c.workflow == workflow, c.workflow_path == workflow))
-        with self._tx() as conn:
+        with self._read() as conn:
             return [self._resolved(run) for run in _rows(RunRecord, conn.execute(stmt))]
 
     def _resolved(self, run: RunRecord) -> RunRecord:
@@ -291,7 +302,7 @@ class CoreRunStore:
         return run if log_dir == run.log_dir else replace(run, log_dir=log_dir or "")
 
     def get_run(self, run_id: int) -> RunDetail:
-        with self._tx() as conn:
+        with self._snapshot() as conn:
             run = _one(RunRecord, conn.execute(select(_runs).where(_runs.c.id == run_id)).first())
             if run is None:
                 raise no_run(self._where, run_id)
@@ -323,7 +334,7 @@ class CoreRunStore:
         return RunDetail(self._resolved(run), jobs, annotations, artifacts)
 
     def run_events(self, run_id: int, *, after: int = 0) -> list[EventRecord]:
-        with self._tx() as conn:
+        with self._read() as conn:
             return _rows(
                 EventRecord,
                 conn.execute(
@@ -334,7 +345,7 @@ class CoreRunStore:
             )
 
     def run_state(self, run_id: int) -> tuple[str, str | None]:
-        with self._tx() as conn:
+        with self._read() as conn:
             row = conn.execute(
                 select(_runs.c.status, _runs.c.conclusion).where(_runs.c.id == run_id)
             ).first()
@@ -344,7 +355,7 @@ class CoreRunStore:
 
     def find_run(self, run: int, repo_path: str | None = None) -> RunInfo | None:
         cols = [_runs.c[f.name] for f in fields(RunInfo)]
-        with self._tx() as conn:
+        with self._read() as conn:
             row = None
             if repo_path is not None:
                 row = conn.execute(
@@ -355,7 +366,7 @@ class CoreRunStore:
         return _one(RunInfo, row)
 
     def run_alive(self, run_id: int) -> bool:
-        with self._tx() as conn:
+        with self._read() as conn:
             run = conn.execute(
                 select(_runs.c.status, _runs.c.pid, _runs.c.host, _runs.c.heartbeat_at).where(
                     _runs.c.id == run_id

@@ -5,7 +5,9 @@ power cut may lose the last transactions but never corrupts the file) and a busy
 timeout, so several `stageline` processes can read and write it at once. Every
 transaction starts with `BEGIN IMMEDIATE`: a writer takes the write lock up front,
 so a run number or an environment claim is decided by one writer at a time, and a
-second writer waits on the busy timeout instead of failing.
+second writer waits on the busy timeout instead of failing. A read (`read()`,
+`reading()`) is a deferred transaction: one snapshot of the file, without the write
+lock, so readers (the server's requests) never wait for a writer nor hold one up.
 
 The run path (`SQLiteRunStore`, `SQLiteRecorder`) is plain SQL on the stdlib
 `sqlite3` connection: SQLAlchemy, whose import costs more than a whole short run, is
@@ -54,6 +56,8 @@ if TYPE_CHECKING:
     from stageline.store.secret_sql import SecretStore
 
 DB_NAME = "stageline.db"
+#: `Connection.info` key: the transaction `SQLiteStore.reading()` begins only reads.
+_DEFERRED = "stageline_deferred"
 BUSY_TIMEOUT_MS = 30_000
 
 #: `status IN (...)` for the statuses of a run or job that has not finished.
@@ -106,7 +110,7 @@ class SQLiteStore:
         if self._server is None:
             from stageline.store.server_sql import SqlServerStore
 
-            self._server = SqlServerStore(self.transaction)
+            self._server = SqlServerStore(self.transaction, self.reading)
         return self._server
 
     @property
@@ -169,18 +173,48 @@ class SQLiteStore:
             cursor.close()
 
     @contextmanager
+    def read(self) -> Iterator[sqlite3.Cursor]:
+        """A read transaction on the raw connection (BEGIN ... COMMIT): a snapshot, no lock."""
+        cursor = self.raw.cursor()
+        try:
+            cursor.execute("BEGIN")
+            try:
+                yield cursor
+            finally:
+                self.raw.rollback()
+        except sqlite3.Error as err:
+            raise StoreError(f"cannot read the record at {self.path}: {err}") from err
+        finally:
+            cursor.close()
+
+    @contextmanager
     def transaction(self) -> Iterator[Connection]:
         """A short write transaction through SQLAlchemy (BEGIN IMMEDIATE ... COMMIT)."""
+        with self._begin(deferred=False) as conn:
+            yield conn
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A read transaction through SQLAlchemy (BEGIN ... ): a snapshot, no lock."""
+        with self._begin(deferred=True) as conn:
+            yield conn
+
+    @contextmanager
+    def _begin(self, *, deferred: bool) -> Iterator[Connection]:
         from sqlalchemy.exc import OperationalError
 
         conn = self.conn
+        verb = "read" if deferred else "write"
+        conn.info[_DEFERRED] = deferred
         try:
             with conn.begin():
                 yield conn
         except OperationalError as err:
-            raise StoreError(f"cannot write the record at {self.path}: {err.orig}") from err
+            raise StoreError(f"cannot {verb} the record at {self.path}: {err.orig}") from err
         except sqlite3.Error as err:
-            raise StoreError(f"cannot write the record at {self.path}: {err}") from err
+            raise StoreError(f"cannot {verb} the record at {self.path}: {err}") from err
+        finally:
+            conn.info[_DEFERRED] = False
 
     def close(self) -> None:
         if self._conn is not None:
@@ -235,7 +269,7 @@ def _make_engine(path: Path, raw: sqlite3.Connection) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if conn.info.get(_DEFERRED) else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -448,7 +482,7 @@ class SQLiteRunStore:
                 terms.append(term)
                 params.extend(values)
         where = f"WHERE {' AND '.join(terms)} " if terms else ""
-        with self.store.write() as cur:
+        with self.store.read() as cur:
             sql = f"FROM runs {where}ORDER BY id DESC LIMIT ?"
             found = _select(cur, RunRecord, RunRecord.__slots__, sql, (*params, limit))
         return [self._resolved(run) for run in found]
@@ -461,7 +495,7 @@ class SQLiteRunStore:
 
     def get_run(self, run_id: int) -> RunDetail:
         key = (run_id,)
-        with self.store.write() as cur:
+        with self.store.read() as cur:
             found = _select(cur, RunRecord, RunRecord.__slots__, "FROM runs WHERE id = ?", key)
             if not found:
                 raise no_run(self.store.where, run_id)
@@ -485,11 +519,11 @@ class SQLiteRunStore:
 
     def run_events(self, run_id: int, *, after: int = 0) -> list[EventRecord]:
         sql = "FROM events WHERE run_id = ? AND id > ? ORDER BY id"
-        with self.store.write() as cur:
+        with self.store.read() as cur:
             return _select(cur, EventRecord, EventRecord.__slots__, sql, (run_id, after))
 
     def run_state(self, run_id: int) -> tuple[str, str | None]:
-        with self.store.write() as cur:
+        with self.store.read() as cur:
             row = cur.execute(
                 "SELECT status, conclusion FROM runs WHERE id = ?", (run_id,)
             ).fetchone()
@@ -499,7 +533,7 @@ class SQLiteRunStore:
 
     def find_run(self, run: int, repo_path: str | None = None) -> RunInfo | None:
         found: list[RunInfo] = []
-        with self.store.write() as cur:
+        with self.store.read() as cur:
             if repo_path is not None:
                 sql = "FROM runs WHERE repo_path = ? AND number = ?"
                 found = _select(cur, RunInfo, RUN_INFO_COLUMNS, sql, (repo_path, run))
@@ -508,7 +542,7 @@ class SQLiteRunStore:
         return found[0] if found else None
 
     def run_alive(self, run_id: int) -> bool:
-        with self.store.write() as cur:
+        with self.store.read() as cur:
             row = cur.execute(
                 "SELECT status, pid, host, heartbeat_at FROM runs WHERE id = ?", (run_id,)
             ).fetchone()

@@ -129,3 +129,16 @@ def test_logs_still_print_after_the_data_dir_moves_on_postgresql(tmp_path: Path)
             server.stop()
     assert shown.returncode == 0, shown.stderr
     assert "tick 1" in shown.stdout and "tick 2" in shown.stdout
+
+
+def test_following_an_unknown_run_or_job_is_404(team: Team) -> None:
+    run = team.start_run()
+    with team.client("vera") as api:
+        for path, detail, hint in (
+            (f"/runs/{run}/jobs/nope/logs/follow", "no job 'nope'", "jobs: build, deploy"),
+            ("/runs/99/jobs/build/logs/follow", "no run 99", "see /api/v1/runs"),
+        ):
+            answer = api.get(path)
+            assert (answer.status_code, answer.headers["content-type"]) == (404, PROBLEM)
+            assert detail in answer.json()["detail"] and answer.json()["hint"] == hint
+            assert "record at" not in answer.json()["detail"]  # the store's place is not said

@@ -22,19 +22,22 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from starlette.concurrency import run_in_threadpool
 
 from stageline.app import reads
 from stageline.errors import RunError
 from stageline.server.api.runs import RunId, known
 from stageline.server.auth import Viewer
 from stageline.server.problems import NotFound, problem
-from stageline.server.state import Server
+from stageline.server.snapshots import RunSnapshots
+from stageline.server.state import Server, Snapshots
 
 router = APIRouter(tags=["logs"])
 
-#: How often a follower looks for more of the log (seconds).
+#: How often a follower looks for more of the log (seconds), and how old the record a
+#: quiet follower reads may be (`RunSnapshots`: one read a run for all its followers).
 POLL_S = 0.2
+#: The most a follower reads of the log at once (bytes).
+READ_MAX = 256 * 1024
 #: How long a follower may stay silent before a keep-alive comment (seconds).
 KEEPALIVE_S = 15.0
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
@@ -83,40 +86,51 @@ def job_log(
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}}},
 )
-def follow_job_log(
+async def follow_job_log(
     request: Request,
     run_id: RunId,
     job: _Job,
     principal: Viewer,
-    server: Server,
+    snapshots: Snapshots,
     offset: Annotated[int, Query(ge=0, le=2**53, description="Start at this byte.")] = 0,
     last_event_id: Annotated[str | None, Header(max_length=40)] = None,
 ) -> StreamingResponse:
     """The job's log as server-sent events while it is written, ending with `end` once
     the job has ended (see the module doc)."""
-    _log(server, run_id, job)  # 404 now, before the stream starts
+    try:  # 404 now, before the stream starts; a snapshot that lacks the job may be old
+        log = await _job_log(snapshots, run_id, job)
+    except RunError:
+        log = await _followed(snapshots, run_id, job)
     if last_event_id and last_event_id.isdigit():
         offset = int(last_event_id)
     return StreamingResponse(
-        _events(request, server, run_id, job, offset),
+        _events(request, snapshots, run_id, job, offset, log),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
 async def _events(
-    request: Request, server: Server, run_id: int, job: str, position: int
+    request: Request,
+    snapshots: RunSnapshots,
+    run_id: int,
+    job: str,
+    position: int,
+    log: reads.JobLog,
 ) -> AsyncIterator[str]:
     quiet_since = time.monotonic()
-    log = await run_in_threadpool(_job_log, server, run_id, job)
     while not await request.is_disconnected():
-        data = await run_in_threadpool(log.read, position)
+        # on the loop, not the thread pool: a bounded read of local files costs less than
+        # the hand-over to a thread, 5 times a second for every follower
+        data = log.read(position, position + READ_MAX)
         # whole lines only while the job runs (a line, or a character, may be half written)
         chunk = data if log.complete else data[: data.rfind(b"\n") + 1]
         if chunk:
             position += len(chunk)
             quiet_since = time.monotonic()
             yield _event("log", chunk.decode("utf-8", "replace").removesuffix("\n"), position)
+            if len(data) == READ_MAX:  # more is there already
+                continue
         elif log.complete:
             ended = {"status": "completed", "conclusion": log.conclusion}
             yield _event("end", json.dumps(ended), position)
@@ -124,7 +138,7 @@ async def _events(
         else:
             # the running step's file is quiet: the step may have ended, the next begun,
             # or the job ended; only the record tells (while a step writes, the files do)
-            log = await run_in_threadpool(_job_log, server, run_id, job)
+            log = await _job_log(snapshots, run_id, job)
             if log.complete:
                 continue
         if time.monotonic() - quiet_since >= KEEPALIVE_S:
@@ -133,10 +147,21 @@ async def _events(
         await asyncio.sleep(POLL_S)
 
 
-def _job_log(server: Server, run_id: int, job: str) -> reads.JobLog:
-    """The job's log, read with the calling worker thread's own store (on SQLite a
-    store belongs to the thread that opened it: `server.store` must be read there)."""
-    return reads.job_log_in(server.store, run_id, job)
+async def _job_log(snapshots: RunSnapshots, run_id: int, job: str) -> reads.JobLog:
+    """The job's log as the run's shared snapshot, at most `POLL_S` old, has it."""
+    return reads.job_log_of(await snapshots.detail(run_id), job)
+
+
+async def _followed(snapshots: RunSnapshots, run_id: int, job: str) -> reads.JobLog:
+    """The job's log as the record has it now; 404 without the run or the job."""
+    try:
+        detail = await snapshots.detail(run_id, max_age=0)
+    except RunError as err:
+        raise NotFound(f"no run {run_id}", hint="see /api/v1/runs") from err
+    try:
+        return reads.job_log_of(detail, job)
+    except RunError as err:
+        raise NotFound(err.message, hint=err.hint) from err
 
 
 def _event(name: str, text: str, position: int) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -23,6 +23,15 @@ if TYPE_CHECKING:
     from stageline.store import RunDetail, RunRecord
     from stageline.store.deploy_records import DeploymentRow, RollbackRow
     from stageline.store.records import JobRecord
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _of(model: type[M], record: object) -> M:
+    """`model` from a record's attributes of the same names (no deep copy, as `asdict`
+    makes: a run document holds every step of every job)."""
+    return model.model_validate(record, from_attributes=True)
 
 
 class RunSummary(BaseModel):
@@ -55,7 +64,7 @@ class RunSummary(BaseModel):
 
     @classmethod
     def of(cls, record: RunRecord) -> RunSummary:
-        return cls(**asdict(record))
+        return cls.model_validate(record, from_attributes=True)
 
 
 class RunPage(BaseModel):
@@ -103,7 +112,7 @@ class Job(BaseModel):
     @classmethod
     def of(cls, job: JobRecord) -> Job:
         values = {name: getattr(job, name) for name in cls.model_fields if name != "steps"}
-        return cls(**values, steps=[Step(**asdict(s)) for s in job.steps])
+        return cls(**values, steps=[_of(Step, s) for s in job.steps])
 
 
 class Annotation(BaseModel):
@@ -196,8 +205,8 @@ class RunDocument(BaseModel):
             run_id=run.id,
             **{name: getattr(run, name) for name in names},
             jobs=[Job.of(j) for j in detail.jobs],
-            annotations=[Annotation(**asdict(a)) for a in detail.annotations],
-            artifacts=[Artifact(**asdict(a)) for a in detail.artifacts],
+            annotations=[_of(Annotation, a) for a in detail.annotations],
+            artifacts=[_of(Artifact, a) for a in detail.artifacts],
             decisions=[Decision.of(view) for view in decisions],
         )
 
