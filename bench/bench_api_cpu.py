@@ -33,13 +33,12 @@ from typing import Any
 import anyio.to_thread
 import httpx
 from bench_server import (
-    PASSWORD,
     REPO,
     SECRET,
     child_env,
     git,
     postgres_database,
-    stageline,
+    server_data,
     workflow,
 )
 
@@ -81,15 +80,8 @@ def _server(root: Path, jobs: int, url: str | None) -> tuple[Path, Path, str]:
     git(source, "init", "-q", "-b", "main")
     git(source, "add", "-A")
     git(source, "commit", "-q", "-m", "bench")
-    data = root / "data"
-    (root / "secret").write_text(SECRET + "\n")
-    common = ("--data-dir", str(data))
-    stageline("repo", "add", REPO, "--url", str(source), "--webhook-secret-file",
-              str(root / "secret"), *common, env=env, cwd=root)  # fmt: skip
-    stageline("user", "add", "admin", "--role", "admin", "--password-stdin", *common,
-              env=env, cwd=root, stdin=PASSWORD + "\n")  # fmt: skip
-    token = stageline("token", "create", "--user", "admin", *common, env=env, cwd=root)
-    return source, data, token.strip().splitlines()[-1]
+    data, token = server_data(root, source, env)
+    return source, data, token
 
 
 async def _measure(store: str, jobs: int, n: int, url: str | None) -> list[str]:

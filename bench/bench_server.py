@@ -383,6 +383,20 @@ async def under_load(base: str, token: str, size: Size, jobs: int, result: Resul
 SHA: list[str] = []
 
 
+def server_data(root: Path, source: Path, env: dict[str, str]) -> tuple[Path, str]:
+    """A server's data dir under `root`, made by the real CLI: `source` added as the
+    repository (with the webhook secret) and an admin; the data dir and the admin's token."""
+    data = root / "data"
+    (root / "secret").write_text(SECRET + "\n")
+    common = ("--data-dir", str(data))
+    stageline("repo", "add", REPO, "--url", str(source), "--webhook-secret-file",
+              str(root / "secret"), *common, env=env, cwd=root)  # fmt: skip
+    stageline("user", "add", "admin", "--role", "admin", "--password-stdin", *common,
+              env=env, cwd=root, stdin=PASSWORD + "\n")  # fmt: skip
+    token = stageline("token", "create", "--user", "admin", *common, env=env, cwd=root)
+    return data, token.strip().splitlines()[-1]
+
+
 def bench_store(store: str, size: Size, database_url: str | None) -> Result:
     result = Result(store, size.jobs)
     env = child_env(database_url)
@@ -397,20 +411,13 @@ def bench_store(store: str, size: Size, database_url: str | None) -> Result:
         SHA[:] = [git(source, "rev-parse", "HEAD")]
         cli_baseline(source, env, result)
 
-        data = root / "data"
-        (root / "secret").write_text(SECRET + "\n")
-        common = ("--data-dir", str(data))
-        stageline("repo", "add", REPO, "--url", str(source), "--webhook-secret-file",
-                  str(root / "secret"), *common, env=env, cwd=root)  # fmt: skip
-        stageline("user", "add", "admin", "--role", "admin", "--password-stdin", *common,
-                  env=env, cwd=root, stdin=PASSWORD + "\n")  # fmt: skip
-        token = stageline("token", "create", "--user", "admin", *common, env=env, cwd=root)
-        token = token.strip().splitlines()[-1]
+        data, token = server_data(root, source, env)
 
         port = free_port()
         log = (root / "serve.log").open("w")
+        serve = ("serve", "--port", str(port), "--data-dir", str(data))
         server = subprocess.Popen(
-            [sys.executable, "-m", "stageline", "serve", "--port", str(port), *common],
+            [sys.executable, "-m", "stageline", *serve],
             cwd=root,
             env=env,
             stdout=log,

@@ -194,7 +194,7 @@ def rollback(
     to: int | None = None,
     as_: str | None = None,
     say: Say = lambda text: None,
-    executor: str = "local",
+    executor: str | None = None,
     database_url: str | None = None,
 ) -> RolledBack:
     """Roll `environment` back (see `rollback_in`), as `as_` or the user this process
@@ -210,7 +210,7 @@ def rollback_in(
     to: int | None = None,
     who: str,
     say: Say = lambda text: None,
-    executor: str | Executor = "local",
+    executor: str | Executor | None = None,
     origin: Mapping[str, str] | None = None,
     started: Callable[[int], None] | None = None,
 ) -> RolledBack:
@@ -220,17 +220,17 @@ def rollback_in(
     its pause gate, recorded with `origin` (default: this terminal's) and refused
     (`gates.ServerOnly`) where the environment takes decisions only through the server.
     `started` is told the id of the rollback's record once it exists (whoever does it).
-    `executor`: a name, or the one to re-run the deploy job on (a celery server's
-    `RemoteExecutor`: the job goes to a worker)."""
+    `executor`: a name (None: as `app.runs.choose_executor` picks for a run), or the one to
+    re-run the deploy job on (a celery server's `RemoteExecutor`: the job goes to a worker)."""
     import asyncio
 
     from stageline.app.gates import refuse_local
+    from stageline.app.runs import choose_executor
     from stageline.deploy.deployments import interrupted_deployment
     from stageline.deploy.reviewers import local_origin
     from stageline.deploy.rollback import complete, roll_back
     from stageline.deploy.wiring import wire
     from stageline.engine.setup import run_environment
-    from stageline.executors import get_executor
 
     pauses = [
         g
@@ -252,8 +252,9 @@ def rollback_in(
         say(f"run {gate.run_id} is paused on {environment}: it rolls back now")
         return RolledBack(_follow(ctx.store, gate.deployment_id, started), gate.run_id)
     env = ctx.config.environment(environment)
-    chosen = get_executor(executor) if isinstance(executor, str) else executor
-    hooks = wire(ctx.store, ctx.root, chosen, config=ctx.config)
+    if executor is None or isinstance(executor, str):
+        executor = choose_executor(ctx, executor)
+    hooks = wire(ctx.store, ctx.root, executor, config=ctx.config)
     rt = hooks.runtime
     given = run_environment(ctx.root)
     rt.secrets, rt.extra_env, rt.action_dirs = given.secrets, given.extra_env, given.action_dirs

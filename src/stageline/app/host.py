@@ -223,10 +223,13 @@ class RunHost:
             with self._lock:
                 self._workers.discard(threading.current_thread())
 
-    def job_executor(self) -> str | Executor:
-        """What runs the jobs of one run or rollback: the executor's name, or with workers
-        a `RemoteExecutor` of the dispatcher's."""
-        return self.executor if self.dispatcher is None else self.dispatcher.executor()
+    def job_executor(self) -> str | Executor | None:
+        """What runs the jobs of one run or rollback: with workers a `RemoteExecutor` of
+        the dispatcher's; else the executor's name, None for "local", which lets each
+        repository's `.stageline.yml` choose (`executor: sandbox`; `app.runs.choose_executor`)."""
+        if self.dispatcher is not None:
+            return self.dispatcher.executor()
+        return None if self.executor == "local" else self.executor
 
     def _running(self, run_id: int, thread: threading.Thread) -> None:
         with self._lock:

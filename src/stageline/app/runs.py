@@ -294,9 +294,9 @@ def drive(
 
 def choose_executor(ctx: context.Context, name: str | None) -> Executor:
     """The executor `name`, else $STAGELINE_EXECUTOR, else the repository's `executor:`,
-    else local. The sandbox
-    gets its `sandbox:` limits and hides the store; it is checked here, before any run is
-    recorded, so a machine without bubblewrap fails at once with the reason."""
+    else local. The sandbox gets its `sandbox:` limits and hides the store's home (a
+    server's whole data dir); it is checked here, before any run is recorded, so a
+    machine without bubblewrap fails at once with the reason."""
     from stageline.executors import get_executor
 
     configured = (ctx.root / ".stageline.yml").exists()
@@ -310,10 +310,9 @@ def choose_executor(ctx: context.Context, name: str | None) -> Executor:
         return get_executor(name)
     from stageline.executors.bwrap import SandboxPolicy
     from stageline.executors.sandbox import SandboxExecutor, require
-    from stageline.store import store_home
 
     require()
-    policy = SandboxPolicy(hidden=(str(store_home(ctx.root)),))
+    policy = SandboxPolicy(hidden=(str(ctx.store.home),))
     found = ctx.config.sandbox if configured else None
     if found is not None:
         policy = SandboxPolicy(

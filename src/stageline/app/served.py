@@ -124,7 +124,7 @@ def rollback(
     *,
     to: int | None,
     who: str,
-    executor: str | Executor = "local",
+    executor: str | Executor | None = None,
     started: Callable[[int], None] | None = None,
 ) -> deploys.RolledBack:
     """Roll `environment` of repository `found` back (`deploys.rollback_in`) as `who`;

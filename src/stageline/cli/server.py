@@ -42,7 +42,9 @@ def serve(
         str,
         typer.Option(
             "--executor",
-            help="Where jobs run: local (this machine) or celery (workers, through a broker).",
+            help="Where jobs run: local (this machine; a repository whose .stageline.yml "
+            "says executor: sandbox gets bubblewrap walls), sandbox (this machine, every job "
+            "walled) or celery (workers, through a broker).",
         ),
     ] = "local",
     broker: Annotated[
@@ -88,9 +90,13 @@ def serve(
     from stageline.server.app import ServerSettings, create_app
     from stageline.worker.protocol import DEFAULT_BROKER
 
-    if executor not in ("local", "celery"):
-        raise ConfigError(f"unknown executor {executor!r}", hint="use local or celery")
-    if executor == "local" and (broker or queue or retry_lost_jobs):
+    if executor not in ("local", "sandbox", "celery"):
+        raise ConfigError(f"unknown executor {executor!r}", hint="use local, sandbox or celery")
+    if executor == "sandbox":
+        from stageline.executors.sandbox import require
+
+        require()  # no bubblewrap, user namespaces or pids cgroup: say so before serving
+    if executor != "celery" and (broker or queue or retry_lost_jobs):
         raise ConfigError(
             "--broker, --queue and --retry-lost-jobs need --executor celery",
             hint="stageline serve --executor celery --broker URL",
