@@ -192,3 +192,46 @@ def test_a_job_whose_lease_lapsed_while_the_server_was_down_ends_lost(tmp_path: 
         assert jobs["queued"]["conclusion"] == "success"
         assert document["conclusion"] == "failure"
         assert (marks / "before.count").read_text() == "ran\n"  # lost, not run again
+
+
+def test_an_adopted_deploy_job_keeps_its_deployment(tmp_path: Path) -> None:
+    """The job a worker runs across the restart deploys to `staging`: the resume leaves
+    its deployment in progress (the worker still deploys), and the job's result
+    concludes it; no second record is made."""
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    files = {
+        ".github/workflows/deploy.yml": f"""on: push
+jobs:
+  deploy:
+    runs-on: ubuntu-latest
+    environment: staging
+    steps:
+      - run: |
+          echo ran >> {marks}/deploy.count
+          touch {marks}/held
+          while [ ! -e {marks}/go ]; do sleep 0.1; done
+"""
+    }
+    with (
+        redis_server(tmp_path / "redis") as redis,
+        cluster(tmp_path / "celery", files, broker=redis.url) as team,
+    ):
+        team.start_worker("w1", concurrency=1)
+        run_id = team.push()
+        team.wait(lambda: (marks / "held").exists(), "the deploy step to start")
+        team.restart_server()
+        (marks / "go").touch()
+
+        document = team.finished(run_id)
+        assert document["conclusion"] == "success", team.diagnostics()
+        answer = team.http.get("/api/v1/deployments")
+        assert answer.status_code == 200, answer.text
+        rows = [d for d in answer.json() if d["run_id"] == run_id and d["kind"] == "deploy"]
+        assert [(d["job"], d["status"]) for d in rows] == [("deploy", "success")], rows
+        environments = team.http.get("/api/v1/environments").json()
+        [staging] = [e for e in environments if e["name"] == "staging"]
+        assert staging["current"] == rows[0]["id"], staging
+        assert staging["state"] is None, staging
+        assert staging["deploying"] is None, staging
+        assert (marks / "deploy.count").read_text() == "ran\n"  # adopted, not deployed again

@@ -325,6 +325,11 @@ class Dispatcher:
                 self._adoptable[item.key] = item
         return len(found)
 
+    def adopting(self, run_id: int) -> frozenset[str]:
+        """The keys of the jobs of run `run_id` whose attempts wait to be adopted."""
+        with self._lock:
+            return frozenset(key for run, key in self._adoptable if run == run_id)
+
     def unexpect(self, run_id: int, reason: str) -> None:
         """End the attempts of run `run_id` still waiting to be adopted (`lost`: their
         workers' calls get 409 and stop the jobs)."""

@@ -208,6 +208,7 @@ class RunHost:
                 delivery=resume_id is not None or needs_delivery(specs, root),
                 resume_id=resume_id,
                 handle_signals=False,
+                adopted=self._adopting(resume_id),
             )
         except BaseException as err:  # a thread must not die silently
             started.error = err
@@ -222,6 +223,12 @@ class RunHost:
             self.server.release()
             with self._lock:
                 self._workers.discard(threading.current_thread())
+
+    def _adopting(self, resume_id: int | None) -> frozenset[str]:
+        """The jobs of the resumed run whose live attempts the dispatcher will adopt."""
+        if self.dispatcher is None or resume_id is None:
+            return frozenset()
+        return self.dispatcher.adopting(resume_id)
 
     def job_executor(self) -> str | Executor | None:
         """What runs the jobs of one run or rollback: with workers a `RemoteExecutor` of

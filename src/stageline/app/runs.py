@@ -228,6 +228,7 @@ def drive(
     delivery: bool,
     resume_id: int | None = None,
     handle_signals: bool = True,
+    adopted: frozenset[str] = frozenset(),
 ) -> Execution:
     """The one start-up sequence (see module doc): new runs, or the resume of one.
 
@@ -235,7 +236,8 @@ def drive(
     its mirror); `ctx.root` the tree their `.stageline.yml` was read from.
     `handle_signals=False` for a loop outside the main thread (the server's `RunHost`).
     `executor` is a name (`choose_executor`), or an executor for these runs (the
-    server's `RemoteExecutor`, bound to its dispatcher)."""
+    server's `RemoteExecutor`, bound to its dispatcher). `adopted`: the jobs of the
+    resumed run whose attempts a worker still runs (`engine.resume.resumed_state`)."""
     import asyncio
 
     from stageline.engine.scheduler import default_parallel
@@ -285,6 +287,7 @@ def drive(
                 gatekeeper=gatekeeper,
                 after_job=after_job,
                 handle_signals=handle_signals,
+                adopted=adopted,
             )
         )
     finally:

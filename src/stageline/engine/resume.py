@@ -13,7 +13,9 @@ same run id and number, from its recorded plan:
   (`deploy.gatekeeper`);
 * a deferred matrix is expanded again and all its legs run;
 * a deployment the dead process left in progress in a step of its job is concluded
-  (`store.liveness.interrupted`); the job deploys again under a new record.
+  (`store.liveness.interrupted`); the job deploys again under a new record. A job
+  whose attempt goes on elsewhere (`adopted`: a worker's, after a server restart, ADR
+  0012) keeps its deployment in progress: the job's result concludes it.
 
 A run whose death was already detected (`store.liveness.reap`: the run, its unfinished
 jobs and its deployment in progress were concluded with the reason) resumes the same
@@ -49,10 +51,13 @@ from stageline.store.db import Store
 from stageline.store.records import RunRecord
 
 
-def resumed_state(store: Store, spec: RunSpec, run_id: int) -> RunState:
+def resumed_state(
+    store: Store, spec: RunSpec, run_id: int, adopted: frozenset[str] = frozenset()
+) -> RunState:
     """The state of run `run_id` from its record, as its next attempt; the run is
     claimed by this process (one lease: a concurrent resume gets RunError, see
-    `owned`), then the record of every job that runs again is reset."""
+    `owned`), then the record of every job that runs again is reset. The jobs in
+    `adopted` (keys) are still running elsewhere: their deployments stay in progress."""
     plan = spec.plan
     detail = store.runs.get_run(run_id)
     owned(detail.run)  # read with the attempt the lease is taken over from (see below)
@@ -76,17 +81,19 @@ def resumed_state(store: Store, spec: RunSpec, run_id: int) -> RunState:
     planned = {job.key for job in plan.jobs}
     store.runs.reset_unfinished(run_id, set(state.kept), planned)
     if detail.run.status != Status.WAITING and any(job.environment for job in plan.jobs):
-        conclude_interrupted(store, detail.run)
+        conclude_interrupted(store, detail.run, keep=adopted)
     return state
 
 
-def conclude_interrupted(store: Store, run: RunRecord) -> None:
+def conclude_interrupted(store: Store, run: RunRecord, keep: frozenset[str] = frozenset()) -> None:
     """Conclude the deployments `run`'s dead process left in progress mid-job (a run
-    that waits, at a gate or in a bake window, left them on purpose)."""
+    that waits, at a gate or in a bake window, left them on purpose), but those of the
+    jobs in `keep`, which still run (their resumed job reuses the record)."""
     gone = liveness.gone_reason(run.pid, run.host, run.heartbeat_at)
     reason = liveness.interrupted(gone or f"the stageline process (pid {run.pid}) ended")
     for row in store.deployments.list_deployments(run.repo_path):
-        if row.run_id == run.id and row.kind == "deploy" and row.status == "in_progress":
+        mine = row.run_id == run.id and row.kind == "deploy" and row.job_key not in keep
+        if mine and row.status == "in_progress":
             store.deployments.finish_deployment(row.id, "failure", reason)
 
 
@@ -130,9 +137,11 @@ async def resume_run(
     gatekeeper: Gatekeeper | None = None,
     after_job: AfterJob | None = None,
     handle_signals: bool = True,
+    adopted: frozenset[str] = frozenset(),
 ) -> Execution:
     """Continue run `run_id` to its end here, through the loop new runs take
-    (`engine.execute.run_all`: Ctrl-C/SIGTERM, the executor's start and close)."""
+    (`engine.execute.run_all`: Ctrl-C/SIGTERM, the executor's start and close);
+    `adopted` as in `resumed_state`."""
     scheduler = Scheduler(
         store,
         executor,
@@ -141,7 +150,7 @@ async def resume_run(
         slots=Slots(parallel),
         gatekeeper=gatekeeper,
         after_job=after_job,
-        state=resumed_state(store, spec, run_id),
+        state=resumed_state(store, spec, run_id, adopted),
     )
     return await run_all([scheduler], handle_signals=handle_signals)
 
