@@ -13,6 +13,7 @@ import contextlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -194,14 +195,9 @@ def test_a_job_whose_lease_lapsed_while_the_server_was_down_ends_lost(tmp_path: 
         assert (marks / "before.count").read_text() == "ran\n"  # lost, not run again
 
 
-def test_an_adopted_deploy_job_keeps_its_deployment(tmp_path: Path) -> None:
-    """The job a worker runs across the restart deploys to `staging`: the resume leaves
-    its deployment in progress (the worker still deploys), and the job's result
-    concludes it; no second record is made."""
-    marks = tmp_path / "marks"
-    marks.mkdir()
-    files = {
-        ".github/workflows/deploy.yml": f"""on: push
+def deploy_workflow(marks: Path) -> str:
+    """A deploy job to `staging` that blocks until the test creates `marks/go`."""
+    return f"""on: push
 jobs:
   deploy:
     runs-on: ubuntu-latest
@@ -212,7 +208,27 @@ jobs:
           touch {marks}/held
           while [ ! -e {marks}/go ]; do sleep 0.1; done
 """
-    }
+
+
+def deployments_of(team: Cluster, run_id: int) -> list[dict[str, Any]]:
+    answer = team.http.get("/api/v1/deployments")
+    assert answer.status_code == 200, answer.text
+    rows = [d for d in answer.json() if d["run_id"] == run_id and d["kind"] == "deploy"]
+    return sorted(rows, key=lambda d: int(d["id"]))
+
+
+def staging(team: Cluster) -> dict[str, Any]:
+    [found] = [e for e in team.http.get("/api/v1/environments").json() if e["name"] == "staging"]
+    return dict(found)
+
+
+def test_an_adopted_deploy_job_keeps_its_deployment(tmp_path: Path) -> None:
+    """The job a worker runs across the restart deploys to `staging`: the resume leaves
+    its deployment in progress (the worker still deploys), and the job's result
+    concludes it; no second record is made."""
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    files = {".github/workflows/deploy.yml": deploy_workflow(marks)}
     with (
         redis_server(tmp_path / "redis") as redis,
         cluster(tmp_path / "celery", files, broker=redis.url) as team,
@@ -225,13 +241,37 @@ jobs:
 
         document = team.finished(run_id)
         assert document["conclusion"] == "success", team.diagnostics()
-        answer = team.http.get("/api/v1/deployments")
-        assert answer.status_code == 200, answer.text
-        rows = [d for d in answer.json() if d["run_id"] == run_id and d["kind"] == "deploy"]
+        rows = deployments_of(team, run_id)
         assert [(d["job"], d["status"]) for d in rows] == [("deploy", "success")], rows
-        environments = team.http.get("/api/v1/environments").json()
-        [staging] = [e for e in environments if e["name"] == "staging"]
-        assert staging["current"] == rows[0]["id"], staging
-        assert staging["state"] is None, staging
-        assert staging["deploying"] is None, staging
+        env = staging(team)
+        assert (env["current"], env["state"], env["deploying"]) == (rows[0]["id"], None, None)
         assert (marks / "deploy.count").read_text() == "ran\n"  # adopted, not deployed again
+
+
+def test_a_deploy_whose_lease_lapsed_while_the_server_was_down_is_interrupted(
+    tmp_path: Path,
+) -> None:
+    """Not adopted (its attempt is lost): the resume concludes the deployment as any
+    interrupted one, and the job, lost, fails the record it deploys again under."""
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    files = {".github/workflows/deploy.yml": deploy_workflow(marks)}
+    with (
+        redis_server(tmp_path / "redis") as redis,
+        cluster(tmp_path / "celery", files, broker=redis.url) as team,
+    ):
+        team.start_worker("w1", concurrency=1)
+        run_id = team.push()
+        team.wait(lambda: (marks / "held").exists(), "the deploy step to start")
+        team.stop_server()
+        time.sleep(p.LEASE_S + 2)  # down longer than the lease its last heartbeat gave
+        team.launch_server()
+        (marks / "go").touch()
+
+        document = team.finished(run_id, timeout=120)
+        assert document["conclusion"] == "failure", team.diagnostics()
+        first, again = deployments_of(team, run_id)  # the resumed job deployed again
+        assert first["status"] == "failure", first
+        assert str(first["reason"]).startswith("interrupted: "), first
+        assert again["status"] == "failure", again
+        assert "worker w1 lost" in str(again["reason"]), again

@@ -49,6 +49,7 @@ from stageline.executors.base import (
 )
 from stageline.runner.places import LogDir, LogFile
 from stageline.runs.states import Conclusion
+from stageline.store.worker_records import LIVE_ATTEMPT_STATES
 from stageline.worker import protocol as p
 
 if TYPE_CHECKING:
@@ -326,9 +327,16 @@ class Dispatcher:
         return len(found)
 
     def adopting(self, run_id: int) -> frozenset[str]:
-        """The keys of the jobs of run `run_id` whose attempts wait to be adopted."""
+        """The keys of the jobs of run `run_id` whose attempts wait to be adopted and are
+        still live (`expect` ended those whose lease lapsed: their jobs are lost)."""
         with self._lock:
-            return frozenset(key for run, key in self._adoptable if run == run_id)
+            found = [a for k, a in self._adoptable.items() if k[0] == run_id]
+        store = self.server.store.dispatch
+        return frozenset(
+            a.attempt.job_key
+            for a in found
+            if (row := store.get_attempt(a.attempt.id)) and row.state in LIVE_ATTEMPT_STATES
+        )
 
     def unexpect(self, run_id: int, reason: str) -> None:
         """End the attempts of run `run_id` still waiting to be adopted (`lost`: their
