@@ -8,7 +8,6 @@ import os
 import queue
 import socket
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
@@ -272,7 +271,7 @@ raise SystemExit(1)
 
 
 def test_the_process_limit_refuses_forks(tmp_path: Path) -> None:
-    req = _job(tmp_path, f"{sys.executable} -c '{FORK_UNTIL_REFUSED}'")
+    req = _job(tmp_path, f"python3 -c '{FORK_UNTIL_REFUSED}'")
     result, sink = _run(req)
     assert result.conclusion == Conclusion.FAILURE
     line = _out(sink, 0)[0]
@@ -315,7 +314,7 @@ def test_a_fork_bomb_is_contained_and_leaves_nothing(tmp_path: Path) -> None:
 
 
 def test_a_memory_hog_is_stopped(tmp_path: Path) -> None:
-    hog = f"{sys.executable} -c 'b = bytearray(1 << 30); print(\"allocated\")'"
+    hog = "python3 -c 'b = bytearray(1 << 30); print(\"allocated\")'"
     result, sink = _run(_job(tmp_path, hog))
     assert result.conclusion == Conclusion.FAILURE
     assert "allocated" not in _out(sink, 0)

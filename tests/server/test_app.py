@@ -120,7 +120,8 @@ def test_a_run_waiting_at_a_gate_is_resumed_after_restarts_and_approved(
 
     with served(data_dir, *_url_args(record)) as first:  # resumes it, still waiting
         wait_until(lambda: _alive(data_dir, run_id, record), "the first server to take the run")
-        assert state()[0] == "waiting"
+        # the resume passes through in_progress, then its gate waits again (not concluded)
+        wait_until(lambda: state()[0] == "waiting", "the resumed run to wait at its gate")
         code, _, err = first.stop(signal.SIGTERM)
         assert code == 0, err
     assert state() == ("waiting", None, None)  # shutdown left it waiting
