@@ -13,8 +13,11 @@ gate      waiting for an approval              yes      yes
 deploy    the deploy step sleeping             yes      yes
 bake      the bake window watching             yes      yes
 rollback  the rollback script running          yes      yes
+between   a job done, its dependent not begun  yes      yes
 record    between jobs, mid-transaction        yes      -
 ========  ===================================  =======  =======
+
+(``between`` is the engine's own fault point, ``STAGELINE_FAULT=job.finished@1:SIG``.)
 
 Besides the matrix: a run killed in a step or mid-deploy whose death is detected first
 (`stageline runs` reaps it) still resumes to a success; and a rollback killed with
@@ -255,6 +258,34 @@ def test_the_engine_killed_at_a_point(tmp_path: Path, point: str, signum: signal
             assert repo.current() == "v1"
         if point == "rollback" and signum == signal.SIGKILL:
             assert repo.current() == "v0"  # the resume completed the rollback
+
+
+@pytest.mark.parametrize("sent", ["KILL", "HUP"])
+def test_the_engine_killed_between_two_jobs(tmp_path: Path, sent: str) -> None:
+    """The signal comes as the first job (test) has finished, before its dependent
+    (deploy) starts: a fault point in the engine, as no outside timing can hit it.
+    SIGKILL: `show` finds the run dead and concludes it with the reason; `resume` then
+    runs it to its end. SIGHUP: the engine cancels it, with the reason, as on SIGTERM."""
+    with environment(tmp_path) as service:
+        repo = world(tmp_path, service, "between")
+        engine = start(repo, STAGELINE_FAULT=f"job.finished@1:{sent}")
+        check_aftermath(repo, engine)
+        assert engine.returncode == (-signal.SIGKILL if sent == "KILL" else 129), engine.stderr
+        concluded = show(repo)
+        assert (concluded["status"], concluded["conclusion"]) == (
+            "completed",
+            "failure" if sent == "KILL" else "cancelled",
+        ), concluded
+        assert concluded["reason"], concluded
+        assert not (repo.state / "deploys.log").exists()  # the deploy step never ran
+        if sent == "KILL":
+            done = stageline(repo, "resume", "1", timeout=120)
+            assert done.returncode == 0, done.stderr
+        document = finish_run(repo, "between")
+    if sent == "KILL":  # resumed to its end: the deploy job ran, once
+        assert document["conclusion"] == "success", json.dumps(document)
+        assert repo.current() == "v1"
+        assert len((repo.state / "deploys.log").read_text().splitlines()) == 1
 
 
 @pytest.mark.parametrize("passage", [2, 4])

@@ -55,7 +55,7 @@ from stageline.executors.base import Executor, JobRequest, JobResult
 from stageline.plan.model import Plan, PlannedJob
 from stageline.runner.places import LocalDirs
 from stageline.runs.states import Conclusion, Status
-from stageline.store import db
+from stageline.store import db, faults
 from stageline.store.ports import Recorder
 from stageline.store.records import NewJob, NewRun
 
@@ -555,6 +555,7 @@ class Scheduler:
                 tail=tail,
             )
         )
+        faults.point("job.finished")  # tests/faults: die between a job and the next
         self._follow(effects)
         if self.state.done:
             self._done.set()
